@@ -1,0 +1,50 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Logger } from '../config/logger.js';
+
+/** An error the API answers with its own status; anything else is a 500 and is logged. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, id: string) => new ApiError(404, 'not_found', `${what} "${id}" not found`);
+export const conflict = (code: string, message: string) => new ApiError(409, code, message);
+
+export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): ApiError {
+  const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
+  return new ApiError(400, 'invalid_request', `invalid ${where}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+}
+
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(r.error, where);
+  return r.data;
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) =>
+  next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (err instanceof ApiError) {
+      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      return;
+    }
+    // body-parser's own errors carry a 4xx status and a type.
+    const e = err as { status?: number; type?: string; message?: string };
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      const code = e.type === 'entity.parse.failed' ? 'invalid_json' : e.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
+      res.status(e.status).json({ error: { code, message: e.type === 'entity.parse.failed' ? 'request body is not valid JSON' : (e.message ?? 'bad request') } });
+      return;
+    }
+    logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  };
+}

@@ -1,0 +1,44 @@
+// Listens: builds the API's dependencies from the config and serves the app.
+import type { AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import { createDb } from '../db/client.js';
+import { builtInJourneys } from '../journeys/index.js';
+import { createApp } from './app.js';
+import { JourneyService } from './service.js';
+
+export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+  const db = createDb(config.databaseUrl, config.databasePoolSize);
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, journeys: builtInJourneys() });
+
+  const readiness = async () => {
+    const settle = (p: Promise<unknown>) =>
+      p.then(() => 'ok' as const, (err: unknown) => (err instanceof Error ? err.message : String(err)));
+    const [temporalCheck, postgres] = await Promise.all([
+      settle(connection.workflowService.getSystemInfo({})),
+      settle(db.$queryRaw`SELECT 1`),
+    ]);
+    return { temporal: temporalCheck, postgres };
+  };
+
+  const app = createApp({ service, logger, readiness });
+  const server = app.listen(config.port);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  logger.info({ url }, 'API listening');
+  return {
+    url,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      await db.$disconnect();
+    },
+  };
+}

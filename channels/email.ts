@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { type Channel, type Delivery, type OutboundMessage, PermanentChannelError } from './channel.js';
+
+/** A Message-ID derived from the idempotency key: a resent mail carries the same id, so mail systems can drop it. */
+export function messageIdFor(idempotencyKey: string, domain: string): string {
+  return `<${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 32)}@${domain}>`;
+}
+
+export function createEmailChannel(opts: { smtpUrl: string; from: string }): Channel & { close(): void } {
+  const transport = nodemailer.createTransport(opts.smtpUrl);
+  const domain = /@([^>\s]+)/.exec(opts.from)?.[1] ?? 'journeys.local';
+  return {
+    name: 'email',
+    async send(m: OutboundMessage): Promise<Delivery> {
+      try {
+        const info = await transport.sendMail({
+          from: opts.from,
+          to: m.to,
+          subject: m.subject ?? '',
+          text: m.text,
+          ...(m.html !== undefined ? { html: m.html } : {}),
+          messageId: messageIdFor(m.idempotencyKey, domain),
+        });
+        return { providerId: info.messageId };
+      } catch (err) {
+        const e = err as { responseCode?: number; code?: string; message: string };
+        // 5xx SMTP replies to the envelope mean the address or message is refused for good; anything else
+        // (connection refused, timeouts, 4xx) is transient.
+        if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600)
+          throw new PermanentChannelError(`SMTP ${e.responseCode}: ${e.message}`, e.responseCode);
+        if (e.code === 'EENVELOPE') throw new PermanentChannelError(e.message, e.code);
+        throw err;
+      }
+    },
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,63 @@
+// The one place that reads process.env. Everything else receives a Config.
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/journeys'),
+  /** Connections per process. The embedded PGlite server serves one connection at a time. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('journeys'),
+  SMTP_URL: z.string().url().default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().default('Journeys <journeys@localhost>'),
+  TWILIO_ACCOUNT_SID: z.string().default('AC00000000000000000000000000000000'),
+  TWILIO_AUTH_TOKEN: z.string().default('local-sink-token'),
+  TWILIO_FROM: z.string().default('+15005550006'),
+  /** Where the Twilio client sends its requests. Unset means Twilio itself; set it to a Twilio-compatible server. */
+  TWILIO_API_BASE_URL: optionalString.pipe(z.string().url().optional()),
+});
+
+export type Config = {
+  env: 'development' | 'test' | 'production';
+  logLevel: string;
+  port: number;
+  databaseUrl: string;
+  databasePoolSize: number;
+  temporal: { address: string; namespace: string; taskQueue: string };
+  smtp: { url: string; from: string };
+  twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
+};
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    smtp: { url: e.SMTP_URL, from: e.MAIL_FROM },
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      from: e.TWILIO_FROM,
+      apiBaseUrl: e.TWILIO_API_BASE_URL,
+    },
+  };
+}

@@ -1,0 +1,460 @@
+// The journey interpreter: a pure, deterministic function of (definition, state, input, now). It imports nothing
+// from Temporal and does no I/O; the workflow feeds it inputs and runs the commands it returns. The same function,
+// driven by a virtual clock, is a simulator.
+import type { DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
+import { addDuration } from './duration.js';
+
+// ---- state, inputs, commands -------------------------------------------------------------------------------------
+
+export type JourneyStatus = 'running' | 'completed' | 'exited';
+
+export interface JourneyEvent {
+  eventId: string;
+  type: string;
+  occurredAt: string;
+  data: Record<string, unknown>;
+}
+
+export type Waiting =
+  | { kind: 'timer'; until: string }
+  | { kind: 'event'; events: string[]; until: string };
+
+export interface Flow {
+  id: number;
+  name: string;
+  scope: 'journey' | 'stage';
+  /** The stage the flow started in (a stage-scoped flow ends when the journey leaves it). */
+  stage: string;
+  instance?: string;
+  /** Index of the step to run next in the compiled program. */
+  pc: number;
+  waiting?: Waiting;
+  /** The event that started or last resumed the flow: steps read fields from it. */
+  event?: JourneyEvent;
+}
+
+export interface StageEntry {
+  stage: string;
+  enteredAt: string;
+  cause: string;
+}
+
+export interface JourneyState {
+  instanceId: string;
+  journeyKey: string;
+  version: number;
+  customerId: string;
+  businessKey?: string;
+  params: ParamValues;
+  status: JourneyStatus;
+  endReason?: string;
+  endedAt?: string;
+  stage: string;
+  stageEnteredAt: string;
+  stageHistory: StageEntry[];
+  flows: Flow[];
+  /** Counters that make ids and idempotency keys stable across replays and continue-as-new. */
+  nextFlowId: number;
+  nextCommandSeq: number;
+  /** Recent event ids, to ignore a redelivered event. */
+  recentEventIds: string[];
+  eventsSeen: number;
+}
+
+export type Input =
+  | { type: 'event'; event: JourneyEvent }
+  | { type: 'timer' }
+  | { type: 'exit'; reason: string }
+  | { type: 'taskCompleted'; taskId: string; taskKey: string; outcome: string };
+
+export type Command =
+  | {
+      type: 'send';
+      idempotencyKey: string;
+      channel: 'email' | 'sms';
+      template: string;
+      flow: string;
+      vars: { event: Record<string, unknown>; params: ParamValues };
+    }
+  | {
+      type: 'createTask';
+      idempotencyKey: string;
+      taskKey: string;
+      title: string;
+      description?: string;
+      dueAt: string;
+      flow: string;
+    }
+  | { type: 'stageChanged'; seq: number; from: string | null; to: string; at: string; cause: string }
+  | { type: 'ended'; status: 'completed' | 'exited'; reason: string; at: string };
+
+export interface Result {
+  state: JourneyState;
+  commands: Command[];
+}
+
+export class EngineError extends Error {}
+
+/** Inputs per engine step: a definition that keeps itself busy without ever waiting is stopped here. */
+const STEP_BUDGET = 10_000;
+const RECENT_EVENT_IDS = 256;
+/** The pseudo-event a completed RM task produces, so flows can wait for outcomes like any other event. */
+export const TASK_COMPLETED_EVENT = 'task.completed';
+
+// ---- compiled program --------------------------------------------------------------------------------------------
+
+interface Compiled {
+  steps: { step: Step; next: number; branches: number[]; timeoutBranch: number }[];
+  stageEntry: Map<string, number>;
+  triggerEntry: number[];
+  stageIndex: Map<string, number>;
+}
+
+const compiledCache = new WeakMap<JourneyDefinition, Compiled>();
+
+/** Flattens the step trees into one array with `next` pointers; a branch's last step continues after its wait. */
+export function compile(def: JourneyDefinition): Compiled {
+  const cached = compiledCache.get(def);
+  if (cached) return cached;
+  const steps: Compiled['steps'] = [];
+  const emit = (list: Step[] | undefined, after: number): number => {
+    if (!list || list.length === 0) return after;
+    const first = steps.length;
+    for (let i = 0; i < list.length; i++) steps.push({ step: list[i]!, next: -1, branches: [], timeoutBranch: -1 });
+    for (let i = 0; i < list.length; i++) {
+      const slot = steps[first + i]!;
+      slot.next = i + 1 < list.length ? first + i + 1 : after;
+      const s = slot.step;
+      if (s.type === 'wait') {
+        slot.branches = s.for.map((o) => emit(o.then, slot.next));
+        slot.timeoutBranch = emit(s.onTimeout, slot.next);
+      }
+    }
+    return first;
+  };
+  const stageEntry = new Map<string, number>();
+  for (const s of def.stages) if (s.onEnter?.length) stageEntry.set(s.key, emit(s.onEnter, -1));
+  const triggerEntry = def.triggers.map((t) => emit(t.steps, -1));
+  const stageIndex = new Map(def.stages.map((s, i) => [s.key, i]));
+  const c = { steps, stageEntry, triggerEntry, stageIndex };
+  compiledCache.set(def, c);
+  return c;
+}
+
+// ---- helpers -----------------------------------------------------------------------------------------------------
+
+/** State is plain JSON (it crosses Temporal's payload converter), so a JSON round trip is an exact copy; it also works
+ * inside the workflow sandbox, where structuredClone is not guaranteed. */
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+export function readField(data: unknown, path: string): unknown {
+  let v: unknown = data;
+  for (const part of path.split('.')) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function matches(where: Record<string, unknown> | undefined, data: Record<string, unknown>): boolean {
+  if (!where) return true;
+  // `null` in a filter means "absent or null".
+  return Object.entries(where).every(([path, want]) => {
+    const have = readField(data, path);
+    return want === null ? have === undefined || have === null : have === want;
+  });
+}
+
+function durationOf(ref: DurationRef, params: ParamValues): string {
+  return typeof ref === 'string' ? ref : String(params[ref.param]);
+}
+
+function parseTime(value: unknown): Date | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+// ---- the interpreter ---------------------------------------------------------------------------------------------
+
+export interface StartOptions {
+  instanceId: string;
+  customerId: string;
+  businessKey?: string;
+  params: ParamValues;
+}
+
+/** A new journey: enters the initial stage (running its entry steps). */
+export function start(def: JourneyDefinition, opts: StartOptions, now: Date): Result {
+  const at = now.toISOString();
+  const state: JourneyState = {
+    instanceId: opts.instanceId,
+    journeyKey: def.key,
+    version: def.version,
+    customerId: opts.customerId,
+    ...(opts.businessKey !== undefined ? { businessKey: opts.businessKey } : {}),
+    params: opts.params,
+    status: 'running',
+    stage: def.initialStage,
+    stageEnteredAt: at,
+    stageHistory: [],
+    flows: [],
+    nextFlowId: 1,
+    nextCommandSeq: 1,
+    recentEventIds: [],
+    eventsSeen: 0,
+  };
+  const run = new Run(def, clone(state), now);
+  run.enterStage(def.initialStage, 'start', true);
+  run.drain();
+  return run.result();
+}
+
+/** Applies one input at time `now`. Never mutates its arguments. */
+export function advance(def: JourneyDefinition, state: JourneyState, input: Input, now: Date): Result {
+  const run = new Run(def, clone(state), now);
+  if (run.state.status !== 'running') return run.result(); // after the end nothing changes
+  switch (input.type) {
+    case 'event':
+      run.onEvent(input.event);
+      break;
+    case 'taskCompleted':
+      run.onEvent({
+        eventId: `task:${input.taskId}:completed`,
+        type: TASK_COMPLETED_EVENT,
+        occurredAt: now.toISOString(),
+        data: { taskId: input.taskId, taskKey: input.taskKey, outcome: input.outcome },
+      });
+      break;
+    case 'timer':
+      run.onTimer();
+      break;
+    case 'exit':
+      run.end('exited', input.reason);
+      break;
+  }
+  run.drain();
+  return run.result();
+}
+
+/** The earliest instant at which a `timer` input has work to do, if any. */
+export function nextWakeAt(state: JourneyState): string | undefined {
+  if (state.status !== 'running') return undefined;
+  let min: string | undefined;
+  for (const f of state.flows) if (f.waiting && (min === undefined || f.waiting.until < min)) min = f.waiting.until;
+  return min;
+}
+
+/** The event types some flow is waiting for right now. */
+export function waitingFor(state: JourneyState): string[] {
+  const types = new Set<string>();
+  for (const f of state.flows) if (f.waiting?.kind === 'event') f.waiting.events.forEach((e) => types.add(e));
+  return [...types].sort();
+}
+
+class Run {
+  readonly commands: Command[] = [];
+  /** Flows ready to run steps now, in order. */
+  private ready: Flow[] = [];
+  private budget = STEP_BUDGET;
+  private readonly program: Compiled;
+  private readonly at: string;
+
+  constructor(
+    private readonly def: JourneyDefinition,
+    readonly state: JourneyState,
+    private readonly now: Date,
+  ) {
+    this.program = compile(def);
+    this.at = now.toISOString();
+  }
+
+  result(): Result {
+    return { state: this.state, commands: this.commands };
+  }
+
+  onEvent(event: JourneyEvent): void {
+    const s = this.state;
+    if (s.recentEventIds.includes(event.eventId)) return; // redelivered: already applied
+    s.recentEventIds.push(event.eventId);
+    if (s.recentEventIds.length > RECENT_EVENT_IDS) s.recentEventIds.splice(0, s.recentEventIds.length - RECENT_EVENT_IDS);
+    s.eventsSeen++;
+
+    const exit = this.def.exits.find((e) => e.event === event.type && matches(e.where, event.data));
+    if (exit) return this.end('exited', exit.reason);
+    const goal = this.def.goals.find((g) => g.event === event.type && matches(g.where, event.data));
+    if (goal) return this.end('completed', goal.reason);
+
+    // Flows already waiting for this event resume first, then the triggers start new flows.
+    for (const f of s.flows) {
+      if (f.waiting?.kind !== 'event') continue;
+      const slot = this.program.steps[f.pc]!;
+      const step = slot.step as Extract<Step, { type: 'wait' }>;
+      const i = step.for.findIndex((o) => o.event === event.type && matches(o.where, event.data));
+      if (i < 0) continue;
+      delete f.waiting;
+      f.event = event;
+      f.pc = slot.branches[i]!;
+      this.ready.push(f);
+    }
+    this.drain();
+
+    this.def.triggers.forEach((t, i) => {
+      if (this.state.status !== 'running') return;
+      if (t.event !== event.type || !matches(t.where, event.data)) return;
+      const name = t.flow ?? `trigger-${i}`;
+      const instanceValue = t.instanceField ? readField(event.data, t.instanceField) : undefined;
+      const instance = instanceValue === undefined ? undefined : String(instanceValue);
+      const same = (f: Flow) => f.name === name && f.instance === instance;
+      if (this.state.flows.some(same)) {
+        if (!t.replace) return; // already running: the event does not start it twice
+        this.state.flows = this.state.flows.filter((f) => !same(f));
+      }
+      this.startFlow(name, t.scope, this.program.triggerEntry[i]!, event, instance);
+      this.drain();
+    });
+  }
+
+  onTimer(): void {
+    const due = this.state.flows
+      .filter((f) => f.waiting && f.waiting.until <= this.at)
+      .sort((a, b) => (a.waiting!.until < b.waiting!.until ? -1 : a.waiting!.until > b.waiting!.until ? 1 : a.id - b.id));
+    for (const f of due) {
+      const w = f.waiting!;
+      delete f.waiting;
+      const slot = this.program.steps[f.pc]!;
+      f.pc = w.kind === 'timer' ? slot.next : slot.timeoutBranch;
+      this.ready.push(f);
+    }
+  }
+
+  end(status: 'completed' | 'exited', reason: string): void {
+    const s = this.state;
+    if (s.status !== 'running') return;
+    s.status = status;
+    s.endReason = reason;
+    s.endedAt = this.at;
+    s.flows = [];
+    this.ready = [];
+    this.commands.push({ type: 'ended', status, reason, at: this.at });
+  }
+
+  enterStage(stage: string, cause: string, initial = false): void {
+    const s = this.state;
+    if (!initial && stage === s.stage) return;
+    const from = initial ? null : s.stage;
+    s.stage = stage;
+    s.stageEnteredAt = this.at;
+    s.stageHistory.push({ stage, enteredAt: this.at, cause });
+    // Flows that belong to the stage being left stop here.
+    const leaving = (f: Flow) => f.scope === 'stage' && f.stage !== stage;
+    s.flows = s.flows.filter((f) => !leaving(f));
+    this.ready = this.ready.filter((f) => !leaving(f));
+    this.commands.push({ type: 'stageChanged', seq: s.stageHistory.length, from, to: stage, at: this.at, cause });
+    const entry = this.program.stageEntry.get(stage);
+    if (entry !== undefined) this.startFlow(`stage:${stage}`, 'stage', entry, undefined);
+  }
+
+  private startFlow(name: string, scope: 'journey' | 'stage', pc: number, event: JourneyEvent | undefined, instance?: string) {
+    const f: Flow = { id: this.state.nextFlowId++, name, scope, stage: this.state.stage, pc };
+    if (instance !== undefined) f.instance = instance;
+    if (event) f.event = event;
+    this.state.flows.push(f);
+    this.ready.push(f);
+  }
+
+  private key(): string {
+    return `${this.state.instanceId}/${this.state.nextCommandSeq++}`;
+  }
+
+  private finish(f: Flow) {
+    this.state.flows = this.state.flows.filter((x) => x !== f);
+  }
+
+  drain(): void {
+    while (this.ready.length && this.state.status === 'running') {
+      const f = this.ready.shift()!;
+      if (!this.state.flows.includes(f)) continue; // cancelled meanwhile
+      this.runFlow(f);
+    }
+  }
+
+  /** Runs one flow's steps until it waits or ends. */
+  private runFlow(f: Flow): void {
+    const s = this.state;
+    while (f.pc >= 0) {
+      if (--this.budget < 0) throw new EngineError(`journey "${this.def.key}" ran ${STEP_BUDGET} steps without waiting`);
+      if (s.status !== 'running' || !s.flows.includes(f)) return;
+      const slot = this.program.steps[f.pc]!;
+      const step = slot.step;
+      const data = f.event?.data ?? {};
+      switch (step.type) {
+        case 'stage': {
+          const target = step.stage ?? readField(data, step.stageFromEvent!);
+          const idx = typeof target === 'string' ? this.program.stageIndex.get(target) : undefined;
+          // An unknown stage from a business system is ignored; so is a step back for an implied stage.
+          if (idx !== undefined && !(step.forwardOnly && idx < this.program.stageIndex.get(s.stage)!))
+            this.enterStage(target as string, f.event?.type ?? f.name);
+          break;
+        }
+        case 'send':
+          this.commands.push({
+            type: 'send',
+            idempotencyKey: this.key(),
+            channel: step.channel,
+            template: step.template,
+            flow: f.name,
+            vars: { event: data, params: s.params },
+          });
+          break;
+        case 'task':
+          this.commands.push({
+            type: 'createTask',
+            idempotencyKey: this.key(),
+            taskKey: step.key,
+            title: step.title,
+            ...(step.description !== undefined ? { description: step.description } : {}),
+            dueAt: addDuration(this.now, durationOf(step.due, s.params)).toISOString(),
+            flow: f.name,
+          });
+          break;
+        case 'wait':
+          f.waiting = {
+            kind: 'event',
+            events: step.for.map((o) => o.event),
+            until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString(),
+          };
+          return;
+        case 'delay':
+          f.waiting = { kind: 'timer', until: addDuration(this.now, durationOf(step.duration, s.params)).toISOString() };
+          return;
+        case 'delayUntil': {
+          const anchor = parseTime(readField(data, step.eventField));
+          if (!anchor) return this.finish(f); // no usable timestamp in the event: nothing to schedule
+          const offset = step.before ?? step.after;
+          const target = offset ? addDuration(anchor, durationOf(offset, s.params), step.before ? -1 : 1) : anchor;
+          if (target.getTime() > this.now.getTime()) {
+            f.waiting = { kind: 'timer', until: target.toISOString() };
+            return;
+          }
+          const ifPast = step.ifPast ?? 'run';
+          if (ifPast === 'skip' || (ifPast === 'runIfAnchorAhead' && anchor.getTime() <= this.now.getTime()))
+            return this.finish(f);
+          break;
+        }
+        case 'cancel': {
+          const v = step.instanceFromEvent ? readField(data, step.instanceFromEvent) : undefined;
+          const only = v === undefined || v === null ? undefined : String(v);
+          s.flows = s.flows.filter((x) => x === f || x.name !== step.flow || (only !== undefined && x.instance !== only));
+          break;
+        }
+        case 'exit':
+          return this.end('exited', step.reason);
+        case 'complete':
+          return this.end('completed', step.reason ?? 'completed');
+      }
+      f.pc = slot.next;
+    }
+    this.finish(f);
+  }
+}

@@ -1,0 +1,15 @@
+// `npm run worker`: the Temporal worker alone, against TEMPORAL_ADDRESS and DATABASE_URL.
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../config/logger.js';
+import { migrate } from '../db/migrate.js';
+import { runWorker } from './run.js';
+
+const config = loadConfig();
+const logger = createLogger(config, 'worker');
+await migrate(config.databaseUrl, logger);
+const worker = await runWorker(config, logger);
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    logger.info({ signal }, 'stopping worker');
+    void worker.shutdown().then(() => process.exit(0));
+  });

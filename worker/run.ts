@@ -1,0 +1,67 @@
+// The worker's composition root: config → connections → channel adapters → activities → worker.
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createEmailChannel } from '../channels/email.js';
+import { createSmsChannel } from '../channels/sms.js';
+import { TemplateStore } from '../channels/templates.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../config/logger.js';
+import { createDb } from '../db/client.js';
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let runtimeInstalled = false;
+
+/** Routes the SDK's own logs (worker, workflow and activity loggers) to the app logger, once per process. */
+export function installRuntimeLogger(logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const level = (['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const).find((l) => l.toLowerCase() === logger.level) ?? 'INFO';
+  Runtime.install({
+    logger: new DefaultLogger(level as LogLevel, (entry) => {
+      const { message, level: l, meta } = entry;
+      const fn = l === 'ERROR' ? 'error' : l === 'WARN' ? 'warn' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info';
+      logger[fn](meta ?? {}, message);
+    }),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
+}
+
+export function createProductionDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+  const db = createDb(config.databaseUrl, config.databasePoolSize);
+  const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
+  const sms = createSmsChannel(config.twilio);
+  return {
+    db,
+    channels: { email, sms },
+    templates: TemplateStore.fromFiles(),
+    async close() {
+      email.close();
+      await db.$disconnect();
+    },
+  };
+}
+
+export async function runWorker(config: Config, logger: Logger): Promise<{ shutdown(): Promise<void> }> {
+  installRuntimeLogger(logger);
+  const deps = createProductionDeps(config);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath,
+    activities: createActivities(deps),
+  });
+  const running = worker.run();
+  logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
+  return {
+    async shutdown() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+      await deps.close();
+    },
+  };
+}

@@ -1,0 +1,2 @@
+// The worker's workflow bundle entry.
+export { journeyWorkflow } from './journey.js';

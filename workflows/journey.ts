@@ -1,0 +1,163 @@
+// The thin Temporal shell around the journey engine: it feeds the engine signals and timers, runs the commands it
+// returns through activities, keeps the search attributes current, and continues as new when Temporal suggests it.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { JourneyActivities, ProgressInput } from '../activities/index.js';
+import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
+import { advance, type Command, type Input, type JourneyState, nextWakeAt, start, waitingFor } from '../engine/engine.js';
+import {
+  CustomerIdAttr,
+  exitJourneySignal,
+  journeyEventSignal,
+  journeyQuery,
+  JourneyKeyAttr,
+  JourneyStageAttr,
+  stageQuery,
+  stateQuery,
+  taskCompletedSignal,
+} from './messages.js';
+
+export interface JourneyWorkflowInput {
+  definition: JourneyDefinition;
+  customerId: string;
+  businessKey?: string;
+  params: ParamValues;
+  /** Carried across continue-as-new: the engine state and the inputs not yet applied. */
+  state?: JourneyState;
+  pending?: Input[];
+}
+
+export interface JourneyWorkflowResult {
+  status: JourneyState['status'];
+  reason?: string;
+  stage: string;
+}
+
+const { recordProgress, sendMessage, createTask } = proxyActivities<JourneyActivities>({
+  startToCloseTimeout: '30 seconds',
+  // A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed
+  // and stop at once.
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '5 minutes',
+    nonRetryableErrorTypes: ['PermanentDeliveryError'],
+  },
+});
+
+export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
+  const def = input.definition;
+  const workflowId = workflowInfo().workflowId;
+  const queue: Input[] = [...(input.pending ?? [])];
+  let state: JourneyState;
+
+  setHandler(journeyEventSignal, (event) => void queue.push({ type: 'event', event }));
+  setHandler(exitJourneySignal, ({ reason }) => void queue.push({ type: 'exit', reason }));
+  setHandler(taskCompletedSignal, (t) => void queue.push({ type: 'taskCompleted', ...t }));
+  setHandler(stageQuery, () => ({ stage: state.stage, status: state.status, stageEnteredAt: state.stageEnteredAt }));
+  setHandler(stateQuery, () => state);
+  setHandler(journeyQuery, () => {
+    const next = nextWakeAt(state);
+    return {
+      workflowId,
+      journeyKey: state.journeyKey,
+      version: state.version,
+      customerId: state.customerId,
+      ...(state.businessKey !== undefined ? { businessKey: state.businessKey } : {}),
+      status: state.status,
+      ...(state.endReason !== undefined ? { endReason: state.endReason } : {}),
+      stage: state.stage,
+      stageEnteredAt: state.stageEnteredAt,
+      stageHistory: state.stageHistory,
+      waitingFor: waitingFor(state),
+      ...(next !== undefined ? { nextTimerAt: next } : {}),
+    };
+  });
+
+  const execute = async (commands: Command[]) => {
+    const transitions = commands.filter((c) => c.type === 'stageChanged');
+    if (transitions.length || commands.some((c) => c.type === 'ended')) {
+      upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
+      await recordProgress(progress(state, workflowId, transitions));
+    }
+    for (const c of commands) {
+      try {
+        if (c.type === 'send') {
+          const { type: _, ...rest } = c;
+          await sendMessage({ ...rest, workflowId, customerId: state.customerId });
+        } else if (c.type === 'createTask') {
+          const { type: _, ...rest } = c;
+          await createTask({ ...rest, workflowId, customerId: state.customerId });
+        }
+      } catch (err) {
+        // A message refused for good (recorded as failed in the message log) must not stop the journey.
+        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+          log.warn('command failed permanently', { command: c.type, key: 'idempotencyKey' in c ? c.idempotencyKey : undefined, error: err.cause.message });
+          continue;
+        }
+        throw err;
+      }
+    }
+  };
+
+  if (input.state) {
+    state = input.state;
+  } else {
+    const r = start(def, { instanceId: workflowId, customerId: input.customerId, ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}), params: input.params }, new Date());
+    state = r.state;
+    upsertSearchAttributes([
+      { key: CustomerIdAttr, value: input.customerId },
+      { key: JourneyKeyAttr, value: def.key },
+    ]);
+    await execute(r.commands);
+  }
+
+  while (state.status === 'running') {
+    const wake = nextWakeAt(state);
+    if (queue.length === 0) {
+      const ms = wake === undefined ? undefined : Date.parse(wake) - Date.now();
+      if (ms === undefined) await condition(() => queue.length > 0);
+      else if (ms > 0) await condition(() => queue.length > 0, ms);
+    }
+    const next: Input = queue.shift() ?? { type: 'timer' };
+    const r = advance(def, state, next, new Date());
+    state = r.state;
+    await execute(r.commands);
+
+    if (state.status === 'running' && workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      log.info('continuing as new', { historyLength: workflowInfo().historyLength, pending: queue.length });
+      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: queue });
+    }
+  }
+  return { status: state.status, ...(state.endReason !== undefined ? { reason: state.endReason } : {}), stage: state.stage };
+}
+
+function progress(state: JourneyState, workflowId: string, transitions: ProgressInput['transitions']): ProgressInput {
+  return {
+    journey: {
+      workflowId,
+      customerId: state.customerId,
+      journeyKey: state.journeyKey,
+      version: state.version,
+      ...(state.businessKey !== undefined ? { businessKey: state.businessKey } : {}),
+      params: state.params,
+      status: state.status,
+      ...(state.endReason !== undefined ? { endReason: state.endReason } : {}),
+      ...(state.endedAt !== undefined ? { endedAt: state.endedAt } : {}),
+      stage: state.stage,
+      stageEnteredAt: state.stageEnteredAt,
+    },
+    transitions,
+  };
+}

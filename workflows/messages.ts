@@ -1,0 +1,47 @@
+// Signals, queries and search attributes of the journey workflow, defined once. Bundle-safe: imported by the
+// workflow, the API, the worker and the tests.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { JourneyEvent, JourneyState, JourneyStatus, StageEntry } from '../engine/engine.js';
+
+export const journeyEventSignal = defineSignal<[JourneyEvent]>('journeyEvent');
+export const exitJourneySignal = defineSignal<[{ reason: string }]>('exitJourney');
+export const taskCompletedSignal = defineSignal<[{ taskId: string; taskKey: string; outcome: string }]>('taskCompleted');
+
+export interface StageView {
+  stage: string;
+  status: JourneyStatus;
+  stageEnteredAt: string;
+}
+
+export interface JourneyView {
+  workflowId: string;
+  journeyKey: string;
+  version: number;
+  customerId: string;
+  businessKey?: string;
+  status: JourneyStatus;
+  endReason?: string;
+  stage: string;
+  stageEnteredAt: string;
+  stageHistory: StageEntry[];
+  waitingFor: string[];
+  nextTimerAt?: string;
+}
+
+export const stageQuery = defineQuery<StageView>('stage');
+export const journeyQuery = defineQuery<JourneyView>('journey');
+/** The engine's whole state, for operators and tests. */
+export const stateQuery = defineQuery<JourneyState>('state');
+
+export const CustomerIdAttr = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
+export const JourneyKeyAttr = defineSearchAttributeKey('JourneyKey', SearchAttributeType.KEYWORD);
+export const JourneyStageAttr = defineSearchAttributeKey('JourneyStage', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr];
+
+/** One workflow per (journey, customer, business key): the id is the idempotency key of a start. */
+export function journeyWorkflowId(journeyKey: string, customerId: string, businessKey?: string): string {
+  return businessKey === undefined
+    ? `journey:${journeyKey}:${customerId}`
+    : `journey:${journeyKey}:${customerId}:${businessKey}`;
+}
