@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { readField } from '../engine/engine.js';
 
 const Content = z.object({ subject: z.string().optional(), text: z.string(), html: z.string().optional() }).strict();
-const TemplateFile = z.record(z.string(), z.record(z.enum(['email', 'sms']), z.record(z.string(), Content)));
+const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms']), z.record(z.string(), Content)));
 export type TemplateContent = z.infer<typeof Content>;
 
 export class TemplateError extends Error {}

@@ -1,11 +1,6 @@
 // The one place that reads process.env. Everything else receives a Config.
 import { z } from 'zod';
 
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -22,7 +17,7 @@ const schema = z.object({
   TWILIO_AUTH_TOKEN: z.string().default('local-sink-token'),
   TWILIO_FROM: z.string().default('+15005550006'),
   /** Where the Twilio client sends its requests. Unset means Twilio itself; set it to a Twilio-compatible server. */
-  TWILIO_API_BASE_URL: optionalString.pipe(z.string().url().optional()),
+  TWILIO_API_BASE_URL: z.string().url().optional(),
 });
 
 export type Config = {
@@ -39,7 +34,9 @@ export type Config = {
 export class ConfigError extends Error {}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // An empty variable (e.g. `TWILIO_ACCOUNT_SID=` in a compose file) means "not set".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = schema.safeParse(given);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new ConfigError(`invalid configuration: ${problems}`);

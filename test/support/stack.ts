@@ -1,0 +1,124 @@
+// The whole service on real parts for a test file: Temporal dev server, a fresh Postgres database, the SMTP catcher,
+// the Twilio-compatible sink, and a worker running the real activities.
+import { randomBytes } from 'node:crypto';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities/index.js';
+import { createEmailChannel } from '../../channels/email.js';
+import { createSmsChannel } from '../../channels/sms.js';
+import { TemplateStore } from '../../channels/templates.js';
+import { loadConfig, type Config } from '../../config/config.js';
+import { startSmtpCatcher, type SmtpCatcher } from '../../dev/smtp-catcher.js';
+import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
+import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
+import { createLogger } from '../../config/logger.js';
+import { createApp } from '../../api/app.js';
+import { JourneyService } from '../../api/service.js';
+import { builtInJourneys } from '../../journeys/index.js';
+import { createTestDb, type TestDb } from './db.js';
+import { startDevServer } from './temporal.js';
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundling the workflow code takes seconds: once per test process. */
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }));
+
+const noop = () => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+export interface Stack {
+  env: TestWorkflowEnvironment;
+  testDb: TestDb;
+  smtp: SmtpCatcher;
+  sms: TwilioSink;
+  config: Config;
+  taskQueue: string;
+  startWorker(): Promise<{ stop(): Promise<void> }>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { extraServerArgs?: string[] } = {}): Promise<Stack> {
+  const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
+  installRuntimeLogger(logger);
+  const [env, testDb, smtp, sms] = await Promise.all([
+    startDevServer({ extraArgs: opts.extraServerArgs ?? [] }),
+    createTestDb(),
+    startSmtpCatcher(),
+    startTwilioSink(),
+  ]);
+  const taskQueue = `journeys-test-${randomBytes(3).toString('hex')}`;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: testDb.url,
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    SMTP_URL: smtp.smtpUrl,
+    TWILIO_API_BASE_URL: sms.url,
+    PORT: '0',
+  });
+  const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
+  const activities = createActivities({
+    db: testDb.db,
+    channels: { email, sms: createSmsChannel(config.twilio) },
+    templates: TemplateStore.fromFiles(),
+  });
+  const workers = new Set<{ stop(): Promise<void> }>();
+  const startWorker = async () => {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities,
+    });
+    const running = worker.run();
+    const handle = {
+      async stop() {
+        worker.shutdown();
+        await running;
+        workers.delete(handle);
+      },
+    };
+    workers.add(handle);
+    return handle;
+  };
+  return {
+    env, testDb, smtp, sms, config, taskQueue, startWorker,
+    async stop() {
+      for (const w of [...workers]) await w.stop();
+      email.close();
+      await Promise.all([env.teardown(), smtp.close(), sms.close()]);
+      await testDb.drop();
+    },
+  };
+}
+
+/** Waits for a condition that the service reaches asynchronously (a workflow applying a signal), checking it
+ * after each short interval up to a deadline; fails with the last value seen. */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  for (;;) {
+    last = await read();
+    if (ok(last)) return last;
+    if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Array.fromAsync, which Node 20 lacks. */
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/** The API app over the stack's database and Temporal, for supertest. */
+export function createStackApp(stack: Stack) {
+  const service = new JourneyService({
+    db: stack.testDb.db,
+    temporal: stack.env.client,
+    taskQueue: stack.taskQueue,
+    journeys: builtInJourneys(),
+  });
+  const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
+  return createApp({ service, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+}

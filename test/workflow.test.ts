@@ -1,0 +1,113 @@
+// The journey workflow on the real Temporal dev server with the real activities (Postgres, SMTP, Twilio-compatible
+// server). Durations are shortened through the journey's params.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { resolveParams } from '../engine/definition.js';
+import type { JourneyState } from '../engine/engine.js';
+import { builtInJourneys } from '../journeys/index.js';
+import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import {
+  exitJourneySignal, journeyEventSignal, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
+} from '../workflows/messages.js';
+import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
+
+const loan = builtInJourneys().get('bank-loan')!;
+let stack: Stack;
+let n = 0;
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.startWorker();
+});
+afterAll(async () => stack?.stop());
+
+async function newJourney(params: Record<string, unknown> = {}) {
+  const customerId = `wf-${++n}-${Date.now()}`;
+  await stack.testDb.db.customer.create({
+    data: { id: customerId, name: `Customer ${n}`, email: `${customerId}@example.com`, phone: `+1555000${String(n).padStart(4, '0')}`, locale: 'en', rmId: 'rm-1' },
+  });
+  const workflowId = journeyWorkflowId('bank-loan', customerId);
+  const input: JourneyWorkflowInput = { definition: loan, customerId, params: resolveParams(loan, params) };
+  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+  let e = 0;
+  const send = (type: string, data: Record<string, unknown> = {}) =>
+    handle.signal(journeyEventSignal, { eventId: `${workflowId}-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  const stage = () => handle.query(stageQuery);
+  return { customerId, workflowId, handle, send, stage };
+}
+
+describe('journeyWorkflow on the dev server', () => {
+  it('sends the comparison guide, then the SMS nudge when no application follows', async () => {
+    const j = await newJourney({ comparisonNudgeAfter: 'PT2S' });
+    await j.send('loan.stage_changed', { stage: 'comparison' });
+    const mail = await stack.smtp.waitFor((m) => m.to.includes(`${j.customerId}@example.com`));
+    expect(mail.subject).toBe('Compare loans side by side');
+    expect(mail.text).toContain(`Customer ${n}`);
+    const sms = await stack.sms.waitFor((m) => m.body.includes('still comparing loans'));
+    expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: j.customerId } })).phone).toBe(sms.to);
+    expect((await j.stage()).stage).toBe('comparison');
+
+    const messages = await stack.testDb.db.message.findMany({ where: { customerId: j.customerId }, orderBy: { createdAt: 'asc' } });
+    expect(messages.map((m) => [m.channel, m.template, m.status])).toEqual([
+      ['email', 'loan-comparison-guide', 'sent'],
+      ['sms', 'loan-comparison-nudge', 'sent'],
+    ]);
+    expect(messages[1]!.providerId).toBe(sms.sid);
+    const row = await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: j.workflowId } });
+    expect(row.stage).toBe('comparison');
+  });
+
+  it('creates an RM task when the application stalls, and takes its outcome', async () => {
+    const j = await newJourney({ applicationAssistAfter: 'PT1S' });
+    await j.send('loan.application_started');
+    const task = await eventually(() => stack.testDb.db.task.findFirst({ where: { customerId: j.customerId } }), (t) => t !== null);
+    expect(task).toMatchObject({ taskKey: 'application-assist', title: 'Assist with the application', rmId: 'rm-1', status: 'open' });
+    expect((await j.stage()).stage).toBe('first_loan');
+    await j.handle.signal(taskCompletedSignal, { taskId: task!.id, taskKey: task!.taskKey, outcome: 'interested' });
+    const state = await eventually(() => j.handle.query(stateQuery), (s: JourneyState) => s.recentEventIds.includes(`task:${task!.id}:completed`));
+    expect(state.status).toBe('running');
+  });
+
+  it('reminds before each repayment due date and records the stage history in Postgres', async () => {
+    const j = await newJourney({ repaymentReminderBefore: 'P3D' });
+    await j.send('loan.approved', { limit: 20000, expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() });
+    await j.send('loan.drawdown', { amount: 5000 });
+    const dueAt = new Date(Date.now() + 3 * 86_400_000 + 1500).toISOString();
+    await j.send('loan.repayment_due', { dueAt });
+    const approved = await stack.smtp.waitFor((m) => m.to.includes(`${j.customerId}@example.com`));
+    expect(approved.subject).toBe('Your loan is approved: limit 20000');
+    const reminder = await stack.sms.waitFor((m) => m.body.includes(`due on ${dueAt}`));
+    expect(reminder.body).toContain('repayment');
+    const transitions = await stack.testDb.db.stageTransition.findMany({ where: { workflowId: j.workflowId }, orderBy: { seq: 'asc' } });
+    expect(transitions.map((t) => t.toStage)).toEqual(['awareness', 'first_loan', 'repayment']);
+    const found = await eventually(
+      () => collect(stack.env.client.workflow.list({ query: `CustomerId="${j.customerId}" AND JourneyStage="repayment"` })),
+      (l) => l.length === 1,
+    );
+    expect(found[0]!.workflowId).toBe(j.workflowId);
+  });
+
+  it('ends on opt-out and on the exit signal, recording why', async () => {
+    const a = await newJourney();
+    await a.send('customer.opted_out');
+    expect(await a.handle.result()).toEqual({ status: 'exited', reason: 'opted_out', stage: 'awareness' });
+    const b = await newJourney();
+    await b.handle.signal(exitJourneySignal, { reason: 'closed by RM' });
+    expect(await b.handle.result()).toMatchObject({ status: 'exited', reason: 'closed by RM' });
+    const rows = await stack.testDb.db.journey.findMany({ where: { workflowId: { in: [a.workflowId, b.workflowId] } }, orderBy: { workflowId: 'asc' } });
+    expect(rows.map((r) => [r.status, r.exitReason, r.endedAt !== null])).toEqual([
+      ['exited', 'opted_out', true],
+      ['exited', 'closed by RM', true],
+    ]);
+  });
+
+  it('replays its own history deterministically', async () => {
+    const j = await newJourney({ comparisonNudgeAfter: 'PT1S' });
+    await j.send('loan.stage_changed', { stage: 'comparison' });
+    await stack.sms.waitFor((m) => m.to === `+1555000${String(n).padStart(4, '0')}`);
+    await j.send('customer.opted_out');
+    await j.handle.result();
+    const history = await j.handle.fetchHistory();
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, j.workflowId);
+  });
+});
