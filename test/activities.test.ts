@@ -1,0 +1,150 @@
+// The activities against real peers: Postgres, the SMTP catcher, the Twilio-compatible sink. What a retry does.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/activity';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../activities/index.js';
+import { createEmailChannel } from '../channels/email.js';
+import { createSmsChannel } from '../channels/sms.js';
+import { TemplateStore } from '../channels/templates.js';
+import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
+import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
+import { createTestDb, type TestDb } from './support/db.js';
+
+let testDb: TestDb;
+let smtp: SmtpCatcher;
+let sink: TwilioSink;
+let activities: ReturnType<typeof createActivities>;
+let email: ReturnType<typeof createEmailChannel>;
+const env = new MockActivityEnvironment();
+let n = 0;
+
+beforeAll(async () => {
+  [testDb, smtp, sink] = await Promise.all([createTestDb(), startSmtpCatcher(), startTwilioSink()]);
+  email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
+  const sms = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url });
+  activities = createActivities({ db: testDb.db, channels: { email, sms }, templates: TemplateStore.fromFiles() });
+});
+afterAll(async () => {
+  email?.close();
+  await Promise.all([smtp?.close(), sink?.close()]);
+  await testDb?.drop();
+});
+
+async function customer(fields: { phone?: string | null; email?: string | null; consents?: Record<string, boolean>; locale?: string } = {}) {
+  const id = `act-${++n}`;
+  await testDb.db.customer.create({
+    data: { id, name: `Name ${n}`, email: `act${n}@example.com`, phone: `+8613900${String(n).padStart(6, '0')}`, rmId: 'rm-9', ...fields },
+  });
+  return id;
+}
+
+const send = (customerId: string, channel: 'email' | 'sms', key: string, template = channel === 'sms' ? 'loan-comparison-nudge' : 'loan-approved') =>
+  env.run(activities.sendMessage, {
+    idempotencyKey: key, workflowId: `journey:bank-loan:${customerId}`, customerId, channel, template, flow: 'test',
+    vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
+  });
+
+describe('sendMessage', () => {
+  it('sends once per idempotency key, however often it is retried', async () => {
+    const id = await customer();
+    const first = await send(id, 'email', `${id}/1`);
+    const again = await send(id, 'email', `${id}/1`);
+    expect(again).toEqual(first);
+    expect(first.status).toBe('sent');
+    const mails = smtp.messages().filter((m) => m.to.includes(`act${n}@example.com`));
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toBe('Your loan is approved: limit 1000');
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, providerId: mails[0]!.messageId, recipient: `act${n}@example.com` });
+  });
+
+  it('retries a Twilio 500 and a 429 as transient, then sends exactly one SMS', async () => {
+    const id = await customer();
+    sink.failNext(2, 500);
+    await expect(send(id, 'sms', `${id}/1`)).rejects.not.toBeInstanceOf(ApplicationFailure);
+    await expect(send(id, 'sms', `${id}/1`)).rejects.toThrow();
+    sink.failNext(1, 429);
+    await expect(send(id, 'sms', `${id}/1`)).rejects.toThrow();
+    const failing = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
+    expect(failing).toMatchObject({ status: 'pending', attempts: 3 });
+    expect(failing.error).toBeTruthy();
+    expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
+    expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
+    const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone;
+    expect(sink.messages().filter((m) => m.to === phone)).toHaveLength(1);
+  });
+
+  it('stops at once on a number Twilio refuses, and records why', async () => {
+    const id = await customer({ phone: '12345' });
+    const err = await send(id, 'sms', `${id}/1`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).type).toBe('PermanentDeliveryError');
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
+    expect(row).toMatchObject({ status: 'failed', statusReason: 'rejected_by_provider' });
+    expect(row.error).toContain('21211');
+    // a retry of the same send does not call Twilio again
+    expect(await send(id, 'sms', `${id}/1`)).toMatchObject({ status: 'failed', reason: 'rejected_by_provider' });
+  });
+
+  it.each([
+    ['no consent for the channel', { consents: { sms: false } }, 'sms', 'no_consent'],
+    ['no address', { email: null }, 'email', 'no_address'],
+  ] as const)('suppresses a send with %s and records it', async (_n, fields, channel, reason) => {
+    const id = await customer(fields);
+    const before = sink.messages().length + smtp.messages().length;
+    expect(await send(id, channel, `${id}/1`)).toMatchObject({ status: 'suppressed', reason });
+    expect(sink.messages().length + smtp.messages().length).toBe(before);
+    expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'suppressed', statusReason: reason });
+  });
+
+  it('treats the SMTP server being down as transient', async () => {
+    const id = await customer();
+    const down = await startSmtpCatcher();
+    await down.close();
+    const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
+    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'x', from: '+15005550006', apiBaseUrl: sink.url }) }, templates: TemplateStore.fromFiles() });
+    const err = await env.run(acts.sendMessage, { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } }).catch((e: unknown) => e);
+    channel.close();
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    expect(String(err)).toMatch(/ECONNREFUSED/);
+    // the message stays pending, to be sent by the retry
+    expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'pending', attempts: 1 });
+    expect((await send(id, 'email', `${id}/1`)).status).toBe('sent');
+  });
+
+  it('renders the customer\'s locale, falling back to English', async () => {
+    const zh = await customer({ locale: 'zh-CN' });
+    const fr = await customer({ locale: 'fr-FR' });
+    await send(zh, 'email', `${zh}/1`);
+    await send(fr, 'email', `${fr}/1`);
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 1000');
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit 1000');
+  });
+});
+
+describe('createTask and recordProgress', () => {
+  it('creates one task per idempotency key, assigned to the customer\'s RM', async () => {
+    const id = await customer();
+    const input = { idempotencyKey: `${id}/7`, workflowId: 'w', customerId: id, taskKey: 'application-assist', title: 'Assist', dueAt: '2026-12-01T00:00:00.000Z', flow: 'f' };
+    const a = await env.run(activities.createTask, input);
+    const b = await env.run(activities.createTask, input);
+    expect(b).toEqual(a);
+    expect(await testDb.db.task.findMany({ where: { customerId: id } })).toMatchObject([{ rmId: 'rm-9', status: 'open', taskKey: 'application-assist' }]);
+  });
+
+  it('records each stage transition once', async () => {
+    const id = await customer();
+    const input = {
+      journey: { workflowId: `wf-${id}`, customerId: id, journeyKey: 'bank-loan', version: 1, params: {}, status: 'running' as const, stage: 'interest', stageEnteredAt: '2026-11-01T00:00:00.000Z' },
+      transitions: [
+        { type: 'stageChanged' as const, seq: 1, from: null, to: 'awareness', at: '2026-11-01T00:00:00.000Z', cause: 'start' },
+        { type: 'stageChanged' as const, seq: 2, from: 'awareness', to: 'interest', at: '2026-11-01T00:00:00.000Z', cause: 'loan.stage_changed' },
+      ],
+    };
+    await env.run(activities.recordProgress, input);
+    await env.run(activities.recordProgress, input);
+    expect(await testDb.db.stageTransition.count({ where: { workflowId: `wf-${id}` } })).toBe(2);
+    expect(await testDb.db.journey.findUniqueOrThrow({ where: { workflowId: `wf-${id}` } })).toMatchObject({ stage: 'interest', status: 'running' });
+  });
+});

@@ -1,0 +1,47 @@
+// `npm run record-histories`: records the workflow histories that test/replay.test.ts replays on every change, from
+// the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
+// commit the files: from then on the replay test guards both the old and the new histories.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { resolveParams } from '../engine/definition.js';
+import { builtInJourneys } from '../journeys/index.js';
+import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import { journeyEventSignal, journeyWorkflowId, stageQuery, taskCompletedSignal } from '../workflows/messages.js';
+import { eventually, startStack } from './support/stack.js';
+
+const stack = await startStack();
+try {
+  await stack.startWorker();
+  const loan = builtInJourneys().get('bank-loan')!;
+  const customerId = 'history-1';
+  const phone = '+15550009999';
+  await stack.testDb.db.customer.create({ data: { id: customerId, name: 'History', email: 'history@example.com', phone, rmId: 'rm-1' } });
+  const params = resolveParams(loan, { comparisonNudgeAfter: 'PT1S', applicationAssistAfter: 'PT1S', drawdownFollowUpAfter: 'PT1S', renewalFollowUpAfter: 'PT1S' });
+  const input: JourneyWorkflowInput = { definition: loan, customerId, params };
+  const workflowId = journeyWorkflowId('bank-loan', customerId);
+  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+  let e = 0;
+  const send = (type: string, data: Record<string, unknown> = {}) =>
+    handle.signal(journeyEventSignal, { eventId: `h-${++e}`, type, occurredAt: new Date().toISOString(), data });
+
+  await send('loan.stage_changed', { stage: 'interest' });
+  await send('loan.stage_changed', { stage: 'comparison' });
+  await stack.sms.waitFor((m) => m.to === phone);
+  await send('loan.application_started');
+  const task = await eventually(() => stack.testDb.db.task.findFirst({ where: { customerId } }), (t) => t !== null);
+  await handle.signal(taskCompletedSignal, { taskId: task!.id, taskKey: task!.taskKey, outcome: 'interested' });
+  await send('loan.application_submitted');
+  await send('loan.approved', { limit: 50000, expiresAt: new Date(Date.now() + 30 * 86_400_000 + 3000).toISOString() });
+  await send('loan.drawdown', { amount: 1000 });
+  await send('loan.repayment_due', { dueAt: new Date(Date.now() + 3 * 86_400_000 + 500).toISOString() });
+  await eventually(() => handle.query(stageQuery), (s) => s.stage === 'renewal');
+  await eventually(() => stack.testDb.db.task.count({ where: { customerId } }), (c) => c === 2);
+  await send('loan.renewed');
+  assert.deepEqual(await handle.result(), { status: 'completed', reason: 'renewed', stage: 'renewal' });
+  const file = new URL('./histories/bank-loan-renewed.json', import.meta.url);
+  await writeFile(file, historyToJSON(await handle.fetchHistory()));
+  process.stdout.write(`recorded ${file.pathname}\n`);
+} finally {
+  await stack.stop();
+}

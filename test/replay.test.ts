@@ -1,0 +1,23 @@
+// Replays committed workflow histories against the current workflow code: a change that would break a running
+// journey (non-determinism) fails here, before it reaches a worker. Refresh with RECORD_HISTORIES=1 (workflow.test.ts)
+// only when the change is meant to be incompatible and is guarded by patched().
+import { readdir, readFile } from 'node:fs/promises';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { workflowBundle } from './support/stack.js';
+
+const dir = new URL('./histories/', import.meta.url);
+
+describe('replay of committed histories', async () => {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+
+  it('has histories to replay', () => {
+    expect(files.length).toBeGreaterThan(0);
+  });
+
+  it.each(files)('%s replays without non-determinism', async (file) => {
+    const history = historyFromJSON(JSON.parse(await readFile(new URL(file, dir), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file.replace(/\.json$/, ''));
+  });
+});
