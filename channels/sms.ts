@@ -11,11 +11,9 @@ export interface SmsOptions {
 }
 
 export function createSmsChannel(opts: SmsOptions): Channel {
-  const client = twilio(opts.accountSid, opts.authToken, {
-    // Retries belong to the activity's retry policy (with backoff, durable across worker restarts), not the client.
-    autoRetry: false,
-    ...(opts.apiBaseUrl ? { httpClient: twilioHttpClient(opts.apiBaseUrl) } : {}),
-  });
+  // The client's own retries stay off (its default): retries belong to the activity's retry policy, with backoff
+  // and durable across worker restarts.
+  const client = twilio(opts.accountSid, opts.authToken, opts.apiBaseUrl ? { httpClient: twilioHttpClient(opts.apiBaseUrl) } : {});
   return {
     name: 'sms',
     async send(m: OutboundMessage): Promise<Delivery> {

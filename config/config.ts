@@ -6,7 +6,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/journeys'),
-  /** Connections per process. The embedded PGlite server serves one connection at a time. */
+  /** Connections per process. (The embedded database of `npm start` accepts several but runs them one at a time.) */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().default('default'),

@@ -128,7 +128,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     owner = null;
   };
 
+  const sockets = new Set<Socket>(); // every accepted socket, refused ones included, so close() can end them
   const accept = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay(true);
     if (conns.size >= maxConnections) {
       socket.end(errorResponse('53300', `sorry, too many clients already (embedded server max ${maxConnections})`));
@@ -201,7 +204,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     close() {
       closing ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
-        for (const conn of conns) conn.socket.destroy();
+        for (const socket of sockets) socket.destroy();
         await closed;
         // Let the releases triggered by the destroyed sockets finish before the database goes away.
         while (running || conns.size > 0 || queue.length > 0) await new Promise((r) => setImmediate(r));

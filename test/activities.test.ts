@@ -2,7 +2,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../activities/index.js';
+import { createActivities, type SendInput, type SendResult, type TaskInput } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel } from '../channels/sms.js';
 import { TemplateStore } from '../channels/templates.js';
@@ -38,11 +38,13 @@ async function customer(fields: { phone?: string | null; email?: string | null; 
   return id;
 }
 
-const send = (customerId: string, channel: 'email' | 'sms', key: string, template = channel === 'sms' ? 'loan-comparison-nudge' : 'loan-approved') =>
-  env.run(activities.sendMessage, {
+const send = (customerId: string, channel: 'email' | 'sms', key: string, template = channel === 'sms' ? 'loan-comparison-nudge' : 'loan-approved'): Promise<SendResult> => {
+  const input: SendInput = {
     idempotencyKey: key, workflowId: `journey:bank-loan:${customerId}`, customerId, channel, template, flow: 'test',
     vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
-  });
+  };
+  return env.run(activities.sendMessage, input);
+};
 
 describe('sendMessage', () => {
   it('sends once per idempotency key, however often it is retried', async () => {
@@ -104,7 +106,8 @@ describe('sendMessage', () => {
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
     const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'x', from: '+15005550006', apiBaseUrl: sink.url }) }, templates: TemplateStore.fromFiles() });
-    const err = await env.run(acts.sendMessage, { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } }).catch((e: unknown) => e);
+    const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } };
+    const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
     channel.close();
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect(String(err)).toMatch(/ECONNREFUSED/);
@@ -126,7 +129,7 @@ describe('sendMessage', () => {
 describe('createTask and recordProgress', () => {
   it('creates one task per idempotency key, assigned to the customer\'s RM', async () => {
     const id = await customer();
-    const input = { idempotencyKey: `${id}/7`, workflowId: 'w', customerId: id, taskKey: 'application-assist', title: 'Assist', dueAt: '2026-12-01T00:00:00.000Z', flow: 'f' };
+    const input: TaskInput = { idempotencyKey: `${id}/7`, workflowId: 'w', customerId: id, taskKey: 'application-assist', title: 'Assist', dueAt: '2026-12-01T00:00:00.000Z', flow: 'f' };
     const a = await env.run(activities.createTask, input);
     const b = await env.run(activities.createTask, input);
     expect(b).toEqual(a);

@@ -58,7 +58,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<{ shutd
   logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');
   return {
     async shutdown() {
-      worker.shutdown();
+      // The SDK's runtime also reacts to SIGINT/SIGTERM and may already be draining the worker.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await connection.close();
       await deps.close();

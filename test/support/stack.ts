@@ -72,7 +72,7 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     const running = worker.run();
     const handle = {
       async stop() {
-        worker.shutdown();
+        if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
         workers.delete(handle);
       },

@@ -1,0 +1,238 @@
+// A local HTTP server that speaks the part of Twilio's REST API the service uses (Messages: create and fetch), so
+// the real `twilio` client can send to it (see channels/twilio-http.ts). It checks what Twilio checks first
+// (Basic auth, a valid E.164 `To`, a From and a Body), answers with Twilio's resource and error shapes, and can be
+// told to fail the next requests (`failNext`) to exercise retries.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+
+export type SentSms = {
+  sid: string;
+  accountSid: string;
+  to: string;
+  from: string;
+  body: string;
+  statusCallback?: string;
+  receivedAt: Date;
+};
+
+export type FaultStatus = 500 | 429 | 503;
+
+export type TwilioSink = {
+  /** Base URL (http://HOST:PORT): what TWILIO_API_BASE_URL should be. */
+  url: string;
+  messages(): SentSms[];
+  /** Resolves with the first accepted SMS (already there or arriving later) that matches. */
+  waitFor(predicate: (sms: SentSms) => boolean, timeoutMs?: number): Promise<SentSms>;
+  /** The next `count` message creates fail with `status` (429 carries Retry-After: 1) and are not recorded. */
+  failNext(count: number, status: FaultStatus): void;
+  clear(): void;
+  close(): Promise<void>;
+};
+
+export type TwilioSinkOptions = { port?: number; host?: string; log?: (msg: string) => void };
+
+type TwilioError = { code: number; message: string; more_info: string; status: number };
+
+const E164 = /^\+[1-9]\d{1,14}$/;
+const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
+const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
+const MAX_BODY_BYTES = 1024 * 1024;
+
+const FAULTS: Record<FaultStatus, { code: number; message: string }> = {
+  500: { code: 20500, message: 'An internal server error has occurred' },
+  503: { code: 20503, message: 'Service unavailable' },
+  429: { code: 20429, message: 'Too Many Requests' },
+};
+
+export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<TwilioSink> {
+  const host = opts.host ?? '127.0.0.1';
+  const log = opts.log ?? (() => {});
+  const inbox = new Inbox<SentSms>('SMS');
+  const faults: FaultStatus[] = [];
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log(`twilio-sink: ${(err as Error).message}`);
+      if (!res.headersSent) sendError(res, 500, 20500, 'An internal server error has occurred');
+      else res.destroy();
+    });
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) return servePage(res, inbox.list());
+    if (path === '/messages.json' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(inbox.list().reverse()));
+      return;
+    }
+    if (path === '/messages' && req.method === 'DELETE') {
+      inbox.clear();
+      res.writeHead(204).end();
+      return;
+    }
+
+    const create = MESSAGES_PATH.exec(path);
+    const fetch = MESSAGE_PATH.exec(path);
+    if (!create && !fetch) return sendError(res, 404, 20404, `The requested resource ${path} was not found`);
+    const accountSid = decodeURIComponent((create ?? fetch)?.[1] ?? '');
+    if (!authorized(req, accountSid)) {
+      res.setHeader('www-authenticate', 'Basic realm="Twilio API"');
+      return sendError(res, 401, 20003, 'Authenticate');
+    }
+
+    if (fetch) {
+      if (req.method !== 'GET') return sendError(res, 405, 20004, 'Method not allowed');
+      const sid = decodeURIComponent(fetch[2] ?? '');
+      const sms = inbox.list().find((m) => m.sid === sid && m.accountSid === accountSid);
+      if (!sms) return sendError(res, 404, 20404, `The requested resource ${path} was not found`);
+      return sendJson(res, 200, resource(sms));
+    }
+
+    if (req.method !== 'POST') return sendError(res, 405, 20004, 'Method not allowed');
+    const form = new URLSearchParams(await readBody(req));
+    const fault = faults.shift();
+    if (fault !== undefined) {
+      log(`twilio-sink: injected ${fault}`);
+      if (fault === 429) res.setHeader('retry-after', '1');
+      return sendError(res, fault, FAULTS[fault].code, FAULTS[fault].message);
+    }
+    const to = form.get('To')?.trim() ?? '';
+    const from = form.get('From')?.trim() ?? '';
+    const body = form.get('Body') ?? '';
+    if (!to) return sendError(res, 400, 21604, "A 'To' phone number is required.");
+    if (!E164.test(to)) return sendError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+    if (!from && !form.get('MessagingServiceSid'))
+      return sendError(res, 400, 21603, "A 'From' phone number is required.");
+    if (!body && form.getAll('MediaUrl').length === 0 && !form.get('ContentSid'))
+      return sendError(res, 400, 21602, 'Message body is required.');
+
+    const statusCallback = form.get('StatusCallback') ?? undefined;
+    const sms: SentSms = {
+      sid: `SM${randomBytes(16).toString('hex')}`,
+      accountSid,
+      to,
+      from,
+      body,
+      ...(statusCallback ? { statusCallback } : {}),
+      receivedAt: new Date(),
+    };
+    inbox.add(sms);
+    log(`twilio-sink: ${sms.sid} to ${to}`);
+    sendJson(res, 201, resource(sms));
+  };
+
+  const port = await listen(server, opts.port ?? 0, host);
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost(host)}:${port}`,
+    messages: () => inbox.list(),
+    waitFor: (predicate, timeoutMs = 10_000) =>
+      inbox.waitFor(predicate, timeoutMs, (m) => `${m.sid} to ${m.to} "${m.body.slice(0, 40)}"`),
+    failNext(count, status) {
+      if (!Number.isInteger(count) || count < 0) throw new RangeError(`failNext: count must be >= 0, got ${count}`);
+      if (!(status in FAULTS)) throw new RangeError(`failNext: status must be 500, 429 or 503, got ${status}`);
+      for (let i = 0; i < count; i++) faults.push(status);
+    },
+    clear() {
+      inbox.clear();
+      faults.length = 0;
+    },
+    close() {
+      closing ??= closeHttpServer(server);
+      return closing;
+    },
+  };
+}
+
+/** Basic auth must be present, for this account (or an API key, SK...), with a non-empty secret. */
+function authorized(req: IncomingMessage, accountSid: string): boolean {
+  const match = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  if (!match?.[1]) return false;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return false;
+  const user = decoded.slice(0, colon);
+  const secret = decoded.slice(colon + 1);
+  return secret.length > 0 && (user === accountSid || user.startsWith('SK'));
+}
+
+/** The message resource as Twilio returns it (snake_case, RFC 2822 dates, counts as strings). */
+function resource(sms: SentSms): Record<string, unknown> {
+  const uri = `/2010-04-01/Accounts/${sms.accountSid}/Messages/${sms.sid}`;
+  const date = rfc2822(sms.receivedAt);
+  return {
+    account_sid: sms.accountSid,
+    api_version: '2010-04-01',
+    body: sms.body,
+    date_created: date,
+    date_sent: null,
+    date_updated: date,
+    direction: 'outbound-api',
+    error_code: null,
+    error_message: null,
+    from: sms.from,
+    messaging_service_sid: null,
+    num_media: '0',
+    num_segments: String(segments(sms.body)),
+    price: null,
+    price_unit: 'USD',
+    sid: sms.sid,
+    status: 'queued',
+    subresource_uris: { media: `${uri}/Media.json` },
+    to: sms.to,
+    uri: `${uri}.json`,
+  };
+}
+
+/** SMS segments: GSM-7 fits 160 characters (153 per part when split), anything else UCS-2 70 (67). */
+function segments(body: string): number {
+  const gsm = /^[\n\r\x20-\x7e£¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¡ÄÖÑÜ§¿äöñüà€]*$/.test(body);
+  const length = [...body].length;
+  const [single, part] = gsm ? [160, 153] : [70, 67];
+  return length <= single ? 1 : Math.ceil(length / part);
+}
+
+function rfc2822(d: Date): string {
+  return d.toUTCString().replace('GMT', '+0000');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(body));
+}
+
+function sendError(res: ServerResponse, status: number, code: number, message: string): void {
+  const body: TwilioError = { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status };
+  sendJson(res, status, body);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function servePage(res: ServerResponse, messages: SentSms[]): void {
+  const rows = messages
+    .reverse()
+    .map(
+      (m) => `<tr><td>${escapeHtml(m.receivedAt.toISOString())}</td><td>${escapeHtml(m.to)}</td>
+<td>${escapeHtml(m.from)}</td><td><pre>${escapeHtml(m.body)}</pre></td><td class="muted">${escapeHtml(m.sid)}</td></tr>`,
+    )
+    .join('');
+  const body =
+    `<h1>Sent SMS</h1><p class="muted">${messages.length} message(s), newest first. ` +
+    `<a href="/messages.json">JSON</a></p>` +
+    (messages.length === 0
+      ? '<p>No SMS yet.</p>'
+      : `<table><tr><th>Received</th><th>To</th><th>From</th><th>Body</th><th>SID</th></tr>${rows}</table>`);
+  res.writeHead(200, PAGE_HEADERS).end(page('Sent SMS', body));
+}

@@ -1,0 +1,134 @@
+// The local peers the service talks to in dev and tests: the SMTP catcher (driven by nodemailer) and the
+// Twilio-compatible sink (driven by the real twilio client through channels/twilio-http.ts).
+import nodemailer from 'nodemailer';
+import twilio from 'twilio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { twilioHttpClient } from '../channels/twilio-http.js';
+import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
+import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
+
+const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
+const AUTH_TOKEN = 'test-token';
+
+describe('SMTP catcher', () => {
+  let catcher: SmtpCatcher;
+  beforeAll(async () => {
+    catcher = await startSmtpCatcher({ httpPort: 0 });
+  });
+  afterAll(() => catcher.close());
+
+  it('captures a mail sent with nodemailer and shows it escaped on its page', async () => {
+    const transport = nodemailer.createTransport(catcher.smtpUrl);
+    const subject = `Your loan <script>alert(1)</script> ${Date.now()}`;
+    const waiting = catcher.waitFor((m) => m.subject === subject);
+    await transport.sendMail({
+      from: 'Journeys <journeys@localhost>',
+      to: 'ana@example.com',
+      bcc: 'audit@example.com',
+      subject,
+      text: 'Hello Ana',
+      html: '<p>Hello <b>Ana</b></p>',
+      messageId: '<fixed-id@localhost>',
+    });
+    transport.close();
+
+    const mail = await waiting;
+    expect(mail).toMatchObject({
+      messageId: '<fixed-id@localhost>',
+      from: 'Journeys <journeys@localhost>',
+      to: ['ana@example.com', 'audit@example.com'],
+      text: 'Hello Ana',
+      html: '<p>Hello <b>Ana</b></p>',
+    });
+    expect(catcher.messages().filter((m) => m.subject === subject)).toHaveLength(1);
+
+    const list = await (await fetch(`${catcher.httpUrl}/`)).text();
+    expect(list).toContain('Your loan &#60;script&#62;');
+    expect(list).not.toContain('<script>');
+    const one = await (await fetch(`${catcher.httpUrl}/messages/${mail.id}`)).text();
+    expect(one).toContain('<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="&#60;p&#62;Hello');
+    const json = (await (await fetch(`${catcher.httpUrl}/messages.json`)).json()) as { id: string }[];
+    expect(json.map((m) => m.id)).toContain(mail.id);
+  });
+
+  it('accepts any credentials (AUTH without TLS)', async () => {
+    const url = new URL(catcher.smtpUrl);
+    const transport = nodemailer.createTransport({
+      host: url.hostname,
+      port: Number(url.port),
+      secure: false,
+      auth: { user: 'someone', pass: 'anything' },
+    });
+    await transport.sendMail({ from: 'a@example.com', to: 'b@example.com', subject: 'with auth', text: 'x' });
+    transport.close();
+    const mail = await catcher.waitFor((m) => m.subject === 'with auth');
+    expect(mail).toMatchObject({ to: ['b@example.com'], authUser: 'someone' });
+  });
+
+  it('rejects waitFor with a clear message when nothing matches in time', async () => {
+    await expect(catcher.waitFor((m) => m.subject === 'never', 50)).rejects.toThrow(/no matching mail within 50 ms/);
+  });
+});
+
+describe('Twilio sink with the real twilio client', () => {
+  let sink: TwilioSink;
+  let client: ReturnType<typeof twilio>;
+  beforeAll(async () => {
+    sink = await startTwilioSink();
+    client = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: twilioHttpClient(sink.url) });
+  });
+  afterAll(() => sink.close());
+
+  it('sends an SMS and fetches it back by sid', async () => {
+    const body = `Your appointment is confirmed ${Date.now()}`;
+    const created = await client.messages.create({ to: '+4915112345678', from: '+15005550006', body });
+    expect(created.sid).toMatch(/^SM[0-9a-f]{32}$/);
+    expect(created.status).toBe('queued');
+    expect(created.accountSid).toBe(ACCOUNT_SID);
+
+    const sms = await sink.waitFor((m) => m.body === body);
+    expect(sms).toMatchObject({ sid: created.sid, accountSid: ACCOUNT_SID, to: '+4915112345678', from: '+15005550006' });
+
+    const fetched = await client.messages(created.sid).fetch();
+    expect(fetched.body).toBe(body);
+    expect(fetched.dateCreated).toBeInstanceOf(Date);
+  });
+
+  it('refuses an invalid number with 400 / 21211, as a RestException', async () => {
+    const err = await client.messages.create({ to: '12345', from: '+15005550006', body: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(twilio.RestException);
+    expect(err).toMatchObject({ status: 400, code: 21211, message: "The 'To' number 12345 is not a valid phone number." });
+  });
+
+  it('fails the next create with 500 when told to, then accepts again', async () => {
+    const before = sink.messages().length;
+    sink.failNext(1, 500);
+    const err = await client.messages.create({ to: '+15551234567', from: '+15005550006', body: 'x' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 500, code: 20500 });
+    expect(sink.messages()).toHaveLength(before);
+    await client.messages.create({ to: '+15551234567', from: '+15005550006', body: 'after the fault' });
+    expect(sink.messages()).toHaveLength(before + 1);
+  });
+
+  it('surfaces 429 by default (no client retry) and retries it only with autoRetry', async () => {
+    sink.failNext(1, 429);
+    await expect(client.messages.create({ to: '+15551234567', from: '+15005550006', body: 'x' })).rejects.toMatchObject({
+      status: 429,
+      code: 20429,
+    });
+    const retrying = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: twilioHttpClient(sink.url, { autoRetry: true }) });
+    sink.failNext(2, 429);
+    const sent = await retrying.messages.create({ to: '+15551234567', from: '+15005550006', body: 'retried' });
+    expect(sent.body).toBe('retried');
+  });
+
+  it('answers 401 like Twilio when the request has no credentials', async () => {
+    const res = await fetch(`${sink.url}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'To=%2B15551234567&From=%2B15005550006&Body=x',
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ code: 20003, status: 401 });
+  });
+});
