@@ -5,7 +5,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../config/logger.js';
+import { installRuntimeLogger } from '../worker/run.js';
 import { workflowBundle } from './support/stack.js';
+
+installRuntimeLogger(createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test'));
 
 const dir = new URL('./histories/', import.meta.url);
 
