@@ -2,16 +2,24 @@
 // tests swap adapters, not modules. Every effect is idempotent under retry: messages and tasks are keyed by an
 // idempotency key the workflow makes, stage transitions by (workflowId, seq).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Command, JourneyStatus } from '../engine/engine.js';
+import type { Command, JourneyEvent, JourneyStatus } from '../engine/engine.js';
 import type { ParamValues } from '../engine/definition.js';
-import { type Channel, PermanentChannelError } from '../channels/channel.js';
+import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
 import { type TemplateStore, TemplateError } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
 
+/** What the chorus activities need from the journey service (kept to an interface: activities know no HTTP). */
+export interface ChorusPort {
+  chorusStart(customerId: string, journeyKey: string, params?: Record<string, unknown>): Promise<string | undefined>;
+  chorusSignal(customerId: string, journeyKey: string, event: JourneyEvent): Promise<string[]>;
+  chorusStop(customerId: string, by: { journeyKey?: string; tag?: string }, reason: string, except: string): Promise<string[]>;
+}
+
 export interface ActivityDeps {
   db: Db;
-  channels: Record<'email' | 'sms', Channel>;
+  channels: Record<ChannelName, Channel>;
   templates: TemplateStore;
+  chorus: ChorusPort;
 }
 
 export interface ProgressInput {
@@ -41,6 +49,10 @@ export type TaskInput = Omit<Extract<Command, { type: 'createTask' }>, 'type'> &
   workflowId: string;
   customerId: string;
 };
+
+type Journey = { workflowId: string; customerId: string; journeyKey: string };
+export type LogInput = Journey & { entries: Omit<Extract<Command, { type: 'record' }>, 'type'>[] };
+export type ChorusInput = Journey & { command: Extract<Command, { type: 'startJourney' | 'signalJourney' | 'stopJourneys' }> };
 
 /** Errors of this type end an activity without retries; the workflow records them and goes on. */
 export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
@@ -115,7 +127,8 @@ export function createActivities(deps: ActivityDeps) {
 
       const consents = (customer.consents ?? {}) as Record<string, unknown>;
       if (consents[input.channel] === false) return finish('suppressed', 'no_consent');
-      const to = input.channel === 'email' ? customer.email : customer.phone;
+      // Push/app messages go to the customer's account in the receiving system: its id is the address.
+      const to = input.channel === 'email' ? customer.email : input.channel === 'sms' ? customer.phone : customer.id;
       if (!to) return finish('suppressed', 'no_address');
 
       let content;
@@ -179,6 +192,67 @@ export function createActivities(deps: ActivityDeps) {
         }
         throw err;
       }
+    },
+
+    /** A task still open at its due time is handed to a second assignee as well. */
+    async escalateTask(input: { taskRef: string; to: string }): Promise<{ escalated: boolean }> {
+      const r = await db.task.updateMany({
+        where: { idempotencyKey: input.taskRef, status: 'open', escalatedTo: null },
+        data: { escalatedTo: input.to, escalatedAt: new Date() },
+      });
+      return { escalated: r.count > 0 };
+    },
+
+    /** Goals, A/B/n assignments, feedback answers and task outcomes, once each; goals also on the journey row. */
+    async recordLog(input: LogInput): Promise<void> {
+      await db.journeyLogEntry.createMany({
+        data: input.entries.map((e) => ({
+          idempotencyKey: e.idempotencyKey,
+          workflowId: input.workflowId,
+          customerId: input.customerId,
+          journeyKey: input.journeyKey,
+          kind: e.kind,
+          data: e.data as Prisma.InputJsonValue,
+          at: new Date(e.at),
+        })),
+        skipDuplicates: true,
+      });
+      const goals = input.entries.filter((e) => e.kind === 'goal').map((e) => String(e.data.goal));
+      if (goals.length) {
+        const row = await db.journey.findUnique({ where: { workflowId: input.workflowId }, select: { goals: true } });
+        if (row) {
+          const merged = [...row.goals, ...goals.filter((g) => !row.goals.includes(g))];
+          if (merged.length !== row.goals.length) await db.journey.update({ where: { workflowId: input.workflowId }, data: { goals: merged } });
+        }
+      }
+    },
+
+    /** The journey chorus: start, signal or stop the customer's other journeys. Idempotent: a start is keyed by
+     * the target's workflow id, a signal by its event id (the command's idempotency key), a stop is an exit. */
+    async chorus(input: ChorusInput): Promise<{ affected: string[] }> {
+      const c = input.command;
+      const log = Context.current().log;
+      let affected: string[];
+      if (c.type === 'startJourney') {
+        const id = await deps.chorus.chorusStart(input.customerId, c.journeyKey, c.params);
+        affected = id ? [id] : [];
+      } else if (c.type === 'signalJourney') {
+        affected = await deps.chorus.chorusSignal(input.customerId, c.journeyKey, {
+          eventId: `chorus:${c.idempotencyKey}`,
+          type: c.event.type,
+          occurredAt: new Date().toISOString(),
+          data: c.event.data,
+        });
+      } else {
+        affected = await deps.chorus.chorusStop(
+          input.customerId,
+          { ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), ...(c.tag ? { tag: c.tag } : {}) },
+          c.reason,
+          input.workflowId,
+        );
+      }
+      log.info('chorus', { action: c.type, from: input.workflowId, affected });
+      return { affected };
     },
   };
 }

@@ -1,12 +1,17 @@
 // Builds the Express app (no listening here: tests drive it with supertest). Route → validate → service.
 import express, { type Request } from 'express';
 import type { Logger } from '../config/logger.js';
-import { errorHandler, parse, unknownRoute } from './errors.js';
-import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, StartJourneyBody, TaskQuery } from './schemas.js';
-import type { JourneyService } from './service.js';
+import { errorHandler, parse, unknownRoute } from './http.js';
+import { z } from 'zod';
+import { JourneyDefinition } from '../engine/definition.js';
+import type { DefinitionStore } from '../service/definitions.js';
+import type { JourneyService } from '../service/journeys.js';
+import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery } from '../service/schemas.js';
+import { runSimulation } from '../service/simulation.js';
 
 export interface AppDeps {
   service: JourneyService;
+  definitions: DefinitionStore;
   logger: Logger;
   /** Reports whether Temporal and Postgres answer; throws with the reason when one does not. */
   readiness: () => Promise<Record<string, 'ok' | string>>;
@@ -15,9 +20,11 @@ export interface AppDeps {
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const body = (req: Request) => req.body ?? {};
 
-export function createApp({ service, logger, readiness }: AppDeps): express.Express {
+export function createApp({ service, definitions, logger, readiness }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Definitions and simulation scripts are larger documents than events.
+  app.use('/v1/journey-definitions', express.json({ limit: '1mb' }));
   app.use(express.json({ limit: '64kb' }));
 
   app.get('/healthz', (_req, res) => {
@@ -52,7 +59,7 @@ export function createApp({ service, logger, readiness }: AppDeps): express.Expr
   });
 
   app.post('/v1/journeys', async (req, res) => {
-    const { created, journey } = await service.startJourney(parse(StartJourneyBody, body(req), 'body'));
+    const { created, journey } = await service.startJourney({ ...parse(StartJourneyBody, body(req), 'body'), via: 'api' });
     res.status(created ? 201 : 200).json(journey);
   });
   app.get('/v1/journeys/:workflowId', async (req, res) => {
@@ -75,7 +82,44 @@ export function createApp({ service, logger, readiness }: AppDeps): express.Expr
     res.json(await service.completeTask(taskId, parse(CompleteTaskBody, body(req), 'body')));
   });
 
+  const version = (req: Request) => parse(z.coerce.number().int().min(1), req.params.version, 'params');
+  const definitionKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
+  app.get('/v1/journey-definitions/schema', (_req, res) => {
+    res.json(definitionJsonSchema());
+  });
+  app.post('/v1/journey-definitions/validate', async (req, res) => {
+    res.json(await definitions.validate(req.body));
+  });
+  app.post('/v1/journey-definitions/simulate', async (req, res) => {
+    res.json(await runSimulation(definitions, parse(SimulateBody, body(req), 'body')));
+  });
+  app.get('/v1/journey-definitions', async (_req, res) => {
+    res.json({ definitions: await definitions.list() });
+  });
+  app.post('/v1/journey-definitions', async (req, res) => {
+    res.status(201).json(await definitions.createDraft(req.body));
+  });
+  app.get('/v1/journey-definitions/:key/versions/:version', async (req, res) => {
+    res.json(await definitions.get(definitionKey(req), version(req)));
+  });
+  app.post('/v1/journey-definitions/:key/versions/:version/publish', async (req, res) => {
+    res.json(await definitions.publish(definitionKey(req), version(req)));
+  });
+  app.post('/v1/journey-definitions/:key/versions/:version/retire', async (req, res) => {
+    res.json(await definitions.retire(definitionKey(req), version(req)));
+  });
+
   app.use(unknownRoute);
   app.use(errorHandler(logger));
   return app;
+}
+
+let jsonSchema: unknown;
+/** The definition language as JSON Schema, for editors to validate and autocomplete with. */
+export function definitionJsonSchema(): unknown {
+  return (jsonSchema ??= {
+    $id: 'https://journeys.local/schemas/journey-definition.json',
+    title: 'Journey definition',
+    ...(z.toJSONSchema(JourneyDefinition, { io: 'input', unrepresentable: 'any' }) as object),
+  });
 }

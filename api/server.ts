@@ -4,15 +4,19 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
-import { builtInJourneys } from '../journeys/index.js';
+import { TemplateStore } from '../channels/templates.js';
+import { DefinitionStore } from '../service/definitions.js';
+import { JourneyService } from '../service/journeys.js';
 import { createApp } from './app.js';
-import { JourneyService } from './service.js';
 
 export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, journeys: builtInJourneys() });
+  const definitions = new DefinitionStore(db, TemplateStore.fromFiles());
+  const seeded = await definitions.seedBuiltIns();
+  if (seeded.length) logger.info({ seeded }, 'built-in journeys loaded');
+  const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions });
 
   const readiness = async () => {
     const settle = (p: Promise<unknown>) =>
@@ -24,7 +28,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     return { temporal: temporalCheck, postgres };
   };
 
-  const app = createApp({ service, logger, readiness });
+  const app = createApp({ service, definitions, logger, readiness });
   const server = app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

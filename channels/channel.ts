@@ -1,7 +1,7 @@
 // The one interface every outbound channel implements. Adapters know nothing of Temporal or the database.
 
 export interface OutboundMessage {
-  /** Email address or E.164 phone number. */
+  /** Email address, E.164 phone number, or (webhook) the customer id. */
   to: string;
   subject?: string;
   text: string;
@@ -14,8 +14,10 @@ export interface Delivery {
   providerId: string;
 }
 
+export type ChannelName = 'email' | 'sms' | 'webhook';
+
 export interface Channel {
-  readonly name: 'email' | 'sms';
+  readonly name: ChannelName;
   send(message: OutboundMessage): Promise<Delivery>;
 }
 

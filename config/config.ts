@@ -18,6 +18,9 @@ const schema = z.object({
   TWILIO_FROM: z.string().default('+15005550006'),
   /** Where the Twilio client sends its requests. Unset means Twilio itself; set it to a Twilio-compatible server. */
   TWILIO_API_BASE_URL: z.string().url().optional(),
+  /** Where push/app messages (the webhook channel) are POSTed, signed with WEBHOOK_SECRET. */
+  WEBHOOK_URL: z.string().url().default('http://127.0.0.1:3098/push'),
+  WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret-change-me'),
 });
 
 export type Config = {
@@ -29,6 +32,7 @@ export type Config = {
   temporal: { address: string; namespace: string; taskQueue: string };
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
+  webhook: { url: string; secret: string };
 };
 
 export class ConfigError extends Error {}
@@ -56,5 +60,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       from: e.TWILIO_FROM,
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
+    webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
   };
 }

@@ -2,6 +2,8 @@
 // journey keeps the exact document it started with (it travels in the workflow's input).
 import { z } from 'zod';
 import { isDuration } from './duration.js';
+import { parseExpr } from './expr.js';
+import { isTimeZone } from './tz.js';
 
 const key = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, "_", "." or "-"');
 const eventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"');
@@ -16,80 +18,142 @@ export type DurationRef = z.infer<typeof DurationRef>;
 /** Equality filter on event data fields (dot paths). */
 const Where = z.record(fieldPath, z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
-export type Step =
-  | { type: 'stage'; stage?: string; stageFromEvent?: string; forwardOnly?: boolean }
-  | { type: 'send'; channel: 'email' | 'sms'; template: string }
-  | { type: 'task'; key: string; title: string; description?: string; due: DurationRef }
-  | {
-      type: 'wait';
-      for: { event: string; where?: Record<string, string | number | boolean | null>; then?: Step[] }[];
-      timeout: DurationRef;
-      onTimeout?: Step[];
-    }
-  | { type: 'delay'; duration: DurationRef }
-  | {
-      type: 'delayUntil';
-      eventField: string;
-      before?: DurationRef;
-      after?: DurationRef;
-      /** When the computed instant has passed: run now, skip the rest of the flow, or run now only while the
-       * event's own timestamp is still ahead (a reminder before a due date that has not come yet). */
-      ifPast?: 'run' | 'skip' | 'runIfAnchorAhead';
-    }
-  /** Stops running flows by name; with `instanceFromEvent`, only the instance the event names (when it names one). */
-  | { type: 'cancel'; flow: string; instanceFromEvent?: string }
-  | { type: 'exit'; reason: string }
-  | { type: 'complete'; reason?: string };
+/** Steps that may carry an `id`, the target of a `goto`. */
+type Base = { id?: string };
+type Steps = Step[];
+export type Channel = 'email' | 'sms' | 'webhook';
+
+export type Step = Base &
+  (
+    | { type: 'stage'; stage?: string; stageFromEvent?: string; forwardOnly?: boolean }
+    | { type: 'send'; channel: Channel; template: string }
+    | {
+        type: 'task';
+        key: string;
+        title: string;
+        description?: string;
+        due: DurationRef;
+        /** When the task is still open at its due time, it is handed to this assignee as well. */
+        escalateTo?: string;
+        /** The flow waits for the RM's outcome and continues in the matching branch (`default` for any other). */
+        outcomes?: Record<string, Steps>;
+      }
+    | {
+        type: 'wait';
+        for: { event: string; where?: Record<string, string | number | boolean | null>; then?: Steps }[];
+        timeout: DurationRef;
+        onTimeout?: Steps;
+      }
+    | { type: 'delay'; duration: DurationRef }
+    | {
+        type: 'delayUntil';
+        /** The anchor timestamp: a field of the event that started the flow, or of the customer's profile. */
+        eventField?: string;
+        profileField?: string;
+        before?: DurationRef;
+        after?: DurationRef;
+        /** When the computed instant has passed: run now, skip the rest of the flow, or run now only while the
+         * anchor itself is still ahead (a reminder before a due date that has not come yet). */
+        ifPast?: 'run' | 'skip' | 'runIfAnchorAhead';
+      }
+    | { type: 'delayUntilLocalTime'; time: string; timeZone?: string }
+    | { type: 'branch'; cases: { when: string; steps?: Steps }[]; otherwise?: Steps }
+    | { type: 'split'; key: string; variants: { name: string; weight: number; steps?: Steps }[] }
+    | {
+        type: 'feedback';
+        survey: 'csat' | 'nps' | 'ces';
+        channel: Channel;
+        template: string;
+        timeout: DurationRef;
+        onAnswer?: Steps;
+        onTimeout?: Steps;
+      }
+    | { type: 'goal'; key: string }
+    | { type: 'startJourney'; journeyKey: string; params?: Record<string, string | number> }
+    | { type: 'signalJourney'; journeyKey: string; event: string; passEventData?: boolean }
+    | { type: 'stopJourneys'; journeyKey?: string; tag?: string; reason: string }
+    | { type: 'goto'; target: string }
+    /** Stops running flows by name; with `instanceFromEvent`, only the instance the event names (when it names one). */
+    | { type: 'cancel'; flow: string; instanceFromEvent?: string }
+    | { type: 'exit'; reason: string }
+    | { type: 'complete'; reason?: string }
+  );
+
+const where = () => Where.optional();
+const steps = () => z.array(Step).optional();
+const expression = z.string().min(1).superRefine((src, ctx) => {
+  try {
+    parseExpr(src);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `bad expression: ${(err as Error).message}` });
+  }
+});
+const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 10:00');
+const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
+const channel = z.enum(['email', 'sms', 'webhook']);
+const stepId = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"').optional();
+const obj = <T extends z.ZodRawShape>(type: string, shape: T) =>
+  z.object({ type: z.literal(type), id: stepId, ...shape }).strict();
 
 export const Step: z.ZodType<Step> = z.lazy(() =>
   z.discriminatedUnion('type', [
-    z
-      .object({
-        type: z.literal('stage'),
-        stage: key.optional(),
-        stageFromEvent: fieldPath.optional(),
-        forwardOnly: z.boolean().optional(),
-      })
-      .strict()
-      .refine((s) => (s.stage === undefined) !== (s.stageFromEvent === undefined), {
-        message: 'a stage step names either "stage" or "stageFromEvent"',
+    obj('stage', { stage: key.optional(), stageFromEvent: fieldPath.optional(), forwardOnly: z.boolean().optional() }).refine(
+      (s) => (s.stage === undefined) !== (s.stageFromEvent === undefined),
+      { message: 'a stage step names either "stage" or "stageFromEvent"' },
+    ),
+    obj('send', { channel, template: key }),
+    obj('task', {
+      key,
+      title: z.string().min(1).max(200),
+      description: z.string().max(2000).optional(),
+      due: DurationRef,
+      escalateTo: z.string().min(1).max(128).optional(),
+      outcomes: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an outcome like interested'), z.array(Step)).optional(),
+    }),
+    obj('wait', {
+      for: z.array(z.object({ event: eventType, where: where(), then: steps() }).strict()).min(1),
+      timeout: DurationRef,
+      onTimeout: steps(),
+    }),
+    obj('delay', { duration: DurationRef }),
+    obj('delayUntil', {
+      eventField: fieldPath.optional(),
+      profileField: fieldPath.optional(),
+      before: DurationRef.optional(),
+      after: DurationRef.optional(),
+      ifPast: z.enum(['run', 'skip', 'runIfAnchorAhead']).optional(),
+    })
+      .refine((s) => !(s.before && s.after), { message: 'use "before" or "after", not both' })
+      .refine((s) => (s.eventField === undefined) !== (s.profileField === undefined), {
+        message: 'a delayUntil step names either "eventField" or "profileField"',
       }),
-    z.object({ type: z.literal('send'), channel: z.enum(['email', 'sms']), template: key }).strict(),
-    z
-      .object({
-        type: z.literal('task'),
-        key,
-        title: z.string().min(1).max(200),
-        description: z.string().max(2000).optional(),
-        due: DurationRef,
-      })
-      .strict(),
-    z
-      .object({
-        type: z.literal('wait'),
-        for: z
-          .array(z.object({ event: eventType, where: Where.optional(), then: z.array(Step).optional() }).strict())
-          .min(1),
-        timeout: DurationRef,
-        onTimeout: z.array(Step).optional(),
-      })
-      .strict(),
-    z.object({ type: z.literal('delay'), duration: DurationRef }).strict(),
-    z
-      .object({
-        type: z.literal('delayUntil'),
-        eventField: fieldPath,
-        before: DurationRef.optional(),
-        after: DurationRef.optional(),
-        ifPast: z.enum(['run', 'skip', 'runIfAnchorAhead']).optional(),
-      })
-      .strict()
-      .refine((s) => !(s.before && s.after), { message: 'use "before" or "after", not both' }),
-    z.object({ type: z.literal('cancel'), flow: key, instanceFromEvent: fieldPath.optional() }).strict(),
-    z.object({ type: z.literal('exit'), reason: key }).strict(),
-    z.object({ type: z.literal('complete'), reason: key.optional() }).strict(),
+    obj('delayUntilLocalTime', { time: timeOfDay, timeZone: timeZone.optional() }),
+    obj('branch', { cases: z.array(z.object({ when: expression, steps: steps() }).strict()).min(1), otherwise: steps() }),
+    obj('split', {
+      key,
+      variants: z.array(z.object({ name: key, weight: z.number().positive(), steps: steps() }).strict()).min(2),
+    }),
+    obj('feedback', {
+      survey: z.enum(['csat', 'nps', 'ces']),
+      channel,
+      template: key,
+      timeout: DurationRef,
+      onAnswer: steps(),
+      onTimeout: steps(),
+    }),
+    obj('goal', { key }),
+    obj('startJourney', { journeyKey: key, params: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
+    obj('signalJourney', { journeyKey: key, event: eventType, passEventData: z.boolean().optional() }),
+    obj('stopJourneys', { journeyKey: key.optional(), tag: key.optional(), reason: key }).refine(
+      (s) => s.journeyKey !== undefined || s.tag !== undefined,
+      { message: 'a stopJourneys step names a "journeyKey" or a "tag"' },
+    ),
+    obj('goto', { target: z.string().min(1) }),
+    obj('cancel', { flow: key, instanceFromEvent: fieldPath.optional() }),
+    obj('exit', { reason: key }),
+    obj('complete', { reason: key.optional() }),
   ]),
-);
+) as z.ZodType<Step>;
 
 const Param = z.discriminatedUnion('type', [
   z.object({ type: z.literal('duration'), default: durationText, description: z.string().optional() }).strict(),
@@ -120,19 +184,77 @@ const Trigger = z
 
 const Exit = z.object({ event: eventType, where: Where.optional(), reason: key }).strict();
 
+const Goal = z
+  .object({
+    key: key.optional(),
+    label: z.string().optional(),
+    /** An event that reaches the goal and ends the journey as completed. Goals without one are reached by `goal`
+     * steps and do not end the journey. */
+    event: eventType.optional(),
+    where: Where.optional(),
+    reason: key.optional(),
+  })
+  .strict()
+  .refine((g) => g.key !== undefined || g.event !== undefined, { message: 'a goal has a "key" or an "event"' });
+
+const Entry = z
+  .object({
+    /** Whether POST /v1/journeys may start it. */
+    api: z.boolean().default(true),
+    /** Events that start the journey for the customer they are sent for (the event is then its first input). */
+    events: z.array(z.object({ event: eventType, where: Where.optional() }).strict()).default([]),
+    /** once: one journey per customer, ever. cooldown: again once the last one ended at least `cooldown` ago.
+     * concurrent: one per business key, read from `businessKeyField` of the starting event (or given by the API). */
+    reentry: z
+      .object({
+        mode: z.enum(['once', 'cooldown', 'concurrent']).default('once'),
+        cooldown: durationText.optional(),
+        businessKeyField: fieldPath.optional(),
+      })
+      .strict()
+      .refine((r) => r.mode !== 'cooldown' || r.cooldown !== undefined, { message: 'cooldown re-entry needs "cooldown"' })
+      .default({ mode: 'once' }),
+  })
+  .strict();
+
+/** Every step list a step holds, with its path, for walking the step tree. */
+export function childLists(s: Step): [(string | number)[], Step[] | undefined][] {
+  switch (s.type) {
+    case 'wait': return [...s.for.map((o, j): [(string | number)[], Step[] | undefined] => [['for', j, 'then'], o.then]), [['onTimeout'], s.onTimeout]];
+    case 'branch': return [...s.cases.map((c, j): [(string | number)[], Step[] | undefined] => [['cases', j, 'steps'], c.steps]), [['otherwise'], s.otherwise]];
+    case 'split': return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
+    case 'feedback': return [[['onAnswer'], s.onAnswer], [['onTimeout'], s.onTimeout]];
+    case 'task': return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
+    default: return [];
+  }
+}
+
+/** Calls `visit` on every step of the definition with its path. */
+export function walkSteps(d: Pick<JourneyDefinition, 'stages' | 'triggers'>, visit: (s: Step, path: (string | number)[]) => void): void {
+  const walk = (list: Step[] | undefined, path: (string | number)[]) =>
+    list?.forEach((s, i) => {
+      visit(s, [...path, i]);
+      for (const [sub, l] of childLists(s)) walk(l, [...path, i, ...sub]);
+    });
+  d.stages.forEach((s, i) => walk(s.onEnter, ['stages', i, 'onEnter']));
+  d.triggers.forEach((t, i) => walk(t.steps, ['triggers', i, 'steps']));
+}
+
 export const JourneyDefinition = z
   .object({
     key,
     version: z.number().int().min(1),
     name: z.string().min(1),
     description: z.string().optional(),
+    /** Labels other journeys address in chorus steps, e.g. "marketing". */
+    tags: z.array(key).default([]),
+    entry: Entry.default({ api: true, events: [], reentry: { mode: 'once' } }),
     params: z.record(paramName, Param).default({}),
     stages: z.array(Stage).min(1),
     initialStage: key,
     /** Evaluated first on every event, wherever the journey is. */
     exits: z.array(Exit).default([]),
-    /** Reaching one of these events ends the journey as completed (the journey's goal). */
-    goals: z.array(z.object({ event: eventType, where: Where.optional(), reason: key }).strict()).default([]),
+    goals: z.array(Goal).default([]),
     triggers: z.array(Trigger).default([]),
   })
   .strict()
@@ -141,27 +263,27 @@ export const JourneyDefinition = z
     if (stages.size !== d.stages.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'stage keys repeat' });
     if (!stages.has(d.initialStage))
       ctx.addIssue({ code: 'custom', path: ['initialStage'], message: `unknown stage "${d.initialStage}"` });
-    const checkSteps = (steps: Step[] | undefined, path: (string | number)[]) =>
-      steps?.forEach((s, i) => {
-        const here = [...path, i];
-        if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage))
-          ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
-        const refs = [s.type === 'task' ? s.due : undefined, s.type === 'wait' ? s.timeout : undefined,
-          s.type === 'delay' ? s.duration : undefined, s.type === 'delayUntil' ? (s.before ?? s.after) : undefined];
-        for (const r of refs)
-          if (r && typeof r === 'object') {
-            const p = d.params[r.param];
-            if (!p || p.type !== 'duration')
-              ctx.addIssue({ code: 'custom', path: here, message: `"${r.param}" is not a duration parameter` });
-          }
-        if (s.type === 'wait') {
-          s.for.forEach((o, j) => checkSteps(o.then, [...here, 'for', j, 'then']));
-          checkSteps(s.onTimeout, [...here, 'onTimeout']);
+    walkSteps(d as JourneyDefinition, (s, here) => {
+      if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage))
+        ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
+      for (const r of durationRefs(s))
+        if (typeof r === 'object') {
+          const p = d.params[r.param];
+          if (!p || p.type !== 'duration')
+            ctx.addIssue({ code: 'custom', path: here, message: `"${r.param}" is not a duration parameter` });
         }
-      });
-    d.stages.forEach((s, i) => checkSteps(s.onEnter, ['stages', i, 'onEnter']));
-    d.triggers.forEach((t, i) => checkSteps(t.steps, ['triggers', i, 'steps']));
+    });
   });
+
+function durationRefs(s: Step): DurationRef[] {
+  switch (s.type) {
+    case 'task': return [s.due];
+    case 'wait': case 'feedback': return [s.timeout];
+    case 'delay': return [s.duration];
+    case 'delayUntil': return s.before ? [s.before] : s.after ? [s.after] : [];
+    default: return [];
+  }
+}
 
 export type JourneyDefinition = z.infer<typeof JourneyDefinition>;
 export type JourneyDefinitionInput = z.input<typeof JourneyDefinition>;

@@ -1,8 +1,11 @@
 // The journey interpreter: a pure, deterministic function of (definition, state, input, now). It imports nothing
 // from Temporal and does no I/O; the workflow feeds it inputs and runs the commands it returns. The same function,
 // driven by a virtual clock, is a simulator.
-import type { DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
+import type { Channel, DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
+import { childLists } from './definition.js';
 import { addDuration } from './duration.js';
+import { evaluate, type Expr, parseExpr, truthy } from './expr.js';
+import { nextLocalTime } from './tz.js';
 
 // ---- state, inputs, commands -------------------------------------------------------------------------------------
 
@@ -17,7 +20,8 @@ export interface JourneyEvent {
 
 export type Waiting =
   | { kind: 'timer'; until: string }
-  | { kind: 'event'; events: string[]; until: string };
+  /** `until` absent: no timeout. `taskRef`: waiting for the outcome of that RM task. */
+  | { kind: 'event'; events: string[]; until?: string; taskRef?: string };
 
 export interface Flow {
   id: number;
@@ -37,6 +41,20 @@ export interface StageEntry {
   stage: string;
   enteredAt: string;
   cause: string;
+}
+
+/** What the engine may know of the customer: no name, address or number (those stay in Postgres). */
+export interface Profile {
+  segment?: string | null;
+  timeZone?: string;
+  locale?: string;
+  attributes?: Record<string, unknown>;
+}
+
+export interface OpenTask {
+  ref: string;
+  escalateAt: string;
+  escalateTo: string;
 }
 
 export interface JourneyState {
@@ -59,19 +77,27 @@ export interface JourneyState {
   /** Recent event ids, to ignore a redelivered event. */
   recentEventIds: string[];
   eventsSeen: number;
+  profile?: Profile;
+  /** Goals reached, in order. */
+  goals?: string[];
+  /** A/B/n assignments, by split key. */
+  variants?: Record<string, string>;
+  /** Tasks to escalate when still open at their due time. */
+  openTasks?: OpenTask[];
 }
 
 export type Input =
   | { type: 'event'; event: JourneyEvent }
   | { type: 'timer' }
   | { type: 'exit'; reason: string }
-  | { type: 'taskCompleted'; taskId: string; taskKey: string; outcome: string };
+  | { type: 'taskCompleted'; taskId: string; taskKey: string; outcome: string; taskRef?: string }
+  | { type: 'profile'; profile: Profile };
 
 export type Command =
   | {
       type: 'send';
       idempotencyKey: string;
-      channel: 'email' | 'sms';
+      channel: Channel;
       template: string;
       flow: string;
       vars: { event: Record<string, unknown>; params: ParamValues };
@@ -85,6 +111,11 @@ export type Command =
       dueAt: string;
       flow: string;
     }
+  | { type: 'escalateTask'; taskRef: string; to: string; at: string }
+  | { type: 'record'; idempotencyKey: string; kind: 'goal' | 'split' | 'feedback' | 'task_outcome'; data: Record<string, unknown>; at: string }
+  | { type: 'startJourney'; idempotencyKey: string; journeyKey: string; params?: Record<string, string | number> }
+  | { type: 'signalJourney'; idempotencyKey: string; journeyKey: string; event: { type: string; data: Record<string, unknown> } }
+  | { type: 'stopJourneys'; idempotencyKey: string; journeyKey?: string; tag?: string; reason: string }
   | { type: 'stageChanged'; seq: number; from: string | null; to: string; at: string; cause: string }
   | { type: 'ended'; status: 'completed' | 'exited'; reason: string; at: string };
 
@@ -100,35 +131,48 @@ const STEP_BUDGET = 10_000;
 const RECENT_EVENT_IDS = 256;
 /** The pseudo-event a completed RM task produces, so flows can wait for outcomes like any other event. */
 export const TASK_COMPLETED_EVENT = 'task.completed';
+/** The event a touchpoint survey's answer arrives as: data {survey, score, comment?}. */
+export const FEEDBACK_EVENT = 'feedback.answered';
 
 // ---- compiled program --------------------------------------------------------------------------------------------
 
+interface Slot {
+  step: Step;
+  next: number;
+  /** Entry of each child step list, in `childLists` order (for a wait: each `for` option, then the timeout). */
+  arms: number[];
+  /** Parsed conditions of a branch step. */
+  conditions?: Expr[];
+}
+
 interface Compiled {
-  steps: { step: Step; next: number; branches: number[]; timeoutBranch: number }[];
+  steps: Slot[];
   stageEntry: Map<string, number>;
   triggerEntry: number[];
   stageIndex: Map<string, number>;
+  ids: Map<string, number>;
 }
 
 const compiledCache = new WeakMap<JourneyDefinition, Compiled>();
 
-/** Flattens the step trees into one array with `next` pointers; a branch's last step continues after its wait. */
+/** Flattens the step trees into one array with `next` pointers; a branch's last step continues after the step that
+ * holds it. The layout is part of the journey's durable state (flows keep indices into it), so it depends only on
+ * the definition. */
 export function compile(def: JourneyDefinition): Compiled {
   const cached = compiledCache.get(def);
   if (cached) return cached;
-  const steps: Compiled['steps'] = [];
+  const steps: Slot[] = [];
+  const ids = new Map<string, number>();
   const emit = (list: Step[] | undefined, after: number): number => {
     if (!list || list.length === 0) return after;
     const first = steps.length;
-    for (let i = 0; i < list.length; i++) steps.push({ step: list[i]!, next: -1, branches: [], timeoutBranch: -1 });
+    for (let i = 0; i < list.length; i++) steps.push({ step: list[i]!, next: -1, arms: [] });
     for (let i = 0; i < list.length; i++) {
       const slot = steps[first + i]!;
       slot.next = i + 1 < list.length ? first + i + 1 : after;
-      const s = slot.step;
-      if (s.type === 'wait') {
-        slot.branches = s.for.map((o) => emit(o.then, slot.next));
-        slot.timeoutBranch = emit(s.onTimeout, slot.next);
-      }
+      if (slot.step.id !== undefined) ids.set(slot.step.id, first + i);
+      slot.arms = childLists(slot.step).map(([, l]) => emit(l, slot.next));
+      if (slot.step.type === 'branch') slot.conditions = slot.step.cases.map((c) => parseExpr(c.when));
     }
     return first;
   };
@@ -136,9 +180,19 @@ export function compile(def: JourneyDefinition): Compiled {
   for (const s of def.stages) if (s.onEnter?.length) stageEntry.set(s.key, emit(s.onEnter, -1));
   const triggerEntry = def.triggers.map((t) => emit(t.steps, -1));
   const stageIndex = new Map(def.stages.map((s, i) => [s.key, i]));
-  const c = { steps, stageEntry, triggerEntry, stageIndex };
+  const c = { steps, stageEntry, triggerEntry, stageIndex, ids };
   compiledCache.set(def, c);
   return c;
+}
+
+/** FNV-1a: a stable 32-bit hash, the same in every runtime, for deterministic splits. */
+export function stableHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
 }
 
 // ---- helpers -----------------------------------------------------------------------------------------------------
@@ -156,7 +210,7 @@ export function readField(data: unknown, path: string): unknown {
   return v;
 }
 
-function matches(where: Record<string, unknown> | undefined, data: Record<string, unknown>): boolean {
+export function matches(where: Record<string, unknown> | undefined, data: Record<string, unknown>): boolean {
   if (!where) return true;
   // `null` in a filter means "absent or null".
   return Object.entries(where).every(([path, want]) => {
@@ -182,6 +236,7 @@ export interface StartOptions {
   customerId: string;
   businessKey?: string;
   params: ParamValues;
+  profile?: Profile;
 }
 
 /** A new journey: enters the initial stage (running its entry steps). */
@@ -203,6 +258,7 @@ export function start(def: JourneyDefinition, opts: StartOptions, now: Date): Re
     nextCommandSeq: 1,
     recentEventIds: [],
     eventsSeen: 0,
+    ...(opts.profile ? { profile: opts.profile } : {}),
   };
   const run = new Run(def, clone(state), now);
   run.enterStage(def.initialStage, 'start', true);
@@ -223,7 +279,7 @@ export function advance(def: JourneyDefinition, state: JourneyState, input: Inpu
         eventId: `task:${input.taskId}:completed`,
         type: TASK_COMPLETED_EVENT,
         occurredAt: now.toISOString(),
-        data: { taskId: input.taskId, taskKey: input.taskKey, outcome: input.outcome },
+        data: { taskId: input.taskId, taskKey: input.taskKey, outcome: input.outcome, ...(input.taskRef ? { taskRef: input.taskRef } : {}) },
       });
       break;
     case 'timer':
@@ -231,6 +287,9 @@ export function advance(def: JourneyDefinition, state: JourneyState, input: Inpu
       break;
     case 'exit':
       run.end('exited', input.reason);
+      break;
+    case 'profile':
+      run.state.profile = input.profile;
       break;
   }
   run.drain();
@@ -241,7 +300,11 @@ export function advance(def: JourneyDefinition, state: JourneyState, input: Inpu
 export function nextWakeAt(state: JourneyState): string | undefined {
   if (state.status !== 'running') return undefined;
   let min: string | undefined;
-  for (const f of state.flows) if (f.waiting && (min === undefined || f.waiting.until < min)) min = f.waiting.until;
+  const consider = (t: string | undefined) => {
+    if (t !== undefined && (min === undefined || t < min)) min = t;
+  };
+  for (const f of state.flows) consider(f.waiting?.until);
+  for (const t of state.openTasks ?? []) consider(t.escalateAt);
   return min;
 }
 
@@ -251,6 +314,8 @@ export function waitingFor(state: JourneyState): string[] {
   for (const f of state.flows) if (f.waiting?.kind === 'event') f.waiting.events.forEach((e) => types.add(e));
   return [...types].sort();
 }
+
+type WaitingStep = Extract<Step, { type: 'wait' | 'feedback' | 'task' }>;
 
 class Run {
   readonly commands: Command[] = [];
@@ -279,22 +344,28 @@ class Run {
     s.recentEventIds.push(event.eventId);
     if (s.recentEventIds.length > RECENT_EVENT_IDS) s.recentEventIds.splice(0, s.recentEventIds.length - RECENT_EVENT_IDS);
     s.eventsSeen++;
+    if (event.type === TASK_COMPLETED_EVENT && typeof event.data.taskRef === 'string') {
+      const ref = event.data.taskRef;
+      s.openTasks = (s.openTasks ?? []).filter((t) => t.ref !== ref);
+    }
 
     const exit = this.def.exits.find((e) => e.event === event.type && matches(e.where, event.data));
     if (exit) return this.end('exited', exit.reason);
-    const goal = this.def.goals.find((g) => g.event === event.type && matches(g.where, event.data));
-    if (goal) return this.end('completed', goal.reason);
+    const goal = this.def.goals.find((g) => g.event !== undefined && g.event === event.type && matches(g.where, event.data));
+    if (goal) {
+      if (goal.key !== undefined) this.reachGoal(goal.key);
+      return this.end('completed', goal.reason ?? goal.key ?? 'completed');
+    }
 
     // Flows already waiting for this event resume first, then the triggers start new flows.
     for (const f of s.flows) {
       if (f.waiting?.kind !== 'event') continue;
       const slot = this.program.steps[f.pc]!;
-      const step = slot.step as Extract<Step, { type: 'wait' }>;
-      const i = step.for.findIndex((o) => o.event === event.type && matches(o.where, event.data));
-      if (i < 0) continue;
+      const arm = this.resumeArm(slot, f, event);
+      if (arm === undefined) continue;
       delete f.waiting;
       f.event = event;
-      f.pc = slot.branches[i]!;
+      f.pc = arm;
       this.ready.push(f);
     }
     this.drain();
@@ -315,15 +386,45 @@ class Run {
     });
   }
 
+  /** Where a flow waiting at `slot` continues when `event` arrives, or undefined when the event is not for it. */
+  private resumeArm(slot: Slot, f: Flow, event: JourneyEvent): number | undefined {
+    const step = slot.step as WaitingStep;
+    switch (step.type) {
+      case 'wait': {
+        const i = step.for.findIndex((o) => o.event === event.type && matches(o.where, event.data));
+        return i < 0 ? undefined : slot.arms[i]!;
+      }
+      case 'feedback': {
+        if (event.type !== FEEDBACK_EVENT || event.data.survey !== step.survey) return undefined;
+        this.record('feedback', { survey: step.survey, score: event.data.score ?? null, ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}) });
+        return slot.arms[0]!;
+      }
+      case 'task': {
+        if (event.type !== TASK_COMPLETED_EVENT || f.waiting?.kind !== 'event' || event.data.taskRef !== f.waiting.taskRef) return undefined;
+        const outcome = String(event.data.outcome);
+        this.record('task_outcome', { taskKey: step.key, outcome });
+        const names = Object.keys(step.outcomes ?? {});
+        const i = names.indexOf(outcome) >= 0 ? names.indexOf(outcome) : names.indexOf('default');
+        return i >= 0 ? slot.arms[i]! : slot.next;
+      }
+    }
+  }
+
   onTimer(): void {
-    const due = this.state.flows
-      .filter((f) => f.waiting && f.waiting.until <= this.at)
-      .sort((a, b) => (a.waiting!.until < b.waiting!.until ? -1 : a.waiting!.until > b.waiting!.until ? 1 : a.id - b.id));
+    const s = this.state;
+    for (const t of (s.openTasks ?? []).filter((t) => t.escalateAt <= this.at)) {
+      this.commands.push({ type: 'escalateTask', taskRef: t.ref, to: t.escalateTo, at: this.at });
+      s.openTasks = s.openTasks!.filter((x) => x !== t);
+    }
+    const due = s.flows
+      .filter((f) => f.waiting?.until !== undefined && f.waiting.until <= this.at)
+      .sort((a, b) => (a.waiting!.until! < b.waiting!.until! ? -1 : a.waiting!.until! > b.waiting!.until! ? 1 : a.id - b.id));
     for (const f of due) {
       const w = f.waiting!;
       delete f.waiting;
       const slot = this.program.steps[f.pc]!;
-      f.pc = w.kind === 'timer' ? slot.next : slot.timeoutBranch;
+      // A timer step continues; a wait or a survey takes its timeout branch (the last arm).
+      f.pc = w.kind === 'timer' ? slot.next : slot.arms[slot.arms.length - 1]!;
       this.ready.push(f);
     }
   }
@@ -335,6 +436,7 @@ class Run {
     s.endReason = reason;
     s.endedAt = this.at;
     s.flows = [];
+    s.openTasks = [];
     this.ready = [];
     this.commands.push({ type: 'ended', status, reason, at: this.at });
   }
@@ -367,8 +469,29 @@ class Run {
     return `${this.state.instanceId}/${this.state.nextCommandSeq++}`;
   }
 
+  private record(kind: Extract<Command, { type: 'record' }>['kind'], data: Record<string, unknown>) {
+    this.commands.push({ type: 'record', idempotencyKey: this.key(), kind, data, at: this.at });
+  }
+
+  private reachGoal(key: string) {
+    const goals = (this.state.goals ??= []);
+    if (goals.includes(key)) return;
+    goals.push(key);
+    this.record('goal', { goal: key });
+  }
+
   private finish(f: Flow) {
     this.state.flows = this.state.flows.filter((x) => x !== f);
+  }
+
+  private scope(f: Flow): Record<string, unknown> {
+    const s = this.state;
+    return {
+      event: f.event?.data ?? {},
+      profile: { ...(s.profile?.attributes ?? {}), segment: s.profile?.segment ?? null, timeZone: s.profile?.timeZone ?? null, locale: s.profile?.locale ?? null },
+      params: s.params,
+      journey: { key: s.journeyKey, version: s.version, stage: s.stage, goals: s.goals ?? [], variants: s.variants ?? {}, eventsSeen: s.eventsSeen },
+    };
   }
 
   drain(): void {
@@ -388,6 +511,7 @@ class Run {
       const slot = this.program.steps[f.pc]!;
       const step = slot.step;
       const data = f.event?.data ?? {};
+      let next = slot.next;
       switch (step.type) {
         case 'stage': {
           const target = step.stage ?? readField(data, step.stageFromEvent!);
@@ -398,26 +522,27 @@ class Run {
           break;
         }
         case 'send':
-          this.commands.push({
-            type: 'send',
-            idempotencyKey: this.key(),
-            channel: step.channel,
-            template: step.template,
-            flow: f.name,
-            vars: { event: data, params: s.params },
-          });
+          this.send(f, step.channel, step.template);
           break;
-        case 'task':
+        case 'task': {
+          const idempotencyKey = this.key();
+          const dueAt = addDuration(this.now, durationOf(step.due, s.params)).toISOString();
           this.commands.push({
             type: 'createTask',
-            idempotencyKey: this.key(),
+            idempotencyKey,
             taskKey: step.key,
             title: step.title,
             ...(step.description !== undefined ? { description: step.description } : {}),
-            dueAt: addDuration(this.now, durationOf(step.due, s.params)).toISOString(),
+            dueAt,
             flow: f.name,
           });
+          if (step.escalateTo !== undefined) (s.openTasks ??= []).push({ ref: idempotencyKey, escalateAt: dueAt, escalateTo: step.escalateTo });
+          if (step.outcomes !== undefined) {
+            f.waiting = { kind: 'event', events: [TASK_COMPLETED_EVENT], taskRef: idempotencyKey };
+            return;
+          }
           break;
+        }
         case 'wait':
           f.waiting = {
             kind: 'event',
@@ -425,12 +550,17 @@ class Run {
             until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString(),
           };
           return;
+        case 'feedback':
+          this.send(f, step.channel, step.template);
+          f.waiting = { kind: 'event', events: [FEEDBACK_EVENT], until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString() };
+          return;
         case 'delay':
           f.waiting = { kind: 'timer', until: addDuration(this.now, durationOf(step.duration, s.params)).toISOString() };
           return;
         case 'delayUntil': {
-          const anchor = parseTime(readField(data, step.eventField));
-          if (!anchor) return this.finish(f); // no usable timestamp in the event: nothing to schedule
+          const source = step.eventField !== undefined ? data : this.scope(f).profile;
+          const anchor = parseTime(readField(source, (step.eventField ?? step.profileField)!));
+          if (!anchor) return this.finish(f); // no usable timestamp: nothing to schedule
           const offset = step.before ?? step.after;
           const target = offset ? addDuration(anchor, durationOf(offset, s.params), step.before ? -1 : 1) : anchor;
           if (target.getTime() > this.now.getTime()) {
@@ -440,6 +570,54 @@ class Run {
           const ifPast = step.ifPast ?? 'run';
           if (ifPast === 'skip' || (ifPast === 'runIfAnchorAhead' && anchor.getTime() <= this.now.getTime()))
             return this.finish(f);
+          break;
+        }
+        case 'delayUntilLocalTime': {
+          const tz = step.timeZone ?? s.profile?.timeZone ?? 'UTC';
+          f.waiting = { kind: 'timer', until: nextLocalTime(this.now, step.time, validZone(tz)).toISOString() };
+          return;
+        }
+        case 'branch': {
+          const scope = this.scope(f);
+          const i = slot.conditions!.findIndex((c) => truthy(evaluate(c, scope)));
+          next = i >= 0 ? slot.arms[i]! : step.otherwise ? slot.arms[step.cases.length]! : slot.next;
+          break;
+        }
+        case 'split': {
+          const variants = (s.variants ??= {});
+          let name = variants[step.key];
+          if (name === undefined || !step.variants.some((v) => v.name === name)) {
+            const total = step.variants.reduce((a, v) => a + v.weight, 0);
+            let point = (stableHash(`${s.customerId}|${s.journeyKey}|${step.key}`) / 0x1_0000_0000) * total;
+            name = step.variants.find((v) => (point -= v.weight) < 0)?.name ?? step.variants[step.variants.length - 1]!.name;
+            variants[step.key] = name;
+            this.record('split', { split: step.key, variant: name });
+          }
+          next = slot.arms[step.variants.findIndex((v) => v.name === name)]!;
+          break;
+        }
+        case 'goal':
+          this.reachGoal(step.key);
+          break;
+        case 'startJourney':
+          this.commands.push({ type: 'startJourney', idempotencyKey: this.key(), journeyKey: step.journeyKey, ...(step.params ? { params: step.params } : {}) });
+          break;
+        case 'signalJourney':
+          this.commands.push({ type: 'signalJourney', idempotencyKey: this.key(), journeyKey: step.journeyKey, event: { type: step.event, data: step.passEventData ? data : {} } });
+          break;
+        case 'stopJourneys':
+          this.commands.push({
+            type: 'stopJourneys',
+            idempotencyKey: this.key(),
+            ...(step.journeyKey !== undefined ? { journeyKey: step.journeyKey } : {}),
+            ...(step.tag !== undefined ? { tag: step.tag } : {}),
+            reason: step.reason,
+          });
+          break;
+        case 'goto': {
+          const target = this.program.ids.get(step.target);
+          if (target === undefined) throw new EngineError(`goto target "${step.target}" does not exist`);
+          next = target;
           break;
         }
         case 'cancel': {
@@ -453,8 +631,29 @@ class Run {
         case 'complete':
           return this.end('completed', step.reason ?? 'completed');
       }
-      f.pc = slot.next;
+      f.pc = next;
     }
     this.finish(f);
+  }
+
+  private send(f: Flow, channel: Channel, template: string) {
+    this.commands.push({
+      type: 'send',
+      idempotencyKey: this.key(),
+      channel,
+      template,
+      flow: f.name,
+      vars: { event: f.event?.data ?? {}, params: this.state.params },
+    });
+  }
+}
+
+/** A customer time zone the runtime does not know falls back to UTC rather than stopping the journey. */
+function validZone(tz: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz;
+  } catch {
+    return 'UTC';
   }
 }

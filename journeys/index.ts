@@ -1,25 +1,25 @@
-// The built-in journey definitions, shipped as JSON documents in this folder and validated on load.
+// The built-in journey definitions (JSON documents in this folder, seeded into Postgres as version 1 on first start)
+// and the catalog of event types business systems send.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JourneyDefinition } from '../engine/definition.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const BUILT_IN = ['bank-loan'];
+export const BUILT_IN_KEYS = ['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle'] as const;
 
-function load(key: string): JourneyDefinition {
+export function loadBuiltIn(key: string): JourneyDefinition {
   const raw: unknown = JSON.parse(readFileSync(path.join(here, `${key}.json`), 'utf8'));
   const parsed = JourneyDefinition.safeParse(raw);
   if (!parsed.success) throw new Error(`journey definition ${key}.json is invalid: ${parsed.error.message}`);
   return parsed.data;
 }
 
-export interface JourneyCatalog {
-  get(key: string): JourneyDefinition | undefined;
-  keys(): string[];
+export function builtInDefinitions(): JourneyDefinition[] {
+  return BUILT_IN_KEYS.map(loadBuiltIn);
 }
 
-export function builtInJourneys(): JourneyCatalog {
-  const defs = new Map(BUILT_IN.map((k) => [k, load(k)]));
-  return { get: (k) => defs.get(k), keys: () => [...defs.keys()] };
+/** Event types with what their data carries (journeys/events.json). */
+export function eventCatalog(): Record<string, string> {
+  return (JSON.parse(readFileSync(path.join(here, 'events.json'), 'utf8')) as { events: Record<string, string> }).events;
 }

@@ -16,13 +16,16 @@ let sink: TwilioSink;
 let activities: ReturnType<typeof createActivities>;
 let email: ReturnType<typeof createEmailChannel>;
 const env = new MockActivityEnvironment();
+const unused = (what: string) => () => Promise.reject(new Error(`${what} is not used by this test`));
+const unusedChannel = { name: 'webhook' as const, send: unused('this channel') };
+const noChorus = { chorusStart: unused('chorus'), chorusSignal: unused('chorus'), chorusStop: unused('chorus') };
 let n = 0;
 
 beforeAll(async () => {
   [testDb, smtp, sink] = await Promise.all([createTestDb(), startSmtpCatcher(), startTwilioSink()]);
   email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
   const sms = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url });
-  activities = createActivities({ db: testDb.db, channels: { email, sms }, templates: TemplateStore.fromFiles() });
+  activities = createActivities({ db: testDb.db, channels: { email, sms, webhook: unusedChannel }, templates: TemplateStore.fromFiles(), chorus: noChorus });
 });
 afterAll(async () => {
   email?.close();
@@ -105,7 +108,7 @@ describe('sendMessage', () => {
     const down = await startSmtpCatcher();
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
-    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'x', from: '+15005550006', apiBaseUrl: sink.url }) }, templates: TemplateStore.fromFiles() });
+    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: unusedChannel, webhook: unusedChannel }, templates: TemplateStore.fromFiles(), chorus: noChorus });
     const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } };
     const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
     channel.close();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveParams } from '../engine/definition.js';
 import type { JourneyState } from '../engine/engine.js';
-import { builtInJourneys } from '../journeys/index.js';
+import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import { journeyEventSignal, journeyWorkflowId, stateQuery } from '../workflows/messages.js';
 import { eventually, startStack, type Stack } from './support/stack.js';
@@ -19,7 +19,7 @@ afterAll(async () => stack?.stop());
 
 describe('continue-as-new', () => {
   it('carries the state and every signal across runs', async () => {
-    const loan = builtInJourneys().get('bank-loan')!;
+    const loan = loadBuiltIn('bank-loan');
     const customerId = 'can-1';
     await stack.testDb.db.customer.create({ data: { id: customerId, name: 'Long', email: 'long@example.com' } });
     const workflowId = journeyWorkflowId('bank-loan', customerId);

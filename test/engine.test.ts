@@ -4,9 +4,9 @@ import { resolveParams, JourneyDefinition } from '../engine/definition.js';
 import { addDuration } from '../engine/duration.js';
 import { advance, type Command, type JourneyEvent, nextWakeAt, start, waitingFor } from '../engine/engine.js';
 import { simulate, type ScriptedInput } from '../engine/simulate.js';
-import { builtInJourneys } from '../journeys/index.js';
+import { loadBuiltIn } from '../journeys/index.js';
 
-const loan = builtInJourneys().get('bank-loan')!;
+const loan = loadBuiltIn('bank-loan');
 const T0 = '2026-03-01T09:00:00.000Z';
 const at = (iso: string, d: string) => addDuration(new Date(iso), d).toISOString();
 
@@ -23,7 +23,11 @@ function run(inputs: ScriptedInput[], until: string, params: Record<string, unkn
 const summary = (c: Command) =>
   c.type === 'send' ? `send:${c.channel}:${c.template}` :
   c.type === 'createTask' ? `task:${c.taskKey}` :
-  c.type === 'stageChanged' ? `stage:${c.to}` : `ended:${c.status}:${c.reason}`;
+  c.type === 'stageChanged' ? `stage:${c.to}` :
+  c.type === 'ended' ? `ended:${c.status}:${c.reason}` :
+  c.type === 'record' ? `record:${c.kind}:${Object.values(c.data).join(':')}` :
+  c.type === 'escalateTask' ? `escalate:${c.to}` :
+  c.type === 'startJourney' || c.type === 'signalJourney' ? `${c.type}:${c.journeyKey}` : `${c.type}:${c.journeyKey ?? c.tag}`;
 
 const story = (r: ReturnType<typeof run>) => r.timeline.map((t) => `${t.at} ${summary(t.command)}`);
 
@@ -50,12 +54,15 @@ describe('bank-loan journey in the engine', () => {
         `${at(T0, 'P2D')} stage:comparison`,
         `${at(T0, 'P2D')} send:email:loan-comparison-guide`,
         `${at(T0, 'P3D')} stage:first_loan`,
+        `${at(T0, 'P4D')} record:goal:approved`,
         `${at(T0, 'P4D')} send:email:loan-approved`,
         `${at(T0, 'P5D')} stage:repayment`,
         `2026-03-29T00:00:00.000Z send:sms:loan-repayment-reminder`,
         `2027-01-30T00:00:00.000Z stage:renewal`,
         `2027-01-30T00:00:00.000Z send:email:loan-renewal-offer`,
         `2027-01-30T00:00:00.000Z send:sms:loan-renewal-offer`,
+        `2027-01-31T00:00:00.000Z record:goal:renewed`,
+        `2027-01-31T00:00:00.000Z startJourney:fund-dca`,
         `2027-01-31T00:00:00.000Z ended:completed:renewed`,
       ],
       status: 'completed',
@@ -111,7 +118,7 @@ describe('bank-loan journey in the engine', () => {
       name: 'approved without drawdown: an RM task after drawdownFollowUpAfter',
       inputs: () => [ev(T0, 'loan.approved', { limit: 1000, expiresAt })],
       until: at(T0, 'P10D'),
-      expect: [`${T0} stage:awareness`, `${T0} stage:first_loan`, `${T0} send:email:loan-approved`, `${at(T0, 'P7D')} task:drawdown-follow-up`],
+      expect: [`${T0} stage:awareness`, `${T0} stage:first_loan`, `${T0} record:goal:approved`, `${T0} send:email:loan-approved`, `${at(T0, 'P7D')} task:drawdown-follow-up`],
       status: 'running',
       stage: 'first_loan',
     },
@@ -144,7 +151,7 @@ describe('bank-loan journey in the engine', () => {
       inputs: () => [ev(T0, 'loan.approved', { limit: 1000, expiresAt: at(T0, 'P40D') }), ev(at(T0, 'P1D'), 'loan.drawdown')],
       until: at(T0, 'P60D'),
       expect: [
-        `${T0} stage:awareness`, `${T0} stage:first_loan`, `${T0} send:email:loan-approved`,
+        `${T0} stage:awareness`, `${T0} stage:first_loan`, `${T0} record:goal:approved`, `${T0} send:email:loan-approved`,
         `${at(T0, 'P1D')} stage:repayment`,
         `${at(T0, 'P10D')} stage:renewal`, `${at(T0, 'P10D')} send:email:loan-renewal-offer`, `${at(T0, 'P10D')} send:sms:loan-renewal-offer`,
         `${at(T0, 'P17D')} task:renewal-follow-up`,
@@ -153,10 +160,10 @@ describe('bank-loan journey in the engine', () => {
       stage: 'renewal',
     },
     {
-      name: 'opt-out ends the journey and cancels every pending timer',
+      name: 'opt-out ends the journey, cancels every pending timer, and stops the customer\'s marketing journeys',
       inputs: () => [ev(T0, 'loan.stage_changed', { stage: 'comparison' }), ev(at(T0, 'P1D'), 'customer.opted_out')],
       until: at(T0, 'P30D'),
-      expect: [`${T0} stage:awareness`, `${T0} stage:comparison`, `${T0} send:email:loan-comparison-guide`, `${at(T0, 'P1D')} ended:exited:opted_out`],
+      expect: [`${T0} stage:awareness`, `${T0} stage:comparison`, `${T0} send:email:loan-comparison-guide`, `${at(T0, 'P1D')} stopJourneys:marketing`, `${at(T0, 'P1D')} ended:exited:opted_out`],
       status: 'exited',
       stage: 'comparison',
     },

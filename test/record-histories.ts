@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { resolveParams } from '../engine/definition.js';
-import { builtInJourneys } from '../journeys/index.js';
+import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import { journeyEventSignal, journeyWorkflowId, stageQuery, taskCompletedSignal } from '../workflows/messages.js';
 import { eventually, startStack } from './support/stack.js';
@@ -13,7 +13,7 @@ import { eventually, startStack } from './support/stack.js';
 const stack = await startStack();
 try {
   await stack.startWorker();
-  const loan = builtInJourneys().get('bank-loan')!;
+  const loan = loadBuiltIn('bank-loan');
   const customerId = 'history-1';
   const phone = '+15550009999';
   await stack.testDb.db.customer.create({ data: { id: customerId, name: 'History', email: 'history@example.com', phone, rmId: 'rm-1' } });

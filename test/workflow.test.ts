@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { resolveParams } from '../engine/definition.js';
 import type { JourneyState } from '../engine/engine.js';
-import { builtInJourneys } from '../journeys/index.js';
+import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import {
   exitJourneySignal, journeyEventSignal, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
 } from '../workflows/messages.js';
 import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
 
-const loan = builtInJourneys().get('bank-loan')!;
+const loan = loadBuiltIn('bank-loan');
 let stack: Stack;
 let n = 0;
 

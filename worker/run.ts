@@ -4,6 +4,10 @@ import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLo
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel } from '../channels/sms.js';
+import { createWebhookChannel } from '../channels/webhook.js';
+import { Client, Connection } from '@temporalio/client';
+import { DefinitionStore } from '../service/definitions.js';
+import { JourneyService } from '../service/journeys.js';
 import { TemplateStore } from '../channels/templates.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
@@ -28,16 +32,24 @@ export function installRuntimeLogger(logger: Logger): void {
   });
 }
 
-export function createProductionDeps(config: Config): ActivityDeps & { close(): Promise<void> } {
+export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
   const sms = createSmsChannel(config.twilio);
+  const webhook = createWebhookChannel(config.webhook);
+  const templates = TemplateStore.fromFiles();
+  // The chorus activities start and signal journeys through the same service the API uses.
+  const connection = await Connection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const chorus = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions: new DefinitionStore(db, templates) });
   return {
     db,
-    channels: { email, sms },
-    templates: TemplateStore.fromFiles(),
+    channels: { email, sms, webhook },
+    templates,
+    chorus,
     async close() {
       email.close();
+      await connection.close();
       await db.$disconnect();
     },
   };
@@ -45,7 +57,7 @@ export function createProductionDeps(config: Config): ActivityDeps & { close(): 
 
 export async function runWorker(config: Config, logger: Logger): Promise<{ shutdown(): Promise<void> }> {
   installRuntimeLogger(logger);
-  const deps = createProductionDeps(config);
+  const deps = await createProductionDeps(config);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
     connection,

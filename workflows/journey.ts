@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { JourneyActivities, ProgressInput } from '../activities/index.js';
 import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
-import { advance, type Command, type Input, type JourneyState, nextWakeAt, start, waitingFor } from '../engine/engine.js';
+import { advance, type Command, type Input, type JourneyState, nextWakeAt, type Profile, start, waitingFor } from '../engine/engine.js';
 import {
   CustomerIdAttr,
   exitJourneySignal,
@@ -22,6 +22,7 @@ import {
   journeyQuery,
   JourneyKeyAttr,
   JourneyStageAttr,
+  profileSignal,
   stageQuery,
   stateQuery,
   taskCompletedSignal,
@@ -32,6 +33,8 @@ export interface JourneyWorkflowInput {
   customerId: string;
   businessKey?: string;
   params: ParamValues;
+  /** The part of the customer's profile journeys may see (no contact data). */
+  profile?: Profile;
   /** Carried across continue-as-new: the engine state and the inputs not yet applied. */
   state?: JourneyState;
   pending?: Input[];
@@ -43,7 +46,7 @@ export interface JourneyWorkflowResult {
   stage: string;
 }
 
-const { recordProgress, sendMessage, createTask } = proxyActivities<JourneyActivities>({
+const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus } = proxyActivities<JourneyActivities>({
   startToCloseTimeout: '30 seconds',
   // A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed
   // and stop at once.
@@ -64,6 +67,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   setHandler(journeyEventSignal, (event) => void queue.push({ type: 'event', event }));
   setHandler(exitJourneySignal, ({ reason }) => void queue.push({ type: 'exit', reason }));
   setHandler(taskCompletedSignal, (t) => void queue.push({ type: 'taskCompleted', ...t }));
+  setHandler(profileSignal, (profile) => void queue.push({ type: 'profile', profile }));
   setHandler(stageQuery, () => ({ stage: state.stage, status: state.status, stageEnteredAt: state.stageEnteredAt }));
   setHandler(stateQuery, () => state);
   setHandler(journeyQuery, () => {
@@ -79,17 +83,21 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       stage: state.stage,
       stageEnteredAt: state.stageEnteredAt,
       stageHistory: state.stageHistory,
+      goals: state.goals ?? [],
       waitingFor: waitingFor(state),
       ...(next !== undefined ? { nextTimerAt: next } : {}),
     };
   });
 
   const execute = async (commands: Command[]) => {
+    const journey = { workflowId, customerId: state.customerId, journeyKey: state.journeyKey };
     const transitions = commands.filter((c) => c.type === 'stageChanged');
     if (transitions.length || commands.some((c) => c.type === 'ended')) {
       upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
       await recordProgress(progress(state, workflowId, transitions));
     }
+    const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
+    if (entries.length) await recordLog({ ...journey, entries });
     for (const c of commands) {
       try {
         if (c.type === 'send') {
@@ -98,6 +106,10 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
         } else if (c.type === 'createTask') {
           const { type: _, ...rest } = c;
           await createTask({ ...rest, workflowId, customerId: state.customerId });
+        } else if (c.type === 'escalateTask') {
+          await escalateTask({ taskRef: c.taskRef, to: c.to });
+        } else if (c.type === 'startJourney' || c.type === 'signalJourney' || c.type === 'stopJourneys') {
+          await chorus({ ...journey, command: c });
         }
       } catch (err) {
         // A message refused for good (recorded as failed in the message log) must not stop the journey.
@@ -113,7 +125,17 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   if (input.state) {
     state = input.state;
   } else {
-    const r = start(def, { instanceId: workflowId, customerId: input.customerId, ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}), params: input.params }, new Date());
+    const r = start(
+      def,
+      {
+        instanceId: workflowId,
+        customerId: input.customerId,
+        ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}),
+        params: input.params,
+        ...(input.profile ? { profile: input.profile } : {}),
+      },
+      new Date(),
+    );
     state = r.state;
     upsertSearchAttributes([
       { key: CustomerIdAttr, value: input.customerId },

@@ -2,11 +2,14 @@
 // workflow, the API, the worker and the tests.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { JourneyEvent, JourneyState, JourneyStatus, StageEntry } from '../engine/engine.js';
+import type { JourneyEvent, JourneyState, JourneyStatus, Profile, StageEntry } from '../engine/engine.js';
 
 export const journeyEventSignal = defineSignal<[JourneyEvent]>('journeyEvent');
 export const exitJourneySignal = defineSignal<[{ reason: string }]>('exitJourney');
-export const taskCompletedSignal = defineSignal<[{ taskId: string; taskKey: string; outcome: string }]>('taskCompleted');
+/** `taskRef` is the task's idempotency key: the engine's handle on it (absent from older senders). */
+export const taskCompletedSignal = defineSignal<[{ taskId: string; taskKey: string; outcome: string; taskRef?: string }]>('taskCompleted');
+/** The customer's profile changed: the part journeys may see (segment, time zone, locale, attributes). */
+export const profileSignal = defineSignal<[Profile]>('profile');
 
 export interface StageView {
   stage: string;
@@ -25,6 +28,7 @@ export interface JourneyView {
   stage: string;
   stageEnteredAt: string;
   stageHistory: StageEntry[];
+  goals: string[];
   waitingFor: string[];
   nextTimerAt?: string;
 }

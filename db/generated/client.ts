@@ -71,3 +71,14 @@ export type Message = Prisma.MessageModel
  * 
  */
 export type Task = Prisma.TaskModel
+/**
+ * Model JourneyDefinitionVersion
+ * Journey definitions as versioned documents: draft → published → retired. A published version never changes.
+ */
+export type JourneyDefinitionVersion = Prisma.JourneyDefinitionVersionModel
+/**
+ * Model JourneyLogEntry
+ * What a journey decided or recorded along the way: goals reached, A/B/n assignments, feedback answers, task
+ * outcomes. Keyed by the engine's idempotency key, so a retried activity records once.
+ */
+export type JourneyLogEntry = Prisma.JourneyLogEntryModel

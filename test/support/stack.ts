@@ -13,8 +13,10 @@ import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
 import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
-import { JourneyService } from '../../api/service.js';
-import { builtInJourneys } from '../../journeys/index.js';
+import { createWebhookChannel } from '../../channels/webhook.js';
+import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
+import { DefinitionStore } from '../../service/definitions.js';
+import { JourneyService } from '../../service/journeys.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer } from './temporal.js';
 
@@ -30,7 +32,10 @@ export interface Stack {
   testDb: TestDb;
   smtp: SmtpCatcher;
   sms: TwilioSink;
+  push: WebhookSink;
   config: Config;
+  definitions: DefinitionStore;
+  service: JourneyService;
   taskQueue: string;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
@@ -39,11 +44,13 @@ export interface Stack {
 export async function startStack(opts: { extraServerArgs?: string[] } = {}): Promise<Stack> {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
-  const [env, testDb, smtp, sms] = await Promise.all([
+  const webhookSecret = 'test-webhook-secret-0123456789';
+  const [env, testDb, smtp, sms, push] = await Promise.all([
     startDevServer({ extraArgs: opts.extraServerArgs ?? [] }),
     createTestDb(),
     startSmtpCatcher(),
     startTwilioSink(),
+    startWebhookSink({ secret: webhookSecret }),
   ]);
   const taskQueue = `journeys-test-${randomBytes(3).toString('hex')}`;
   const config = loadConfig({
@@ -53,13 +60,20 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     TEMPORAL_TASK_QUEUE: taskQueue,
     SMTP_URL: smtp.smtpUrl,
     TWILIO_API_BASE_URL: sms.url,
+    WEBHOOK_URL: push.url,
+    WEBHOOK_SECRET: webhookSecret,
     PORT: '0',
   });
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
+  const templates = TemplateStore.fromFiles();
+  const definitions = new DefinitionStore(testDb.db, templates);
+  await definitions.seedBuiltIns();
+  const service = new JourneyService({ db: testDb.db, temporal: env.client, taskQueue, definitions });
   const activities = createActivities({
     db: testDb.db,
-    channels: { email, sms: createSmsChannel(config.twilio) },
-    templates: TemplateStore.fromFiles(),
+    channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
+    templates,
+    chorus: service,
   });
   const workers = new Set<{ stop(): Promise<void> }>();
   const startWorker = async () => {
@@ -81,11 +95,11 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     return handle;
   };
   return {
-    env, testDb, smtp, sms, config, taskQueue, startWorker,
+    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, service,
     async stop() {
       for (const w of [...workers]) await w.stop();
       email.close();
-      await Promise.all([env.teardown(), smtp.close(), sms.close()]);
+      await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close()]);
       await testDb.drop();
     },
   };
@@ -113,12 +127,6 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 
 /** The API app over the stack's database and Temporal, for supertest. */
 export function createStackApp(stack: Stack) {
-  const service = new JourneyService({
-    db: stack.testDb.db,
-    temporal: stack.env.client,
-    taskQueue: stack.taskQueue,
-    journeys: builtInJourneys(),
-  });
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  return createApp({ service, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+  return createApp({ service: stack.service, definitions: stack.definitions, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
 }

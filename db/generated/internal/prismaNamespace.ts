@@ -402,7 +402,9 @@ export const ModelName = {
   StageTransition: 'StageTransition',
   InboundEvent: 'InboundEvent',
   Message: 'Message',
-  Task: 'Task'
+  Task: 'Task',
+  JourneyDefinitionVersion: 'JourneyDefinitionVersion',
+  JourneyLogEntry: 'JourneyLogEntry'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -418,7 +420,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "task"
+    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "task" | "journeyDefinitionVersion" | "journeyLogEntry"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -866,6 +868,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    JourneyDefinitionVersion: {
+      payload: Prisma.$JourneyDefinitionVersionPayload<ExtArgs>
+      fields: Prisma.JourneyDefinitionVersionFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.JourneyDefinitionVersionFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.JourneyDefinitionVersionFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        findFirst: {
+          args: Prisma.JourneyDefinitionVersionFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.JourneyDefinitionVersionFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        findMany: {
+          args: Prisma.JourneyDefinitionVersionFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>[]
+        }
+        create: {
+          args: Prisma.JourneyDefinitionVersionCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        createMany: {
+          args: Prisma.JourneyDefinitionVersionCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.JourneyDefinitionVersionCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>[]
+        }
+        delete: {
+          args: Prisma.JourneyDefinitionVersionDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        update: {
+          args: Prisma.JourneyDefinitionVersionUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        deleteMany: {
+          args: Prisma.JourneyDefinitionVersionDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.JourneyDefinitionVersionUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.JourneyDefinitionVersionUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>[]
+        }
+        upsert: {
+          args: Prisma.JourneyDefinitionVersionUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyDefinitionVersionPayload>
+        }
+        aggregate: {
+          args: Prisma.JourneyDefinitionVersionAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateJourneyDefinitionVersion>
+        }
+        groupBy: {
+          args: Prisma.JourneyDefinitionVersionGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyDefinitionVersionGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.JourneyDefinitionVersionCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyDefinitionVersionCountAggregateOutputType> | number
+        }
+      }
+    }
+    JourneyLogEntry: {
+      payload: Prisma.$JourneyLogEntryPayload<ExtArgs>
+      fields: Prisma.JourneyLogEntryFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.JourneyLogEntryFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.JourneyLogEntryFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        findFirst: {
+          args: Prisma.JourneyLogEntryFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.JourneyLogEntryFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        findMany: {
+          args: Prisma.JourneyLogEntryFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>[]
+        }
+        create: {
+          args: Prisma.JourneyLogEntryCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        createMany: {
+          args: Prisma.JourneyLogEntryCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.JourneyLogEntryCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>[]
+        }
+        delete: {
+          args: Prisma.JourneyLogEntryDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        update: {
+          args: Prisma.JourneyLogEntryUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        deleteMany: {
+          args: Prisma.JourneyLogEntryDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.JourneyLogEntryUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.JourneyLogEntryUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>[]
+        }
+        upsert: {
+          args: Prisma.JourneyLogEntryUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyLogEntryPayload>
+        }
+        aggregate: {
+          args: Prisma.JourneyLogEntryAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateJourneyLogEntry>
+        }
+        groupBy: {
+          args: Prisma.JourneyLogEntryGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyLogEntryGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.JourneyLogEntryCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyLogEntryCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -915,6 +1065,7 @@ export const CustomerScalarFieldEnum = {
   segment: 'segment',
   rmId: 'rmId',
   consents: 'consents',
+  attributes: 'attributes',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -933,6 +1084,8 @@ export const JourneyScalarFieldEnum = {
   stage: 'stage',
   stageEnteredAt: 'stageEnteredAt',
   params: 'params',
+  tags: 'tags',
+  goals: 'goals',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'
@@ -1005,11 +1158,40 @@ export const TaskScalarFieldEnum = {
   status: 'status',
   outcome: 'outcome',
   note: 'note',
+  escalatedTo: 'escalatedTo',
+  escalatedAt: 'escalatedAt',
   createdAt: 'createdAt',
   completedAt: 'completedAt'
 } as const
 
 export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
+
+
+export const JourneyDefinitionVersionScalarFieldEnum = {
+  key: 'key',
+  version: 'version',
+  status: 'status',
+  document: 'document',
+  createdAt: 'createdAt',
+  publishedAt: 'publishedAt',
+  retiredAt: 'retiredAt'
+} as const
+
+export type JourneyDefinitionVersionScalarFieldEnum = (typeof JourneyDefinitionVersionScalarFieldEnum)[keyof typeof JourneyDefinitionVersionScalarFieldEnum]
+
+
+export const JourneyLogEntryScalarFieldEnum = {
+  id: 'id',
+  idempotencyKey: 'idempotencyKey',
+  workflowId: 'workflowId',
+  customerId: 'customerId',
+  journeyKey: 'journeyKey',
+  kind: 'kind',
+  data: 'data',
+  at: 'at'
+} as const
+
+export type JourneyLogEntryScalarFieldEnum = (typeof JourneyLogEntryScalarFieldEnum)[keyof typeof JourneyLogEntryScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1298,6 +1480,8 @@ export type GlobalOmitConfig = {
   inboundEvent?: Prisma.InboundEventOmit
   message?: Prisma.MessageOmit
   task?: Prisma.TaskOmit
+  journeyDefinitionVersion?: Prisma.JourneyDefinitionVersionOmit
+  journeyLogEntry?: Prisma.JourneyLogEntryOmit
 }
 
 /* Types for Logging */

@@ -56,7 +56,9 @@ export const ModelName = {
   StageTransition: 'StageTransition',
   InboundEvent: 'InboundEvent',
   Message: 'Message',
-  Task: 'Task'
+  Task: 'Task',
+  JourneyDefinitionVersion: 'JourneyDefinitionVersion',
+  JourneyLogEntry: 'JourneyLogEntry'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -85,6 +87,7 @@ export const CustomerScalarFieldEnum = {
   segment: 'segment',
   rmId: 'rmId',
   consents: 'consents',
+  attributes: 'attributes',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -103,6 +106,8 @@ export const JourneyScalarFieldEnum = {
   stage: 'stage',
   stageEnteredAt: 'stageEnteredAt',
   params: 'params',
+  tags: 'tags',
+  goals: 'goals',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'
@@ -175,11 +180,40 @@ export const TaskScalarFieldEnum = {
   status: 'status',
   outcome: 'outcome',
   note: 'note',
+  escalatedTo: 'escalatedTo',
+  escalatedAt: 'escalatedAt',
   createdAt: 'createdAt',
   completedAt: 'completedAt'
 } as const
 
 export type TaskScalarFieldEnum = (typeof TaskScalarFieldEnum)[keyof typeof TaskScalarFieldEnum]
+
+
+export const JourneyDefinitionVersionScalarFieldEnum = {
+  key: 'key',
+  version: 'version',
+  status: 'status',
+  document: 'document',
+  createdAt: 'createdAt',
+  publishedAt: 'publishedAt',
+  retiredAt: 'retiredAt'
+} as const
+
+export type JourneyDefinitionVersionScalarFieldEnum = (typeof JourneyDefinitionVersionScalarFieldEnum)[keyof typeof JourneyDefinitionVersionScalarFieldEnum]
+
+
+export const JourneyLogEntryScalarFieldEnum = {
+  id: 'id',
+  idempotencyKey: 'idempotencyKey',
+  workflowId: 'workflowId',
+  customerId: 'customerId',
+  journeyKey: 'journeyKey',
+  kind: 'kind',
+  data: 'data',
+  at: 'at'
+} as const
+
+export type JourneyLogEntryScalarFieldEnum = (typeof JourneyLogEntryScalarFieldEnum)[keyof typeof JourneyLogEntryScalarFieldEnum]
 
 
 export const SortOrder = {

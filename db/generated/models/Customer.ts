@@ -60,6 +60,7 @@ export type CustomerCountAggregateOutputType = {
   segment: number
   rmId: number
   consents: number
+  attributes: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -102,6 +103,7 @@ export type CustomerCountAggregateInputType = {
   segment?: true
   rmId?: true
   consents?: true
+  attributes?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -189,6 +191,7 @@ export type CustomerGroupByOutputType = {
   segment: string | null
   rmId: string | null
   consents: runtime.JsonValue
+  attributes: runtime.JsonValue
   createdAt: Date
   updatedAt: Date
   _count: CustomerCountAggregateOutputType | null
@@ -224,6 +227,7 @@ export type CustomerWhereInput = {
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableFilter<"Customer"> | string | null
   consents?: Prisma.JsonFilter<"Customer">
+  attributes?: Prisma.JsonFilter<"Customer">
   createdAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   journeys?: Prisma.JourneyListRelationFilter
@@ -242,6 +246,7 @@ export type CustomerOrderByWithRelationInput = {
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
   rmId?: Prisma.SortOrderInput | Prisma.SortOrder
   consents?: Prisma.SortOrder
+  attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   journeys?: Prisma.JourneyOrderByRelationAggregateInput
@@ -263,6 +268,7 @@ export type CustomerWhereUniqueInput = Prisma.AtLeast<{
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableFilter<"Customer"> | string | null
   consents?: Prisma.JsonFilter<"Customer">
+  attributes?: Prisma.JsonFilter<"Customer">
   createdAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   journeys?: Prisma.JourneyListRelationFilter
@@ -281,6 +287,7 @@ export type CustomerOrderByWithAggregationInput = {
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
   rmId?: Prisma.SortOrderInput | Prisma.SortOrder
   consents?: Prisma.SortOrder
+  attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.CustomerCountOrderByAggregateInput
@@ -301,6 +308,7 @@ export type CustomerScalarWhereWithAggregatesInput = {
   segment?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   consents?: Prisma.JsonWithAggregatesFilter<"Customer">
+  attributes?: Prisma.JsonWithAggregatesFilter<"Customer">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Customer"> | Date | string
 }
@@ -315,6 +323,7 @@ export type CustomerCreateInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
@@ -333,6 +342,7 @@ export type CustomerUncheckedCreateInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
@@ -351,6 +361,7 @@ export type CustomerUpdateInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
@@ -369,6 +380,7 @@ export type CustomerUncheckedUpdateInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
@@ -387,6 +399,7 @@ export type CustomerCreateManyInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -401,6 +414,7 @@ export type CustomerUpdateManyMutationInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -415,6 +429,7 @@ export type CustomerUncheckedUpdateManyInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -429,6 +444,7 @@ export type CustomerCountOrderByAggregateInput = {
   segment?: Prisma.SortOrder
   rmId?: Prisma.SortOrder
   consents?: Prisma.SortOrder
+  attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -542,6 +558,7 @@ export type CustomerCreateWithoutJourneysInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageCreateNestedManyWithoutCustomerInput
@@ -559,6 +576,7 @@ export type CustomerUncheckedCreateWithoutJourneysInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutCustomerInput
@@ -592,6 +610,7 @@ export type CustomerUpdateWithoutJourneysInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUpdateManyWithoutCustomerNestedInput
@@ -609,6 +628,7 @@ export type CustomerUncheckedUpdateWithoutJourneysInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutCustomerNestedInput
@@ -626,6 +646,7 @@ export type CustomerCreateWithoutEventsInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
@@ -643,6 +664,7 @@ export type CustomerUncheckedCreateWithoutEventsInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
@@ -676,6 +698,7 @@ export type CustomerUpdateWithoutEventsInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
@@ -693,6 +716,7 @@ export type CustomerUncheckedUpdateWithoutEventsInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
@@ -710,6 +734,7 @@ export type CustomerCreateWithoutMessagesInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
@@ -727,6 +752,7 @@ export type CustomerUncheckedCreateWithoutMessagesInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
@@ -760,6 +786,7 @@ export type CustomerUpdateWithoutMessagesInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
@@ -777,6 +804,7 @@ export type CustomerUncheckedUpdateWithoutMessagesInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
@@ -794,6 +822,7 @@ export type CustomerCreateWithoutTasksInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
@@ -811,6 +840,7 @@ export type CustomerUncheckedCreateWithoutTasksInput = {
   segment?: string | null
   rmId?: string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
@@ -844,6 +874,7 @@ export type CustomerUpdateWithoutTasksInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
@@ -861,6 +892,7 @@ export type CustomerUncheckedUpdateWithoutTasksInput = {
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   consents?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
@@ -936,6 +968,7 @@ export type CustomerSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   segment?: boolean
   rmId?: boolean
   consents?: boolean
+  attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   journeys?: boolean | Prisma.Customer$journeysArgs<ExtArgs>
@@ -955,6 +988,7 @@ export type CustomerSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   segment?: boolean
   rmId?: boolean
   consents?: boolean
+  attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["customer"]>
@@ -969,6 +1003,7 @@ export type CustomerSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   segment?: boolean
   rmId?: boolean
   consents?: boolean
+  attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["customer"]>
@@ -983,11 +1018,12 @@ export type CustomerSelectScalar = {
   segment?: boolean
   rmId?: boolean
   consents?: boolean
+  attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "createdAt" | "updatedAt", ExtArgs["result"]["customer"]>
+export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "attributes" | "createdAt" | "updatedAt", ExtArgs["result"]["customer"]>
 export type CustomerInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   journeys?: boolean | Prisma.Customer$journeysArgs<ExtArgs>
   messages?: boolean | Prisma.Customer$messagesArgs<ExtArgs>
@@ -1020,6 +1056,11 @@ export type $CustomerPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
      * recorded; the send path treats only an explicit false as a refusal.
      */
     consents: runtime.JsonValue
+    /**
+     * Business attributes journeys may branch on and read dates from (e.g. {"netWorth": "high"}). Unlike name,
+     * email and phone, these are handed to the journey engine, so they must not hold contact data.
+     */
+    attributes: runtime.JsonValue
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["customer"]>
@@ -1458,6 +1499,7 @@ export interface CustomerFieldRefs {
   readonly segment: Prisma.FieldRef<"Customer", 'String'>
   readonly rmId: Prisma.FieldRef<"Customer", 'String'>
   readonly consents: Prisma.FieldRef<"Customer", 'Json'>
+  readonly attributes: Prisma.FieldRef<"Customer", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Customer", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Customer", 'DateTime'>
 }

@@ -75,6 +75,8 @@ export type JourneyCountAggregateOutputType = {
   stage: number
   stageEnteredAt: number
   params: number
+  tags: number
+  goals: number
   startedAt: number
   endedAt: number
   updatedAt: number
@@ -131,6 +133,8 @@ export type JourneyCountAggregateInputType = {
   stage?: true
   stageEnteredAt?: true
   params?: true
+  tags?: true
+  goals?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -234,6 +238,8 @@ export type JourneyGroupByOutputType = {
   stage: string
   stageEnteredAt: Date
   params: runtime.JsonValue
+  tags: string[]
+  goals: string[]
   startedAt: Date
   endedAt: Date | null
   updatedAt: Date
@@ -273,6 +279,8 @@ export type JourneyWhereInput = {
   stage?: Prisma.StringFilter<"Journey"> | string
   stageEnteredAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   params?: Prisma.JsonFilter<"Journey">
+  tags?: Prisma.StringNullableListFilter<"Journey">
+  goals?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -291,6 +299,8 @@ export type JourneyOrderByWithRelationInput = {
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
   params?: Prisma.SortOrder
+  tags?: Prisma.SortOrder
+  goals?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -312,6 +322,8 @@ export type JourneyWhereUniqueInput = Prisma.AtLeast<{
   stage?: Prisma.StringFilter<"Journey"> | string
   stageEnteredAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   params?: Prisma.JsonFilter<"Journey">
+  tags?: Prisma.StringNullableListFilter<"Journey">
+  goals?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -330,6 +342,8 @@ export type JourneyOrderByWithAggregationInput = {
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
   params?: Prisma.SortOrder
+  tags?: Prisma.SortOrder
+  goals?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -354,6 +368,8 @@ export type JourneyScalarWhereWithAggregatesInput = {
   stage?: Prisma.StringWithAggregatesFilter<"Journey"> | string
   stageEnteredAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
   params?: Prisma.JsonWithAggregatesFilter<"Journey">
+  tags?: Prisma.StringNullableListFilter<"Journey">
+  goals?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
@@ -369,6 +385,8 @@ export type JourneyCreateInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -387,6 +405,8 @@ export type JourneyUncheckedCreateInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -403,6 +423,8 @@ export type JourneyUpdateInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -421,6 +443,8 @@ export type JourneyUncheckedUpdateInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -438,6 +462,8 @@ export type JourneyCreateManyInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -453,6 +479,8 @@ export type JourneyUpdateManyMutationInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -469,6 +497,8 @@ export type JourneyUncheckedUpdateManyInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -484,6 +514,14 @@ export type JourneyOrderByRelationAggregateInput = {
   _count?: Prisma.SortOrder
 }
 
+export type StringNullableListFilter<$PrismaModel = never> = {
+  equals?: string[] | Prisma.ListStringFieldRefInput<$PrismaModel> | null
+  has?: string | Prisma.StringFieldRefInput<$PrismaModel> | null
+  hasEvery?: string[] | Prisma.ListStringFieldRefInput<$PrismaModel>
+  hasSome?: string[] | Prisma.ListStringFieldRefInput<$PrismaModel>
+  isEmpty?: boolean
+}
+
 export type JourneyCountOrderByAggregateInput = {
   workflowId?: Prisma.SortOrder
   customerId?: Prisma.SortOrder
@@ -495,6 +533,8 @@ export type JourneyCountOrderByAggregateInput = {
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
   params?: Prisma.SortOrder
+  tags?: Prisma.SortOrder
+  goals?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -585,12 +625,30 @@ export type JourneyUncheckedUpdateManyWithoutCustomerNestedInput = {
   deleteMany?: Prisma.JourneyScalarWhereInput | Prisma.JourneyScalarWhereInput[]
 }
 
+export type JourneyCreatetagsInput = {
+  set: string[]
+}
+
+export type JourneyCreategoalsInput = {
+  set: string[]
+}
+
 export type IntFieldUpdateOperationsInput = {
   set?: number
   increment?: number
   decrement?: number
   multiply?: number
   divide?: number
+}
+
+export type JourneyUpdatetagsInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
+export type JourneyUpdategoalsInput = {
+  set?: string[]
+  push?: string | string[]
 }
 
 export type NullableDateTimeFieldUpdateOperationsInput = {
@@ -621,6 +679,8 @@ export type JourneyCreateWithoutCustomerInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -637,6 +697,8 @@ export type JourneyUncheckedCreateWithoutCustomerInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -683,6 +745,8 @@ export type JourneyScalarWhereInput = {
   stage?: Prisma.StringFilter<"Journey"> | string
   stageEnteredAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   params?: Prisma.JsonFilter<"Journey">
+  tags?: Prisma.StringNullableListFilter<"Journey">
+  goals?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -698,6 +762,8 @@ export type JourneyCreateWithoutTransitionsInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -715,6 +781,8 @@ export type JourneyUncheckedCreateWithoutTransitionsInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -746,6 +814,8 @@ export type JourneyUpdateWithoutTransitionsInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -763,6 +833,8 @@ export type JourneyUncheckedUpdateWithoutTransitionsInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -778,6 +850,8 @@ export type JourneyCreateManyCustomerInput = {
   stage: string
   stageEnteredAt: Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyCreatetagsInput | string[]
+  goals?: Prisma.JourneyCreategoalsInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -793,6 +867,8 @@ export type JourneyUpdateWithoutCustomerInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -809,6 +885,8 @@ export type JourneyUncheckedUpdateWithoutCustomerInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -825,6 +903,8 @@ export type JourneyUncheckedUpdateManyWithoutCustomerInput = {
   stage?: Prisma.StringFieldUpdateOperationsInput | string
   stageEnteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  tags?: Prisma.JourneyUpdatetagsInput | string[]
+  goals?: Prisma.JourneyUpdategoalsInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -872,6 +952,8 @@ export type JourneySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   stage?: boolean
   stageEnteredAt?: boolean
   params?: boolean
+  tags?: boolean
+  goals?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -891,6 +973,8 @@ export type JourneySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   stage?: boolean
   stageEnteredAt?: boolean
   params?: boolean
+  tags?: boolean
+  goals?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -908,6 +992,8 @@ export type JourneySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   stage?: boolean
   stageEnteredAt?: boolean
   params?: boolean
+  tags?: boolean
+  goals?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -925,12 +1011,14 @@ export type JourneySelectScalar = {
   stage?: boolean
   stageEnteredAt?: boolean
   params?: boolean
+  tags?: boolean
+  goals?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
 }
 
-export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
+export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
 export type JourneyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   transitions?: boolean | Prisma.Journey$transitionsArgs<ExtArgs>
@@ -960,6 +1048,14 @@ export type $JourneyPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     stage: string
     stageEnteredAt: Date
     params: runtime.JsonValue
+    /**
+     * The definition's tags (e.g. "marketing"), so chorus steps can address journeys by tag.
+     */
+    tags: string[]
+    /**
+     * Goals reached so far, in order.
+     */
+    goals: string[]
     startedAt: Date
     endedAt: Date | null
     updatedAt: Date
@@ -1398,6 +1494,8 @@ export interface JourneyFieldRefs {
   readonly stage: Prisma.FieldRef<"Journey", 'String'>
   readonly stageEnteredAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly params: Prisma.FieldRef<"Journey", 'Json'>
+  readonly tags: Prisma.FieldRef<"Journey", 'String[]'>
+  readonly goals: Prisma.FieldRef<"Journey", 'String[]'>
   readonly startedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly endedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Journey", 'DateTime'>

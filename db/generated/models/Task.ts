@@ -37,6 +37,8 @@ export type TaskMinAggregateOutputType = {
   status: string | null
   outcome: string | null
   note: string | null
+  escalatedTo: string | null
+  escalatedAt: Date | null
   createdAt: Date | null
   completedAt: Date | null
 }
@@ -54,6 +56,8 @@ export type TaskMaxAggregateOutputType = {
   status: string | null
   outcome: string | null
   note: string | null
+  escalatedTo: string | null
+  escalatedAt: Date | null
   createdAt: Date | null
   completedAt: Date | null
 }
@@ -71,6 +75,8 @@ export type TaskCountAggregateOutputType = {
   status: number
   outcome: number
   note: number
+  escalatedTo: number
+  escalatedAt: number
   createdAt: number
   completedAt: number
   _all: number
@@ -90,6 +96,8 @@ export type TaskMinAggregateInputType = {
   status?: true
   outcome?: true
   note?: true
+  escalatedTo?: true
+  escalatedAt?: true
   createdAt?: true
   completedAt?: true
 }
@@ -107,6 +115,8 @@ export type TaskMaxAggregateInputType = {
   status?: true
   outcome?: true
   note?: true
+  escalatedTo?: true
+  escalatedAt?: true
   createdAt?: true
   completedAt?: true
 }
@@ -124,6 +134,8 @@ export type TaskCountAggregateInputType = {
   status?: true
   outcome?: true
   note?: true
+  escalatedTo?: true
+  escalatedAt?: true
   createdAt?: true
   completedAt?: true
   _all?: true
@@ -214,6 +226,8 @@ export type TaskGroupByOutputType = {
   status: string
   outcome: string | null
   note: string | null
+  escalatedTo: string | null
+  escalatedAt: Date | null
   createdAt: Date
   completedAt: Date | null
   _count: TaskCountAggregateOutputType | null
@@ -252,6 +266,8 @@ export type TaskWhereInput = {
   status?: Prisma.StringFilter<"Task"> | string
   outcome?: Prisma.StringNullableFilter<"Task"> | string | null
   note?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedTo?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Task"> | Date | string
   completedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
@@ -270,6 +286,8 @@ export type TaskOrderByWithRelationInput = {
   status?: Prisma.SortOrder
   outcome?: Prisma.SortOrderInput | Prisma.SortOrder
   note?: Prisma.SortOrderInput | Prisma.SortOrder
+  escalatedTo?: Prisma.SortOrderInput | Prisma.SortOrder
+  escalatedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   completedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   customer?: Prisma.CustomerOrderByWithRelationInput
@@ -291,6 +309,8 @@ export type TaskWhereUniqueInput = Prisma.AtLeast<{
   status?: Prisma.StringFilter<"Task"> | string
   outcome?: Prisma.StringNullableFilter<"Task"> | string | null
   note?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedTo?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Task"> | Date | string
   completedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
@@ -309,6 +329,8 @@ export type TaskOrderByWithAggregationInput = {
   status?: Prisma.SortOrder
   outcome?: Prisma.SortOrderInput | Prisma.SortOrder
   note?: Prisma.SortOrderInput | Prisma.SortOrder
+  escalatedTo?: Prisma.SortOrderInput | Prisma.SortOrder
+  escalatedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   completedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.TaskCountOrderByAggregateInput
@@ -332,6 +354,8 @@ export type TaskScalarWhereWithAggregatesInput = {
   status?: Prisma.StringWithAggregatesFilter<"Task"> | string
   outcome?: Prisma.StringNullableWithAggregatesFilter<"Task"> | string | null
   note?: Prisma.StringNullableWithAggregatesFilter<"Task"> | string | null
+  escalatedTo?: Prisma.StringNullableWithAggregatesFilter<"Task"> | string | null
+  escalatedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Task"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Task"> | Date | string
   completedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Task"> | Date | string | null
 }
@@ -348,6 +372,8 @@ export type TaskCreateInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
   customer: Prisma.CustomerCreateNestedOneWithoutTasksInput
@@ -366,6 +392,8 @@ export type TaskUncheckedCreateInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
 }
@@ -382,6 +410,8 @@ export type TaskUpdateInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   customer?: Prisma.CustomerUpdateOneRequiredWithoutTasksNestedInput
@@ -400,6 +430,8 @@ export type TaskUncheckedUpdateInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -417,6 +449,8 @@ export type TaskCreateManyInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
 }
@@ -433,6 +467,8 @@ export type TaskUpdateManyMutationInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -450,6 +486,8 @@ export type TaskUncheckedUpdateManyInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -477,6 +515,8 @@ export type TaskCountOrderByAggregateInput = {
   status?: Prisma.SortOrder
   outcome?: Prisma.SortOrder
   note?: Prisma.SortOrder
+  escalatedTo?: Prisma.SortOrder
+  escalatedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   completedAt?: Prisma.SortOrder
 }
@@ -494,6 +534,8 @@ export type TaskMaxOrderByAggregateInput = {
   status?: Prisma.SortOrder
   outcome?: Prisma.SortOrder
   note?: Prisma.SortOrder
+  escalatedTo?: Prisma.SortOrder
+  escalatedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   completedAt?: Prisma.SortOrder
 }
@@ -511,6 +553,8 @@ export type TaskMinOrderByAggregateInput = {
   status?: Prisma.SortOrder
   outcome?: Prisma.SortOrder
   note?: Prisma.SortOrder
+  escalatedTo?: Prisma.SortOrder
+  escalatedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   completedAt?: Prisma.SortOrder
 }
@@ -569,6 +613,8 @@ export type TaskCreateWithoutCustomerInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
 }
@@ -585,6 +631,8 @@ export type TaskUncheckedCreateWithoutCustomerInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
 }
@@ -631,6 +679,8 @@ export type TaskScalarWhereInput = {
   status?: Prisma.StringFilter<"Task"> | string
   outcome?: Prisma.StringNullableFilter<"Task"> | string | null
   note?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedTo?: Prisma.StringNullableFilter<"Task"> | string | null
+  escalatedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Task"> | Date | string
   completedAt?: Prisma.DateTimeNullableFilter<"Task"> | Date | string | null
 }
@@ -647,6 +697,8 @@ export type TaskCreateManyCustomerInput = {
   status?: string
   outcome?: string | null
   note?: string | null
+  escalatedTo?: string | null
+  escalatedAt?: Date | string | null
   createdAt?: Date | string
   completedAt?: Date | string | null
 }
@@ -663,6 +715,8 @@ export type TaskUpdateWithoutCustomerInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -679,6 +733,8 @@ export type TaskUncheckedUpdateWithoutCustomerInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -695,6 +751,8 @@ export type TaskUncheckedUpdateManyWithoutCustomerInput = {
   status?: Prisma.StringFieldUpdateOperationsInput | string
   outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   note?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedTo?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  escalatedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   completedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
@@ -714,6 +772,8 @@ export type TaskSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   status?: boolean
   outcome?: boolean
   note?: boolean
+  escalatedTo?: boolean
+  escalatedAt?: boolean
   createdAt?: boolean
   completedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
@@ -732,6 +792,8 @@ export type TaskSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   status?: boolean
   outcome?: boolean
   note?: boolean
+  escalatedTo?: boolean
+  escalatedAt?: boolean
   createdAt?: boolean
   completedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
@@ -750,6 +812,8 @@ export type TaskSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   status?: boolean
   outcome?: boolean
   note?: boolean
+  escalatedTo?: boolean
+  escalatedAt?: boolean
   createdAt?: boolean
   completedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
@@ -768,11 +832,13 @@ export type TaskSelectScalar = {
   status?: boolean
   outcome?: boolean
   note?: boolean
+  escalatedTo?: boolean
+  escalatedAt?: boolean
   createdAt?: boolean
   completedAt?: boolean
 }
 
-export type TaskOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "taskKey" | "rmId" | "title" | "description" | "dueAt" | "status" | "outcome" | "note" | "createdAt" | "completedAt", ExtArgs["result"]["task"]>
+export type TaskOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "taskKey" | "rmId" | "title" | "description" | "dueAt" | "status" | "outcome" | "note" | "escalatedTo" | "escalatedAt" | "createdAt" | "completedAt", ExtArgs["result"]["task"]>
 export type TaskInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }
@@ -804,6 +870,11 @@ export type $TaskPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     status: string
     outcome: string | null
     note: string | null
+    /**
+     * Set when the task was still open at its due time and was handed to a second assignee.
+     */
+    escalatedTo: string | null
+    escalatedAt: Date | null
     createdAt: Date
     completedAt: Date | null
   }, ExtArgs["result"]["task"]>
@@ -1242,6 +1313,8 @@ export interface TaskFieldRefs {
   readonly status: Prisma.FieldRef<"Task", 'String'>
   readonly outcome: Prisma.FieldRef<"Task", 'String'>
   readonly note: Prisma.FieldRef<"Task", 'String'>
+  readonly escalatedTo: Prisma.FieldRef<"Task", 'String'>
+  readonly escalatedAt: Prisma.FieldRef<"Task", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Task", 'DateTime'>
   readonly completedAt: Prisma.FieldRef<"Task", 'DateTime'>
 }

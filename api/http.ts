@@ -1,21 +1,8 @@
+// HTTP plumbing: request validation and the one error handler that maps errors to status codes.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
-
-/** An error the API answers with its own status; anything else is a 500 and is logged. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
-export const notFound = (what: string, id: string) => new ApiError(404, 'not_found', `${what} "${id}" not found`);
-export const conflict = (code: string, message: string) => new ApiError(409, code, message);
+import { ApiError } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): ApiError {
   const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));

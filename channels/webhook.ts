@@ -1,0 +1,41 @@
+import { createHmac } from 'node:crypto';
+import { type Channel, type Delivery, type OutboundMessage, PermanentChannelError } from './channel.js';
+
+export const SIGNATURE_HEADER = 'x-journeys-signature';
+export const TIMESTAMP_HEADER = 'x-journeys-timestamp';
+
+/** The signature a receiver recomputes: HMAC-SHA256 over "{timestamp}.{body}" with the shared secret. */
+export function signWebhook(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * Push and app messages as a signed JSON POST to the customer-facing system (an app's push service, a CRM).
+ * 2xx is success, 4xx a permanent refusal, 5xx and timeouts are transient. The idempotency key travels in the body
+ * and in `Idempotency-Key`, so the receiver can drop a repeat.
+ */
+export function createWebhookChannel(opts: { url: string; secret: string; timeoutMs?: number }): Channel {
+  return {
+    name: 'webhook',
+    async send(m: OutboundMessage): Promise<Delivery> {
+      const body = JSON.stringify({ id: m.idempotencyKey, customerId: m.to, title: m.subject ?? null, text: m.text });
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const res = await fetch(opts.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': m.idempotencyKey,
+          [TIMESTAMP_HEADER]: timestamp,
+          [SIGNATURE_HEADER]: signWebhook(opts.secret, timestamp, body),
+        },
+        body,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      });
+      const text = await res.text();
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+        throw new PermanentChannelError(`webhook answered ${res.status}: ${text.slice(0, 200)}`, res.status);
+      if (!res.ok) throw new Error(`webhook answered ${res.status}: ${text.slice(0, 200)}`);
+      return { providerId: res.headers.get('x-request-id') ?? m.idempotencyKey };
+    },
+  };
+}

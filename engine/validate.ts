@@ -1,0 +1,130 @@
+// Static validation of a journey definition before it is published: what the schema alone cannot see. Pure; the
+// caller says which templates, event types and journeys exist.
+import { childLists, type JourneyDefinition, type Step, walkSteps } from './definition.js';
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export interface ValidationContext {
+  hasTemplate(key: string, channel: 'email' | 'sms' | 'webhook'): boolean;
+  /** Event types business systems (or other journeys) send. */
+  knownEvents: ReadonlySet<string>;
+  /** Journey keys that exist, for chorus steps; omitted → not checked. */
+  journeyKeys?: ReadonlySet<string>;
+}
+
+const WAITS = new Set<Step['type']>(['wait', 'delay', 'delayUntil', 'delayUntilLocalTime', 'feedback']);
+const waits = (s: Step) => WAITS.has(s.type) || (s.type === 'task' && s.outcomes !== undefined);
+const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
+
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+export function validateDefinition(def: JourneyDefinition, ctx: ValidationContext): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: (string | number)[], message: string) => problems.push({ path: formatPath(path), message });
+
+  // Step ids, goto targets, templates, chorus targets, stages entered.
+  const ids = new Map<string, (string | number)[]>();
+  const entered = new Set([def.initialStage]);
+  let stageFromEvent = false;
+  const sentHere = new Set<string>();
+  walkSteps(def, (s, path) => {
+    if (s.id !== undefined) {
+      if (ids.has(s.id)) add(path, `step id "${s.id}" is used twice`);
+      else ids.set(s.id, path);
+    }
+    if (s.type === 'stage') {
+      if (s.stage !== undefined) entered.add(s.stage);
+      else stageFromEvent = true;
+    }
+    if ((s.type === 'send' || s.type === 'feedback') && !ctx.hasTemplate(s.template, s.channel))
+      add(path, `template "${s.template}" does not exist for ${s.channel}`);
+    if ((s.type === 'startJourney' || s.type === 'signalJourney' || (s.type === 'stopJourneys' && s.journeyKey)) && ctx.journeyKeys) {
+      const target = s.journeyKey!;
+      if (!ctx.journeyKeys.has(target) && target !== def.key) add(path, `journey "${target}" does not exist`);
+    }
+    if (s.type === 'signalJourney') sentHere.add(s.event);
+  });
+  walkSteps(def, (s, path) => {
+    if (s.type === 'goto' && !ids.has(s.target)) add(path, `goto target "${s.target}" does not exist`);
+  });
+  if (!stageFromEvent)
+    def.stages.forEach((st, i) => {
+      if (!entered.has(st.key)) add(['stages', i], `stage "${st.key}" is never entered`);
+    });
+
+  // Steps after an exit, a completion or a goto in the same list never run.
+  const checkList = (list: Step[] | undefined, path: (string | number)[]) =>
+    list?.forEach((s, i) => {
+      if (ENDS.has(s.type) && i < list.length - 1) add([...path, i + 1], `unreachable: nothing after "${s.type}" at ${formatPath([...path, i])} runs`);
+      for (const [sub, l] of childLists(s)) checkList(l, [...path, i, ...sub]);
+    });
+  def.stages.forEach((s, i) => checkList(s.onEnter, ['stages', i, 'onEnter']));
+  def.triggers.forEach((t, i) => checkList(t.steps, ['triggers', i, 'steps']));
+
+  // A loop must wait somewhere, or it would spin: from the goto's target, the goto must not be reachable along
+  // steps that do not wait.
+  loops(def, ids, (gotoPath, target) => add(gotoPath, `loop without a wait: "goto ${target}" can come round again without waiting`));
+
+  // Events the journey listens for must be sent by something.
+  const known = (e: string) => ctx.knownEvents.has(e) || sentHere.has(e);
+  const listen = (e: string, path: (string | number)[]) => {
+    if (!known(e)) add(path, `no system sends "${e}"`);
+  };
+  def.triggers.forEach((t, i) => listen(t.event, ['triggers', i, 'event']));
+  def.exits.forEach((x, i) => listen(x.event, ['exits', i, 'event']));
+  def.goals.forEach((g, i) => g.event && listen(g.event, ['goals', i, 'event']));
+  def.entry.events.forEach((e, i) => listen(e.event, ['entry', 'events', i, 'event']));
+  walkSteps(def, (s, path) => {
+    if (s.type === 'wait') s.for.forEach((o, j) => listen(o.event, [...path, 'for', j, 'event']));
+  });
+  return problems;
+}
+
+/** Calls `found` for each goto that can reach itself again without passing a waiting step. */
+function loops(def: JourneyDefinition, ids: Map<string, (string | number)[]>, found: (path: (string | number)[], target: string) => void) {
+  // Index steps by path, with their successor lists, mirroring the engine's compiled layout.
+  type Node = { step: Step; path: (string | number)[]; succ: Node[] };
+  const byPath = new Map<string, Node>();
+  const build = (list: Step[] | undefined, path: (string | number)[], after: Node | undefined): Node | undefined => {
+    if (!list?.length) return after;
+    const nodes: Node[] = list.map((step, i) => ({ step, path: [...path, i], succ: [] }));
+    nodes.forEach((n, i) => {
+      byPath.set(formatPath(n.path), n);
+      const next = nodes[i + 1] ?? after;
+      const arms = childLists(n.step).map(([sub, l]) => build(l, [...n.path, ...sub], next));
+      if (n.step.type !== 'goto' && !ENDS.has(n.step.type)) {
+        for (const a of arms) if (a) n.succ.push(a);
+        // A step with arms that may fall through (a branch without otherwise, a task without a matching outcome) and
+        // every plain step continue to the next one.
+        if (next && (arms.length === 0 || n.step.type === 'branch' || n.step.type === 'task' || n.step.type === 'wait' || n.step.type === 'feedback' || n.step.type === 'split'))
+          n.succ.push(next);
+      }
+    });
+    return nodes[0];
+  };
+  def.stages.forEach((s, i) => build(s.onEnter, ['stages', i, 'onEnter'], undefined));
+  def.triggers.forEach((t, i) => build(t.steps, ['triggers', i, 'steps'], undefined));
+  for (const n of byPath.values()) {
+    if (n.step.type !== 'goto') continue;
+    const targetPath = ids.get(n.step.target);
+    const target = targetPath && byPath.get(formatPath(targetPath));
+    if (!target) continue;
+    const seen = new Set<Node>();
+    const stack = [target];
+    let cycle = false;
+    while (stack.length && !cycle) {
+      const x = stack.pop()!;
+      if (x === n) cycle = true;
+      else if (!seen.has(x) && !waits(x.step)) {
+        seen.add(x);
+        stack.push(...x.succ);
+      }
+    }
+    if (cycle) found(n.path, n.step.target);
+  }
+}

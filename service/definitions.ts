@@ -1,0 +1,161 @@
+// Journey definitions as versioned data in Postgres: draft → published → retired. A published version is never
+// changed; a new start takes the newest published version; a running journey keeps the document it started with
+// (it travels in the workflow input).
+import { z } from 'zod';
+import { JourneyDefinition } from '../engine/definition.js';
+import { type Problem, type ValidationContext, formatPath, validateDefinition } from '../engine/validate.js';
+import type { TemplateStore } from '../channels/templates.js';
+import { type Db, Prisma } from '../db/client.js';
+import { builtInDefinitions, eventCatalog } from '../journeys/index.js';
+import { ApiError, conflict, notFound } from './errors.js';
+
+export type DefinitionStatus = 'draft' | 'published' | 'retired';
+
+export interface StoredDefinition {
+  key: string;
+  version: number;
+  status: DefinitionStatus;
+  definition: JourneyDefinition;
+  createdAt: Date;
+  publishedAt: Date | null;
+  retiredAt: Date | null;
+}
+
+export class DefinitionStore {
+  private readonly knownEvents: ReadonlySet<string>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly templates: TemplateStore,
+  ) {
+    this.knownEvents = new Set(Object.keys(eventCatalog()));
+  }
+
+  /** Loads the built-in journeys as published version 1 of each key that has no version yet. */
+  async seedBuiltIns(): Promise<string[]> {
+    const seeded: string[] = [];
+    for (const def of builtInDefinitions()) {
+      const r = await this.db.journeyDefinitionVersion.createMany({
+        data: [{ key: def.key, version: 1, status: 'published', document: { ...def, version: 1 } as Prisma.InputJsonValue, publishedAt: new Date() }],
+        skipDuplicates: true,
+      });
+      if (r.count && (await this.db.journeyDefinitionVersion.count({ where: { key: def.key } })) === 1) seeded.push(def.key);
+    }
+    return seeded;
+  }
+
+  /** Parses a document against the language's schema; a 400 with every problem when it does not fit. */
+  parse(document: unknown): JourneyDefinition {
+    const r = JourneyDefinition.safeParse(document);
+    if (!r.success) {
+      const details = schemaProblems(r.error);
+      throw new ApiError(400, 'invalid_definition', `the definition does not fit the schema: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+    }
+    return r.data;
+  }
+
+  async context(): Promise<ValidationContext> {
+    const keys = await this.db.journeyDefinitionVersion.findMany({ distinct: ['key'], select: { key: true } });
+    return {
+      hasTemplate: (key, channel) => this.templates.has(key, channel),
+      knownEvents: this.knownEvents,
+      journeyKeys: new Set(keys.map((k) => k.key)),
+    };
+  }
+
+  /** Schema and static problems of a document, without storing anything. */
+  async validate(document: unknown): Promise<{ valid: boolean; problems: Problem[] }> {
+    const r = JourneyDefinition.safeParse(document);
+    if (!r.success) return { valid: false, problems: schemaProblems(r.error) };
+    const problems = validateDefinition(r.data, await this.context());
+    return { valid: problems.length === 0, problems };
+  }
+
+  /** Stores a document as the next draft version of its key. */
+  async createDraft(document: unknown): Promise<StoredDefinition & { problems: Problem[] }> {
+    const def = this.parse(document);
+    const problems = validateDefinition(def, await this.context());
+    for (let attempt = 0; ; attempt++) {
+      const last = await this.db.journeyDefinitionVersion.findFirst({ where: { key: def.key }, orderBy: { version: 'desc' } });
+      const version = (last?.version ?? 0) + 1;
+      try {
+        const row = await this.db.journeyDefinitionVersion.create({
+          data: { key: def.key, version, status: 'draft', document: { ...def, version } as Prisma.InputJsonValue },
+        });
+        return { ...toStored(row), problems };
+      } catch (err) {
+        // Two drafts of one key at once: the second takes the next number.
+        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async get(key: string, version: number): Promise<StoredDefinition> {
+    const row = await this.db.journeyDefinitionVersion.findUnique({ where: { key_version: { key, version } } });
+    if (!row) throw notFound('journey definition', `${key}@${version}`);
+    return toStored(row);
+  }
+
+  async list() {
+    const rows = await this.db.journeyDefinitionVersion.findMany({ orderBy: [{ key: 'asc' }, { version: 'asc' }] });
+    const byKey = new Map<string, typeof rows>();
+    for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    return [...byKey.entries()].map(([key, versions]) => {
+      const published = versions.filter((v) => v.status === 'published').at(-1);
+      const latest = versions.at(-1)!;
+      return {
+        key,
+        name: (latest.document as { name?: string }).name ?? key,
+        publishedVersion: published?.version ?? null,
+        versions: versions.map((v) => ({ version: v.version, status: v.status, createdAt: v.createdAt, publishedAt: v.publishedAt, retiredAt: v.retiredAt })),
+      };
+    });
+  }
+
+  /** The newest published version of a key: what a new journey starts on. */
+  async latestPublished(key: string): Promise<StoredDefinition | undefined> {
+    const row = await this.db.journeyDefinitionVersion.findFirst({ where: { key, status: 'published' }, orderBy: { version: 'desc' } });
+    return row ? toStored(row) : undefined;
+  }
+
+  /** The newest published version of every key. */
+  async allPublished(): Promise<StoredDefinition[]> {
+    const rows = await this.db.journeyDefinitionVersion.findMany({ where: { status: 'published' }, orderBy: [{ key: 'asc' }, { version: 'desc' }], distinct: ['key'] });
+    return rows.map(toStored);
+  }
+
+  async publish(key: string, version: number): Promise<StoredDefinition> {
+    const stored = await this.get(key, version);
+    if (stored.status !== 'draft') throw conflict('not_a_draft', `${key}@${version} is ${stored.status}; only a draft can be published`);
+    const problems = validateDefinition(stored.definition, await this.context());
+    if (problems.length)
+      throw new ApiError(422, 'definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+    const r = await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'draft' }, data: { status: 'published', publishedAt: new Date() } });
+    if (r.count === 0) throw conflict('not_a_draft', `${key}@${version} changed meanwhile`);
+    return this.get(key, version);
+  }
+
+  async retire(key: string, version: number): Promise<StoredDefinition> {
+    const stored = await this.get(key, version);
+    if (stored.status !== 'published') throw conflict('not_published', `${key}@${version} is ${stored.status}; only a published version can be retired`);
+    await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'published' }, data: { status: 'retired', retiredAt: new Date() } });
+    return this.get(key, version);
+  }
+}
+
+function toStored(row: { key: string; version: number; status: string; document: unknown; createdAt: Date; publishedAt: Date | null; retiredAt: Date | null }): StoredDefinition {
+  return {
+    key: row.key,
+    version: row.version,
+    status: row.status as DefinitionStatus,
+    // Stored documents were validated on the way in; parsing again fills defaults added to the language since.
+    definition: JourneyDefinition.parse(row.document),
+    createdAt: row.createdAt,
+    publishedAt: row.publishedAt,
+    retiredAt: row.retiredAt,
+  };
+}
+
+function schemaProblems(error: z.ZodError): Problem[] {
+  return error.issues.map((i) => ({ path: formatPath(i.path as (string | number)[]), message: i.message }));
+}

@@ -1,0 +1,382 @@
+// What the service does, apart from HTTP: starting journeys (by API, by an entry event, by another journey),
+// delivering events, reading journeys and tasks, and the journey chorus. The API and the chorus activities share it.
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { z } from 'zod';
+import { ParamsError, resolveParams } from '../engine/definition.js';
+import { addDuration } from '../engine/duration.js';
+import { type JourneyEvent, matches, type Profile, readField, start as startEngine } from '../engine/engine.js';
+import { type Db, Prisma } from '../db/client.js';
+import type { journeyWorkflow, JourneyWorkflowInput } from '../workflows/journey.js';
+import {
+  CustomerIdAttr,
+  exitJourneySignal,
+  journeyEventSignal,
+  journeyQuery,
+  JourneyKeyAttr,
+  JourneyStageAttr,
+  type JourneyView,
+  journeyWorkflowId,
+  profileSignal,
+  taskCompletedSignal,
+} from '../workflows/messages.js';
+import type { DefinitionStore } from './definitions.js';
+import { ApiError, conflict, notFound } from './errors.js';
+import type { CompleteTaskBody, CustomerBody, EventBody, TaskQuery } from './schemas.js';
+
+export interface ServiceDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  definitions: DefinitionStore;
+}
+
+/** How a journey came to be started: re-entry refusals are errors for the API, silent for events and journeys. */
+export type StartVia = 'api' | 'event' | 'journey';
+
+export interface StartRequest {
+  journeyKey: string;
+  customerId: string;
+  businessKey?: string;
+  params?: Record<string, unknown>;
+  via: StartVia;
+}
+
+type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string };
+
+const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+
+/** The part of a profile a journey may see: no name, address or number. */
+export function profileSnapshot(c: { segment: string | null; timeZone: string; locale: string; attributes: unknown }): Profile {
+  return { segment: c.segment, timeZone: c.timeZone, locale: c.locale, attributes: (c.attributes ?? {}) as Record<string, unknown> };
+}
+
+export class JourneyService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  private get db() {
+    return this.deps.db;
+  }
+
+  // ---- customers -------------------------------------------------------------------------------------------------
+
+  async upsertCustomer(customerId: string, body: z.infer<typeof CustomerBody>) {
+    const { consents, attributes, ...fields } = body;
+    const existing = await this.db.customer.findUnique({ where: { id: customerId } });
+    const mergedConsents = { ...((existing?.consents ?? {}) as Record<string, boolean>), ...(consents ?? {}) };
+    const data = { ...fields, consents: mergedConsents, ...(attributes !== undefined ? { attributes: attributes as Prisma.InputJsonValue } : {}) };
+    const customer = await this.db.customer.upsert({ where: { id: customerId }, create: { id: customerId, ...data }, update: data });
+    if (existing) {
+      // Running journeys branch on the profile: they get the new snapshot.
+      const running = await this.db.journey.findMany({ where: { customerId, status: 'running' }, select: { workflowId: true } });
+      await Promise.all(running.map((j) => this.signalIfRunning(j.workflowId, (h) => h.signal(profileSignal, profileSnapshot(customer)))));
+    }
+    return { created: existing === null, customer };
+  }
+
+  async getCustomer(customerId: string) {
+    const customer = await this.db.customer.findUnique({ where: { id: customerId } });
+    if (!customer) throw notFound('customer', customerId);
+    return customer;
+  }
+
+  // ---- starting journeys -----------------------------------------------------------------------------------------
+
+  /**
+   * Starts a journey on the newest published version of its definition, once per its re-entry rule: `once` — one
+   * per customer (and business key), ever; `cooldown` — again once the last one has been over for the cool-down;
+   * `concurrent` — one per business key. The workflow id is the idempotency key, so the same request again answers
+   * the same journey.
+   */
+  async startJourney(req: StartRequest): Promise<{ created: boolean; journey: ReturnType<JourneyService['summary']> }> {
+    const stored = await this.deps.definitions.latestPublished(req.journeyKey);
+    if (!stored) throw notFound('journey', req.journeyKey);
+    const definition = stored.definition;
+    if (req.via === 'api' && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
+    let params;
+    try {
+      params = resolveParams(definition, req.params ?? {});
+    } catch (err) {
+      if (err instanceof ParamsError)
+        throw new ApiError(400, 'invalid_params', err.message, err.problems.map((p) => ({ path: `body.params.${p.param}`, message: p.message })));
+      throw err;
+    }
+    const customer = await this.getCustomer(req.customerId);
+    const businessKey = definition.entry.reentry.mode === 'concurrent' || req.businessKey !== undefined ? req.businessKey : undefined;
+    const baseId = journeyWorkflowId(definition.key, req.customerId, businessKey);
+
+    const previous = await this.db.journey.findMany({
+      where: { OR: [{ workflowId: baseId }, { workflowId: { startsWith: `${baseId}@` } }] },
+      orderBy: { startedAt: 'desc' },
+    });
+    const last = previous[0];
+    let workflowId = baseId;
+    if (last) {
+      const cooldown = definition.entry.reentry.mode === 'cooldown' ? definition.entry.reentry.cooldown : undefined;
+      if (last.status === 'running' || cooldown === undefined) return { created: false, journey: this.summary(last) };
+      const again = addDuration(last.endedAt ?? last.startedAt, cooldown);
+      if (again.getTime() > Date.now())
+        throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
+      workflowId = `${baseId}@${previous.length + 1}`;
+    }
+
+    const profile = profileSnapshot(customer);
+    const initial = startEngine(definition, { instanceId: workflowId, customerId: req.customerId, params, profile }, new Date()).state;
+    const input: JourneyWorkflowInput = {
+      definition,
+      customerId: req.customerId,
+      ...(businessKey !== undefined ? { businessKey } : {}),
+      params,
+      profile,
+    };
+    let created = true;
+    try {
+      await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', {
+        taskQueue: this.deps.taskQueue,
+        workflowId,
+        args: [input],
+        typedSearchAttributes: [
+          { key: CustomerIdAttr, value: req.customerId },
+          { key: JourneyKeyAttr, value: definition.key },
+          { key: JourneyStageAttr, value: initial.stage },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      created = false; // a concurrent identical request won the start
+    }
+    // The workflow's first activity writes the same row; whichever comes second leaves it as it is.
+    await this.db.journey.createMany({
+      data: [{
+        workflowId,
+        customerId: req.customerId,
+        journeyKey: definition.key,
+        version: definition.version,
+        businessKey: businessKey ?? null,
+        params,
+        tags: definition.tags,
+        status: 'running',
+        stage: initial.stage,
+        stageEnteredAt: new Date(initial.stageEnteredAt),
+      }],
+      skipDuplicates: true,
+    });
+    const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
+    return { created, journey: this.summary(row) };
+  }
+
+  summary(row: JourneyRow) {
+    return {
+      workflowId: row.workflowId,
+      journeyKey: row.journeyKey,
+      version: row.version,
+      customerId: row.customerId,
+      ...(row.businessKey !== null ? { businessKey: row.businessKey } : {}),
+      stage: row.stage,
+      status: row.status,
+    };
+  }
+
+  /** Journeys whose entry rule this event meets start first, so the event is their first input. */
+  private async startByEvent(customerId: string, event: { type: string; data: Record<string, unknown> }): Promise<string[]> {
+    const started: string[] = [];
+    for (const { definition } of await this.deps.definitions.allPublished()) {
+      if (!definition.entry.events.some((e) => e.event === event.type && matches(e.where, event.data))) continue;
+      const field = definition.entry.reentry.businessKeyField;
+      const value = field ? readField(event.data, field) : undefined;
+      try {
+        const r = await this.startJourney({
+          journeyKey: definition.key,
+          customerId,
+          ...(value !== undefined && value !== null ? { businessKey: String(value) } : {}),
+          via: 'event',
+        });
+        if (r.journey.status === 'running') started.push(r.journey.workflowId);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 409)) throw err; // still cooling down: no new journey
+      }
+    }
+    return started;
+  }
+
+  // ---- events ----------------------------------------------------------------------------------------------------
+
+  /**
+   * Records the event once (its eventId is unique) and delivers it to the customer's running journeys (starting those
+   * it is an entry event of), or to one journey. A repeated eventId is reported as a duplicate; if its first delivery
+   * did not finish, it is delivered again (the workflow ignores an event id it has seen), so a client's retry never
+   * loses an event and never applies it twice.
+   */
+  async receiveEvent(customerId: string, body: z.infer<typeof EventBody>, workflowId?: string) {
+    const occurredAt = body.occurredAt ? new Date(body.occurredAt) : new Date();
+    const data = body.data ?? {};
+    let duplicate = false;
+    let row;
+    try {
+      row = await this.db.$transaction(async (tx) => {
+        const created = await tx.inboundEvent.create({
+          data: { eventId: body.eventId, customerId, workflowId: workflowId ?? null, type: body.type, occurredAt, data: data as Prisma.InputJsonValue },
+        });
+        // A channel opt-out withdraws consent for that channel across all journeys.
+        const channel = body.type === 'customer.opted_out' ? data.channel : undefined;
+        if (typeof channel === 'string') {
+          const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
+          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...(c.consents as object), [channel]: false } } });
+        }
+        return created;
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      duplicate = true;
+      row = await this.db.inboundEvent.findUniqueOrThrow({ where: { eventId: body.eventId } });
+      if (row.customerId !== customerId || row.type !== body.type || row.workflowId !== (workflowId ?? null))
+        throw conflict('event_id_reused', `eventId "${body.eventId}" was already used for a different event`);
+      if (row.deliveredAt) return { eventId: row.eventId, duplicate, deliveredTo: row.deliveredTo };
+    }
+
+    const event: JourneyEvent = { eventId: row.eventId, type: row.type, occurredAt: row.occurredAt.toISOString(), data: row.data as Record<string, unknown> };
+    const targets = workflowId ? [workflowId] : await this.runningJourneys(customerId);
+    if (!workflowId) for (const id of await this.startByEvent(customerId, event)) if (!targets.includes(id)) targets.push(id);
+    const deliveredTo: string[] = [];
+    for (const target of targets)
+      if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
+    await this.db.inboundEvent.update({ where: { eventId: row.eventId }, data: { deliveredTo, deliveredAt: new Date() } });
+    return { eventId: row.eventId, duplicate, deliveredTo };
+  }
+
+  async receiveJourneyEvent(workflowId: string, body: z.infer<typeof EventBody>) {
+    const journey = await this.db.journey.findUnique({ where: { workflowId } });
+    if (!journey) throw notFound('journey', workflowId);
+    const seen = await this.db.inboundEvent.findUnique({ where: { eventId: body.eventId } });
+    if (journey.status !== 'running' && !seen) throw conflict('journey_ended', `journey "${workflowId}" has ended (${journey.status})`);
+    return this.receiveEvent(journey.customerId, body, workflowId);
+  }
+
+  private async runningJourneys(customerId: string, where: Prisma.JourneyWhereInput = {}): Promise<string[]> {
+    const rows = await this.db.journey.findMany({ where: { customerId, status: 'running', ...where }, select: { workflowId: true }, orderBy: { startedAt: 'asc' } });
+    return rows.map((j) => j.workflowId);
+  }
+
+  /** Runs `send` on the journey's workflow; false when the workflow has ended meanwhile. */
+  private async signalIfRunning(workflowId: string, send: (h: ReturnType<Client['workflow']['getHandle']>) => Promise<void>): Promise<boolean> {
+    try {
+      await send(this.deps.temporal.workflow.getHandle(workflowId));
+      return true;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  // ---- the journey chorus ----------------------------------------------------------------------------------------
+
+  /** A journey starts another for its customer. Re-entry rules apply; a refusal is not an error. */
+  async chorusStart(customerId: string, journeyKey: string, params?: Record<string, unknown>): Promise<string | undefined> {
+    try {
+      const r = await this.startJourney({ journeyKey, customerId, ...(params ? { params } : {}), via: 'journey' });
+      return r.journey.workflowId;
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 409 || err.status === 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** A journey sends an event to the customer's running journeys of a key. */
+  async chorusSignal(customerId: string, journeyKey: string, event: JourneyEvent): Promise<string[]> {
+    const delivered: string[] = [];
+    for (const id of await this.runningJourneys(customerId, { journeyKey }))
+      if (await this.signalIfRunning(id, (h) => h.signal(journeyEventSignal, event))) delivered.push(id);
+    return delivered;
+  }
+
+  /** A journey stops the customer's other running journeys of a key or carrying a tag. */
+  async chorusStop(customerId: string, by: { journeyKey?: string; tag?: string }, reason: string, except: string): Promise<string[]> {
+    const where: Prisma.JourneyWhereInput = { workflowId: { not: except }, ...(by.journeyKey ? { journeyKey: by.journeyKey } : {}), ...(by.tag ? { tags: { has: by.tag } } : {}) };
+    const stopped: string[] = [];
+    for (const id of await this.runningJourneys(customerId, where))
+      if (await this.signalIfRunning(id, (h) => h.signal(exitJourneySignal, { reason }))) stopped.push(id);
+    return stopped;
+  }
+
+  // ---- reading and steering journeys -----------------------------------------------------------------------------
+
+  /** Live from the workflow while it runs; from the read model once it has ended. */
+  async getJourney(workflowId: string): Promise<JourneyView> {
+    const row = await this.db.journey.findUnique({
+      where: { workflowId },
+      include: { transitions: { orderBy: { seq: 'asc' } } },
+    });
+    if (!row) throw notFound('journey', workflowId);
+    if (row.status === 'running') {
+      try {
+        return await this.deps.temporal.workflow.getHandle(workflowId).query(journeyQuery);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    }
+    return {
+      workflowId: row.workflowId,
+      journeyKey: row.journeyKey,
+      version: row.version,
+      customerId: row.customerId,
+      ...(row.businessKey !== null ? { businessKey: row.businessKey } : {}),
+      status: row.status as JourneyView['status'],
+      ...(row.exitReason !== null ? { endReason: row.exitReason } : {}),
+      stage: row.stage,
+      stageEnteredAt: row.stageEnteredAt.toISOString(),
+      stageHistory: row.transitions.map((t) => ({ stage: t.toStage, enteredAt: t.enteredAt.toISOString(), cause: t.cause ?? '' })),
+      goals: row.goals,
+      waitingFor: [],
+    };
+  }
+
+  async listCustomerJourneys(customerId: string) {
+    await this.getCustomer(customerId);
+    const rows = await this.db.journey.findMany({ where: { customerId }, orderBy: { startedAt: 'desc' } });
+    return rows.map((r) => ({ ...this.summary(r), stageEnteredAt: r.stageEnteredAt, startedAt: r.startedAt, endedAt: r.endedAt, endReason: r.exitReason, goals: r.goals }));
+  }
+
+  async listCustomerMessages(customerId: string, limit: number) {
+    await this.getCustomer(customerId);
+    return this.db.message.findMany({ where: { customerId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: limit });
+  }
+
+  async exitJourney(workflowId: string, reason: string) {
+    const row = await this.db.journey.findUnique({ where: { workflowId } });
+    if (!row) throw notFound('journey', workflowId);
+    if (row.status !== 'running') throw conflict('journey_ended', `journey "${workflowId}" has ended (${row.status})`);
+    if (!(await this.signalIfRunning(workflowId, (h) => h.signal(exitJourneySignal, { reason }))))
+      throw conflict('journey_ended', `journey "${workflowId}" has ended`);
+    return { workflowId, status: 'exiting', reason };
+  }
+
+  // ---- RM tasks --------------------------------------------------------------------------------------------------
+
+  async listTasks(q: z.infer<typeof TaskQuery>) {
+    return this.db.task.findMany({
+      where: {
+        ...(q.rmId ? { OR: [{ rmId: q.rmId }, { escalatedTo: q.rmId }] } : {}),
+        ...(q.customerId ? { customerId: q.customerId } : {}),
+        ...(q.status ? { status: q.status } : {}),
+      },
+      orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
+      take: 500,
+    });
+  }
+
+  /** The outcome goes to the journey first (it ignores a repeat), then the task is closed: a failure in between
+   * leaves the task open to complete again, never an outcome the journey did not get. */
+  async completeTask(taskId: string, body: z.infer<typeof CompleteTaskBody>) {
+    const task = await this.db.task.findUnique({ where: { id: taskId } });
+    if (!task) throw notFound('task', taskId);
+    if (task.status !== 'open') throw conflict('task_closed', `task "${taskId}" is already ${task.status}`);
+    // The journey may have ended; the task can still be closed.
+    await this.signalIfRunning(task.workflowId, (h) =>
+      h.signal(taskCompletedSignal, { taskId, taskKey: task.taskKey, taskRef: task.idempotencyKey, outcome: body.outcome }));
+    const closed = await this.db.task.updateMany({
+      where: { id: taskId, status: 'open' },
+      data: { status: 'done', outcome: body.outcome, note: body.note ?? null, completedAt: new Date() },
+    });
+    if (closed.count === 0) throw conflict('task_closed', `task "${taskId}" was completed meanwhile`);
+    return this.db.task.findUniqueOrThrow({ where: { id: taskId } });
+  }
+}

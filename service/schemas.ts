@@ -1,0 +1,89 @@
+// Request shapes of the REST API (zod), shared by the service. Every 400 for bad input comes from these.
+import { z } from 'zod';
+import { isTimeZone } from '../engine/tz.js';
+
+
+export const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:@-]+$/, 'letters, digits and _ . : @ - only');
+
+export const CustomerBody = z
+  .object({
+    name: z.string().min(1).max(200).nullable().optional(),
+    email: z.email().max(320).nullable().optional(),
+    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number like +8613800138000').nullable().optional(),
+    timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').optional(),
+    locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN').optional(),
+    segment: z.string().min(1).max(64).nullable().optional(),
+    rmId: id.nullable().optional(),
+    consents: z.object({ email: z.boolean(), sms: z.boolean(), webhook: z.boolean() }).partial().strict().optional(),
+    /** Business attributes journeys branch on (no contact data: journeys see these). */
+    attributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'an attribute name like netWorth'), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]))
+      .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes')
+      .optional(),
+  })
+  .strict();
+
+export const StartJourneyBody = z
+  .object({
+    journeyKey: z.string().min(1).max(64),
+    customerId: id,
+    businessKey: id.optional(),
+    params: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+
+export const EventBody = z
+  .object({
+    eventId: id,
+    type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"'),
+    occurredAt: z.iso.datetime({ offset: true }).optional(),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .refine((e) => JSON.stringify(e.data ?? {}).length <= 16_384, { message: 'data is larger than 16 KiB', path: ['data'] });
+
+export const ExitBody = z.object({ reason: z.string().min(1).max(200) }).strict();
+
+export const CompleteTaskBody = z
+  .object({
+    outcome: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an outcome like interested, not_now or closed'),
+    note: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const TaskQuery = z
+  .object({ rmId: id.optional(), customerId: id.optional(), status: z.enum(['open', 'done']).optional() })
+  .strict();
+
+export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
+
+const isoTime = z.iso.datetime({ offset: true });
+
+export const SimulateBody = z
+  .object({
+    /** A definition document to try (a draft not stored yet), or the key (and version) of a stored one. */
+    definition: z.unknown().optional(),
+    key: z.string().min(1).max(64).optional(),
+    version: z.number().int().min(1).optional(),
+    customer: z
+      .object({
+        id: id.optional(),
+        segment: z.string().max(64).nullable().optional(),
+        timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').optional(),
+        locale: z.string().optional(),
+        attributes: z.record(z.string(), z.unknown()).optional(),
+      })
+      .strict()
+      .default({}),
+    params: z.record(z.string(), z.unknown()).optional(),
+    start: isoTime.optional(),
+    events: z
+      .array(z.object({ at: isoTime, type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"'), data: z.record(z.string(), z.unknown()).optional(), eventId: id.optional() }).strict())
+      .max(10_000)
+      .default([]),
+    until: isoTime,
+  })
+  .strict()
+  .refine((b) => (b.definition === undefined) !== (b.key === undefined), { message: 'give either "definition" or "key"' })
+  .refine((b) => b.version === undefined || b.key !== undefined, { message: '"version" goes with "key"', path: ['version'] })
+  .refine((b) => Date.parse(b.until) > Date.parse(b.start ?? new Date().toISOString()) || b.start === undefined, { message: '"until" must be after "start"', path: ['until'] })
+  .refine((b) => Date.parse(b.until) - Date.parse(b.start ?? b.until) <= 10 * 366 * 86_400_000, { message: 'at most ten years of virtual time', path: ['until'] });
