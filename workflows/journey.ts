@@ -91,13 +91,17 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
 
   const execute = async (commands: Command[]) => {
     const journey = { workflowId, customerId: state.customerId, journeyKey: state.journeyKey };
-    const transitions = commands.filter((c) => c.type === 'stageChanged');
-    if (transitions.length || commands.some((c) => c.type === 'ended')) {
-      upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
-      await recordProgress(progress(state, workflowId, transitions));
-    }
+    // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
     const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
     if (entries.length) await recordLog({ ...journey, entries });
+    const transitions = commands.filter((c) => c.type === 'stageChanged');
+    const ended = commands.some((c) => c.type === 'ended');
+    const writeProgress = async () => {
+      upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
+      await recordProgress(progress(state, workflowId, transitions));
+    };
+    // A new stage shows before the sends it causes; an end shows after the journey's last actions.
+    if (transitions.length && !ended) await writeProgress();
     for (const c of commands) {
       try {
         if (c.type === 'send') {
@@ -120,6 +124,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
         throw err;
       }
     }
+    if (ended) await writeProgress();
   };
 
   if (input.state) {

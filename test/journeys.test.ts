@@ -1,0 +1,275 @@
+// Journey definitions as data on the real stack: the definitions API, the seed journeys end to end on the Temporal
+// dev server (durations shortened by params), version pinning, the chorus, and simulation agreeing with the workflow.
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveParams } from '../engine/definition.js';
+import { describe as describeCommand, simulate } from '../engine/simulate.js';
+import { loadBuiltIn } from '../journeys/index.js';
+import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+
+let stack: Stack;
+let app: ReturnType<typeof createStackApp>;
+
+beforeAll(async () => {
+  stack = await startStack();
+  await stack.startWorker();
+  app = createStackApp(stack);
+});
+afterAll(async () => stack?.stop());
+
+/** JSON with sorted keys: Postgres' jsonb does not keep key order. */
+const canonical = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+
+let seq = 0;
+async function customer(fields: Record<string, unknown> = {}) {
+  const id = `jc-${++seq}`;
+  await request(app).put(`/v1/customers/${id}`).send({ name: `Customer ${seq}`, email: `${id}@example.com`, phone: `+861390000${String(seq).padStart(4, '0')}`, rmId: 'rm-3', ...fields }).expect(201);
+  return { id, email: `${id}@example.com`, phone: `+861390000${String(seq).padStart(4, '0')}` };
+}
+const event = (customerId: string, type: string, data?: Record<string, unknown>) =>
+  request(app).post(`/v1/customers/${customerId}/events`).send({ eventId: `${customerId}-${++seq}`, type, ...(data ? { data } : {}) }).expect(202).then((r) => r.body as { deliveredTo: string[] });
+const start = (journeyKey: string, customerId: string, params?: Record<string, unknown>) =>
+  request(app).post('/v1/journeys').send({ journeyKey, customerId, ...(params ? { params } : {}) }).then((r) => r.body as { workflowId: string; version: number });
+const journey = (workflowId: string) => request(app).get(`/v1/journeys/${encodeURIComponent(workflowId)}`).then((r) => r.body);
+const openTask = (customerId: string, taskKey: string) =>
+  eventually(() => request(app).get(`/v1/tasks?customerId=${customerId}&status=open`).then((r) => r.body.tasks.find((t: { taskKey: string }) => t.taskKey === taskKey)), (t) => t !== undefined);
+
+describe('definitions API', () => {
+  const draft = (over: Record<string, unknown> = {}) => ({
+    key: 'onboarding-test', version: 1, name: 'Onboarding test', stages: [{ key: 'new', label: 'New' }, { key: 'active', label: 'Active' }], initialStage: 'new',
+    triggers: [{ event: 'product.purchased', steps: [{ type: 'stage', stage: 'active' }, { type: 'send', channel: 'email', template: 'lifecycle-thanks' }] }],
+    ...over,
+  });
+
+  it('serves the language as JSON Schema', async () => {
+    const { body } = await request(app).get('/v1/journey-definitions/schema').expect(200);
+    expect(body.title).toBe('Journey definition');
+    expect(body.required).toEqual(expect.arrayContaining(['key', 'version', 'name', 'stages', 'initialStage']));
+    const text = JSON.stringify(body);
+    for (const kind of ['delayUntilLocalTime', 'branch', 'split', 'feedback', 'startJourney', 'goto']) expect(text).toContain(`"const":"${kind}"`);
+  });
+
+  it('validates without storing, with exact messages', async () => {
+    const bad = draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }, { type: 'goto', target: 'x' }] }] });
+    const { body } = await request(app).post('/v1/journey-definitions/validate').send(bad).expect(200);
+    expect(body).toEqual({ valid: false, problems: [
+      { path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' },
+      { path: 'triggers[0].steps[1]', message: 'goto target "x" does not exist' },
+      { path: 'stages[1]', message: 'stage "active" is never entered' },
+    ] });
+    expect((await request(app).post('/v1/journey-definitions/validate').send(draft()).expect(200)).body).toEqual({ valid: true, problems: [] });
+    expect((await request(app).post('/v1/journey-definitions/validate').send({ key: 'x' }).expect(200)).body.valid).toBe(false);
+  });
+
+  it('draft → published → retired; a published version is immutable; invalid drafts cannot be published', async () => {
+    const v1 = await request(app).post('/v1/journey-definitions').send(draft()).expect(201);
+    expect(v1.body).toMatchObject({ key: 'onboarding-test', version: 1, status: 'draft', problems: [] });
+    const v2 = await request(app).post('/v1/journey-definitions').send(draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }] }] })).expect(201);
+    expect(v2.body.version).toBe(2);
+    const refused = await request(app).post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
+    expect(refused.body.error.code).toBe('definition_invalid');
+    expect(refused.body.error.details).toContainEqual({ path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' });
+    await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
+    expect((await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
+    expect((await request(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({ status: 'published', definition: { key: 'onboarding-test', version: 1 } });
+    const c = await customer();
+    expect(await start('onboarding-test', c.id)).toMatchObject({ version: 1 });
+    await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/retire').expect(200);
+    const other = await customer();
+    expect((await request(app).post('/v1/journeys').send({ journeyKey: 'onboarding-test', customerId: other.id }).expect(404)).body.error.message).toContain('journey "onboarding-test" not found');
+    const list = (await request(app).get('/v1/journey-definitions').expect(200)).body.definitions;
+    expect(list.find((d: { key: string }) => d.key === 'onboarding-test')).toMatchObject({ publishedVersion: null, versions: [{ version: 1, status: 'retired' }, { version: 2, status: 'draft' }] });
+    expect(list.map((d: { key: string }) => d.key)).toEqual(expect.arrayContaining(['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle']));
+  });
+
+  it.each([
+    ['a document that does not fit the schema', 'post', '/v1/journey-definitions', { key: 'Bad Key' }, 400, 'invalid_definition'],
+    ['an unknown version', 'get', '/v1/journey-definitions/bank-loan/versions/99', undefined, 404, 'not_found'],
+    ['a version that is not a number', 'get', '/v1/journey-definitions/bank-loan/versions/one', undefined, 400, 'invalid_request'],
+    ['retiring a draft', 'post', '/v1/journey-definitions/onboarding-test/versions/2/retire', undefined, 409, 'not_published'],
+    ['a simulation with neither definition nor key', 'post', '/v1/journey-definitions/simulate', { until: '2027-01-01T00:00:00Z' }, 400, 'invalid_request'],
+    ['a simulation of an unknown journey', 'post', '/v1/journey-definitions/simulate', { key: 'nope', until: '2027-01-01T00:00:00Z' }, 404, 'not_found'],
+    ['a simulation ending before it starts', 'post', '/v1/journey-definitions/simulate', { key: 'lifecycle', start: '2027-01-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }, 400, 'invalid_request'],
+  ] as const)('refuses %s', async (_name, method, path, body, status, code) => {
+    const before = await stack.testDb.db.journeyDefinitionVersion.count();
+    const res = await (body === undefined ? request(app)[method](path) : request(app)[method](path).send(body));
+    expect(res.status).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(await stack.testDb.db.journeyDefinitionVersion.count()).toBe(before);
+  });
+});
+
+describe('simulation API', () => {
+  it('returns the timeline of a stored journey for a scripted customer, a year in well under a second', async () => {
+    const events = [{ at: '2026-01-01T01:00:00Z', type: 'loan.approved', data: { limit: 9000, expiresAt: '2026-12-31T00:00:00Z' } }, { at: '2026-01-02T00:00:00Z', type: 'loan.drawdown', data: { amount: 100 } }];
+    for (let m = 1; m <= 11; m++) events.push({ at: `2026-${String(m).padStart(2, '0')}-10T00:00:00Z`, type: 'loan.repayment_due', data: { dueAt: `2026-${String(m + 1).padStart(2, '0')}-01T00:00:00Z` } as never });
+    const { body } = await request(app).post('/v1/journey-definitions/simulate').send({ key: 'bank-loan', customer: { segment: 'young', timeZone: 'Asia/Shanghai' }, start: '2026-01-01T00:00:00Z', events, until: '2027-01-01T00:00:00Z' }).expect(200);
+    expect(body).toMatchObject({ journeyKey: 'bank-loan', version: 1, status: 'running', stage: 'renewal', goals: ['approved'] });
+    expect(body.stages.map((s: { stage: string }) => s.stage)).toEqual(['awareness', 'first_loan', 'repayment', 'renewal']);
+    expect(body.messages.filter((m: { template: string }) => m.template === 'loan-repayment-reminder')).toHaveLength(11);
+    expect(body.tasks).toEqual([{ at: '2026-12-08T00:00:00.000Z', kind: 'task', taskKey: 'renewal-follow-up', title: 'Follow up on the renewal offer', dueAt: '2026-12-10T00:00:00.000Z' }]);
+    expect(body.timers.length).toBeGreaterThan(12);
+    expect(body.stats.ms).toBeLessThan(1000);
+  });
+});
+
+describe('seed journeys on the dev server', () => {
+  it('fund-dca: a young customer from a fund page to the monthly plan', async () => {
+    const c = await customer({ segment: 'young' });
+    const { workflowId } = await start('fund-dca', c.id, { followUpAfter: 'PT1S', compareNudgeAfter: 'PT1S', companionReportEvery: 'PT2S' });
+    await event(c.id, 'fund.article_read');
+    await event(c.id, 'fund.detail_viewed', { fundCode: 'F100' });
+    const push = await stack.push.waitFor((p) => p.customerId === c.id);
+    expect(push.title).toBe('Reading a fund\'s page');
+    await event(c.id, 'fund.compared');
+    await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('shortlist'));
+    await event(c.id, 'fund.subscribed', { fundCode: 'F100', amount: 5000 });
+    expect((await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Welcome to your fund')).text).toContain('F100');
+    await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('Reply 1 (poor) to 5'));
+    await event(c.id, 'feedback.answered', { survey: 'csat', score: 5 });
+    await event(c.id, 'fund.dca_plan_created', { day: 8 });
+    await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Your monthly plan is running');
+    await eventually(async () => stack.smtp.messages().filter((m) => m.to.includes(c.email) && m.subject === 'Your monthly companion report').length, (k) => k >= 2);
+    const view = await journey(workflowId);
+    expect(view).toMatchObject({ stage: 'invest', status: 'running', goals: ['subscribed', 'dca_started'] });
+    expect(view.stageHistory.map((s: { stage: string }) => s.stage)).toEqual(['discover', 'learn', 'evaluate', 'compare', 'subscribe', 'invest']);
+    const log = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId }, orderBy: { id: 'asc' } });
+    expect(log.map((l) => [l.kind, l.data])).toEqual([['goal', { goal: 'subscribed' }], ['feedback', { survey: 'csat', score: 5 }], ['goal', { goal: 'dca_started' }]]);
+    expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).goals).toEqual(['subscribed', 'dca_started']);
+  });
+
+  it('insurance-event: started by the invitation event; a new affluent customer gets the agent, whose outcome moves the journey', async () => {
+    const c = await customer({ segment: 'new_affluent' });
+    const eventAt = new Date(Date.now() + 86_400_000 + 3_000).toISOString();
+    const { deliveredTo } = await event(c.id, 'insurance.invited', { eventCode: 'EV-7', eventAt });
+    expect(deliveredTo).toEqual([`journey:insurance-event:${c.id}:EV-7`]);
+    await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'You are invited: family protection evening');
+    await event(c.id, 'insurance.registered', { eventCode: 'EV-7', eventAt });
+    await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('you are registered'));
+    await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('a reminder'), 15_000); // one day before eventAt: in 3 s
+    await event(c.id, 'insurance.attended');
+    const task = await openTask(c.id, 'needs-discovery');
+    expect(task).toMatchObject({ title: 'Book a one-to-one needs discovery', rmId: 'rm-3' });
+    await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('Reply 0-10'));
+    await request(app).post(`/v1/tasks/${task.id}/complete`).send({ outcome: 'interested' }).expect(200);
+    const view = await eventually(() => journey(deliveredTo[0]!), (v) => v.stage === 'needs_discovery');
+    expect(view.stageHistory.map((s: { stage: string }) => s.stage)).toEqual(['invited', 'registered', 'attended', 'needs_discovery']);
+    // A second invitation to another event is a journey of its own (concurrent by event code); the same one is not.
+    expect((await event(c.id, 'insurance.invited', { eventCode: 'EV-8', eventAt })).deliveredTo).toContain(`journey:insurance-event:${c.id}:EV-8`);
+    expect((await stack.testDb.db.journey.count({ where: { customerId: c.id, journeyKey: 'insurance-event' } }))).toBe(2);
+  });
+
+  it('lifecycle: consideration to an advocate, with the A/B reminder recorded', async () => {
+    const c = await customer();
+    const { workflowId } = await start('lifecycle', c.id, { considerationNudgeAfter: 'PT1S', onboardingAfter: 'PT1S' });
+    await event(c.id, 'product.viewed');
+    const split = await eventually(() => stack.testDb.db.journeyLogEntry.findFirst({ where: { workflowId, kind: 'split' } }), (l) => l !== null);
+    const variant = (split!.data as { variant: string }).variant;
+    if (variant === 'email') await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Still thinking it over?');
+    else await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('still thinking it over'));
+    await event(c.id, 'product.purchased');
+    await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Thank you for your purchase');
+    await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'How are we doing?');
+    await event(c.id, 'feedback.answered', { survey: 'csat', score: 5 });
+    await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Know someone who would like it too?');
+    await event(c.id, 'customer.referred');
+    const done = await eventually(() => journey(workflowId), (v) => v.status === 'completed');
+    expect(done).toMatchObject({ stage: 'loyalty', endReason: 'advocate', goals: ['purchased', 'advocate'] });
+  });
+});
+
+describe('versions and the chorus', () => {
+  it('a running journey finishes on the version it started with; new starts take the newest published', async () => {
+    const a = await customer();
+    const v1 = await start('lifecycle', a.id, { onboardingAfter: 'PT1S' });
+    expect(v1.version).toBe(1);
+    const doc = structuredClone(loadBuiltIn('lifecycle')) as any;
+    doc.triggers.find((t: { event: string }) => t.event === 'product.purchased').steps[2] = { type: 'send', channel: 'sms', template: 'lifecycle-consideration' };
+    const draft = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
+    await request(app).post(`/v1/journey-definitions/lifecycle/versions/${draft.body.version}/publish`).expect(200);
+    const b = await customer();
+    const v2 = await start('lifecycle', b.id, { onboardingAfter: 'PT1S' });
+    expect(v2.version).toBe(draft.body.version);
+    await event(a.id, 'product.purchased');
+    await event(b.id, 'product.purchased');
+    await stack.smtp.waitFor((m) => m.to.includes(a.email) && m.subject === 'Thank you for your purchase');
+    await stack.sms.waitFor((m) => m.to === b.phone && m.body.includes('still thinking it over'));
+    expect(stack.smtp.messages().some((m) => m.to.includes(b.email) && m.subject === 'Thank you for your purchase')).toBe(false);
+    expect(stack.sms.messages().some((m) => m.to === a.phone)).toBe(false);
+    expect((await journey(v1.workflowId)).version).toBe(1);
+  });
+
+  it('a renewed loan starts fund-dca for the customer', async () => {
+    const c = await customer();
+    const loan = await start('bank-loan', c.id);
+    await event(c.id, 'loan.approved', { limit: 1000, expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() });
+    await event(c.id, 'loan.renewed');
+    await eventually(() => journey(loan.workflowId), (v) => v.status === 'completed');
+    const fund = await eventually(() => stack.testDb.db.journey.findFirst({ where: { customerId: c.id, journeyKey: 'fund-dca' } }), (j) => j !== null);
+    expect(fund).toMatchObject({ status: 'running', stage: 'discover', workflowId: `journey:fund-dca:${c.id}` });
+  });
+
+  it('an opt-out in the loan journey stops the customer\'s marketing journeys', async () => {
+    const c = await customer();
+    const loan = await start('bank-loan', c.id);
+    const life = await start('lifecycle', c.id);
+    await request(app).post(`/v1/journeys/${loan.workflowId}/events`).send({ eventId: `${c.id}-out`, type: 'customer.opted_out' }).expect(202);
+    const stopped = await eventually(() => journey(life.workflowId), (v) => v.status === 'exited');
+    expect(stopped.endReason).toBe('customer_opted_out');
+    expect((await journey(loan.workflowId)).endReason).toBe('opted_out');
+  });
+});
+
+describe('simulation and the workflow agree', () => {
+  it('runs one script through both and gets the same timeline', async () => {
+    const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
+    const params = { considerationNudgeAfter: 'PT2S', onboardingAfter: 'PT2S' };
+    const { workflowId } = await start('lifecycle', c.id, params);
+    const row = await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } });
+    const t0 = row.stageEnteredAt.getTime();
+    const script: [number, string, Record<string, unknown>][] = [
+      [500, 'product.viewed', {}], [4000, 'product.purchased', {}], [7500, 'feedback.answered', { survey: 'csat', score: 5 }], [9000, 'customer.referred', {}],
+    ];
+    const sent: { at: string; type: string; data: Record<string, unknown> }[] = [];
+    for (const [offset, type, data] of script) {
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + offset - Date.now()))); // the script's own clock
+      const at = new Date().toISOString();
+      await event(c.id, type, data);
+      sent.push({ at, type, data });
+    }
+    expect(await stack.env.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'completed' });
+
+    // What the workflow did, from what it recorded.
+    const db = stack.testDb.db;
+    const [stages, messages, log, end] = await Promise.all([
+      db.stageTransition.findMany({ where: { workflowId } }),
+      db.message.findMany({ where: { workflowId } }),
+      db.journeyLogEntry.findMany({ where: { workflowId } }),
+      db.journey.findUniqueOrThrow({ where: { workflowId } }),
+    ]);
+    const real = [
+      ...stages.map((s) => ({ label: `stage ${s.toStage}`, t: s.enteredAt.getTime() })),
+      ...messages.map((m) => ({ label: `send ${m.channel} ${m.template}`, t: m.createdAt.getTime() })),
+      ...log.map((l) => ({ label: `${l.kind} ${canonical(l.data)}`, t: l.at.getTime() })),
+      { label: `end ${end.status} ${end.exitReason}`, t: end.endedAt!.getTime() },
+    ];
+    // The same script in virtual time, from the same start, with the events at the instants they were sent.
+    const def = (await stack.definitions.get('lifecycle', row.version)).definition; // the version the journey runs
+    const sim = simulate(def, {
+      instanceId: workflowId, customerId: c.id, params: resolveParams(def, params), profile: { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} },
+      start: row.stageEnteredAt.toISOString(), until: new Date(t0 + 60_000).toISOString(),
+      inputs: sent.map((e, i) => ({ at: e.at, input: { type: 'event', event: { eventId: `x${i}`, type: e.type, occurredAt: e.at, data: e.data } } })),
+    });
+    const simulated = sim.timeline.map(({ at, command }) => {
+      const e = describeCommand(command, at) as Record<string, any>;
+      const label = e.kind === 'stage' ? `stage ${e.stage}` : e.kind === 'send' ? `send ${e.channel} ${e.template}` : e.kind === 'end' ? `end ${e.status} ${e.reason}` : `${e.kind} ${canonical(e.data)}`;
+      return { label, t: Date.parse(at) };
+    });
+    const order = (l: { label: string; t: number }[]) => [...l].sort((a, b) => a.label.localeCompare(b.label) || a.t - b.t);
+    const [r, s] = [order(real), order(simulated)];
+    expect(r.map((x) => x.label)).toEqual(s.map((x) => x.label));
+    // Times agree to within the latency of a signal and an activity on this machine.
+    r.forEach((x, i) => expect(Math.abs(x.t - s[i]!.t), x.label).toBeLessThan(1500));
+    expect(s.map((x) => x.label)).toContain('end completed advocate');
+  });
+});
