@@ -4,6 +4,7 @@
 //   DATABASE_URL unset      → PGlite served over TCP (.data/pg)
 //   SMTP_URL unset          → the SMTP catcher (SMTP :1025, mail page :1080)
 //   TWILIO_ACCOUNT_SID and TWILIO_API_BASE_URL unset → the Twilio sink (:3099, SMS page on the same port)
+//   WEBHOOK_URL unset       → the webhook sink for app pushes (:3098, page on the same port)
 // then migrates the database and runs the worker and the API in this process. Ctrl-C / SIGTERM stops everything
 // in reverse order and exits 0.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,6 +19,7 @@ import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startSmtpCatcher } from './smtp-catcher.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 import { startTwilioSink } from './twilio-sink.js';
+import { startWebhookSink } from './webhook-sink.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,6 +30,7 @@ const POSTGRES_PORT = 5433; // next to a real Postgres on 5432; a free port is u
 const SMTP_PORT = 1025;
 const MAIL_PAGE_PORT = 1080;
 const TWILIO_SINK_PORT = 3099;
+const WEBHOOK_SINK_PORT = 3098;
 const EMBEDDED_POOL_SIZE = '5';
 const SEARCH_ATTRIBUTES = ['CustomerId=Keyword', 'JourneyKey=Keyword', 'JourneyStage=Keyword'];
 const TEMPORAL_READY_TIMEOUT_MS = 60_000;
@@ -129,7 +132,20 @@ async function main(): Promise<void> {
       urls.push(['SMS', env.TWILIO_API_BASE_URL?.trim() || 'Twilio (api.twilio.com)']);
     }
 
-    // (e) the service, in this process, on the environment built above. Loaded lazily so that a broken service
+    // (e) app pushes (the webhook channel)
+    if (!env.WEBHOOK_URL?.trim()) {
+      const secret = env.WEBHOOK_SECRET?.trim() || 'local-webhook-secret-change-me';
+      env.WEBHOOK_SECRET = secret;
+      const sink = await startWebhookSink({ secret, port: WEBHOOK_SINK_PORT, host: HOST });
+      stops.push({ name: 'webhook sink', stop: () => sink.close() });
+      env.WEBHOOK_URL = sink.url;
+      urls.push(['Push page', `${new URL(sink.url).origin}/ (webhook sink)`]);
+      checkpoint();
+    } else {
+      urls.push(['Webhook', env.WEBHOOK_URL]);
+    }
+
+    // (f) the service, in this process, on the environment built above. Loaded lazily so that a broken service
     // module is reported as a start-up failure, with the peers above stopped cleanly.
     const config = loadConfig(env);
     const appLogger = createLogger(config, 'journeys');

@@ -1,6 +1,7 @@
 // `npm run record-histories`: records the workflow histories that test/replay.test.ts replays on every change, from
 // the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
-// commit the files: from then on the replay test guards both the old and the new histories.
+// commit the files: from then on the replay test guards both the old and the new histories. Histories of earlier
+// releases (first-release-*.json) are never re-recorded: they stand for journeys still running on old code paths.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -11,6 +12,11 @@ import { journeyEventSignal, journeyWorkflowId, stageQuery, taskCompletedSignal 
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
+async function save(name: string, handle: { fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]> }) {
+  const file = new URL(`./histories/${name}.json`, import.meta.url);
+  await writeFile(file, historyToJSON(await handle.fetchHistory()));
+  process.stdout.write(`recorded ${file.pathname}\n`);
+}
 try {
   await stack.startWorker();
   const loan = loadBuiltIn('bank-loan');
@@ -39,9 +45,23 @@ try {
   await eventually(() => stack.testDb.db.task.count({ where: { customerId } }), (c) => c === 2);
   await send('loan.renewed');
   assert.deepEqual(await handle.result(), { status: 'completed', reason: 'renewed', stage: 'renewal' });
-  const file = new URL('./histories/bank-loan-renewed.json', import.meta.url);
-  await writeFile(file, historyToJSON(await handle.fetchHistory()));
-  process.stdout.write(`recorded ${file.pathname}\n`);
+  await save('bank-loan-renewed', handle);
+
+  // A lifecycle journey: an A/B split, a survey answered, goals, a referral that completes it.
+  const other = 'history-2';
+  await stack.testDb.db.customer.create({ data: { id: other, name: 'History Two', email: 'history2@example.com', phone: '+15550008888' } });
+  const life = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: other, params: { considerationNudgeAfter: 'PT1S', onboardingAfter: 'PT1S' }, via: 'api' });
+  const lifeHandle = stack.env.client.workflow.getHandle(life.journey.workflowId);
+  const sendTo = (type: string, data: Record<string, unknown> = {}) =>
+    lifeHandle.signal(journeyEventSignal, { eventId: `h2-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  await sendTo('product.viewed');
+  await eventually(() => stack.testDb.db.journeyLogEntry.count({ where: { workflowId: life.journey.workflowId, kind: 'split' } }), (c) => c === 1);
+  await sendTo('product.purchased');
+  await stack.smtp.waitFor((m) => m.to.includes('history2@example.com') && m.subject === 'How are we doing?');
+  await sendTo('feedback.answered', { survey: 'csat', score: 5 });
+  await sendTo('customer.referred');
+  assert.deepEqual(await lifeHandle.result(), { status: 'completed', reason: 'advocate', stage: 'loyalty' });
+  await save('lifecycle-advocate', lifeHandle);
 } finally {
   await stack.stop();
 }
