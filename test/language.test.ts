@@ -279,3 +279,21 @@ describe('static validation', () => {
     expect(validateDefinition(loadBuiltIn(key), ctx)).toEqual([]);
   });
 });
+
+describe('the README', () => {
+  it('documents the language with a full example that validates and runs', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### A full example'));
+    const doc = JSON.parse(section.slice(section.indexOf('```json') + 7, section.indexOf('```', section.indexOf('```json') + 7)));
+    const def = JourneyDefinition.parse(doc);
+    const templates = TemplateStore.fromFiles();
+    expect(validateDefinition(def, { hasTemplate: (k, c) => templates.has(k, c), knownEvents: new Set(Object.keys(eventCatalog())), journeyKeys: new Set(BUILT_IN_KEYS) })).toEqual([]);
+    const r = run(def, [ev(T0, 'product.purchased', { productId: 'card' })], { profile: { segment: 'hnw', timeZone: 'Asia/Shanghai' }, until: at('P10D') });
+    expect(r.lines.slice(1)).toEqual([
+      '2026-03-02T02:00:00.000Z send email lifecycle-thanks', // the next 10:00 in Shanghai
+      '2026-03-05T02:00:00.000Z task activation-call',
+      '2026-03-06T02:00:00.000Z escalate rm-team-lead',
+    ]);
+  });
+});
