@@ -220,6 +220,37 @@ describe('versions and the chorus', () => {
   });
 });
 
+describe('re-entry and escalation on the real stack', () => {
+  const quick = {
+    key: 'quick-check', version: 1, name: 'Quick check', tags: ['marketing'],
+    entry: { api: true, events: [], reentry: { mode: 'cooldown', cooldown: 'PT2S' } },
+    stages: [{ key: 'open', label: 'Open' }], initialStage: 'open',
+    triggers: [{ event: 'product.viewed', steps: [{ type: 'task', key: 'call-back', title: 'Call back', due: 'PT1S', escalateTo: 'rm-lead' }] }],
+  };
+
+  it('cool-down: no second journey while one runs or cools down, a new instance after', async () => {
+    const d = await request(app).post('/v1/journey-definitions').send(quick).expect(201);
+    await request(app).post(`/v1/journey-definitions/quick-check/versions/${d.body.version}/publish`).expect(200);
+    const c = await customer();
+    const first = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(201);
+    await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(200);
+    await request(app).post(`/v1/journeys/${first.body.workflowId}/exit`).send({ reason: 'done' }).expect(202);
+    await eventually(() => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: first.body.workflowId } }), (j) => j.status === 'exited');
+    const cooling = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(409);
+    expect(cooling.body.error.code).toBe('reentry_cooldown');
+    const again = await eventually(() => request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }), (r) => r.status === 201, 10_000);
+    expect(again.body.workflowId).toBe(`${first.body.workflowId}@2`);
+  });
+
+  it('a task still open at its due time is escalated to the second assignee', async () => {
+    const c = await customer();
+    const { workflowId } = await start('quick-check', c.id);
+    await request(app).post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`).send({ eventId: `${c.id}-v`, type: 'product.viewed' }).expect(202);
+    const escalated = await eventually(() => request(app).get('/v1/tasks?rmId=rm-lead&status=open').then((r) => r.body.tasks.find((t: { customerId: string }) => t.customerId === c.id)), (t) => t !== undefined);
+    expect(escalated).toMatchObject({ rmId: 'rm-3', escalatedTo: 'rm-lead', taskKey: 'call-back' });
+  });
+});
+
 describe('simulation and the workflow agree', () => {
   it('runs one script through both and gets the same timeline', async () => {
     const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
