@@ -21,6 +21,11 @@ const schema = z.object({
   /** Where push/app messages (the webhook channel) are POSTed, signed with WEBHOOK_SECRET. */
   WEBHOOK_URL: z.string().url().default('http://127.0.0.1:3098/push'),
   WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret-change-me'),
+  /** The API's address as providers see it: Twilio's delivery callbacks are sent to, and signed for, this URL. */
+  PUBLIC_BASE_URL: z.string().url().optional(),
+  /** Contact policy as JSON (see policy/policy.ts: quiet hours per channel, frequency caps per class); unset → the
+   * defaults there. */
+  CONTACT_POLICY: z.string().optional(),
 });
 
 export type Config = {
@@ -33,6 +38,9 @@ export type Config = {
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
+  publicBaseUrl: string;
+  /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
+  contactPolicy?: string;
 };
 
 export class ConfigError extends Error {}
@@ -61,5 +69,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, ''),
+    ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
   };
 }

@@ -67,6 +67,17 @@ export type InboundEvent = Prisma.InboundEventModel
  */
 export type Message = Prisma.MessageModel
 /**
+ * Model MessageEvent
+ * The story of each message: created, suppressed (why), deferred (until), dropped, sent (provider id), delivered,
+ * failed, each transient error.
+ */
+export type MessageEvent = Prisma.MessageEventModel
+/**
+ * Model MessageTemplate
+ * Message templates, versioned per key, channel and locale (seeded from templates/*.json). Sends use the newest.
+ */
+export type MessageTemplate = Prisma.MessageTemplateModel
+/**
  * Model Task
  * 
  */

@@ -402,6 +402,8 @@ export const ModelName = {
   StageTransition: 'StageTransition',
   InboundEvent: 'InboundEvent',
   Message: 'Message',
+  MessageEvent: 'MessageEvent',
+  MessageTemplate: 'MessageTemplate',
   Task: 'Task',
   JourneyDefinitionVersion: 'JourneyDefinitionVersion',
   JourneyLogEntry: 'JourneyLogEntry'
@@ -420,7 +422,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "task" | "journeyDefinitionVersion" | "journeyLogEntry"
+    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -794,6 +796,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    MessageEvent: {
+      payload: Prisma.$MessageEventPayload<ExtArgs>
+      fields: Prisma.MessageEventFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.MessageEventFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.MessageEventFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        findFirst: {
+          args: Prisma.MessageEventFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.MessageEventFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        findMany: {
+          args: Prisma.MessageEventFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>[]
+        }
+        create: {
+          args: Prisma.MessageEventCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        createMany: {
+          args: Prisma.MessageEventCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.MessageEventCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>[]
+        }
+        delete: {
+          args: Prisma.MessageEventDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        update: {
+          args: Prisma.MessageEventUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        deleteMany: {
+          args: Prisma.MessageEventDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.MessageEventUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.MessageEventUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>[]
+        }
+        upsert: {
+          args: Prisma.MessageEventUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageEventPayload>
+        }
+        aggregate: {
+          args: Prisma.MessageEventAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateMessageEvent>
+        }
+        groupBy: {
+          args: Prisma.MessageEventGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.MessageEventGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.MessageEventCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.MessageEventCountAggregateOutputType> | number
+        }
+      }
+    }
+    MessageTemplate: {
+      payload: Prisma.$MessageTemplatePayload<ExtArgs>
+      fields: Prisma.MessageTemplateFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.MessageTemplateFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.MessageTemplateFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        findFirst: {
+          args: Prisma.MessageTemplateFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.MessageTemplateFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        findMany: {
+          args: Prisma.MessageTemplateFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>[]
+        }
+        create: {
+          args: Prisma.MessageTemplateCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        createMany: {
+          args: Prisma.MessageTemplateCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.MessageTemplateCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>[]
+        }
+        delete: {
+          args: Prisma.MessageTemplateDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        update: {
+          args: Prisma.MessageTemplateUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        deleteMany: {
+          args: Prisma.MessageTemplateDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.MessageTemplateUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.MessageTemplateUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>[]
+        }
+        upsert: {
+          args: Prisma.MessageTemplateUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$MessageTemplatePayload>
+        }
+        aggregate: {
+          args: Prisma.MessageTemplateAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateMessageTemplate>
+        }
+        groupBy: {
+          args: Prisma.MessageTemplateGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.MessageTemplateGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.MessageTemplateCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.MessageTemplateCountAggregateOutputType> | number
+        }
+      }
+    }
     Task: {
       payload: Prisma.$TaskPayload<ExtArgs>
       fields: Prisma.TaskFieldRefs
@@ -1132,9 +1282,14 @@ export const MessageScalarFieldEnum = {
   recipient: 'recipient',
   subject: 'subject',
   body: 'body',
+  class: 'class',
+  priority: 'priority',
   status: 'status',
   statusReason: 'statusReason',
+  deferredUntil: 'deferredUntil',
+  expiresAt: 'expiresAt',
   providerId: 'providerId',
+  deliveredAt: 'deliveredAt',
   error: 'error',
   attempts: 'attempts',
   createdAt: 'createdAt',
@@ -1143,6 +1298,31 @@ export const MessageScalarFieldEnum = {
 } as const
 
 export type MessageScalarFieldEnum = (typeof MessageScalarFieldEnum)[keyof typeof MessageScalarFieldEnum]
+
+
+export const MessageEventScalarFieldEnum = {
+  id: 'id',
+  messageId: 'messageId',
+  at: 'at',
+  type: 'type',
+  detail: 'detail'
+} as const
+
+export type MessageEventScalarFieldEnum = (typeof MessageEventScalarFieldEnum)[keyof typeof MessageEventScalarFieldEnum]
+
+
+export const MessageTemplateScalarFieldEnum = {
+  key: 'key',
+  channel: 'channel',
+  locale: 'locale',
+  version: 'version',
+  subject: 'subject',
+  text: 'text',
+  html: 'html',
+  createdAt: 'createdAt'
+} as const
+
+export type MessageTemplateScalarFieldEnum = (typeof MessageTemplateScalarFieldEnum)[keyof typeof MessageTemplateScalarFieldEnum]
 
 
 export const TaskScalarFieldEnum = {
@@ -1479,6 +1659,8 @@ export type GlobalOmitConfig = {
   stageTransition?: Prisma.StageTransitionOmit
   inboundEvent?: Prisma.InboundEventOmit
   message?: Prisma.MessageOmit
+  messageEvent?: Prisma.MessageEventOmit
+  messageTemplate?: Prisma.MessageTemplateOmit
   task?: Prisma.TaskOmit
   journeyDefinitionVersion?: Prisma.JourneyDefinitionVersionOmit
   journeyLogEntry?: Prisma.JourneyLogEntryOmit

@@ -56,6 +56,8 @@ export const ModelName = {
   StageTransition: 'StageTransition',
   InboundEvent: 'InboundEvent',
   Message: 'Message',
+  MessageEvent: 'MessageEvent',
+  MessageTemplate: 'MessageTemplate',
   Task: 'Task',
   JourneyDefinitionVersion: 'JourneyDefinitionVersion',
   JourneyLogEntry: 'JourneyLogEntry'
@@ -154,9 +156,14 @@ export const MessageScalarFieldEnum = {
   recipient: 'recipient',
   subject: 'subject',
   body: 'body',
+  class: 'class',
+  priority: 'priority',
   status: 'status',
   statusReason: 'statusReason',
+  deferredUntil: 'deferredUntil',
+  expiresAt: 'expiresAt',
   providerId: 'providerId',
+  deliveredAt: 'deliveredAt',
   error: 'error',
   attempts: 'attempts',
   createdAt: 'createdAt',
@@ -165,6 +172,31 @@ export const MessageScalarFieldEnum = {
 } as const
 
 export type MessageScalarFieldEnum = (typeof MessageScalarFieldEnum)[keyof typeof MessageScalarFieldEnum]
+
+
+export const MessageEventScalarFieldEnum = {
+  id: 'id',
+  messageId: 'messageId',
+  at: 'at',
+  type: 'type',
+  detail: 'detail'
+} as const
+
+export type MessageEventScalarFieldEnum = (typeof MessageEventScalarFieldEnum)[keyof typeof MessageEventScalarFieldEnum]
+
+
+export const MessageTemplateScalarFieldEnum = {
+  key: 'key',
+  channel: 'channel',
+  locale: 'locale',
+  version: 'version',
+  subject: 'subject',
+  text: 'text',
+  html: 'html',
+  createdAt: 'createdAt'
+} as const
+
+export type MessageTemplateScalarFieldEnum = (typeof MessageTemplateScalarFieldEnum)[keyof typeof MessageTemplateScalarFieldEnum]
 
 
 export const TaskScalarFieldEnum = {

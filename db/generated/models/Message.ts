@@ -27,10 +27,12 @@ export type AggregateMessage = {
 }
 
 export type MessageAvgAggregateOutputType = {
+  priority: number | null
   attempts: number | null
 }
 
 export type MessageSumAggregateOutputType = {
+  priority: number | null
   attempts: number | null
 }
 
@@ -44,9 +46,14 @@ export type MessageMinAggregateOutputType = {
   recipient: string | null
   subject: string | null
   body: string | null
+  class: string | null
+  priority: number | null
   status: string | null
   statusReason: string | null
+  deferredUntil: Date | null
+  expiresAt: Date | null
   providerId: string | null
+  deliveredAt: Date | null
   error: string | null
   attempts: number | null
   createdAt: Date | null
@@ -64,9 +71,14 @@ export type MessageMaxAggregateOutputType = {
   recipient: string | null
   subject: string | null
   body: string | null
+  class: string | null
+  priority: number | null
   status: string | null
   statusReason: string | null
+  deferredUntil: Date | null
+  expiresAt: Date | null
   providerId: string | null
+  deliveredAt: Date | null
   error: string | null
   attempts: number | null
   createdAt: Date | null
@@ -84,9 +96,14 @@ export type MessageCountAggregateOutputType = {
   recipient: number
   subject: number
   body: number
+  class: number
+  priority: number
   status: number
   statusReason: number
+  deferredUntil: number
+  expiresAt: number
   providerId: number
+  deliveredAt: number
   error: number
   attempts: number
   createdAt: number
@@ -97,10 +114,12 @@ export type MessageCountAggregateOutputType = {
 
 
 export type MessageAvgAggregateInputType = {
+  priority?: true
   attempts?: true
 }
 
 export type MessageSumAggregateInputType = {
+  priority?: true
   attempts?: true
 }
 
@@ -114,9 +133,14 @@ export type MessageMinAggregateInputType = {
   recipient?: true
   subject?: true
   body?: true
+  class?: true
+  priority?: true
   status?: true
   statusReason?: true
+  deferredUntil?: true
+  expiresAt?: true
   providerId?: true
+  deliveredAt?: true
   error?: true
   attempts?: true
   createdAt?: true
@@ -134,9 +158,14 @@ export type MessageMaxAggregateInputType = {
   recipient?: true
   subject?: true
   body?: true
+  class?: true
+  priority?: true
   status?: true
   statusReason?: true
+  deferredUntil?: true
+  expiresAt?: true
   providerId?: true
+  deliveredAt?: true
   error?: true
   attempts?: true
   createdAt?: true
@@ -154,9 +183,14 @@ export type MessageCountAggregateInputType = {
   recipient?: true
   subject?: true
   body?: true
+  class?: true
+  priority?: true
   status?: true
   statusReason?: true
+  deferredUntil?: true
+  expiresAt?: true
   providerId?: true
+  deliveredAt?: true
   error?: true
   attempts?: true
   createdAt?: true
@@ -261,9 +295,14 @@ export type MessageGroupByOutputType = {
   recipient: string | null
   subject: string | null
   body: string | null
+  class: string
+  priority: number
   status: string
   statusReason: string | null
+  deferredUntil: Date | null
+  expiresAt: Date | null
   providerId: string | null
+  deliveredAt: Date | null
   error: string | null
   attempts: number
   createdAt: Date
@@ -304,15 +343,21 @@ export type MessageWhereInput = {
   recipient?: Prisma.StringNullableFilter<"Message"> | string | null
   subject?: Prisma.StringNullableFilter<"Message"> | string | null
   body?: Prisma.StringNullableFilter<"Message"> | string | null
+  class?: Prisma.StringFilter<"Message"> | string
+  priority?: Prisma.IntFilter<"Message"> | number
   status?: Prisma.StringFilter<"Message"> | string
   statusReason?: Prisma.StringNullableFilter<"Message"> | string | null
+  deferredUntil?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   providerId?: Prisma.StringNullableFilter<"Message"> | string | null
+  deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   error?: Prisma.StringNullableFilter<"Message"> | string | null
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
+  events?: Prisma.MessageEventListRelationFilter
 }
 
 export type MessageOrderByWithRelationInput = {
@@ -325,15 +370,21 @@ export type MessageOrderByWithRelationInput = {
   recipient?: Prisma.SortOrderInput | Prisma.SortOrder
   subject?: Prisma.SortOrderInput | Prisma.SortOrder
   body?: Prisma.SortOrderInput | Prisma.SortOrder
+  class?: Prisma.SortOrder
+  priority?: Prisma.SortOrder
   status?: Prisma.SortOrder
   statusReason?: Prisma.SortOrderInput | Prisma.SortOrder
+  deferredUntil?: Prisma.SortOrderInput | Prisma.SortOrder
+  expiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   providerId?: Prisma.SortOrderInput | Prisma.SortOrder
+  deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
   error?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   customer?: Prisma.CustomerOrderByWithRelationInput
+  events?: Prisma.MessageEventOrderByRelationAggregateInput
 }
 
 export type MessageWhereUniqueInput = Prisma.AtLeast<{
@@ -349,15 +400,21 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   recipient?: Prisma.StringNullableFilter<"Message"> | string | null
   subject?: Prisma.StringNullableFilter<"Message"> | string | null
   body?: Prisma.StringNullableFilter<"Message"> | string | null
+  class?: Prisma.StringFilter<"Message"> | string
+  priority?: Prisma.IntFilter<"Message"> | number
   status?: Prisma.StringFilter<"Message"> | string
   statusReason?: Prisma.StringNullableFilter<"Message"> | string | null
+  deferredUntil?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   providerId?: Prisma.StringNullableFilter<"Message"> | string | null
+  deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   error?: Prisma.StringNullableFilter<"Message"> | string | null
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
+  events?: Prisma.MessageEventListRelationFilter
 }, "id" | "idempotencyKey">
 
 export type MessageOrderByWithAggregationInput = {
@@ -370,9 +427,14 @@ export type MessageOrderByWithAggregationInput = {
   recipient?: Prisma.SortOrderInput | Prisma.SortOrder
   subject?: Prisma.SortOrderInput | Prisma.SortOrder
   body?: Prisma.SortOrderInput | Prisma.SortOrder
+  class?: Prisma.SortOrder
+  priority?: Prisma.SortOrder
   status?: Prisma.SortOrder
   statusReason?: Prisma.SortOrderInput | Prisma.SortOrder
+  deferredUntil?: Prisma.SortOrderInput | Prisma.SortOrder
+  expiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   providerId?: Prisma.SortOrderInput | Prisma.SortOrder
+  deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
   error?: Prisma.SortOrderInput | Prisma.SortOrder
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -398,9 +460,14 @@ export type MessageScalarWhereWithAggregatesInput = {
   recipient?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   subject?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   body?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  class?: Prisma.StringWithAggregatesFilter<"Message"> | string
+  priority?: Prisma.IntWithAggregatesFilter<"Message"> | number
   status?: Prisma.StringWithAggregatesFilter<"Message"> | string
   statusReason?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  deferredUntil?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   providerId?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  deliveredAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   error?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   attempts?: Prisma.IntWithAggregatesFilter<"Message"> | number
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
@@ -417,15 +484,21 @@ export type MessageCreateInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
   updatedAt?: Date | string
   customer: Prisma.CustomerCreateNestedOneWithoutMessagesInput
+  events?: Prisma.MessageEventCreateNestedManyWithoutMessageInput
 }
 
 export type MessageUncheckedCreateInput = {
@@ -438,14 +511,20 @@ export type MessageUncheckedCreateInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
   updatedAt?: Date | string
+  events?: Prisma.MessageEventUncheckedCreateNestedManyWithoutMessageInput
 }
 
 export type MessageUpdateInput = {
@@ -457,15 +536,21 @@ export type MessageUpdateInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   customer?: Prisma.CustomerUpdateOneRequiredWithoutMessagesNestedInput
+  events?: Prisma.MessageEventUpdateManyWithoutMessageNestedInput
 }
 
 export type MessageUncheckedUpdateInput = {
@@ -478,14 +563,20 @@ export type MessageUncheckedUpdateInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  events?: Prisma.MessageEventUncheckedUpdateManyWithoutMessageNestedInput
 }
 
 export type MessageCreateManyInput = {
@@ -498,9 +589,14 @@ export type MessageCreateManyInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
@@ -517,9 +613,14 @@ export type MessageUpdateManyMutationInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -537,9 +638,14 @@ export type MessageUncheckedUpdateManyInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -567,9 +673,14 @@ export type MessageCountOrderByAggregateInput = {
   recipient?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   body?: Prisma.SortOrder
+  class?: Prisma.SortOrder
+  priority?: Prisma.SortOrder
   status?: Prisma.SortOrder
   statusReason?: Prisma.SortOrder
+  deferredUntil?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   providerId?: Prisma.SortOrder
+  deliveredAt?: Prisma.SortOrder
   error?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -578,6 +689,7 @@ export type MessageCountOrderByAggregateInput = {
 }
 
 export type MessageAvgOrderByAggregateInput = {
+  priority?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
 }
 
@@ -591,9 +703,14 @@ export type MessageMaxOrderByAggregateInput = {
   recipient?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   body?: Prisma.SortOrder
+  class?: Prisma.SortOrder
+  priority?: Prisma.SortOrder
   status?: Prisma.SortOrder
   statusReason?: Prisma.SortOrder
+  deferredUntil?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   providerId?: Prisma.SortOrder
+  deliveredAt?: Prisma.SortOrder
   error?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -611,9 +728,14 @@ export type MessageMinOrderByAggregateInput = {
   recipient?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   body?: Prisma.SortOrder
+  class?: Prisma.SortOrder
+  priority?: Prisma.SortOrder
   status?: Prisma.SortOrder
   statusReason?: Prisma.SortOrder
+  deferredUntil?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   providerId?: Prisma.SortOrder
+  deliveredAt?: Prisma.SortOrder
   error?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -622,7 +744,13 @@ export type MessageMinOrderByAggregateInput = {
 }
 
 export type MessageSumOrderByAggregateInput = {
+  priority?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
+}
+
+export type MessageScalarRelationFilter = {
+  is?: Prisma.MessageWhereInput
+  isNot?: Prisma.MessageWhereInput
 }
 
 export type MessageCreateNestedManyWithoutCustomerInput = {
@@ -667,6 +795,20 @@ export type MessageUncheckedUpdateManyWithoutCustomerNestedInput = {
   deleteMany?: Prisma.MessageScalarWhereInput | Prisma.MessageScalarWhereInput[]
 }
 
+export type MessageCreateNestedOneWithoutEventsInput = {
+  create?: Prisma.XOR<Prisma.MessageCreateWithoutEventsInput, Prisma.MessageUncheckedCreateWithoutEventsInput>
+  connectOrCreate?: Prisma.MessageCreateOrConnectWithoutEventsInput
+  connect?: Prisma.MessageWhereUniqueInput
+}
+
+export type MessageUpdateOneRequiredWithoutEventsNestedInput = {
+  create?: Prisma.XOR<Prisma.MessageCreateWithoutEventsInput, Prisma.MessageUncheckedCreateWithoutEventsInput>
+  connectOrCreate?: Prisma.MessageCreateOrConnectWithoutEventsInput
+  upsert?: Prisma.MessageUpsertWithoutEventsInput
+  connect?: Prisma.MessageWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.MessageUpdateToOneWithWhereWithoutEventsInput, Prisma.MessageUpdateWithoutEventsInput>, Prisma.MessageUncheckedUpdateWithoutEventsInput>
+}
+
 export type MessageCreateWithoutCustomerInput = {
   id?: string
   idempotencyKey: string
@@ -676,14 +818,20 @@ export type MessageCreateWithoutCustomerInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
   updatedAt?: Date | string
+  events?: Prisma.MessageEventCreateNestedManyWithoutMessageInput
 }
 
 export type MessageUncheckedCreateWithoutCustomerInput = {
@@ -695,14 +843,20 @@ export type MessageUncheckedCreateWithoutCustomerInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
   updatedAt?: Date | string
+  events?: Prisma.MessageEventUncheckedCreateNestedManyWithoutMessageInput
 }
 
 export type MessageCreateOrConnectWithoutCustomerInput = {
@@ -744,14 +898,135 @@ export type MessageScalarWhereInput = {
   recipient?: Prisma.StringNullableFilter<"Message"> | string | null
   subject?: Prisma.StringNullableFilter<"Message"> | string | null
   body?: Prisma.StringNullableFilter<"Message"> | string | null
+  class?: Prisma.StringFilter<"Message"> | string
+  priority?: Prisma.IntFilter<"Message"> | number
   status?: Prisma.StringFilter<"Message"> | string
   statusReason?: Prisma.StringNullableFilter<"Message"> | string | null
+  deferredUntil?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   providerId?: Prisma.StringNullableFilter<"Message"> | string | null
+  deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   error?: Prisma.StringNullableFilter<"Message"> | string | null
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
+}
+
+export type MessageCreateWithoutEventsInput = {
+  id?: string
+  idempotencyKey: string
+  workflowId: string
+  channel: string
+  template: string
+  recipient?: string | null
+  subject?: string | null
+  body?: string | null
+  class?: string
+  priority?: number
+  status?: string
+  statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
+  providerId?: string | null
+  deliveredAt?: Date | string | null
+  error?: string | null
+  attempts?: number
+  createdAt?: Date | string
+  sentAt?: Date | string | null
+  updatedAt?: Date | string
+  customer: Prisma.CustomerCreateNestedOneWithoutMessagesInput
+}
+
+export type MessageUncheckedCreateWithoutEventsInput = {
+  id?: string
+  idempotencyKey: string
+  workflowId: string
+  customerId: string
+  channel: string
+  template: string
+  recipient?: string | null
+  subject?: string | null
+  body?: string | null
+  class?: string
+  priority?: number
+  status?: string
+  statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
+  providerId?: string | null
+  deliveredAt?: Date | string | null
+  error?: string | null
+  attempts?: number
+  createdAt?: Date | string
+  sentAt?: Date | string | null
+  updatedAt?: Date | string
+}
+
+export type MessageCreateOrConnectWithoutEventsInput = {
+  where: Prisma.MessageWhereUniqueInput
+  create: Prisma.XOR<Prisma.MessageCreateWithoutEventsInput, Prisma.MessageUncheckedCreateWithoutEventsInput>
+}
+
+export type MessageUpsertWithoutEventsInput = {
+  update: Prisma.XOR<Prisma.MessageUpdateWithoutEventsInput, Prisma.MessageUncheckedUpdateWithoutEventsInput>
+  create: Prisma.XOR<Prisma.MessageCreateWithoutEventsInput, Prisma.MessageUncheckedCreateWithoutEventsInput>
+  where?: Prisma.MessageWhereInput
+}
+
+export type MessageUpdateToOneWithWhereWithoutEventsInput = {
+  where?: Prisma.MessageWhereInput
+  data: Prisma.XOR<Prisma.MessageUpdateWithoutEventsInput, Prisma.MessageUncheckedUpdateWithoutEventsInput>
+}
+
+export type MessageUpdateWithoutEventsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  idempotencyKey?: Prisma.StringFieldUpdateOperationsInput | string
+  workflowId?: Prisma.StringFieldUpdateOperationsInput | string
+  channel?: Prisma.StringFieldUpdateOperationsInput | string
+  template?: Prisma.StringFieldUpdateOperationsInput | string
+  recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
+  statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  customer?: Prisma.CustomerUpdateOneRequiredWithoutMessagesNestedInput
+}
+
+export type MessageUncheckedUpdateWithoutEventsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  idempotencyKey?: Prisma.StringFieldUpdateOperationsInput | string
+  workflowId?: Prisma.StringFieldUpdateOperationsInput | string
+  customerId?: Prisma.StringFieldUpdateOperationsInput | string
+  channel?: Prisma.StringFieldUpdateOperationsInput | string
+  template?: Prisma.StringFieldUpdateOperationsInput | string
+  recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
+  statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type MessageCreateManyCustomerInput = {
@@ -763,9 +1038,14 @@ export type MessageCreateManyCustomerInput = {
   recipient?: string | null
   subject?: string | null
   body?: string | null
+  class?: string
+  priority?: number
   status?: string
   statusReason?: string | null
+  deferredUntil?: Date | string | null
+  expiresAt?: Date | string | null
   providerId?: string | null
+  deliveredAt?: Date | string | null
   error?: string | null
   attempts?: number
   createdAt?: Date | string
@@ -782,14 +1062,20 @@ export type MessageUpdateWithoutCustomerInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  events?: Prisma.MessageEventUpdateManyWithoutMessageNestedInput
 }
 
 export type MessageUncheckedUpdateWithoutCustomerInput = {
@@ -801,14 +1087,20 @@ export type MessageUncheckedUpdateWithoutCustomerInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  events?: Prisma.MessageEventUncheckedUpdateManyWithoutMessageNestedInput
 }
 
 export type MessageUncheckedUpdateManyWithoutCustomerInput = {
@@ -820,9 +1112,14 @@ export type MessageUncheckedUpdateManyWithoutCustomerInput = {
   recipient?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   body?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  class?: Prisma.StringFieldUpdateOperationsInput | string
+  priority?: Prisma.IntFieldUpdateOperationsInput | number
   status?: Prisma.StringFieldUpdateOperationsInput | string
   statusReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deferredUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   providerId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   error?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -830,6 +1127,35 @@ export type MessageUncheckedUpdateManyWithoutCustomerInput = {
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
+
+/**
+ * Count Type MessageCountOutputType
+ */
+
+export type MessageCountOutputType = {
+  events: number
+}
+
+export type MessageCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  events?: boolean | MessageCountOutputTypeCountEventsArgs
+}
+
+/**
+ * MessageCountOutputType without action
+ */
+export type MessageCountOutputTypeDefaultArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the MessageCountOutputType
+   */
+  select?: Prisma.MessageCountOutputTypeSelect<ExtArgs> | null
+}
+
+/**
+ * MessageCountOutputType without action
+ */
+export type MessageCountOutputTypeCountEventsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.MessageEventWhereInput
+}
 
 
 export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -842,15 +1168,22 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   recipient?: boolean
   subject?: boolean
   body?: boolean
+  class?: boolean
+  priority?: boolean
   status?: boolean
   statusReason?: boolean
+  deferredUntil?: boolean
+  expiresAt?: boolean
   providerId?: boolean
+  deliveredAt?: boolean
   error?: boolean
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
   updatedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
+  events?: boolean | Prisma.Message$eventsArgs<ExtArgs>
+  _count?: boolean | Prisma.MessageCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["message"]>
 
 export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -863,9 +1196,14 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   recipient?: boolean
   subject?: boolean
   body?: boolean
+  class?: boolean
+  priority?: boolean
   status?: boolean
   statusReason?: boolean
+  deferredUntil?: boolean
+  expiresAt?: boolean
   providerId?: boolean
+  deliveredAt?: boolean
   error?: boolean
   attempts?: boolean
   createdAt?: boolean
@@ -884,9 +1222,14 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   recipient?: boolean
   subject?: boolean
   body?: boolean
+  class?: boolean
+  priority?: boolean
   status?: boolean
   statusReason?: boolean
+  deferredUntil?: boolean
+  expiresAt?: boolean
   providerId?: boolean
+  deliveredAt?: boolean
   error?: boolean
   attempts?: boolean
   createdAt?: boolean
@@ -905,9 +1248,14 @@ export type MessageSelectScalar = {
   recipient?: boolean
   subject?: boolean
   body?: boolean
+  class?: boolean
+  priority?: boolean
   status?: boolean
   statusReason?: boolean
+  deferredUntil?: boolean
+  expiresAt?: boolean
   providerId?: boolean
+  deliveredAt?: boolean
   error?: boolean
   attempts?: boolean
   createdAt?: boolean
@@ -915,9 +1263,11 @@ export type MessageSelectScalar = {
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "status" | "statusReason" | "providerId" | "error" | "attempts" | "createdAt" | "sentAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "class" | "priority" | "status" | "statusReason" | "deferredUntil" | "expiresAt" | "providerId" | "deliveredAt" | "error" | "attempts" | "createdAt" | "sentAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
+  events?: boolean | Prisma.Message$eventsArgs<ExtArgs>
+  _count?: boolean | Prisma.MessageCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type MessageIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
@@ -930,6 +1280,7 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
   name: "Message"
   objects: {
     customer: Prisma.$CustomerPayload<ExtArgs>
+    events: Prisma.$MessageEventPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -941,9 +1292,26 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     recipient: string | null
     subject: string | null
     body: string | null
+    /**
+     * `marketing` messages count against the frequency caps; `service` messages (repayment reminders) do not.
+     */
+    class: string
+    /**
+     * 0–9: when a cap would drop one of several messages, the higher priority wins.
+     */
+    priority: number
+    /**
+     * pending → sending → sent → delivered | failed; or suppressed, deferred, dropped (see message_events).
+     */
     status: string
     statusReason: string | null
+    deferredUntil: Date | null
+    /**
+     * A time-critical message not sent by then is dropped rather than sent stale.
+     */
+    expiresAt: Date | null
     providerId: string | null
+    deliveredAt: Date | null
     error: string | null
     attempts: number
     createdAt: Date
@@ -1344,6 +1712,7 @@ readonly fields: MessageFieldRefs;
 export interface Prisma__MessageClient<T, Null = never, ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs, GlobalOmitOptions = {}> extends Prisma.PrismaPromise<T> {
   readonly [Symbol.toStringTag]: "PrismaPromise"
   customer<T extends Prisma.CustomerDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.CustomerDefaultArgs<ExtArgs>>): Prisma.Prisma__CustomerClient<runtime.Types.Result.GetResult<Prisma.$CustomerPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
+  events<T extends Prisma.Message$eventsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Message$eventsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$MessageEventPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1382,9 +1751,14 @@ export interface MessageFieldRefs {
   readonly recipient: Prisma.FieldRef<"Message", 'String'>
   readonly subject: Prisma.FieldRef<"Message", 'String'>
   readonly body: Prisma.FieldRef<"Message", 'String'>
+  readonly class: Prisma.FieldRef<"Message", 'String'>
+  readonly priority: Prisma.FieldRef<"Message", 'Int'>
   readonly status: Prisma.FieldRef<"Message", 'String'>
   readonly statusReason: Prisma.FieldRef<"Message", 'String'>
+  readonly deferredUntil: Prisma.FieldRef<"Message", 'DateTime'>
+  readonly expiresAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly providerId: Prisma.FieldRef<"Message", 'String'>
+  readonly deliveredAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly error: Prisma.FieldRef<"Message", 'String'>
   readonly attempts: Prisma.FieldRef<"Message", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
@@ -1788,6 +2162,30 @@ export type MessageDeleteManyArgs<ExtArgs extends runtime.Types.Extensions.Inter
    * Limit how many Messages to delete.
    */
   limit?: number
+}
+
+/**
+ * Message.events
+ */
+export type Message$eventsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the MessageEvent
+   */
+  select?: Prisma.MessageEventSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the MessageEvent
+   */
+  omit?: Prisma.MessageEventOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.MessageEventInclude<ExtArgs> | null
+  where?: Prisma.MessageEventWhereInput
+  orderBy?: Prisma.MessageEventOrderByWithRelationInput | Prisma.MessageEventOrderByWithRelationInput[]
+  cursor?: Prisma.MessageEventWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.MessageEventScalarFieldEnum | Prisma.MessageEventScalarFieldEnum[]
 }
 
 /**
