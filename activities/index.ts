@@ -4,8 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command, JourneyEvent, JourneyStatus } from '../engine/engine.js';
 import type { ParamValues } from '../engine/definition.js';
-import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
-import { type TemplateStore, TemplateError } from '../channels/templates.js';
+import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma, type Db } from '../db/client.js';
 
 /** What the chorus activities need from the journey service (kept to an interface: activities know no HTTP). */
@@ -15,10 +14,7 @@ export interface ChorusPort {
   chorusStop(customerId: string, by: { journeyKey?: string; tag?: string }, reason: string, except: string): Promise<string[]>;
 }
 
-export interface ActivityDeps {
-  db: Db;
-  channels: Record<ChannelName, Channel>;
-  templates: TemplateStore;
+export interface ActivityDeps extends SendDeps {
   chorus: ChorusPort;
 }
 
@@ -39,11 +35,8 @@ export interface ProgressInput {
   transitions: Extract<Command, { type: 'stageChanged' }>[];
 }
 
-export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
-  workflowId: string;
-  customerId: string;
-};
-export type SendResult = { messageId: string; status: 'sent' | 'suppressed' | 'failed'; reason?: string };
+export type { SendInput, SendResult } from './send.js';
+export { PERMANENT_DELIVERY_ERROR } from './send.js';
 
 export type TaskInput = Omit<Extract<Command, { type: 'createTask' }>, 'type'> & {
   workflowId: string;
@@ -54,8 +47,6 @@ type Journey = { workflowId: string; customerId: string; journeyKey: string };
 export type LogInput = Journey & { entries: Omit<Extract<Command, { type: 'record' }>, 'type'>[] };
 export type ChorusInput = Journey & { command: Extract<Command, { type: 'startJourney' | 'signalJourney' | 'stopJourneys' }> };
 
-/** Errors of this type end an activity without retries; the workflow records them and goes on. */
-export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
 
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -98,74 +89,16 @@ export function createActivities(deps: ActivityDeps) {
       ]);
     },
 
-    /** Outbox discipline: the message row exists (keyed by the idempotency key) before the provider is called and is
-     * marked after; a retry that finds it sent, suppressed or failed does not send again. */
-    async sendMessage(input: SendInput): Promise<SendResult> {
-      const log = Context.current().log;
-      const customer = await db.customer.findUnique({ where: { id: input.customerId } });
-      if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found`, PERMANENT_DELIVERY_ERROR);
+    sendMessage: createSendActivity(deps),
 
-      const message = await db.message.upsert({
-        where: { idempotencyKey: input.idempotencyKey },
-        create: {
-          idempotencyKey: input.idempotencyKey,
-          workflowId: input.workflowId,
-          customerId: input.customerId,
-          channel: input.channel,
-          template: input.template,
-        },
-        update: {},
-      });
-      if (message.status === 'sent' || message.status === 'suppressed' || message.status === 'failed')
-        return { messageId: message.id, status: message.status, ...(message.statusReason ? { reason: message.statusReason } : {}) };
-
-      const finish = async (status: 'suppressed' | 'failed', reason: string, error?: string): Promise<SendResult> => {
-        await db.message.update({ where: { id: message.id }, data: { status, statusReason: reason, error: error ?? null } });
-        log.info('message not sent', { messageId: message.id, status, reason });
-        return { messageId: message.id, status, reason };
-      };
-
-      const consents = (customer.consents ?? {}) as Record<string, unknown>;
-      if (consents[input.channel] === false) return finish('suppressed', 'no_consent');
-      // Push/app messages go to the customer's account in the receiving system: its id is the address.
-      const to = input.channel === 'email' ? customer.email : input.channel === 'sms' ? customer.phone : customer.id;
-      if (!to) return finish('suppressed', 'no_address');
-
-      let content;
-      try {
-        content = deps.templates.render(input.template, input.channel, customer.locale, {
-          customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, segment: customer.segment },
-          event: input.vars.event,
-          params: input.vars.params,
-        });
-      } catch (err) {
-        if (err instanceof TemplateError) {
-          await finish('failed', 'template', err.message);
-          throw ApplicationFailure.nonRetryable(err.message, PERMANENT_DELIVERY_ERROR);
-        }
-        throw err;
+    /** Marks sends that were waiting (quiet hours, a cap) as dropped when their journey ends first. */
+    async dropDeferred(input: { idempotencyKeys: string[]; reason: string }): Promise<number> {
+      const rows = await db.message.findMany({ where: { idempotencyKey: { in: input.idempotencyKeys }, status: 'deferred' }, select: { id: true } });
+      for (const r of rows) {
+        await db.message.update({ where: { id: r.id }, data: { status: 'dropped', statusReason: input.reason, deferredUntil: null } });
+        await db.messageEvent.create({ data: { messageId: r.id, type: 'dropped', detail: { reason: input.reason } } });
       }
-
-      await db.message.update({
-        where: { id: message.id },
-        data: { recipient: to, subject: content.subject ?? null, body: content.text, attempts: { increment: 1 } },
-      });
-      try {
-        const delivery = await deps.channels[input.channel].send({ to, ...content, idempotencyKey: input.idempotencyKey });
-        await db.message.update({
-          where: { id: message.id },
-          data: { status: 'sent', providerId: delivery.providerId, sentAt: new Date(), error: null },
-        });
-        return { messageId: message.id, status: 'sent' };
-      } catch (err) {
-        const text = err instanceof Error ? err.message : String(err);
-        if (err instanceof PermanentChannelError) {
-          await finish('failed', 'rejected_by_provider', text);
-          throw ApplicationFailure.nonRetryable(text, PERMANENT_DELIVERY_ERROR);
-        }
-        await db.message.update({ where: { id: message.id }, data: { error: text } });
-        throw err; // transient: the activity's retry policy tries again
-      }
+      return rows.length;
     },
 
     /** Creates the RM task once per idempotency key, assigned to the customer's relationship manager. */

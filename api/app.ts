@@ -2,17 +2,22 @@
 import express, { type Request } from 'express';
 import type { Logger } from '../config/logger.js';
 import { errorHandler, parse, unknownRoute } from './http.js';
+import { checkContent, Content, type TemplateCatalog } from '../channels/templates.js';
+import { ApiError } from '../service/errors.js';
 import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
-import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery } from '../service/schemas.js';
+import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation } from '../service/simulation.js';
 
 export interface AppDeps {
   service: JourneyService;
   definitions: DefinitionStore;
+  templates: TemplateCatalog;
   logger: Logger;
+  /** Twilio's delivery callbacks, mounted before the JSON routes (they are form-encoded). */
+  twilioStatus?: express.Router;
   /** Reports whether Temporal and Postgres answer; throws with the reason when one does not. */
   readiness: () => Promise<Record<string, 'ok' | string>>;
 }
@@ -20,9 +25,10 @@ export interface AppDeps {
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const body = (req: Request) => req.body ?? {};
 
-export function createApp({ service, definitions, logger, readiness }: AppDeps): express.Express {
+export function createApp({ service, definitions, templates, twilioStatus, logger, readiness }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (twilioStatus) app.use(twilioStatus);
   // Definitions and simulation scripts are larger documents than events.
   app.use('/v1/journey-definitions', express.json({ limit: '1mb' }));
   app.use(express.json({ limit: '64kb' }));
@@ -107,6 +113,22 @@ export function createApp({ service, definitions, logger, readiness }: AppDeps):
   });
   app.post('/v1/journey-definitions/:key/versions/:version/retire', async (req, res) => {
     res.json(await definitions.retire(definitionKey(req), version(req)));
+  });
+
+  app.get('/v1/templates', async (_req, res) => {
+    res.json({ templates: await templates.list() });
+  });
+  app.put('/v1/templates/:key/:channel/:locale', async (req, res) => {
+    const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
+    const content = parse(Content, body(req), 'body');
+    if (channel === 'email' && content.subject === undefined) throw new ApiError(400, 'invalid_request', 'an email template needs a subject');
+    const problem = checkContent(content);
+    if (problem) throw new ApiError(400, 'invalid_template', `the template does not parse: ${problem}`);
+    const row = await templates.put(key, channel, locale, content);
+    res.status(201).json(row);
+  });
+  app.get('/v1/messages/:messageId', async (req, res) => {
+    res.json(await service.getMessage(parse(z.uuid(), req.params.messageId, 'params')));
   });
 
   app.use(unknownRoute);

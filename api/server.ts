@@ -4,16 +4,19 @@ import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
-import { TemplateStore } from '../channels/templates.js';
+import { TemplateCatalog } from '../channels/templates.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
 import { createApp } from './app.js';
+import { twilioStatusRouter } from './twilio-status.js';
 
 export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const definitions = new DefinitionStore(db, TemplateStore.fromFiles());
+  const templates = new TemplateCatalog(db);
+  await templates.seed();
+  const definitions = new DefinitionStore(db, templates);
   const seeded = await definitions.seedBuiltIns();
   if (seeded.length) logger.info({ seeded }, 'built-in journeys loaded');
   const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions });
@@ -28,7 +31,8 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     return { temporal: temporalCheck, postgres };
   };
 
-  const app = createApp({ service, definitions, logger, readiness });
+  const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, logger });
+  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness });
   const server = app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -8,6 +8,8 @@ export interface OutboundMessage {
   html?: string;
   /** Stable per message across retries: adapters pass it on where the provider can use it (e.g. Message-ID). */
   idempotencyKey: string;
+  /** The service's id of the message, for delivery callbacks to find it. */
+  messageId?: string;
 }
 
 export interface Delivery {

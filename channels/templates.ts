@@ -1,42 +1,97 @@
-// Message templates: per template key, per channel, per locale. Rendering substitutes {{path}} from the variables
-// (customer profile, the event's data, the journey's params). Text is substituted as is; HTML gets escaped values.
+// Message templates: per key, channel and locale, rendered with LiquidJS against the customer's profile, the event's
+// data and the journey's params. Versioned in Postgres (seeded from templates/*.json); a send uses the newest version.
+// Text is rendered as is; HTML escapes every output.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Liquid, type Template } from 'liquidjs';
 import { z } from 'zod';
 import type { Channel } from '../engine/definition.js';
-import { readField } from '../engine/engine.js';
+import type { Db } from '../db/client.js';
 
-const Content = z.object({ subject: z.string().optional(), text: z.string(), html: z.string().optional() }).strict();
-const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms', 'webhook']), z.record(z.string(), Content)));
+export const Content = z.object({ subject: z.string().min(1).max(300).optional(), text: z.string().min(1).max(20_000), html: z.string().max(100_000).optional() }).strict();
 export type TemplateContent = z.infer<typeof Content>;
+const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms', 'webhook']), z.record(z.string(), Content)));
 
 export class TemplateError extends Error {}
 
 export const DEFAULT_LOCALE = 'en';
+export const LOCALES = ['en', 'zh-CN'] as const;
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');
 
+const textEngine = new Liquid({ strictFilters: true });
+const htmlEngine = new Liquid({ strictFilters: true, outputEscape: 'escape' });
+const parsed = new Map<string, Template[]>();
+function parse(engine: Liquid, source: string): Template[] {
+  const k = `${engine === htmlEngine ? 'h' : 't'}:${source}`;
+  let t = parsed.get(k);
+  if (!t) {
+    t = engine.parse(source);
+    if (parsed.size > 5_000) parsed.clear();
+    parsed.set(k, t);
+  }
+  return t;
+}
+
+/** Liquid syntax and filters of one content, checked before it is stored. */
+export function checkContent(content: TemplateContent): string | undefined {
+  try {
+    for (const s of [content.subject, content.text]) if (s !== undefined) parse(textEngine, s);
+    if (content.html !== undefined) parse(htmlEngine, content.html);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+type Entries = Map<string, Record<string, TemplateContent>>; // `${key}|${channel}` → locale → content
+
+/** An immutable set of templates: what one send or one validation sees. */
 export class TemplateStore {
-  constructor(private readonly templates: z.infer<typeof TemplateFile>) {}
+  constructor(private readonly entries: Entries) {}
 
   /** Every `*.json` file of the templates folder; a key defined twice is refused. */
   static fromFiles(dir = TEMPLATE_DIR): TemplateStore {
-    const all: z.infer<typeof TemplateFile> = {};
+    const entries: Entries = new Map();
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       const file = TemplateFile.parse(JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
-      for (const k of Object.keys(file)) if (all[k]) throw new TemplateError(`template "${k}" is defined twice (${f})`);
-      Object.assign(all, file);
+      for (const [key, channels] of Object.entries(file))
+        for (const [channel, locales] of Object.entries(channels)) {
+          const id = `${key}|${channel}`;
+          if (entries.has(id)) throw new TemplateError(`template "${key}" (${channel}) is defined twice (${f})`);
+          entries.set(id, locales);
+        }
     }
-    return new TemplateStore(all);
+    return new TemplateStore(entries);
+  }
+
+  all(): { key: string; channel: Channel; locale: string; content: TemplateContent }[] {
+    return [...this.entries].flatMap(([id, locales]) => {
+      const [key, channel] = id.split('|') as [string, Channel];
+      return Object.entries(locales).map(([locale, content]) => ({ key, channel, locale, content }));
+    });
   }
 
   has(key: string, channel: Channel): boolean {
-    return this.templates[key]?.[channel] !== undefined;
+    return this.entries.has(`${key}|${channel}`);
   }
 
-  /** The content in the customer's locale, else its language (zh-TW → zh-CN is not assumed), else English. */
+  /** The variables (as paths) a template reads, in any of its locales. */
+  variables(key: string, channel: Channel): string[][] {
+    const seen = new Map<string, string[]>();
+    for (const content of Object.values(this.entries.get(`${key}|${channel}`) ?? {})) {
+      const sources: [Liquid, string | undefined][] = [[textEngine, content.subject], [textEngine, content.text], [htmlEngine, content.html]];
+      for (const [engine, src] of sources)
+        if (src !== undefined)
+          for (const segs of engine.globalVariableSegmentsSync(parse(engine, src)))
+            seen.set(segs.join('.'), segs.map(String));
+    }
+    return [...seen.values()];
+  }
+
+  /** The content in the customer's locale, else its language's, else English. */
   render(key: string, channel: Channel, locale: string, vars: Record<string, unknown>): TemplateContent {
-    const byLocale = this.templates[key]?.[channel];
+    const byLocale = this.entries.get(`${key}|${channel}`);
     if (!byLocale) throw new TemplateError(`no ${channel} template "${key}"`);
     const lang = locale.split('-')[0];
     const content =
@@ -44,21 +99,72 @@ export class TemplateStore {
       Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang)?.[1] ??
       byLocale[DEFAULT_LOCALE] ??
       Object.values(byLocale)[0]!;
-    return {
-      ...(content.subject !== undefined ? { subject: substitute(content.subject, vars, false) } : {}),
-      text: substitute(content.text, vars, false),
-      ...(content.html !== undefined ? { html: substitute(content.html, vars, true) } : {}),
-    };
+    try {
+      return {
+        ...(content.subject !== undefined ? { subject: textEngine.renderSync(parse(textEngine, content.subject), vars) as string } : {}),
+        text: textEngine.renderSync(parse(textEngine, content.text), vars) as string,
+        ...(content.html !== undefined ? { html: htmlEngine.renderSync(parse(htmlEngine, content.html), vars) as string } : {}),
+      };
+    } catch (err) {
+      throw new TemplateError(`template "${key}" (${channel}, ${locale}) failed to render: ${(err as Error).message}`);
+    }
   }
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** Templates as versioned rows in Postgres. */
+export class TemplateCatalog {
+  private cached?: { at: number; store: Promise<TemplateStore> };
 
-function substitute(text: string, vars: Record<string, unknown>, html: boolean): string {
-  return text.replace(/\{\{\s*([A-Za-z_][\w.]*)\s*\}\}/g, (_, p: string) => {
-    const v = readField(vars, p);
-    const s = v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    return html ? escapeHtml(s) : s;
-  });
+  constructor(
+    private readonly db: Db,
+    private readonly cacheMs = 5_000,
+  ) {}
+
+  /** Loads the files' templates as version 1 of every (key, channel, locale) that has no version yet. */
+  async seed(files = TemplateStore.fromFiles()): Promise<number> {
+    const r = await this.db.messageTemplate.createMany({
+      data: files.all().map((t) => ({ key: t.key, channel: t.channel, locale: t.locale, version: 1, subject: t.content.subject ?? null, text: t.content.text, html: t.content.html ?? null })),
+      skipDuplicates: true,
+    });
+    this.cached = undefined;
+    return r.count;
+  }
+
+  /** The newest version of every template (cached briefly: a send does not query templates each time). */
+  snapshot(): Promise<TemplateStore> {
+    if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.store;
+    const store = this.db.messageTemplate
+      .findMany({ orderBy: [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }], distinct: ['key', 'channel', 'locale'] })
+      .then((rows) => {
+        const entries: Entries = new Map();
+        for (const r of rows) {
+          const id = `${r.key}|${r.channel}`;
+          entries.set(id, { ...(entries.get(id) ?? {}), [r.locale]: { ...(r.subject !== null ? { subject: r.subject } : {}), text: r.text, ...(r.html !== null ? { html: r.html } : {}) } });
+        }
+        return new TemplateStore(entries);
+      });
+    this.cached = { at: Date.now(), store };
+    store.catch(() => (this.cached = undefined));
+    return store;
+  }
+
+  async list() {
+    return this.db.messageTemplate.findMany({ orderBy: [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }], distinct: ['key', 'channel', 'locale'] });
+  }
+
+  /** Stores a new version; the previous ones stay for the record. */
+  async put(key: string, channel: Channel, locale: string, content: TemplateContent) {
+    for (let attempt = 0; ; attempt++) {
+      const last = await this.db.messageTemplate.findFirst({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
+      try {
+        const row = await this.db.messageTemplate.create({
+          data: { key, channel, locale, version: (last?.version ?? 0) + 1, subject: content.subject ?? null, text: content.text, html: content.html ?? null },
+        });
+        this.cached = undefined;
+        return row;
+      } catch (err) {
+        if (attempt >= 5 || (err as { code?: string }).code !== 'P2002') throw err;
+      }
+    }
+  }
 }

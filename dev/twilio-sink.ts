@@ -2,8 +2,13 @@
 // the real `twilio` client can send to it (see channels/twilio-http.ts). It checks what Twilio checks first
 // (Basic auth, a valid E.164 `To`, a From and a Body), answers with Twilio's resource and error shapes, and can be
 // told to fail the next requests (`failNext`) to exercise retries.
+//
+// A message created with a StatusCallback gets Twilio's delivery status callbacks, after the create is answered:
+// `sent`, then `delivered` (or `undelivered` with ErrorCode 30003 for numbers given to `failDelivery`), each a
+// form POST signed with X-Twilio-Signature under the auth token of the create request, as Twilio signs them.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import twilio from 'twilio';
 import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
 
 export type SentSms = {
@@ -18,6 +23,22 @@ export type SentSms = {
 
 export type FaultStatus = 500 | 429 | 503;
 
+export type CallbackStatus = 'sent' | 'delivered' | 'undelivered';
+
+/** One status callback the sink made (or tried to make). */
+export type StatusCallbackRecord = {
+  sid: string;
+  status: CallbackStatus;
+  url: string;
+  /** The form fields sent, and their signature: enough to replay the callback exactly. */
+  params: Record<string, string>;
+  signature: string;
+  /** The callback target's answer; null when it could not be reached (see `error`). */
+  httpStatus: number | null;
+  error?: string;
+  at: Date;
+};
+
 export type TwilioSink = {
   /** Base URL (http://HOST:PORT): what TWILIO_API_BASE_URL should be. */
   url: string;
@@ -26,11 +47,30 @@ export type TwilioSink = {
   waitFor(predicate: (sms: SentSms) => boolean, timeoutMs?: number): Promise<SentSms>;
   /** The next `count` message creates fail with `status` (429 carries Retry-After: 1) and are not recorded. */
   failNext(count: number, status: FaultStatus): void;
+  /** Messages created to this number from now on end `undelivered` (ErrorCode 30003) instead of `delivered`. */
+  failDelivery(to: string): void;
+  /** Status callbacks made so far, in completion order (each recorded once its target answered or failed). */
+  callbacks(): StatusCallbackRecord[];
+  /** Resolves with the first completed status callback (already there or arriving later) that matches. */
+  waitForCallback(predicate: (cb: StatusCallbackRecord) => boolean, timeoutMs?: number): Promise<StatusCallbackRecord>;
+  /** Queues status callbacks instead of sending them, e.g. until a test has recorded the sid the create returned. */
+  holdCallbacks(): void;
+  /** Sends the queued callbacks now (no delay) and stops holding. */
+  releaseCallbacks(): void;
   clear(): void;
   close(): Promise<void>;
 };
 
-export type TwilioSinkOptions = { port?: number; host?: string; log?: (msg: string) => void };
+export type TwilioSinkOptions = {
+  port?: number;
+  host?: string;
+  log?: (msg: string) => void;
+  /** Wait before a message's first status callback (Twilio takes a moment too, and the sender must first record the
+   * sid it got back, or the callback finds no message). Default 250 ms. */
+  callbackDelayMs?: number;
+};
+
+type CallbackJob = { sms: SentSms; url: string; authToken: string; outcome: 'delivered' | 'undelivered' };
 
 type TwilioError = { code: number; message: string; more_info: string; status: number };
 
@@ -38,6 +78,8 @@ const E164 = /^\+[1-9]\d{1,14}$/;
 const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
 const MAX_BODY_BYTES = 1024 * 1024;
+const CALLBACK_TIMEOUT_MS = 15_000;
+const UNDELIVERED = { code: '30003', message: 'Unreachable destination handset' };
 
 const FAULTS: Record<FaultStatus, { code: number; message: string }> = {
   500: { code: 20500, message: 'An internal server error has occurred' },
@@ -50,6 +92,71 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
   const log = opts.log ?? (() => {});
   const inbox = new Inbox<SentSms>('SMS');
   const faults: FaultStatus[] = [];
+  const callbackDelayMs = opts.callbackDelayMs ?? 250;
+  const callbacks = new Inbox<StatusCallbackRecord>('status callback');
+  const failing = new Set<string>();
+  /** The latest status per sid (a message without callbacks stays `queued`). */
+  const statuses = new Map<string, CallbackStatus>();
+  let held: CallbackJob[] | undefined;
+  const timers = new Set<NodeJS.Timeout>();
+  const running = new Set<Promise<void>>();
+  const stopping = new AbortController();
+
+  const schedule = (job: CallbackJob, delayMs: number): void => {
+    if (stopping.signal.aborted) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const run = runCallbacks(job).finally(() => running.delete(run));
+      running.add(run);
+    }, delayMs);
+    timers.add(timer);
+  };
+
+  const runCallbacks = async (job: CallbackJob): Promise<void> => {
+    // One after the other, as Twilio does: `sent` is answered before the outcome is posted.
+    for (const status of ['sent', job.outcome] as const) {
+      if (stopping.signal.aborted) return;
+      statuses.set(job.sms.sid, status);
+      await postCallback(job, status);
+    }
+  };
+
+  const postCallback = async (job: CallbackJob, status: CallbackStatus): Promise<void> => {
+    const { sms } = job;
+    const params: Record<string, string> = {
+      MessageSid: sms.sid,
+      SmsSid: sms.sid,
+      AccountSid: sms.accountSid,
+      From: sms.from,
+      To: sms.to,
+      MessageStatus: status,
+      SmsStatus: status,
+      ApiVersion: '2010-04-01',
+      ...(status === 'undelivered' ? { ErrorCode: UNDELIVERED.code, ErrorMessage: UNDELIVERED.message } : {}),
+    };
+    const signature = twilio.getExpectedTwilioSignature(job.authToken, job.url, params);
+    const record = { sid: sms.sid, status, url: job.url, params, signature };
+    try {
+      const res = await fetch(job.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+          'x-twilio-signature': signature,
+          'user-agent': 'TwilioProxy/1.1',
+        },
+        body: new URLSearchParams(params).toString(),
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(CALLBACK_TIMEOUT_MS)]),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      log(`twilio-sink: callback ${status} for ${sms.sid} → ${res.status}`);
+      callbacks.add({ ...record, httpStatus: res.status, at: new Date() });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const error = cause?.code ?? cause?.message ?? (err as Error).message;
+      log(`twilio-sink: callback ${status} for ${sms.sid} to ${job.url} failed: ${error}`);
+      callbacks.add({ ...record, httpStatus: null, error, at: new Date() });
+    }
+  };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -62,7 +169,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
 
-    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) return servePage(res, inbox.list());
+    if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) return servePage(res, inbox.list(), statuses);
     if (path === '/messages.json' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
       res.end(JSON.stringify(inbox.list().reverse()));
@@ -78,7 +185,8 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     const fetch = MESSAGE_PATH.exec(path);
     if (!create && !fetch) return sendError(res, 404, 20404, `The requested resource ${path} was not found`);
     const accountSid = decodeURIComponent((create ?? fetch)?.[1] ?? '');
-    if (!authorized(req, accountSid)) {
+    const credentials = authorized(req, accountSid);
+    if (!credentials) {
       res.setHeader('www-authenticate', 'Basic realm="Twilio API"');
       return sendError(res, 401, 20003, 'Authenticate');
     }
@@ -88,7 +196,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       const sid = decodeURIComponent(fetch[2] ?? '');
       const sms = inbox.list().find((m) => m.sid === sid && m.accountSid === accountSid);
       if (!sms) return sendError(res, 404, 20404, `The requested resource ${path} was not found`);
-      return sendJson(res, 200, resource(sms));
+      return sendJson(res, 200, resource(sms, statuses.get(sms.sid)));
     }
 
     if (req.method !== 'POST') return sendError(res, 405, 20004, 'Method not allowed');
@@ -109,7 +217,9 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     if (!body && form.getAll('MediaUrl').length === 0 && !form.get('ContentSid'))
       return sendError(res, 400, 21602, 'Message body is required.');
 
-    const statusCallback = form.get('StatusCallback') ?? undefined;
+    const statusCallback = form.get('StatusCallback') || undefined;
+    if (statusCallback !== undefined && !httpUrl(statusCallback))
+      return sendError(res, 400, 21609, `The StatusCallback URL ${statusCallback} is not a valid URL.`);
     const sms: SentSms = {
       sid: `SM${randomBytes(16).toString('hex')}`,
       accountSid,
@@ -122,6 +232,17 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     inbox.add(sms);
     log(`twilio-sink: ${sms.sid} to ${to}`);
     sendJson(res, 201, resource(sms));
+    if (statusCallback) {
+      // Twilio signs callbacks with the account's auth token: here, the secret the create was authenticated with.
+      const job: CallbackJob = {
+        sms,
+        url: statusCallback,
+        authToken: credentials.secret,
+        outcome: failing.has(to) ? 'undelivered' : 'delivered',
+      };
+      if (held) held.push(job);
+      else schedule(job, callbackDelayMs);
+    }
   };
 
   const port = await listen(server, opts.port ?? 0, host);
@@ -136,31 +257,66 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       if (!(status in FAULTS)) throw new RangeError(`failNext: status must be 500, 429 or 503, got ${status}`);
       for (let i = 0; i < count; i++) faults.push(status);
     },
+    failDelivery(to) {
+      failing.add(to.trim());
+    },
+    callbacks: () => callbacks.list(),
+    waitForCallback: (predicate, timeoutMs = 10_000) =>
+      callbacks.waitFor(predicate, timeoutMs, (c) => `${c.status} for ${c.sid} → ${c.httpStatus ?? c.error}`),
+    holdCallbacks() {
+      held ??= [];
+    },
+    releaseCallbacks() {
+      const jobs = held ?? [];
+      held = undefined;
+      for (const job of jobs) schedule(job, 0);
+    },
     clear() {
       inbox.clear();
       faults.length = 0;
+      callbacks.clear();
+      failing.clear();
+      statuses.clear();
+      if (held) held.length = 0;
     },
     close() {
-      closing ??= closeHttpServer(server);
+      closing ??= (async () => {
+        // Pending callbacks are dropped and those under way aborted, so nothing is posted after close.
+        stopping.abort();
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        held = undefined;
+        await Promise.allSettled([...running]);
+        await closeHttpServer(server);
+      })();
       return closing;
     },
   };
 }
 
 /** Basic auth must be present, for this account (or an API key, SK...), with a non-empty secret. */
-function authorized(req: IncomingMessage, accountSid: string): boolean {
+function authorized(req: IncomingMessage, accountSid: string): { user: string; secret: string } | undefined {
   const match = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
-  if (!match?.[1]) return false;
+  if (!match?.[1]) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon <= 0) return false;
+  if (colon <= 0) return undefined;
   const user = decoded.slice(0, colon);
   const secret = decoded.slice(colon + 1);
-  return secret.length > 0 && (user === accountSid || user.startsWith('SK'));
+  return secret.length > 0 && (user === accountSid || user.startsWith('SK')) ? { user, secret } : undefined;
+}
+
+function httpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
 }
 
 /** The message resource as Twilio returns it (snake_case, RFC 2822 dates, counts as strings). */
-function resource(sms: SentSms): Record<string, unknown> {
+function resource(sms: SentSms, status: CallbackStatus | 'queued' = 'queued'): Record<string, unknown> {
   const uri = `/2010-04-01/Accounts/${sms.accountSid}/Messages/${sms.sid}`;
   const date = rfc2822(sms.receivedAt);
   return {
@@ -171,8 +327,8 @@ function resource(sms: SentSms): Record<string, unknown> {
     date_sent: null,
     date_updated: date,
     direction: 'outbound-api',
-    error_code: null,
-    error_message: null,
+    error_code: status === 'undelivered' ? Number(UNDELIVERED.code) : null,
+    error_message: status === 'undelivered' ? UNDELIVERED.message : null,
     from: sms.from,
     messaging_service_sid: null,
     num_media: '0',
@@ -180,7 +336,7 @@ function resource(sms: SentSms): Record<string, unknown> {
     price: null,
     price_unit: 'USD',
     sid: sms.sid,
-    status: 'queued',
+    status,
     subresource_uris: { media: `${uri}/Media.json` },
     to: sms.to,
     uri: `${uri}.json`,
@@ -220,12 +376,13 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function servePage(res: ServerResponse, messages: SentSms[]): void {
+function servePage(res: ServerResponse, messages: SentSms[], statuses: Map<string, CallbackStatus>): void {
   const rows = messages
     .reverse()
     .map(
       (m) => `<tr><td>${escapeHtml(m.receivedAt.toISOString())}</td><td>${escapeHtml(m.to)}</td>
-<td>${escapeHtml(m.from)}</td><td><pre>${escapeHtml(m.body)}</pre></td><td class="muted">${escapeHtml(m.sid)}</td></tr>`,
+<td>${escapeHtml(m.from)}</td><td><pre>${escapeHtml(m.body)}</pre></td><td>${escapeHtml(statuses.get(m.sid) ?? 'queued')}</td>
+<td class="muted">${escapeHtml(m.sid)}</td></tr>`,
     )
     .join('');
   const body =
@@ -233,6 +390,6 @@ function servePage(res: ServerResponse, messages: SentSms[]): void {
     `<a href="/messages.json">JSON</a></p>` +
     (messages.length === 0
       ? '<p>No SMS yet.</p>'
-      : `<table><tr><th>Received</th><th>To</th><th>From</th><th>Body</th><th>SID</th></tr>${rows}</table>`);
+      : `<table><tr><th>Received</th><th>To</th><th>From</th><th>Body</th><th>Status</th><th>SID</th></tr>${rows}</table>`);
   res.writeHead(200, PAGE_HEADERS).end(page('Sent SMS', body));
 }

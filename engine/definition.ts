@@ -18,6 +18,11 @@ export type DurationRef = z.infer<typeof DurationRef>;
 /** Equality filter on event data fields (dot paths). */
 const Where = z.record(fieldPath, z.union([z.string(), z.number(), z.boolean(), z.null()]));
 
+/** How the contact policy treats a message: `service` messages (a repayment reminder) are not counted by the
+ * marketing caps; `priority` 0–9 decides who gets a cap's last slot; a message not sent within `expiresAfter` (quiet
+ * hours, a cap) is dropped rather than sent stale. */
+export type Delivery = { class?: 'marketing' | 'service'; priority?: number; expiresAfter?: DurationRef };
+
 /** Steps that may carry an `id`, the target of a `goto`. */
 type Base = { id?: string };
 type Steps = Step[];
@@ -26,7 +31,7 @@ export type Channel = 'email' | 'sms' | 'webhook';
 export type Step = Base &
   (
     | { type: 'stage'; stage?: string; stageFromEvent?: string; forwardOnly?: boolean }
-    | { type: 'send'; channel: Channel; template: string }
+    | ({ type: 'send'; channel: Channel; template: string } & Delivery)
     | {
         type: 'task';
         key: string;
@@ -67,7 +72,7 @@ export type Step = Base &
         timeout: DurationRef;
         onAnswer?: Steps;
         onTimeout?: Steps;
-      }
+      } & Delivery
     | { type: 'goal'; key: string }
     | { type: 'startJourney'; journeyKey: string; params?: Record<string, string | number> }
     | { type: 'signalJourney'; journeyKey: string; event: string; passEventData?: boolean }
@@ -92,6 +97,11 @@ const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time li
 const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
 const channel = z.enum(['email', 'sms', 'webhook']);
 const stepId = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"').optional();
+const delivery = {
+  class: z.enum(['marketing', 'service']).optional(),
+  priority: z.number().int().min(0).max(9).optional(),
+  expiresAfter: DurationRef.optional(),
+};
 const obj = <T extends z.ZodRawShape>(type: string, shape: T) =>
   z.object({ type: z.literal(type), id: stepId, ...shape }).strict();
 
@@ -101,7 +111,7 @@ export const Step: z.ZodType<Step> = z.lazy(() =>
       (s) => (s.stage === undefined) !== (s.stageFromEvent === undefined),
       { message: 'a stage step names either "stage" or "stageFromEvent"' },
     ),
-    obj('send', { channel, template: key }),
+    obj('send', { channel, template: key, ...delivery }),
     obj('task', {
       key,
       title: z.string().min(1).max(200),
@@ -140,6 +150,7 @@ export const Step: z.ZodType<Step> = z.lazy(() =>
       timeout: DurationRef,
       onAnswer: steps(),
       onTimeout: steps(),
+      ...delivery,
     }),
     obj('goal', { key }),
     obj('startJourney', { journeyKey: key, params: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
@@ -278,7 +289,9 @@ export const JourneyDefinition = z
 function durationRefs(s: Step): DurationRef[] {
   switch (s.type) {
     case 'task': return [s.due];
-    case 'wait': case 'feedback': return [s.timeout];
+    case 'wait': return [s.timeout];
+    case 'feedback': return s.expiresAfter ? [s.timeout, s.expiresAfter] : [s.timeout];
+    case 'send': return s.expiresAfter ? [s.expiresAfter] : [];
     case 'delay': return [s.duration];
     case 'delayUntil': return s.before ? [s.before] : s.after ? [s.after] : [];
     default: return [];

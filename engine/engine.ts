@@ -101,6 +101,10 @@ export type Command =
       template: string;
       flow: string;
       vars: { event: Record<string, unknown>; params: ParamValues };
+      class?: 'marketing' | 'service';
+      priority?: number;
+      /** An ISO-8601 duration (params resolved). */
+      expiresAfter?: string;
     }
   | {
       type: 'createTask';
@@ -522,7 +526,7 @@ class Run {
           break;
         }
         case 'send':
-          this.send(f, step.channel, step.template);
+          this.send(f, step);
           break;
         case 'task': {
           const idempotencyKey = this.key();
@@ -551,7 +555,7 @@ class Run {
           };
           return;
         case 'feedback':
-          this.send(f, step.channel, step.template);
+          this.send(f, step);
           f.waiting = { kind: 'event', events: [FEEDBACK_EVENT], until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString() };
           return;
         case 'delay':
@@ -636,14 +640,17 @@ class Run {
     this.finish(f);
   }
 
-  private send(f: Flow, channel: Channel, template: string) {
+  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>) {
     this.commands.push({
       type: 'send',
       idempotencyKey: this.key(),
-      channel,
-      template,
+      channel: step.channel,
+      template: step.template,
       flow: f.name,
       vars: { event: f.event?.data ?? {}, params: this.state.params },
+      ...(step.class !== undefined ? { class: step.class } : {}),
+      ...(step.priority !== undefined ? { priority: step.priority } : {}),
+      ...(step.expiresAfter !== undefined ? { expiresAfter: durationOf(step.expiresAfter, this.state.params) } : {}),
     });
   }
 }

@@ -13,7 +13,14 @@ export interface ValidationContext {
   knownEvents: ReadonlySet<string>;
   /** Journey keys that exist, for chorus steps; omitted → not checked. */
   journeyKeys?: ReadonlySet<string>;
+  /** The variables (paths) a template reads; with `eventFields`, templates are checked against what they can see. */
+  templateVariables?(key: string, channel: 'email' | 'sms' | 'webhook'): string[][];
+  /** The data fields an event type carries (from the event catalog); undefined → unknown type, not checked. */
+  eventFields?(type: string): string[] | undefined;
 }
+
+/** The variables every template may read besides `event.*` and `params.*`. */
+export const CUSTOMER_VARIABLES = ['id', 'name', 'locale', 'segment', 'attributes'];
 
 const WAITS = new Set<Step['type']>(['wait', 'delay', 'delayUntil', 'delayUntilLocalTime', 'feedback']);
 const waits = (s: Step) => WAITS.has(s.type) || (s.type === 'task' && s.outcomes !== undefined);
@@ -82,7 +89,64 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
   walkSteps(def, (s, path) => {
     if (s.type === 'wait') s.for.forEach((o, j) => listen(o.event, [...path, 'for', j, 'event']));
   });
+  if (ctx.templateVariables && ctx.eventFields) checkTemplateVariables(def, ctx, add);
   return problems;
+}
+
+/**
+ * A template must read only what the send can give it: the customer's non-contact fields, the journey's params, and
+ * fields that every event the step can run after carries (a step with no event, such as a stage's entry step, has no
+ * `event.*`). Missing variables fail here, at publish time, not at send time.
+ */
+function checkTemplateVariables(def: JourneyDefinition, ctx: ValidationContext, add: (path: (string | number)[], message: string) => void) {
+  const NONE = '(no event)';
+  const visit = (list: Step[] | undefined, path: (string | number)[], current: Set<string>): Set<string> => {
+    let now = current;
+    list?.forEach((s, i) => {
+      const here = [...path, i];
+      if (s.type === 'send' || s.type === 'feedback') {
+        for (const segs of ctx.templateVariables!(s.template, s.channel)) {
+          const [root, field] = segs;
+          const name = segs.join('.');
+          if (root === 'customer') {
+            if (field !== undefined && !CUSTOMER_VARIABLES.includes(field)) add(here, `template "${s.template}" uses ${name}, which is not a customer field a message may use`);
+          } else if (root === 'params') {
+            if (field === undefined || !(field in def.params)) add(here, `template "${s.template}" uses ${name}, which is not a parameter of "${def.key}"`);
+          } else if (root === 'event') {
+            for (const ev of now) {
+              if (ev === NONE) add(here, `template "${s.template}" uses ${name}, but this step runs without an event`);
+              else {
+                const fields = ctx.eventFields!(ev);
+                if (fields && field !== undefined && !fields.includes(field)) add(here, `template "${s.template}" uses ${name}, which "${ev}" does not carry`);
+              }
+            }
+          } else add(here, `template "${s.template}" uses ${name}: templates read customer.*, event.* and params.*`);
+        }
+      }
+      const arms = childLists(s);
+      if (s.type === 'wait') {
+        const after = new Set(now);
+        s.for.forEach((o, j) => {
+          const ev = new Set([o.event]);
+          visit(o.then, [...here, 'for', j, 'then'], ev).forEach((e) => after.add(e));
+        });
+        visit(s.onTimeout, [...here, 'onTimeout'], now).forEach((e) => after.add(e));
+        now = after;
+      } else if (s.type === 'feedback' || (s.type === 'task' && s.outcomes)) {
+        const resumed = new Set([s.type === 'feedback' ? 'feedback.answered' : 'task.completed']);
+        const after = new Set([...now, ...resumed]);
+        for (const [sub, l] of arms) visit(l, [...here, ...sub], sub[0] === 'onTimeout' ? now : resumed).forEach((e) => after.add(e));
+        now = after;
+      } else if (arms.length) {
+        const after = new Set(now);
+        for (const [sub, l] of arms) visit(l, [...here, ...sub], now).forEach((e) => after.add(e));
+        now = after;
+      }
+    });
+    return now;
+  };
+  def.stages.forEach((s, i) => visit(s.onEnter, ['stages', i, 'onEnter'], new Set([NONE])));
+  def.triggers.forEach((t, i) => visit(t.steps, ['triggers', i, 'steps'], new Set([t.event])));
 }
 
 /** Calls `found` for each goto that can reach itself again without passing a waiting step. */

@@ -19,7 +19,7 @@ export function builtInDefinitions(): JourneyDefinition[] {
   return BUILT_IN_KEYS.map(loadBuiltIn);
 }
 
-/** Event types with what their data carries (journeys/events.json). */
-export function eventCatalog(): Record<string, string> {
-  return (JSON.parse(readFileSync(path.join(here, 'events.json'), 'utf8')) as { events: Record<string, string> }).events;
+/** Event types with the data fields they carry (journeys/events.json). */
+export function eventCatalog(): Record<string, { description: string; fields: string[] }> {
+  return (JSON.parse(readFileSync(path.join(here, 'events.json'), 'utf8')) as { events: Record<string, { description: string; fields: string[] }> }).events;
 }

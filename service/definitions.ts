@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import { type Problem, type ValidationContext, formatPath, validateDefinition } from '../engine/validate.js';
 import type { TemplateStore } from '../channels/templates.js';
+
+/** Where validation reads templates from: the catalog in production, the files in tests. */
+export type TemplateSource = { snapshot(): Promise<TemplateStore> };
 import { type Db, Prisma } from '../db/client.js';
 import { builtInDefinitions, eventCatalog } from '../journeys/index.js';
 import { ApiError, conflict, notFound } from './errors.js';
@@ -23,12 +26,15 @@ export interface StoredDefinition {
 
 export class DefinitionStore {
   private readonly knownEvents: ReadonlySet<string>;
+  private readonly eventFields: Map<string, string[]>;
 
   constructor(
     private readonly db: Db,
-    private readonly templates: TemplateStore,
+    private readonly templates: TemplateSource,
   ) {
-    this.knownEvents = new Set(Object.keys(eventCatalog()));
+    const catalog = eventCatalog();
+    this.knownEvents = new Set(Object.keys(catalog));
+    this.eventFields = new Map(Object.entries(catalog).map(([type, e]) => [type, e.fields]));
   }
 
   /** Loads the built-in journeys as published version 1 of each key that has no version yet. */
@@ -56,8 +62,11 @@ export class DefinitionStore {
 
   async context(): Promise<ValidationContext> {
     const keys = await this.db.journeyDefinitionVersion.findMany({ distinct: ['key'], select: { key: true } });
+    const templates = await this.templates.snapshot();
     return {
-      hasTemplate: (key, channel) => this.templates.has(key, channel),
+      hasTemplate: (key, channel) => templates.has(key, channel),
+      templateVariables: (key, channel) => templates.variables(key, channel),
+      eventFields: (type) => this.eventFields.get(type),
       knownEvents: this.knownEvents,
       journeyKeys: new Set(keys.map((k) => k.key)),
     };

@@ -335,9 +335,25 @@ export class JourneyService {
     return rows.map((r) => ({ ...this.summary(r), stageEnteredAt: r.stageEnteredAt, startedAt: r.startedAt, endedAt: r.endedAt, endReason: r.exitReason, goals: r.goals }));
   }
 
+  /** The customer's messages, newest first, each with its story (created, deferred, suppressed, sent, delivered…). */
   async listCustomerMessages(customerId: string, limit: number) {
     await this.getCustomer(customerId);
-    return this.db.message.findMany({ where: { customerId }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: limit });
+    const rows = await this.db.message.findMany({
+      where: { customerId },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      take: limit,
+      include: { events: { orderBy: [{ at: 'asc' }, { id: 'asc' }], select: { at: true, type: true, detail: true } } },
+    });
+    return rows;
+  }
+
+  async getMessage(messageId: string) {
+    const row = await this.db.message.findUnique({
+      where: { id: messageId },
+      include: { events: { orderBy: [{ at: 'asc' }, { id: 'asc' }], select: { at: true, type: true, detail: true } } },
+    });
+    if (!row) throw notFound('message', messageId);
+    return row;
   }
 
   async exitJourney(workflowId: string, reason: string) {

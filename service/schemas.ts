@@ -87,3 +87,11 @@ export const SimulateBody = z
   .refine((b) => b.version === undefined || b.key !== undefined, { message: '"version" goes with "key"', path: ['version'] })
   .refine((b) => Date.parse(b.until) > Date.parse(b.start ?? new Date().toISOString()) || b.start === undefined, { message: '"until" must be after "start"', path: ['until'] })
   .refine((b) => Date.parse(b.until) - Date.parse(b.start ?? b.until) <= 10 * 366 * 86_400_000, { message: 'at most ten years of virtual time', path: ['until'] });
+
+export const TemplateParams = z
+  .object({
+    key: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved'),
+    channel: z.enum(['email', 'sms', 'webhook']),
+    locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN'),
+  })
+  .strict();

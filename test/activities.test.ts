@@ -9,6 +9,8 @@ import { TemplateStore } from '../channels/templates.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
 import { createTestDb, type TestDb } from './support/db.js';
+import { NO_LIMITS } from './support/stack.js';
+import { loadPolicy } from '../policy/policy.js';
 
 let testDb: TestDb;
 let smtp: SmtpCatcher;
@@ -18,6 +20,7 @@ let email: ReturnType<typeof createEmailChannel>;
 const env = new MockActivityEnvironment();
 const unused = (what: string) => () => Promise.reject(new Error(`${what} is not used by this test`));
 const unusedChannel = { name: 'webhook' as const, send: unused('this channel') };
+const fileTemplates = { snapshot: async () => TemplateStore.fromFiles() };
 const noChorus = { chorusStart: unused('chorus'), chorusSignal: unused('chorus'), chorusStop: unused('chorus') };
 let n = 0;
 
@@ -25,7 +28,7 @@ beforeAll(async () => {
   [testDb, smtp, sink] = await Promise.all([createTestDb(), startSmtpCatcher(), startTwilioSink()]);
   email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
   const sms = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url });
-  activities = createActivities({ db: testDb.db, channels: { email, sms, webhook: unusedChannel }, templates: TemplateStore.fromFiles(), chorus: noChorus });
+  activities = createActivities({ db: testDb.db, channels: { email, sms, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
 });
 afterAll(async () => {
   email?.close();
@@ -71,8 +74,10 @@ describe('sendMessage', () => {
     sink.failNext(1, 429);
     await expect(send(id, 'sms', `${id}/1`)).rejects.toThrow();
     const failing = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
-    expect(failing).toMatchObject({ status: 'pending', attempts: 3 });
+    // the message holds its slot while it is retried, and each transient error is in its story
+    expect(failing).toMatchObject({ status: 'sending', attempts: 3 });
     expect(failing.error).toBeTruthy();
+    expect((await testDb.db.messageEvent.findMany({ where: { messageId: failing.id }, orderBy: { id: 'asc' } })).map((e) => e.type)).toEqual(['created', 'error', 'error', 'error']);
     expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
     expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
     const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone;
@@ -108,14 +113,14 @@ describe('sendMessage', () => {
     const down = await startSmtpCatcher();
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
-    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: unusedChannel, webhook: unusedChannel }, templates: TemplateStore.fromFiles(), chorus: noChorus });
+    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: unusedChannel, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
     const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } };
     const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
     channel.close();
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     expect(String(err)).toMatch(/ECONNREFUSED/);
     // the message stays pending, to be sent by the retry
-    expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'pending', attempts: 1 });
+    expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'sending', attempts: 1 });
     expect((await send(id, 'email', `${id}/1`)).status).toBe('sent');
   });
 

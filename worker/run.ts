@@ -3,12 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
-import { createSmsChannel } from '../channels/sms.js';
+import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { createWebhookChannel } from '../channels/webhook.js';
 import { Client, Connection } from '@temporalio/client';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
-import { TemplateStore } from '../channels/templates.js';
+import { TemplateCatalog } from '../channels/templates.js';
+import { loadPolicy } from '../policy/policy.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
@@ -35,9 +36,9 @@ export function installRuntimeLogger(logger: Logger): void {
 export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
-  const sms = createSmsChannel(config.twilio);
+  const sms = createSmsChannel({ ...config.twilio, statusCallbackUrl: twilioStatusCallbackUrl(config.publicBaseUrl) });
   const webhook = createWebhookChannel(config.webhook);
-  const templates = TemplateStore.fromFiles();
+  const templates = new TemplateCatalog(db);
   // The chorus activities start and signal journeys through the same service the API uses.
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -46,6 +47,7 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
     db,
     channels: { email, sms, webhook },
     templates,
+    policy: loadPolicy(config.contactPolicy),
     chorus,
     async close() {
       email.close();

@@ -38,6 +38,14 @@ export interface JourneyWorkflowInput {
   /** Carried across continue-as-new: the engine state and the inputs not yet applied. */
   state?: JourneyState;
   pending?: Input[];
+  /** Sends the contact policy deferred (quiet hours, a cap), each tried again at its instant. */
+  deferred?: DeferredSend[];
+}
+
+type SendCommand = Extract<Command, { type: 'send' }>;
+interface DeferredSend {
+  command: SendCommand;
+  until: string;
 }
 
 export interface JourneyWorkflowResult {
@@ -46,7 +54,7 @@ export interface JourneyWorkflowResult {
   stage: string;
 }
 
-const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus } = proxyActivities<JourneyActivities>({
+const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus, dropDeferred } = proxyActivities<JourneyActivities>({
   startToCloseTimeout: '30 seconds',
   // A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed
   // and stop at once.
@@ -62,6 +70,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const def = input.definition;
   const workflowId = workflowInfo().workflowId;
   const queue: Input[] = [...(input.pending ?? [])];
+  let deferred: DeferredSend[] = [...(input.deferred ?? [])];
   let state: JourneyState;
 
   setHandler(journeyEventSignal, (event) => void queue.push({ type: 'event', event }));
@@ -89,6 +98,13 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     };
   });
 
+  /** Through the contact policy; a deferred send waits on a durable timer of its own, the journey goes on. */
+  const send = async (c: SendCommand) => {
+    const { type: _, ...rest } = c;
+    const r = await sendMessage({ ...rest, workflowId, customerId: state.customerId });
+    if (r.status === 'deferred') deferred.push({ command: c, until: r.until });
+  };
+
   const execute = async (commands: Command[]) => {
     const journey = { workflowId, customerId: state.customerId, journeyKey: state.journeyKey };
     // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
@@ -105,8 +121,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     for (const c of commands) {
       try {
         if (c.type === 'send') {
-          const { type: _, ...rest } = c;
-          await sendMessage({ ...rest, workflowId, customerId: state.customerId });
+          await send(c);
         } else if (c.type === 'createTask') {
           const { type: _, ...rest } = c;
           await createTask({ ...rest, workflowId, customerId: state.customerId });
@@ -150,12 +165,20 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   }
 
   while (state.status === 'running') {
-    const wake = nextWakeAt(state);
+    const engineWake = nextWakeAt(state);
+    const sendWake = deferred.reduce<string | undefined>((m, d) => (m === undefined || d.until < m ? d.until : m), undefined);
+    const wake = engineWake === undefined ? sendWake : sendWake === undefined || engineWake <= sendWake ? engineWake : sendWake;
     if (queue.length === 0) {
       const ms = wake === undefined ? undefined : Date.parse(wake) - Date.now();
       if (ms === undefined) await condition(() => queue.length > 0);
       else if (ms > 0) await condition(() => queue.length > 0, ms);
     }
+    const due = deferred.filter((d) => Date.parse(d.until) <= Date.now());
+    if (due.length) {
+      deferred = deferred.filter((d) => !due.includes(d));
+      for (const d of due) await send(d.command);
+    }
+    if (queue.length === 0 && (engineWake === undefined || Date.parse(engineWake) > Date.now())) continue;
     const next: Input = queue.shift() ?? { type: 'timer' };
     const r = advance(def, state, next, new Date());
     state = r.state;
@@ -164,9 +187,11 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     if (state.status === 'running' && workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       log.info('continuing as new', { historyLength: workflowInfo().historyLength, pending: queue.length });
-      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: queue });
+      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: queue, deferred });
     }
   }
+  // Sends still waiting for quiet hours or a cap do not outlive their journey (an opt-out must not be followed by one).
+  if (deferred.length) await dropDeferred({ idempotencyKeys: deferred.map((d) => d.command.idempotencyKey), reason: 'journey_ended' });
   return { status: state.status, ...(state.endReason !== undefined ? { reason: state.endReason } : {}), stage: state.stage };
 }
 

@@ -6,7 +6,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities/index.js';
 import { createEmailChannel } from '../../channels/email.js';
 import { createSmsChannel } from '../../channels/sms.js';
-import { TemplateStore } from '../../channels/templates.js';
+import { TemplateCatalog } from '../../channels/templates.js';
+import { loadPolicy } from '../../policy/policy.js';
 import { loadConfig, type Config } from '../../config/config.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
@@ -35,13 +36,17 @@ export interface Stack {
   push: WebhookSink;
   config: Config;
   definitions: DefinitionStore;
+  templates: TemplateCatalog;
   service: JourneyService;
   taskQueue: string;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { extraServerArgs?: string[] } = {}): Promise<Stack> {
+/** Tests of journeys run at any hour: no quiet hours and no caps unless a test asks for a policy. */
+export const NO_LIMITS = JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } });
+
+export async function startStack(opts: { extraServerArgs?: string[]; contactPolicy?: string } = {}): Promise<Stack> {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
   const webhookSecret = 'test-webhook-secret-0123456789';
@@ -62,10 +67,12 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     TWILIO_API_BASE_URL: sms.url,
     WEBHOOK_URL: push.url,
     WEBHOOK_SECRET: webhookSecret,
+    CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
   });
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
-  const templates = TemplateStore.fromFiles();
+  const templates = new TemplateCatalog(testDb.db, 0);
+  await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
   const service = new JourneyService({ db: testDb.db, temporal: env.client, taskQueue, definitions });
@@ -73,6 +80,7 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
     templates,
+    policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
     chorus: service,
   });
   const workers = new Set<{ stop(): Promise<void> }>();
@@ -95,7 +103,7 @@ export async function startStack(opts: { extraServerArgs?: string[] } = {}): Pro
     return handle;
   };
   return {
-    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, service,
+    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, templates, service,
     async stop() {
       for (const w of [...workers]) await w.stop();
       email.close();
@@ -128,5 +136,5 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 /** The API app over the stack's database and Temporal, for supertest. */
 export function createStackApp(stack: Stack) {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  return createApp({ service: stack.service, definitions: stack.definitions, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+  return createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
 }

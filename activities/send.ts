@@ -1,0 +1,171 @@
+// The send activity: every message passes the contact policy here, in one place, before it leaves, and every
+// decision is recorded as a message event. Outbox discipline: the message row (unique idempotency key from the
+// workflow) exists before the provider is called and is marked after; a retry never sends twice.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Command } from '../engine/engine.js';
+import { addDuration } from '../engine/duration.js';
+import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
+import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
+import { Prisma, type Db } from '../db/client.js';
+import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
+
+export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
+  workflowId: string;
+  customerId: string;
+};
+export type SendResult =
+  | { messageId: string; status: 'sent' | 'suppressed' | 'failed' | 'dropped'; reason?: string }
+  | { messageId: string; status: 'deferred'; reason: string; until: string };
+
+/** Errors of this type end an activity without retries; the workflow records them and goes on. */
+export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
+
+export interface SendDeps {
+  db: Db;
+  channels: Record<ChannelName, Channel>;
+  templates: { snapshot(): Promise<TemplateStore> };
+  policy: ContactPolicy;
+}
+
+const FINAL = new Set(['sent', 'delivered', 'failed', 'suppressed', 'dropped']);
+/** Statuses that hold a slot of a frequency cap. */
+const COUNTED = ['sending', 'sent', 'delivered'];
+
+export function createSendActivity(deps: SendDeps) {
+  const { db, policy } = deps;
+
+  const event = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
+    db.messageEvent.create({ data: { messageId, type, detail: detail as Prisma.InputJsonValue } });
+
+  return async function sendMessage(input: SendInput): Promise<SendResult> {
+    const log = Context.current().log;
+    const now = new Date();
+    const customer = await db.customer.findUnique({ where: { id: input.customerId } });
+    if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found`, PERMANENT_DELIVERY_ERROR);
+    const cls: MessageClass = input.class ?? 'marketing';
+
+    let message = await db.message.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
+    if (!message) {
+      try {
+        message = await db.message.create({
+          data: {
+            idempotencyKey: input.idempotencyKey,
+            workflowId: input.workflowId,
+            customerId: input.customerId,
+            channel: input.channel,
+            template: input.template,
+            class: cls,
+            priority: input.priority ?? 5,
+            expiresAt: input.expiresAfter ? addDuration(now, input.expiresAfter) : null,
+          },
+        });
+        await event(message.id, 'created', { class: cls, priority: message.priority, ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}) });
+      } catch (err) {
+        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) throw err;
+        message = await db.message.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
+      }
+    }
+    const id = message.id;
+    if (FINAL.has(message.status)) {
+      return { messageId: id, status: message.status === 'delivered' ? 'sent' : (message.status as 'sent'), ...(message.statusReason ? { reason: message.statusReason } : {}) };
+    }
+
+    const settle = async (status: 'suppressed' | 'dropped' | 'failed', reason: string, detail: Record<string, unknown> = {}, error?: string): Promise<SendResult> => {
+      await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null } });
+      await event(id, status, { reason, ...detail });
+      log.info('message not sent', { messageId: id, status, reason });
+      return { messageId: id, status, reason };
+    };
+    const defer = async (until: Date, reason: string, detail: Record<string, unknown> = {}): Promise<SendResult> => {
+      if (message!.expiresAt && until.getTime() >= message!.expiresAt.getTime())
+        return settle('dropped', `${reason}_expired`, { wouldWaitUntil: until.toISOString(), expiresAt: message!.expiresAt.toISOString() });
+      await db.message.update({ where: { id }, data: { status: message!.status === 'sending' ? 'sending' : 'deferred', statusReason: reason, deferredUntil: until } });
+      await event(id, 'deferred', { reason, until: until.toISOString(), ...detail });
+      return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
+    };
+
+    // 1. Consent and an address: checked on every attempt (consent may be withdrawn while a send waits).
+    const consents = (customer.consents ?? {}) as Record<string, unknown>;
+    if (consents[input.channel] === false) return settle('suppressed', 'no_consent');
+    const to = input.channel === 'email' ? customer.email : input.channel === 'sms' ? customer.phone : customer.id;
+    if (!to) return settle('suppressed', 'no_address');
+    // 2. A time-critical message past its expiry is dropped, not sent stale.
+    if (message.expiresAt && now.getTime() >= message.expiresAt.getTime()) return settle('dropped', 'expired', { expiresAt: message.expiresAt.toISOString() });
+    // 3. Quiet hours in the customer's own zone (a missing or unknown zone falls back to the policy's, and says so).
+    const zone = effectiveTimeZone(customer.timeZone, policy);
+    if (zone.fellBack && message.attempts === 0 && message.status === 'pending')
+      await event(id, 'timezone_fallback', { given: customer.timeZone ?? null, used: zone.timeZone });
+    const quiet = quietUntil(input.channel, now, zone.timeZone, policy);
+    if (quiet) return defer(quiet, 'quiet_hours', { timeZone: zone.timeZone });
+
+    // 4. Render before taking a cap slot: a template that cannot render fails for good.
+    let content: TemplateContent;
+    try {
+      content = (await deps.templates.snapshot()).render(input.template, input.channel, customer.locale, {
+        customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, segment: customer.segment, attributes: customer.attributes },
+        event: input.vars.event,
+        params: input.vars.params,
+      });
+    } catch (err) {
+      if (err instanceof TemplateError) {
+        await settle('failed', 'template', {}, err.message);
+        throw ApplicationFailure.nonRetryable(err.message, PERMANENT_DELIVERY_ERROR);
+      }
+      throw err;
+    }
+
+    // 5. Frequency caps across all the customer's journeys, atomically: the customer's row is locked while the slot
+    // is counted and taken, so two journeys sending at the same instant cannot both take the last one. A message
+    // already holding a slot (a retry after a provider error) keeps it.
+    if (message.status !== 'sending') {
+      const decision = await db.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT id FROM customers WHERE id = ${input.customerId} FOR UPDATE`;
+        for (const c of capsFor(policy, cls, input.channel)) {
+          const since = windowStart(now, c.window);
+          const counted = await tx.message.findMany({
+            where: { customerId: input.customerId, channel: input.channel, class: cls, status: { in: COUNTED }, sentAt: { gte: since } },
+            select: { sentAt: true },
+            orderBy: { sentAt: 'asc' },
+          });
+          // Higher-priority messages waiting for this same moment get the remaining slots first.
+          const ahead = await tx.message.count({
+            where: { customerId: input.customerId, channel: input.channel, class: cls, status: 'deferred', deferredUntil: { lte: now }, priority: { gt: message!.priority }, id: { not: id } },
+          });
+          if (counted.length + ahead >= c.limit) {
+            const freeAt = counted.length >= c.limit && c.limit > 0 ? addDuration(counted[counted.length - c.limit]!.sentAt!, c.window) : addDuration(now, 'PT1M');
+            return { capped: true as const, cap: c, used: counted.length, ahead, freeAt };
+          }
+        }
+        await tx.message.update({
+          where: { id },
+          data: { status: 'sending', sentAt: now, recipient: to, subject: content.subject ?? null, body: content.text, deferredUntil: null, statusReason: null },
+        });
+        return { capped: false as const };
+      });
+      if (decision.capped) {
+        const detail = { limit: decision.cap.limit, window: decision.cap.window, used: decision.used, higherPriorityWaiting: decision.ahead };
+        return policy.onCap[cls] === 'drop' ? settle('dropped', 'frequency_cap', detail) : defer(decision.freeAt, 'frequency_cap', detail);
+      }
+    }
+
+    // 6. The provider call, marked after.
+    await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
+    try {
+      const delivery = await deps.channels[input.channel].send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
+      // A delivery callback may already have marked it delivered: never step back from that.
+      await db.message.update({ where: { id }, data: { providerId: delivery.providerId, error: null, statusReason: null } });
+      await db.message.updateMany({ where: { id, status: 'sending' }, data: { status: 'sent' } });
+      await event(id, 'sent', { providerId: delivery.providerId });
+      return { messageId: id, status: 'sent' };
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      if (err instanceof PermanentChannelError) {
+        await settle('failed', 'rejected_by_provider', { code: err.code ?? null }, text);
+        throw ApplicationFailure.nonRetryable(text, PERMANENT_DELIVERY_ERROR);
+      }
+      await db.message.update({ where: { id }, data: { error: text } });
+      await event(id, 'error', { error: text.slice(0, 500), attempt: Context.current().info.attempt });
+      throw err; // transient: the activity's retry policy tries again, holding the slot
+    }
+  };
+}

@@ -1,0 +1,122 @@
+// Twilio SMS delivery status callbacks: POST /v1/channels/twilio/status, form-encoded, signed by Twilio with
+// X-Twilio-Signature over the exact URL it called. A valid callback moves the message to delivered or failed (never
+// backwards, never twice) and is logged as a message event; anything unsigned or badly signed changes nothing.
+import express from 'express';
+import twilio from 'twilio';
+import type { Logger } from '../config/logger.js';
+import type { Db } from '../db/client.js';
+
+export { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
+import { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
+
+export type TwilioStatusDeps = { db: Db; authToken: string; publicBaseUrl: string; logger: Logger };
+
+/** What a provider status means for the message row. */
+export type StatusOutcome =
+  | { kind: 'delivered' }
+  | { kind: 'failed'; error: string }
+  /** queued, accepted, sending, sent and anything unknown: recorded, no status change. */
+  | { kind: 'none' };
+
+/** Maps Twilio's MessageStatus (and ErrorCode/ErrorMessage for a failure) to what happens to the message. Pure. */
+export function mapTwilioStatus(providerStatus: string, errorCode?: string, errorMessage?: string): StatusOutcome {
+  switch (providerStatus) {
+    case 'delivered':
+      return { kind: 'delivered' };
+    case 'undelivered':
+    case 'failed':
+      // Status callbacks usually carry ErrorCode only; ErrorMessage when Twilio has one.
+      return { kind: 'failed', error: `Twilio ${errorCode ?? providerStatus}${errorMessage ? `: ${errorMessage}` : ''}` };
+    default:
+      return { kind: 'none' };
+  }
+}
+
+/** Statuses a delivery outcome may move a message out of: anything else is already final (or never went out). */
+const IN_FLIGHT = ['sent', 'sending'];
+
+export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
+  const { db, authToken, logger } = deps;
+  const signedUrl = twilioStatusCallbackUrl(deps.publicBaseUrl);
+  const router = express.Router();
+
+  router.post(TWILIO_STATUS_PATH, express.urlencoded({ extended: false, limit: '64kb' }), async (req, res) => {
+    const params = formParams(req.body);
+    const signature = req.get('x-twilio-signature');
+    // Twilio signs the URL it called: the public one, with the query string exactly as it was sent.
+    const query = req.originalUrl.indexOf('?');
+    const url = query === -1 ? signedUrl : signedUrl + req.originalUrl.slice(query);
+    if (!signature || !twilio.validateRequest(authToken, signature, url, params)) {
+      logger.warn({ path: TWILIO_STATUS_PATH, signed: Boolean(signature) }, 'twilio status callback refused: invalid signature');
+      res.status(403).json({ error: { code: 'invalid_signature', message: 'missing or invalid X-Twilio-Signature' } });
+      return;
+    }
+
+    const sid = first(params.MessageSid) ?? first(params.SmsSid);
+    const providerStatus = first(params.MessageStatus) ?? first(params.SmsStatus);
+    if (!sid || !providerStatus) {
+      res.status(400).json({ error: { code: 'invalid_request', message: 'MessageSid and MessageStatus are required' } });
+      return;
+    }
+    const errorCode = first(params.ErrorCode);
+    const outcome = mapTwilioStatus(providerStatus, errorCode, first(params.ErrorMessage));
+    const detail = { providerStatus, ...(errorCode ? { errorCode } : {}) };
+
+    const result = await db.$transaction(async (tx) => {
+      // The send names its message in the callback URL (signed with the rest), so a callback that overtakes the
+      // write of the provider id still finds it; without it, by the provider id.
+      const byId = typeof req.query.m === 'string' ? req.query.m : undefined;
+      const message = await tx.message.findFirst({ where: byId ? { id: byId, OR: [{ providerId: sid }, { providerId: null }] } : { providerId: sid }, select: { id: true, status: true } });
+      if (!message) return 'unknown' as const;
+      if (outcome.kind === 'none') {
+        await tx.messageEvent.create({ data: { messageId: message.id, type: 'provider_status', detail } });
+        return 'recorded' as const;
+      }
+      const target = outcome.kind; // 'delivered' | 'failed'
+      // The status check is part of the update, so concurrent or repeated callbacks move the message once.
+      const moved = await tx.message.updateMany({
+        where: { id: message.id, status: { in: IN_FLIGHT } },
+        data:
+          outcome.kind === 'delivered'
+            ? { status: 'delivered', deliveredAt: new Date() }
+            : { status: 'failed', statusReason: 'undelivered', error: outcome.error },
+      });
+      if (moved.count === 1) {
+        await tx.messageEvent.create({ data: { messageId: message.id, type: target, detail } });
+        return target;
+      }
+      const current = await tx.message.findUnique({ where: { id: message.id }, select: { status: true } });
+      // A repeat of the outcome already recorded adds nothing; a different late outcome is kept for the record only.
+      if (current?.status === target) return 'duplicate' as const;
+      await tx.messageEvent.create({ data: { messageId: message.id, type: 'provider_status', detail } });
+      return 'ignored' as const;
+    });
+
+    if (result === 'unknown') {
+      // 200 so Twilio does not retry: a message this service did not send (or whose send is not recorded yet).
+      logger.warn({ messageSid: sid, providerStatus }, 'twilio status callback for an unknown message');
+      res.status(200).end();
+      return;
+    }
+    logger.debug({ messageSid: sid, providerStatus, result }, 'twilio status callback');
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+/** The parsed form as string (or repeated: string[]) values; anything else (no or non-form body) is dropped. */
+function formParams(body: unknown): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (!body || typeof body !== 'object') return out;
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[k] = v as string[];
+  }
+  return out;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  return s === undefined || s === '' ? undefined : s;
+}
