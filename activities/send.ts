@@ -12,6 +12,9 @@ import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quie
 export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
   workflowId: string;
   customerId: string;
+  /** The workflow's clock when it asked: the policy decides at this instant or the wall clock, whichever is later, so
+   * a send deferred on a durable timer is judged at the time the timer fired (and tests can move the clock). */
+  at?: string;
 };
 export type SendResult =
   | { messageId: string; status: 'sent' | 'suppressed' | 'failed' | 'dropped'; reason?: string }
@@ -39,7 +42,8 @@ export function createSendActivity(deps: SendDeps) {
 
   return async function sendMessage(input: SendInput): Promise<SendResult> {
     const log = Context.current().log;
-    const now = new Date();
+    const wall = Date.now();
+    const now = new Date(input.at ? Math.max(Date.parse(input.at), wall) : wall);
     const customer = await db.customer.findUnique({ where: { id: input.customerId } });
     if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found`, PERMANENT_DELIVERY_ERROR);
     const cls: MessageClass = input.class ?? 'marketing';

@@ -22,9 +22,10 @@ const canonical = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typ
 
 let seq = 0;
 async function customer(fields: Record<string, unknown> = {}) {
-  const id = `jc-${++seq}`;
-  await request(app).put(`/v1/customers/${id}`).send({ name: `Customer ${seq}`, email: `${id}@example.com`, phone: `+861390000${String(seq).padStart(4, '0')}`, rmId: 'rm-3', ...fields }).expect(201);
-  return { id, email: `${id}@example.com`, phone: `+861390000${String(seq).padStart(4, '0')}` };
+  const n = ++seq;
+  const c = { id: `jc-${n}`, name: `Customer ${n}`, email: `jc-${n}@example.com`, phone: `+861390000${String(n).padStart(4, '0')}` };
+  await request(app).put(`/v1/customers/${c.id}`).send({ name: c.name, email: c.email, phone: c.phone, rmId: 'rm-3', ...fields }).expect(201);
+  return c;
 }
 const event = (customerId: string, type: string, data?: Record<string, unknown>) =>
   request(app).post(`/v1/customers/${customerId}/events`).send({ eventId: `${customerId}-${++seq}`, type, ...(data ? { data } : {}) }).expect(202).then((r) => r.body as { deliveredTo: string[] });
@@ -80,6 +81,30 @@ describe('definitions API', () => {
     const list = (await request(app).get('/v1/journey-definitions').expect(200)).body.definitions;
     expect(list.find((d: { key: string }) => d.key === 'onboarding-test')).toMatchObject({ publishedVersion: null, versions: [{ version: 1, status: 'retired' }, { version: 2, status: 'draft' }] });
     expect(list.map((d: { key: string }) => d.key)).toEqual(expect.arrayContaining(['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle']));
+  });
+
+  it('refuses to publish a template variable the send cannot give, at publish time', async () => {
+    const doc = draft({ key: 'variables-test', triggers: [{ event: 'product.purchased', steps: [{ type: 'stage', stage: 'active' }, { type: 'send', channel: 'email', template: 'loan-approved' }] }] });
+    const d = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
+    const refused = await request(app).post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
+    expect(refused.body.error.details).toEqual([
+      { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.limit, which "product.purchased" does not carry' },
+      { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.expiresAt, which "product.purchased" does not carry' },
+    ]);
+  });
+
+  it('versions templates: a new version is used by the next send; bad Liquid is refused', async () => {
+    const bad = await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ subject: 'Hi', text: 'Hello {{ customer.name ' }).expect(400);
+    expect(bad.body.error.code).toBe('invalid_template');
+    expect((await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe('an email template needs a subject');
+    const v2 = await request(app).put('/v1/templates/lifecycle-ces/sms/en').send({ text: '{{ customer.name }}, how easy was it? Reply 1-7 (v2).' }).expect(201);
+    expect(v2.body).toMatchObject({ key: 'lifecycle-ces', channel: 'sms', locale: 'en', version: 2 });
+    const c = await customer();
+    await start('lifecycle', c.id);
+    await event(c.id, 'service.case_closed', { caseId: 'K1' });
+    expect((await stack.sms.waitFor((m) => m.to === c.phone)).body).toBe(`${c.name}, how easy was it? Reply 1-7 (v2).`);
+    const listed = (await request(app).get('/v1/templates').expect(200)).body.templates;
+    expect(listed.find((t: { key: string; channel: string; locale: string }) => t.key === 'lifecycle-ces' && t.channel === 'sms' && t.locale === 'en').version).toBe(2);
   });
 
   it.each([

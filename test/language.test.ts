@@ -253,6 +253,25 @@ describe('static validation', () => {
     expect(problems(over as unknown as Partial<JourneyDefinitionInput>)).toEqual(want);
   });
 
+  it.each([
+    ['an event field the trigger event does not carry', { triggers: [...enterAll, { event: 'loan.drawdown', steps: [{ type: 'send', channel: 'email', template: 'loan-approved' }] }] },
+      ['template "loan-approved" uses event.limit, which "loan.drawdown" does not carry', 'template "loan-approved" uses event.expiresAt, which "loan.drawdown" does not carry']],
+    ['an event field in a step that runs without an event', { stages: [{ key: 'one', label: 'One', onEnter: [{ type: 'send', channel: 'sms', template: 'loan-repayment-reminder' }] }, { key: 'two', label: 'Two' }, { key: 'three', label: 'Three' }], triggers: enterAll },
+      ['template "loan-repayment-reminder" uses event.dueAt, but this step runs without an event']],
+    ['an event field after a wait that may time out', { triggers: [...enterAll, { event: 'loan.drawdown', steps: [{ type: 'wait', for: [{ event: 'loan.approved' }], timeout: 'P1D' }, { type: 'send', channel: 'email', template: 'loan-approved' }] }] },
+      ['template "loan-approved" uses event.limit, which "loan.drawdown" does not carry', 'template "loan-approved" uses event.expiresAt, which "loan.drawdown" does not carry']],
+  ] as const)('refuses a template variable the send cannot give: %s', (_name, over, messages) => {
+    const templates = TemplateStore.fromFiles();
+    const full: ValidationContext = { ...ctx, templateVariables: (k, c) => templates.variables(k, c), eventFields: (t) => eventCatalog()[t]?.fields };
+    expect(validateDefinition(journey(over as unknown as Partial<JourneyDefinitionInput>), full).map((p) => p.message)).toEqual(messages);
+  });
+
+  it('accepts the same template where its event carries the fields', () => {
+    const templates = TemplateStore.fromFiles();
+    const full: ValidationContext = { ...ctx, templateVariables: (k, c) => templates.variables(k, c), eventFields: (t) => eventCatalog()[t]?.fields };
+    expect(validateDefinition(journey({ triggers: [...enterAll, { event: 'loan.drawdown', steps: [{ type: 'wait', for: [{ event: 'loan.approved', then: [{ type: 'send', channel: 'email', template: 'loan-approved' }] }], timeout: 'P1D' }] }] }), full)).toEqual([]);
+  });
+
   it('accepts a loop that waits, and an event another step of the journey sends', () => {
     expect(problems({ triggers: [...enterAll,
       { event: 'loan.drawdown', steps: [{ id: 'top', type: 'delay', duration: 'P1D' }, { type: 'signalJourney', journeyKey: 'test', event: 'test.ping' }, { type: 'goto', target: 'top' }] },
@@ -275,8 +294,20 @@ describe('static validation', () => {
     expect(issue?.message).toContain(message);
   });
 
-  it.each(BUILT_IN_KEYS)('the seed journey %s validates clean', (key) => {
-    expect(validateDefinition(loadBuiltIn(key), ctx)).toEqual([]);
+  it.each(BUILT_IN_KEYS)('the seed journey %s validates clean, its templates included', (key) => {
+    const templates = TemplateStore.fromFiles();
+    expect(validateDefinition(loadBuiltIn(key), { ...ctx, templateVariables: (k, c) => templates.variables(k, c), eventFields: (t) => eventCatalog()[t]?.fields })).toEqual([]);
+  });
+
+  it('renders Liquid in both locales, escaping HTML', () => {
+    const templates = TemplateStore.fromFiles();
+    const vars = { customer: { name: '<b>Li</b>' }, event: { limit: 80000, expiresAt: '2027-01-01' }, params: {} };
+    expect(templates.render('loan-approved', 'email', 'zh-CN', vars).subject).toBe('贷款已获批：额度 80000');
+    const en = templates.render('loan-approved', 'email', 'en-GB', vars);
+    expect(en.subject).toBe('Your loan is approved: limit 80000');
+    expect(en.text).toContain('Dear <b>Li</b>,');
+    expect(en.html).toContain('Dear &lt;b&gt;Li&lt;/b&gt;,');
+    expect(templates.render('loan-approved', 'email', 'fr', vars).subject).toBe('Your loan is approved: limit 80000');
   });
 });
 

@@ -101,7 +101,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   /** Through the contact policy; a deferred send waits on a durable timer of its own, the journey goes on. */
   const send = async (c: SendCommand) => {
     const { type: _, ...rest } = c;
-    const r = await sendMessage({ ...rest, workflowId, customerId: state.customerId });
+    const r = await sendMessage({ ...rest, workflowId, customerId: state.customerId, at: new Date().toISOString() });
     if (r.status === 'deferred') deferred.push({ command: c, until: r.until });
   };
 

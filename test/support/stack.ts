@@ -19,7 +19,7 @@ import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { createTestDb, type TestDb } from './db.js';
-import { startDevServer } from './temporal.js';
+import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling the workflow code takes seconds: once per test process. */
@@ -46,12 +46,12 @@ export interface Stack {
 /** Tests of journeys run at any hour: no quiet hours and no caps unless a test asks for a policy. */
 export const NO_LIMITS = JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } });
 
-export async function startStack(opts: { extraServerArgs?: string[]; contactPolicy?: string } = {}): Promise<Stack> {
+export async function startStack(opts: { extraServerArgs?: string[]; contactPolicy?: string; timeSkipping?: boolean } = {}): Promise<Stack> {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
   const webhookSecret = 'test-webhook-secret-0123456789';
   const [env, testDb, smtp, sms, push] = await Promise.all([
-    startDevServer({ extraArgs: opts.extraServerArgs ?? [] }),
+    opts.timeSkipping ? startTimeSkippingServer() : startDevServer({ extraArgs: opts.extraServerArgs ?? [] }),
     createTestDb(),
     startSmtpCatcher(),
     startTwilioSink(),

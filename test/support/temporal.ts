@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { resolveTemporalCli } from '../../dev/temporal-cli.js';
+import { temporal } from '@temporalio/proto';
+import { resolveTemporalCli, resolveTestServer } from '../../dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -17,4 +18,16 @@ export async function startDevServer(opts: { extraArgs?: string[] } = {}): Promi
       extraArgs: ['--log-level', 'error', ...(opts.extraArgs ?? [])],
     },
   });
+}
+
+/** The Java SDK's time-skipping test server: timers fire as soon as the workflow waits only on them. */
+export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
+  const path = await resolveTestServer({ projectRoot, install: true });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((a) => [a.name, KEYWORD])),
+  });
+  return env;
 }
