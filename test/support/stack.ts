@@ -121,7 +121,7 @@ export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolea
   for (;;) {
     last = await read();
     if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(last, (_k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
