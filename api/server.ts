@@ -31,7 +31,8 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     return { temporal: temporalCheck, postgres };
   };
 
-  const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl, logger });
+  let listeningUrl = '';
+  const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
   const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness });
   const server = app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
@@ -40,6 +41,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  listeningUrl = url;
   logger.info({ url }, 'API listening');
   return {
     url,

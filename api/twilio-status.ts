@@ -9,7 +9,8 @@ import type { Db } from '../db/client.js';
 export { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
 
-export type TwilioStatusDeps = { db: Db; authToken: string; publicBaseUrl: string; logger: Logger };
+/** `publicBaseUrl` may be given late (a function): the API knows its address only once it listens. */
+export type TwilioStatusDeps = { db: Db; authToken: string; publicBaseUrl: string | (() => string); logger: Logger };
 
 /** What a provider status means for the message row. */
 export type StatusOutcome =
@@ -37,13 +38,14 @@ const IN_FLIGHT = ['sent', 'sending'];
 
 export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
   const { db, authToken, logger } = deps;
-  const signedUrl = twilioStatusCallbackUrl(deps.publicBaseUrl);
+  const base = deps.publicBaseUrl;
   const router = express.Router();
 
   router.post(TWILIO_STATUS_PATH, express.urlencoded({ extended: false, limit: '64kb' }), async (req, res) => {
     const params = formParams(req.body);
     const signature = req.get('x-twilio-signature');
     // Twilio signs the URL it called: the public one, with the query string exactly as it was sent.
+    const signedUrl = twilioStatusCallbackUrl(typeof base === 'function' ? base() : base);
     const query = req.originalUrl.indexOf('?');
     const url = query === -1 ? signedUrl : signedUrl + req.originalUrl.slice(query);
     if (!signature || !twilio.validateRequest(authToken, signature, url, params)) {

@@ -38,7 +38,8 @@ export type Config = {
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
-  publicBaseUrl: string;
+  /** Set only when PUBLIC_BASE_URL is: the API otherwise uses the address it listens on. */
+  publicBaseUrl?: string;
   /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
   contactPolicy?: string;
 };
@@ -69,7 +70,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
-    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, ''),
+    ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
   };
 }

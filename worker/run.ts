@@ -36,7 +36,9 @@ export function installRuntimeLogger(logger: Logger): void {
 export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
-  const sms = createSmsChannel({ ...config.twilio, statusCallbackUrl: twilioStatusCallbackUrl(config.publicBaseUrl) });
+  // Delivery callbacks go to the API: at PUBLIC_BASE_URL, or on this host at PORT (npm start runs both here).
+  const apiBase = config.publicBaseUrl ?? (config.port > 0 ? `http://127.0.0.1:${config.port}` : undefined);
+  const sms = createSmsChannel({ ...config.twilio, ...(apiBase ? { statusCallbackUrl: twilioStatusCallbackUrl(apiBase) } : {}) });
   const webhook = createWebhookChannel(config.webhook);
   const templates = new TemplateCatalog(db);
   // The chorus activities start and signal journeys through the same service the API uses.
