@@ -8,6 +8,8 @@ import { createSmsChannel } from '../channels/sms.js';
 import { TemplateStore } from '../channels/templates.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
+import { startWebhookSink } from '../dev/webhook-sink.js';
+import { createWebhookChannel } from '../channels/webhook.js';
 import { createTestDb, type TestDb } from './support/db.js';
 import { NO_LIMITS } from './support/stack.js';
 import { loadPolicy } from '../policy/policy.js';
@@ -131,6 +133,37 @@ describe('sendMessage', () => {
     await send(fr, 'email', `${fr}/1`);
     expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 1000');
     expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit 1000');
+  });
+});
+
+describe('webhook channel', () => {
+  it('signs its POST; 5xx is transient, 4xx permanent, 2xx sent once', async () => {
+    const secret = 'activities-webhook-secret-123';
+    const hook = await startWebhookSink({ secret });
+    try {
+      const acts = createActivities({ db: testDb.db, channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: hook.url, secret }) }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+      const id = await customer();
+      const input: SendInput = { idempotencyKey: `${id}/push`, workflowId: 'w', customerId: id, channel: 'webhook', template: 'fund-detail-guide', flow: 't', vars: { event: {}, params: {} } };
+      hook.failNext(1, 503);
+      const transient = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
+      expect(transient).not.toBeInstanceOf(ApplicationFailure);
+      expect(await env.run(acts.sendMessage, input)).toMatchObject({ status: 'sent' });
+      expect(await env.run(acts.sendMessage, input)).toMatchObject({ status: 'sent' });
+      expect(hook.messages().filter((p) => p.customerId === id)).toHaveLength(1); // the sink checked the signature
+      const refused = { ...input, idempotencyKey: `${id}/push-2` };
+      hook.failNext(1, 410);
+      const permanent = await env.run(acts.sendMessage, refused).catch((e: unknown) => e);
+      expect((permanent as ApplicationFailure).nonRetryable).toBe(true);
+      expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: refused.idempotencyKey } })).toMatchObject({ status: 'failed', statusReason: 'rejected_by_provider' });
+      // a receiver with another secret refuses the signature: a permanent failure, not a silent success
+      const other = await startWebhookSink({ secret: 'another-secret-entirely-456' });
+      const wrong = createActivities({ db: testDb.db, channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: other.url, secret }) }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+      const bad = await env.run(wrong.sendMessage, { ...input, idempotencyKey: `${id}/push-3` }).catch((e: unknown) => e);
+      expect((bad as ApplicationFailure).message).toContain('webhook answered 401');
+      await other.close();
+    } finally {
+      await hook.close();
+    }
   });
 });
 
