@@ -2,8 +2,7 @@
 // tests swap adapters, not modules. Every effect is idempotent under retry: messages and tasks are keyed by an
 // idempotency key the workflow makes, stage transitions by (workflowId, seq).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Command, JourneyEvent, JourneyStatus } from '../engine/engine.js';
-import type { ParamValues } from '../engine/definition.js';
+import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma, type Db } from '../db/client.js';
 
@@ -19,19 +18,8 @@ export interface ActivityDeps extends SendDeps {
 }
 
 export interface ProgressInput {
-  journey: {
-    workflowId: string;
-    customerId: string;
-    journeyKey: string;
-    version: number;
-    businessKey?: string;
-    params: ParamValues;
-    status: JourneyStatus;
-    endReason?: string;
-    endedAt?: string;
-    stage: string;
-    stageEnteredAt: string;
-  };
+  /** The read-model fields of the journey's state. */
+  journey: Pick<JourneyState, 'customerId' | 'journeyKey' | 'version' | 'businessKey' | 'params' | 'status' | 'endReason' | 'endedAt' | 'stage' | 'stageEnteredAt'> & { workflowId: string };
   transitions: Extract<Command, { type: 'stageChanged' }>[];
 }
 

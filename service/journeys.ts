@@ -314,11 +314,7 @@ export class JourneyService {
       }
     }
     return {
-      workflowId: row.workflowId,
-      journeyKey: row.journeyKey,
-      version: row.version,
-      customerId: row.customerId,
-      ...(row.businessKey !== null ? { businessKey: row.businessKey } : {}),
+      ...this.summary(row),
       status: row.status as JourneyView['status'],
       ...(row.exitReason !== null ? { endReason: row.exitReason } : {}),
       stage: row.stage,
