@@ -1,0 +1,360 @@
+// `npm run bench`: the service measured against raw Temporal on the same server, in one run, and how the cost grows
+// with open journeys. Not part of `npm test`. Writes bench/results/<stamp>.json and .md (and latest.*).
+//
+//   npm run bench                      # everything, idle scale at 1 000 and 10 000 journeys
+//   npm run bench -- --idle 1000,10000,100000 --n 400 --profile
+//
+// Uses TEMPORAL_ADDRESS and DATABASE_URL when given; otherwise starts a Temporal dev server (in memory) and uses the
+// local Postgres (TEST_DATABASE_URL's server) with a database of its own.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { resolveParams } from '../engine/definition.js';
+import { simulate } from '../engine/simulate.js';
+import { loadBuiltIn } from '../journeys/index.js';
+import { resolveTemporalCli } from '../dev/temporal-cli.js';
+import { startSmtpCatcher } from '../dev/smtp-catcher.js';
+import { startTwilioSink } from '../dev/twilio-sink.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] && !args[i + 1]!.startsWith('--') ? args[i + 1]! : dflt;
+};
+const N = Number(opt('n', '300'));
+const LEVELS = opt('levels', '1,8,32,64').split(',').map(Number);
+const IDLE = opt('idle', '1000,10000').split(',').map(Number).filter((k) => k > 0);
+const PROFILE = args.includes('--profile');
+const LABEL = opt('label', 'run');
+
+const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const results: Record<string, unknown> = { label: LABEL, at: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
+const children: ChildProcess[] = [];
+const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
+process.on('exit', stopAll);
+
+// ---- helpers ---------------------------------------------------------------------------------------------------
+
+function pct(sorted: number[], p: number) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+function summary(latencies: number[], ms: number) {
+  const s = [...latencies].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { n: s.length, perSec: r((s.length / ms) * 1000), p50: r(pct(s, 50)), p95: r(pct(s, 95)), p99: r(pct(s, 99)) };
+}
+/** Runs `total` calls with `concurrency` in flight; returns their latencies (ms) and the wall time. */
+async function load(total: number, concurrency: number, call: (i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
+    for (let i = next++; i < total; i = next++) {
+      const s = performance.now();
+      await call(i);
+      latencies.push(performance.now() - s);
+    }
+  }));
+  return { latencies, ms: performance.now() - t0 };
+}
+/** Increasing concurrency until throughput stops rising (less than 5 % better than the best so far). */
+async function sweep(name: string, run: (concurrency: number) => Promise<ReturnType<typeof summary>>) {
+  const rows: (ReturnType<typeof summary> & { concurrency: number })[] = [];
+  for (const c of LEVELS) {
+    const r = { concurrency: c, ...(await run(c)) };
+    rows.push(r);
+    progress(`${name} c=${c}: ${r.perSec}/s p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms`);
+    const best = Math.max(...rows.slice(0, -1).map((x) => x.perSec));
+    if (rows.length > 1 && r.perSec < best * 1.05) break;
+  }
+  return { rows, max: Math.max(...rows.map((r) => r.perSec)) };
+}
+function rssMiB(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+function child(cmd: string, argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => ready.test(l));
+      if (line) resolve({ proc, line });
+    });
+    proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited with ${code} before it was ready`)));
+  });
+}
+const tsx = (file: string, env: Record<string, string>, ready: RegExp, extra: string[] = []) =>
+  child(process.execPath, [...extra, '--import', 'tsx', file], env, ready);
+
+// ---- the stack -------------------------------------------------------------------------------------------------
+
+async function temporalServer(): Promise<{ address: string; pid?: number }> {
+  if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS };
+  const cli = await resolveTemporalCli({ projectRoot: root, install: true, log: progress });
+  const port = 17233 + Math.floor(Math.random() * 1000);
+  const proc = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
+    ...['CustomerId', 'JourneyKey', 'JourneyStage'].flatMap((a) => ['--search-attribute', `${a}=Keyword`])], { stdio: 'ignore' });
+  children.push(proc);
+  const address = `127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 1000 });
+      await c.workflowService.getSystemInfo({});
+      await c.close();
+      return { address, pid: proc.pid! };
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error('the Temporal dev server did not start');
+}
+
+async function database(): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const admin = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  await c.query('DROP DATABASE IF EXISTS journeys_bench WITH (FORCE)');
+  await c.end();
+  const u = new URL(admin);
+  u.pathname = '/journeys_bench';
+  return u.toString();
+}
+
+// ---- main ------------------------------------------------------------------------------------------------------
+
+const temporal = await temporalServer();
+const databaseUrl = await database();
+const smtp = await startSmtpCatcher();
+const sms = await startTwilioSink();
+const connection = await Connection.connect({ address: temporal.address });
+const client = new Client({ connection });
+progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname.slice(1)}`);
+
+// 1. Ceiling: bare client and minimal worker on the same server.
+{
+  const taskQueue = 'bench-raw';
+  await tsx('bench/raw-worker.ts', { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue }, /^READY/);
+  const run = Date.now();
+  const starts = await sweep('ceiling starts', async (c) => {
+    const r = await load(N, c, async (i) => void (await client.workflow.start('rawWorkflow', { taskQueue, workflowId: `raw-${run}-${c}-${i}`, args: [false] })));
+    return summary(r.latencies, r.ms);
+  });
+  const signalWithStart = await sweep('ceiling signalWithStart', async (c) => {
+    const r = await load(N, c, async (i) => void (await client.workflow.signalWithStart('rawWorkflow', { taskQueue, workflowId: `raws-${run}-${c}-${i}`, args: [true], signal: 'poke' })));
+    return summary(r.latencies, r.ms);
+  });
+  results.ceiling = { starts, signalWithStart };
+}
+
+// The service, in a child process (API + worker), with no quiet hours or caps in the way.
+const serviceEnv = {
+  DATABASE_URL: databaseUrl,
+  TEMPORAL_ADDRESS: temporal.address,
+  TEMPORAL_TASK_QUEUE: 'bench-journeys',
+  SMTP_URL: smtp.smtpUrl,
+  TWILIO_API_BASE_URL: sms.url,
+  PORT: String(14000 + Math.floor(Math.random() * 1000)),
+  LOG_LEVEL: 'error',
+  CONTACT_POLICY: JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } }),
+};
+mkdirSync(path.join(root, 'bench/results/profiles'), { recursive: true });
+const service = await tsx('bench/service.ts', serviceEnv, /^READY /, PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench/results/profiles')] : []);
+const api = service.line.split(' ')[1]!;
+const post = async (p: string, body: unknown) => {
+  const res = await fetch(`${api}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status >= 300) throw new Error(`${p}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<any>;
+};
+const put = (p: string, body: unknown) => fetch(`${api}${p}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const definition = (key: string, steps: unknown[], onEnter: unknown[] = []) => ({
+  key, version: 1, name: key, stages: [{ key: 'open', label: 'Open', onEnter }], initialStage: 'open',
+  entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
+  triggers: steps.length ? [{ event: 'product.viewed', steps }] : [],
+});
+for (const d of [
+  definition('bench-send', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }]),
+  definition('bench-idle', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }], [{ type: 'delay', duration: 'P30D' }]),
+]) {
+  const draft = await post('/v1/journey-definitions', d);
+  await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {});
+}
+let customers = 0;
+async function newCustomers(k: number, concurrency = 32): Promise<string[]> {
+  const ids = Array.from({ length: k }, () => `bc-${++customers}`);
+  await load(k, concurrency, async (i) => {
+    const n = Number(ids[i]!.slice(3));
+    await put(`/v1/customers/${ids[i]}`, { name: 'Bench', phone: `+1${String(2_000_000_000 + n)}` });
+  });
+  return ids;
+}
+const phoneOf = (id: string) => `+1${String(2_000_000_000 + Number(id.slice(3)))}`;
+
+// 2. Service starts.
+{
+  const starts = await sweep('service starts', async (c) => {
+    const ids = await newCustomers(N);
+    const r = await load(N, c, async (i) => void (await post('/v1/journeys', { journeyKey: 'bench-send', customerId: ids[i], businessKey: 's' })));
+    return summary(r.latencies, r.ms);
+  });
+  results.serviceStarts = starts;
+}
+
+// 3. Service events that each cause one send: REST latency and event→send latency.
+async function eventsRound(ids: string[], c: number, tag: string) {
+  const sentAt = new Map<string, number>();
+  const arrived = new Map<string, number>();
+  const waiters = ids.map((id) => sms.waitFor((m) => m.to === phoneOf(id) && m.receivedAt.getTime() >= (sentAt.get(id) ?? Infinity) - 5, 120_000).then((m) => arrived.set(id, m.receivedAt.getTime())));
+  const r = await load(ids.length, c, async (i) => {
+    const id = ids[i]!;
+    sentAt.set(id, Date.now());
+    await post(`/v1/customers/${id}/events`, { eventId: `${tag}-${id}`, type: 'product.viewed' });
+  });
+  await Promise.all(waiters);
+  const e2s = ids.map((id) => arrived.get(id)! - sentAt.get(id)!);
+  return { rest: summary(r.latencies, r.ms), eventToSend: summary(e2s, r.ms) };
+}
+{
+  const rows: { concurrency: number; rest: ReturnType<typeof summary>; eventToSend: ReturnType<typeof summary> }[] = [];
+  for (const c of LEVELS) {
+    const ids = await newCustomers(N);
+    await load(N, 32, async (i) => void (await post('/v1/journeys', { journeyKey: 'bench-send', customerId: ids[i], businessKey: 'e' })));
+    sms.clear();
+    const r = await eventsRound(ids, c, `ev${c}`);
+    rows.push({ concurrency: c, ...r });
+    progress(`service events c=${c}: ${r.rest.perSec}/s REST p99 ${r.rest.p99} ms, event→send p50 ${r.eventToSend.p50} p99 ${r.eventToSend.p99} ms`);
+    const best = Math.max(...rows.slice(0, -1).map((x) => x.rest.perSec));
+    if (rows.length > 1 && r.rest.perSec < best * 1.05) break;
+  }
+  const max = Math.max(...rows.map((r) => r.rest.perSec));
+  // event→send at half the maximum rate: the level closest to it
+  const half = rows.reduce((a, b) => (Math.abs(b.rest.perSec - max / 2) < Math.abs(a.rest.perSec - max / 2) ? b : a));
+  results.serviceEvents = { rows, max, atHalfMax: { concurrency: half.concurrency, perSec: half.rest.perSec, eventToSend: half.eventToSend } };
+}
+
+// 4. Ratios, from this run.
+{
+  const c = results.ceiling as { starts: { max: number }; signalWithStart: { max: number } };
+  const s = results.serviceStarts as { max: number };
+  const e = results.serviceEvents as { max: number };
+  results.ratios = {
+    startsVsRawStarts: Math.round((s.max / c.starts.max) * 1000) / 1000,
+    eventsVsRawSignalWithStart: Math.round((e.max / c.signalWithStart.max) * 1000) / 1000,
+  };
+  progress(`ratios: starts ${(results.ratios as any).startsVsRawStarts}, events ${(results.ratios as any).eventsVsRawSignalWithStart}`);
+}
+if (PROFILE) {
+  service.proc.kill('SIGTERM');
+  await new Promise((r) => service.proc.once('exit', r));
+  progress('CPU profile of the service written to bench/results/profiles/');
+  results.profile = 'bench/results/profiles/*.cpuprofile (service: API and worker, events scenario)';
+}
+
+// 5. Idle scale: K journeys waiting on a 30-day timer; then one event to a sample and its event→send latency.
+if (!PROFILE) {
+  const idle: unknown[] = [];
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  let open = 0;
+  for (const k of IDLE) {
+    const more = k - open;
+    const ids = await newCustomers(more, 64);
+    const t0 = performance.now();
+    let done = 0;
+    await load(more, 64, async (i) => {
+      await post('/v1/journeys', { journeyKey: 'bench-idle', customerId: ids[i], businessKey: 'idle' });
+      if (++done % 1000 === 0) progress(`idle: ${open + done}/${k} open`);
+    });
+    const openMs = performance.now() - t0;
+    open = k;
+    // let the worker settle before reading memory
+    await new Promise((r) => setTimeout(r, 3000));
+    const sample = ids.sort(() => Math.random() - 0.5).slice(0, 50);
+    sms.clear();
+    const r = await eventsRound(sample, 8, `idle${k}`);
+    const size = await db.query<{ s: string }>('SELECT pg_database_size(current_database())::text AS s');
+    const row = {
+      openJourneys: k,
+      openSeconds: Math.round(openMs / 100) / 10,
+      opensPerSec: Math.round((more / openMs) * 1000),
+      serviceRssMiB: rssMiB(service.proc.pid),
+      temporalRssMiB: rssMiB(temporal.pid),
+      postgresMiB: Math.round(Number(size.rows[0]!.s) / 2 ** 20),
+      eventToSend: r.eventToSend,
+    };
+    idle.push(row);
+    progress(`idle ${k}: opened in ${row.openSeconds}s, service RSS ${row.serviceRssMiB} MiB, Temporal RSS ${row.temporalRssMiB} MiB, Postgres ${row.postgresMiB} MiB, event→send p99 ${r.eventToSend.p99} ms`);
+  }
+  await db.end();
+  results.idle = idle;
+}
+
+// 6. The engine alone: a 365-day loan journey with several hundred events.
+{
+  const loan = loadBuiltIn('bank-loan');
+  const params = resolveParams(loan);
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const day = 86_400_000;
+  const inputs: { at: number; type: string; data: Record<string, unknown> }[] = [
+    { at: start + day, type: 'loan.stage_changed', data: { stage: 'comparison' } },
+    { at: start + 3 * day, type: 'loan.application_started', data: {} },
+    { at: start + 4 * day, type: 'loan.approved', data: { limit: 50000, expiresAt: new Date(start + 360 * day).toISOString() } },
+    { at: start + 5 * day, type: 'loan.drawdown', data: { amount: 1000 } },
+  ];
+  for (let i = 0; i < 400; i++) {
+    const at = start + 6 * day + i * 20 * 3_600_000;
+    inputs.push(i % 4 === 0
+      ? { at, type: 'loan.repayment_due', data: { dueAt: new Date(at + 10 * day).toISOString() } }
+      : { at, type: i % 4 === 1 ? 'loan.repaid' : 'loan.stage_changed', data: (i % 4 === 1 ? { dueAt: new Date(at - 20 * 3_600_000 + 10 * day).toISOString() } : { stage: 'repayment' }) as Record<string, unknown> });
+  }
+  const script = inputs.map((e, i) => ({ at: new Date(e.at).toISOString(), input: { type: 'event' as const, event: { eventId: `x${i}`, type: e.type, occurredAt: new Date(e.at).toISOString(), data: e.data } } }));
+  const runs = 50;
+  const t0 = performance.now();
+  let commands = 0;
+  for (let i = 0; i < runs; i++)
+    commands = simulate(loan, { customerId: `c${i}`, params, start: new Date(start).toISOString(), until: new Date(start + 365 * day).toISOString(), inputs: script }).timeline.length;
+  const per = (performance.now() - t0) / runs;
+  results.engine = { events: script.length, days: 365, commandsPerJourney: commands, msPerJourney: Math.round(per * 100) / 100 };
+  progress(`engine: a 365-day loan journey with ${script.length} events simulates in ${results.engine && (results.engine as any).msPerJourney} ms`);
+}
+
+// ---- write -----------------------------------------------------------------------------------------------------
+const dir = path.join(root, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+writeFileSync(path.join(dir, `${stamp}-${LABEL}.json`), JSON.stringify(results, null, 2));
+writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2));
+writeFileSync(path.join(dir, 'latest.md'), markdown(results));
+process.stdout.write(markdown(results));
+stopAll();
+await Promise.all([smtp.close(), sms.close(), connection.close()]);
+process.exit(0);
+
+function markdown(r: any): string {
+  const table = (rows: any[], cols: [string, (x: any) => unknown][]) =>
+    `| ${cols.map((c) => c[0]).join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |\n` + rows.map((x) => `| ${cols.map((c) => c[1](x)).join(' | ')} |`).join('\n') + '\n';
+  const lat = (x: any) => `${x.p50} / ${x.p95} / ${x.p99}`;
+  let out = `# Bench ${r.label} — ${r.at}\n\n${r.machine.cpus} × ${r.machine.cpu}, ${r.machine.memGiB} GiB, Node ${r.machine.node}\n\n`;
+  out += `## 1. Ceiling (bare Temporal)\n\nStarts\n\n${table(r.ceiling.starts.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\nsignalWithStart\n\n${table(r.ceiling.signalWithStart.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\n`;
+  out += `## 2. Service starts (POST /v1/journeys)\n\n${table(r.serviceStarts.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\n`;
+  out += `## 3. Service events (POST /v1/customers/:id/events → one SMS)\n\n${table(r.serviceEvents.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.rest.perSec], ['REST p50 / p95 / p99 ms', (x) => lat(x.rest)], ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)]])}\n`;
+  out += `At half the maximum rate (c=${r.serviceEvents.atHalfMax.concurrency}, ${r.serviceEvents.atHalfMax.perSec}/s): event→send p99 ${r.serviceEvents.atHalfMax.eventToSend.p99} ms.\n\n`;
+  out += `## 4. Ratios\n\n- service starts / raw starts: **${r.ratios.startsVsRawStarts}**\n- service events / raw signalWithStart: **${r.ratios.eventsVsRawSignalWithStart}**\n\n`;
+  if (r.idle) out += `## 5. Idle scale\n\n${table(r.idle, [['open journeys', (x) => x.openJourneys], ['open time s', (x) => x.openSeconds], ['opens/s', (x) => x.opensPerSec], ['service RSS MiB', (x) => x.serviceRssMiB], ['Temporal RSS MiB', (x) => x.temporalRssMiB], ['Postgres MiB', (x) => x.postgresMiB], ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)]])}\n`;
+  out += `## 6. Engine\n\nA ${r.engine.days}-day loan journey with ${r.engine.events} events (${r.engine.commandsPerJourney} commands): **${r.engine.msPerJourney} ms** per journey.\n`;
+  return out;
+}
