@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { isDuration } from './duration.js';
 import { parseExpr } from './expr.js';
 import { isTimeZone } from './tz.js';
+import { childLists, walkSteps } from './steps.js';
+
+export { childLists, walkSteps };
 
 const key = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, "_", "." or "-"');
 const eventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"');
@@ -227,29 +230,6 @@ const Entry = z
       .default({ mode: 'once' }),
   })
   .strict();
-
-/** Every step list a step holds, with its path, for walking the step tree. */
-export function childLists(s: Step): [(string | number)[], Step[] | undefined][] {
-  switch (s.type) {
-    case 'wait': return [...s.for.map((o, j): [(string | number)[], Step[] | undefined] => [['for', j, 'then'], o.then]), [['onTimeout'], s.onTimeout]];
-    case 'branch': return [...s.cases.map((c, j): [(string | number)[], Step[] | undefined] => [['cases', j, 'steps'], c.steps]), [['otherwise'], s.otherwise]];
-    case 'split': return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
-    case 'feedback': return [[['onAnswer'], s.onAnswer], [['onTimeout'], s.onTimeout]];
-    case 'task': return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
-    default: return [];
-  }
-}
-
-/** Calls `visit` on every step of the definition with its path. */
-export function walkSteps(d: Pick<JourneyDefinition, 'stages' | 'triggers'>, visit: (s: Step, path: (string | number)[]) => void): void {
-  const walk = (list: Step[] | undefined, path: (string | number)[]) =>
-    list?.forEach((s, i) => {
-      visit(s, [...path, i]);
-      for (const [sub, l] of childLists(s)) walk(l, [...path, i, ...sub]);
-    });
-  d.stages.forEach((s, i) => walk(s.onEnter, ['stages', i, 'onEnter']));
-  d.triggers.forEach((t, i) => walk(t.steps, ['triggers', i, 'steps']));
-}
 
 export const JourneyDefinition = z
   .object({

@@ -2,7 +2,7 @@
 // from Temporal and does no I/O; the workflow feeds it inputs and runs the commands it returns. The same function,
 // driven by a virtual clock, is a simulator.
 import type { Channel, DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
-import { childLists } from './definition.js';
+import { childLists } from './steps.js';
 import { addDuration } from './duration.js';
 import { evaluate, type Expr, parseExpr, truthy } from './expr.js';
 import { nextLocalTime } from './tz.js';

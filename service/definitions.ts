@@ -27,10 +27,12 @@ export interface StoredDefinition {
 export class DefinitionStore {
   private readonly knownEvents: ReadonlySet<string>;
   private readonly eventFields: Map<string, string[]>;
+  private published?: { at: number; rows: Promise<StoredDefinition[]> };
 
   constructor(
     private readonly db: Db,
     private readonly templates: TemplateSource,
+    private readonly cacheMs = 5_000,
   ) {
     const catalog = eventCatalog();
     this.knownEvents = new Set(Object.keys(catalog));
@@ -47,6 +49,7 @@ export class DefinitionStore {
       });
       if (r.count && (await this.db.journeyDefinitionVersion.count({ where: { key: def.key } })) === 1) seeded.push(def.key);
     }
+    this.published = undefined;
     return seeded;
   }
 
@@ -123,14 +126,22 @@ export class DefinitionStore {
 
   /** The newest published version of a key: what a new journey starts on. */
   async latestPublished(key: string): Promise<StoredDefinition | undefined> {
-    const row = await this.db.journeyDefinitionVersion.findFirst({ where: { key, status: 'published' }, orderBy: { version: 'desc' } });
-    return row ? toStored(row) : undefined;
+    return (await this.allPublished()).find((d) => d.key === key);
   }
 
-  /** The newest published version of every key. */
-  async allPublished(): Promise<StoredDefinition[]> {
-    const rows = await this.db.journeyDefinitionVersion.findMany({ where: { status: 'published' }, orderBy: [{ key: 'asc' }, { version: 'desc' }], distinct: ['key'] });
-    return rows.map(toStored);
+  /**
+   * The newest published version of every key. Every event asks (for entry rules) and every start: they are read and
+   * parsed once per `cacheMs`, not per request (the bench's profile showed the per-event parse). A publish or a
+   * retire through this store is seen at once; one through another process within `cacheMs`.
+   */
+  allPublished(): Promise<StoredDefinition[]> {
+    if (this.published && Date.now() - this.published.at < this.cacheMs) return this.published.rows;
+    const rows = this.db.journeyDefinitionVersion
+      .findMany({ where: { status: 'published' }, orderBy: [{ key: 'asc' }, { version: 'desc' }], distinct: ['key'] })
+      .then((r) => r.map(toStored));
+    this.published = { at: Date.now(), rows };
+    rows.catch(() => (this.published = undefined));
+    return rows;
   }
 
   async publish(key: string, version: number): Promise<StoredDefinition> {
@@ -141,6 +152,7 @@ export class DefinitionStore {
       throw new ApiError(422, 'definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
     const r = await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'draft' }, data: { status: 'published', publishedAt: new Date() } });
     if (r.count === 0) throw conflict('not_a_draft', `${key}@${version} changed meanwhile`);
+    this.published = undefined;
     return this.get(key, version);
   }
 
@@ -148,6 +160,7 @@ export class DefinitionStore {
     const stored = await this.get(key, version);
     if (stored.status !== 'published') throw conflict('not_published', `${key}@${version} is ${stored.status}; only a published version can be retired`);
     await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'published' }, data: { status: 'retired', retiredAt: new Date() } });
+    this.published = undefined;
     return this.get(key, version);
   }
 }
