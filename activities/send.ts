@@ -51,6 +51,9 @@ export function createSendActivity(deps: SendDeps) {
     let message = await db.message.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
     if (!message) {
       try {
+        const expiresAt = input.expiresAfter ? addDuration(now, input.expiresAfter) : null;
+        const priority = input.priority ?? 5;
+        // The row and the first line of its story in one statement.
         message = await db.message.create({
           data: {
             idempotencyKey: input.idempotencyKey,
@@ -59,11 +62,11 @@ export function createSendActivity(deps: SendDeps) {
             channel: input.channel,
             template: input.template,
             class: cls,
-            priority: input.priority ?? 5,
-            expiresAt: input.expiresAfter ? addDuration(now, input.expiresAfter) : null,
+            priority,
+            expiresAt,
+            events: { create: { type: 'created', detail: { class: cls, priority, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } } },
           },
         });
-        await event(message.id, 'created', { class: cls, priority: message.priority, ...(message.expiresAt ? { expiresAt: message.expiresAt } : {}) });
       } catch (err) {
         if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) throw err;
         message = await db.message.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
@@ -142,7 +145,7 @@ export function createSendActivity(deps: SendDeps) {
         }
         await tx.message.update({
           where: { id },
-          data: { status: 'sending', sentAt: now, recipient: to, subject: content.subject ?? null, body: content.text, deferredUntil: null, statusReason: null },
+          data: { status: 'sending', sentAt: now, recipient: to, subject: content.subject ?? null, body: content.text, deferredUntil: null, statusReason: null, attempts: { increment: 1 } },
         });
         return { capped: false as const };
       });
@@ -152,13 +155,13 @@ export function createSendActivity(deps: SendDeps) {
       }
     }
 
-    // 6. The provider call, marked after.
-    await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
+    // 6. The provider call, marked after. (A first attempt counted itself when it took its slot.)
+    if (message.status === 'sending') await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
     try {
       const delivery = await deps.channels[input.channel].send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
       // A delivery callback may already have marked it delivered: never step back from that.
-      await db.message.update({ where: { id }, data: { providerId: delivery.providerId, error: null, statusReason: null } });
-      await db.message.updateMany({ where: { id, status: 'sending' }, data: { status: 'sent' } });
+      await db.$executeRaw`UPDATE messages SET provider_id = ${delivery.providerId}, error = NULL, status_reason = NULL,
+        status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, updated_at = now() WHERE id = ${id}`;
       await event(id, 'sent', { providerId: delivery.providerId });
       return { messageId: id, status: 'sent' };
     } catch (err) {
