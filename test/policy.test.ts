@@ -55,7 +55,8 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
   afterAll(async () => stack?.stop());
 
   async function journeyAt(localInstant: string, customer: { id: string; timeZone: string; phone: string }) {
-    // Move the server's clock forward to the instant (the test server starts at the real present).
+    // Move the server's clock forward to the instant (the test server starts at the real present; the tests of this
+    // block go forward in time, one after another).
     const ms = Date.parse(localInstant) - (await stack.env.currentTimeMs());
     if (ms > 0) await stack.env.sleep(ms);
     await stack.testDb.db.customer.create({ data: { id: customer.id, name: 'Night Owl', phone: customer.phone, timeZone: customer.timeZone, locale: 'en' } });
@@ -96,6 +97,16 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     expect(dropped.events.map((e) => e[0])).toEqual(['created', 'timezone_fallback', 'dropped']);
     expect(dropped.events[1]![1]).toEqual({ given: 'Mars/Olympus_Mons', used: 'Asia/Shanghai' });
     expect(stack.sms.messages().filter((m) => m.to === c.phone)).toHaveLength(0);
+  });
+  it('a deferred send refused for good when it goes out is recorded as failed, and the journey goes on', async () => {
+    const c = { id: 'bad-number-1', timeZone: 'Asia/Shanghai', phone: '12345' };
+    const handle = await journeyAt('2027-08-01T15:00:00Z', c); // 23:00 in Shanghai
+    await handle.signal(journeyEventSignal, { eventId: 'bad-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+    await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'deferred');
+    await stack.env.sleep(Date.parse('2027-08-02T00:00:00Z') - (await stack.env.currentTimeMs()));
+    const failed = await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'failed');
+    expect(failed.reason).toBe('rejected_by_provider');
+    expect((await handle.describe()).status.name).toBe('RUNNING');
   });
 });
 

@@ -105,11 +105,30 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     if (r.status === 'deferred') deferred.push({ command: c, until: r.until });
   };
 
+  /** Runs one command's activity. A command refused for good (a message recorded as failed in the message log) must
+   * not stop the journey; anything else is retried by its activity's policy and surfaces only if it gives up. */
+  const run = async (c: Command) => {
+    try {
+      if (c.type === 'send') await send(c);
+      else if (c.type === 'createTask') {
+        const { type: _, ...rest } = c;
+        await createTask({ ...rest, workflowId, customerId: state.customerId });
+      } else if (c.type === 'escalateTask') await escalateTask({ taskRef: c.taskRef, to: c.to });
+      else if (c.type === 'startJourney' || c.type === 'signalJourney' || c.type === 'stopJourneys')
+        await chorus({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, command: c });
+    } catch (err) {
+      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+        log.warn('command failed permanently', { command: c.type, key: 'idempotencyKey' in c ? c.idempotencyKey : undefined, error: err.cause.message });
+        return;
+      }
+      throw err;
+    }
+  };
+
   const execute = async (commands: Command[]) => {
-    const journey = { workflowId, customerId: state.customerId, journeyKey: state.journeyKey };
     // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
     const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
-    if (entries.length) await recordLog({ ...journey, entries });
+    if (entries.length) await recordLog({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, entries });
     const transitions = commands.filter((c) => c.type === 'stageChanged');
     const ended = commands.some((c) => c.type === 'ended');
     const writeProgress = async () => {
@@ -118,27 +137,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     };
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
     if (transitions.length && !ended) await writeProgress();
-    for (const c of commands) {
-      try {
-        if (c.type === 'send') {
-          await send(c);
-        } else if (c.type === 'createTask') {
-          const { type: _, ...rest } = c;
-          await createTask({ ...rest, workflowId, customerId: state.customerId });
-        } else if (c.type === 'escalateTask') {
-          await escalateTask({ taskRef: c.taskRef, to: c.to });
-        } else if (c.type === 'startJourney' || c.type === 'signalJourney' || c.type === 'stopJourneys') {
-          await chorus({ ...journey, command: c });
-        }
-      } catch (err) {
-        // A message refused for good (recorded as failed in the message log) must not stop the journey.
-        if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
-          log.warn('command failed permanently', { command: c.type, key: 'idempotencyKey' in c ? c.idempotencyKey : undefined, error: err.cause.message });
-          continue;
-        }
-        throw err;
-      }
-    }
+    for (const c of commands) await run(c);
     if (ended) await writeProgress();
   };
 
@@ -176,7 +175,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const due = deferred.filter((d) => Date.parse(d.until) <= Date.now());
     if (due.length) {
       deferred = deferred.filter((d) => !due.includes(d));
-      for (const d of due) await send(d.command);
+      for (const d of due) await run(d.command);
     }
     if (queue.length === 0 && (engineWake === undefined || Date.parse(engineWake) > Date.now())) continue;
     const next: Input = queue.shift() ?? { type: 'timer' };
