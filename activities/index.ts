@@ -82,11 +82,13 @@ export function createActivities(deps: ActivityDeps) {
     /** Marks sends that were waiting (quiet hours, a cap) as dropped when their journey ends first. */
     async dropDeferred(input: { idempotencyKeys: string[]; reason: string }): Promise<number> {
       const rows = await db.message.findMany({ where: { idempotencyKey: { in: input.idempotencyKeys }, status: 'deferred' }, select: { id: true } });
-      for (const r of rows) {
-        await db.message.update({ where: { id: r.id }, data: { status: 'dropped', statusReason: input.reason, deferredUntil: null } });
-        await db.messageEvent.create({ data: { messageId: r.id, type: 'dropped', detail: { reason: input.reason } } });
-      }
-      return rows.length;
+      const ids = rows.map((r) => r.id);
+      if (ids.length)
+        await db.$transaction([
+          db.message.updateMany({ where: { id: { in: ids }, status: 'deferred' }, data: { status: 'dropped', statusReason: input.reason, deferredUntil: null } }),
+          db.messageEvent.createMany({ data: ids.map((messageId) => ({ messageId, type: 'dropped', detail: { reason: input.reason } })) }),
+        ]);
+      return ids.length;
     },
 
     /** Creates the RM task once per idempotency key, assigned to the customer's relationship manager. */

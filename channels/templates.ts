@@ -16,7 +16,6 @@ const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms'
 export class TemplateError extends Error {}
 
 export const DEFAULT_LOCALE = 'en';
-export const LOCALES = ['en', 'zh-CN'] as const;
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');
 
 const textEngine = new Liquid({ strictFilters: true });

@@ -5,7 +5,7 @@ import type { Channel, DurationRef, JourneyDefinition, ParamValues, Step } from 
 import { childLists } from './steps.js';
 import { addDuration } from './duration.js';
 import { evaluate, type Expr, parseExpr, truthy } from './expr.js';
-import { nextLocalTime } from './tz.js';
+import { isTimeZone, nextLocalTime } from './tz.js';
 
 // ---- state, inputs, commands -------------------------------------------------------------------------------------
 
@@ -656,11 +656,4 @@ class Run {
 }
 
 /** A customer time zone the runtime does not know falls back to UTC rather than stopping the journey. */
-function validZone(tz: string): string {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return tz;
-  } catch {
-    return 'UTC';
-  }
-}
+const validZone = (tz: string): string => (isTimeZone(tz) ? tz : 'UTC');

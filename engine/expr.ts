@@ -189,14 +189,3 @@ export function evaluate(e: Expr, scope: Record<string, unknown>): unknown {
 
 const equal = (a: unknown, b: unknown) => a === b || (a == null && b == null);
 export const truthy = (v: unknown) => v !== null && v !== undefined && v !== false && v !== 0 && v !== '';
-
-/** Paths an expression reads, e.g. to check them at validation time. */
-export function pathsOf(e: Expr): string[][] {
-  switch (e.k) {
-    case 'path': case 'exists': return [e.p];
-    case 'list': return e.items.flatMap(pathsOf);
-    case 'not': case 'neg': return pathsOf(e.e);
-    case 'bin': return [...pathsOf(e.l), ...pathsOf(e.r)];
-    default: return [];
-  }
-}

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JourneyDefinition, resolveParams } from '../engine/definition.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { journeyEventSignal } from '../workflows/messages.js';
+import { exitJourneySignal, journeyEventSignal } from '../workflows/messages.js';
 import { effectiveTimeZone, loadPolicy, quietUntil } from '../policy/policy.js';
 import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
@@ -107,6 +107,19 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     const failed = await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'failed');
     expect(failed.reason).toBe('rejected_by_provider');
     expect((await handle.describe()).status.name).toBe('RUNNING');
+  });
+
+  it('a send still deferred when its journey ends is dropped, never sent after an opt-out', async () => {
+    const c = { id: 'ends-1', timeZone: 'Asia/Shanghai', phone: '+8613700000002' };
+    const handle = await journeyAt('2027-09-01T15:00:00Z', c); // 23:00 in Shanghai
+    await handle.signal(journeyEventSignal, { eventId: 'ends-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+    await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'deferred');
+    await handle.signal(exitJourneySignal, { reason: 'opted_out' });
+    await handle.result();
+    const dropped = await story(c.id, 'lifecycle-consideration');
+    expect(dropped).toMatchObject({ status: 'dropped', reason: 'journey_ended' });
+    expect(dropped.events.map((e) => e[0])).toEqual(['created', 'deferred', 'dropped']);
+    expect(stack.sms.messages().filter((m) => m.to === c.phone)).toHaveLength(0);
   });
 });
 
