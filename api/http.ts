@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
-import { ApiError } from '../service/errors.js';
+import { ApiError, Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): ApiError {
   const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
@@ -18,8 +18,25 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
 export const unknownRoute: RequestHandler = (req, _res, next) =>
   next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
 
+/** The one place a domain error becomes an HTTP status. */
+export function statusOf(err: DomainError): number {
+  if (err instanceof Invalid) return 400;
+  if (err instanceof Forbidden) return 403;
+  if (err instanceof NotFound) return 404;
+  if (err instanceof Conflict) return 409;
+  if (err instanceof Unprocessable) return 422;
+  if (err instanceof RateLimited) return 429;
+  if (err instanceof Unavailable) return 503;
+  return 500;
+}
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    if (err instanceof DomainError) {
+      if (err instanceof Unavailable || err instanceof RateLimited) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      res.status(statusOf(err)).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      return;
+    }
     if (err instanceof ApiError) {
       res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
       return;

@@ -20,7 +20,7 @@ import {
   taskCompletedSignal,
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
-import { ApiError, conflict, notFound } from './errors.js';
+import { ApiError, Conflict, conflict, NotFound, notFound } from './errors.js';
 import type { CompleteTaskBody, CustomerBody, EventBody, TaskQuery } from './schemas.js';
 
 export interface ServiceDeps {
@@ -192,7 +192,7 @@ export class JourneyService {
         });
         if (r.journey.status === 'running') started.push(r.journey.workflowId);
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 409)) throw err; // still cooling down: no new journey
+        if (!(err instanceof Conflict)) throw err; // still cooling down: no new journey
       }
     }
     return started;
@@ -275,7 +275,7 @@ export class JourneyService {
       const r = await this.startJourney({ journeyKey, customerId, ...(params ? { params } : {}), via: 'journey' });
       return r.journey.workflowId;
     } catch (err) {
-      if (err instanceof ApiError && (err.status === 409 || err.status === 404)) return undefined;
+      if (err instanceof Conflict || err instanceof NotFound) return undefined;
       throw err;
     }
   }
