@@ -65,12 +65,18 @@ export const isCleanString = (s: string) => !UNCLEAN.test(s);
 
 const CLEAN_STRING_MESSAGE = 'must not contain NUL (\\u0000) or an unpaired surrogate';
 
-/** The path of the first string (value or key) in a parsed body or query that is not clean, e.g. `body.data.a.b`. */
-export function uncleanStringPath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return isCleanString(value) ? undefined : path;
+type Unclean = { path: string; reason: 'string' | 'key' };
+
+/**
+ * The first string (value or key) in a parsed body or query that is not clean, with its path (e.g. `body.data.a.b`);
+ * also a key `__proto__`, which no document of ours uses and which a validator's record or a spread would turn into a
+ * prototype instead of a name.
+ */
+export function findUnclean(value: unknown, path: string): Unclean | undefined {
+  if (typeof value === 'string') return isCleanString(value) ? undefined : { path, reason: 'string' };
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const bad = uncleanStringPath(item, `${path}.${i}`);
+      const bad = findUnclean(item, `${path}.${i}`);
       if (bad) return bad;
     }
     return undefined;
@@ -79,15 +85,20 @@ export function uncleanStringPath(value: unknown, path: string): string | undefi
     for (const [k, v] of Object.entries(value)) {
       // A bad key is named escaped: the path must itself be a clean string.
       const at = `${path}.${isCleanString(k) ? k : JSON.stringify(k)}`;
-      if (!isCleanString(k)) return at;
-      const bad = uncleanStringPath(v, at);
+      if (!isCleanString(k)) return { path: at, reason: 'string' };
+      if (k === '__proto__') return { path: at, reason: 'key' };
+      const bad = findUnclean(v, at);
       if (bad) return bad;
     }
   }
   return undefined;
 }
 
-const invalidString = (path: string) => new Invalid('invalid_string', `${path}: ${CLEAN_STRING_MESSAGE}`, [{ path, message: CLEAN_STRING_MESSAGE }]);
+const KEY_MESSAGE = '"__proto__" is not accepted as a name';
+const refusal = ({ path, reason }: Unclean) =>
+  reason === 'key'
+    ? new Invalid('reserved_key', `${path}: ${KEY_MESSAGE}`, [{ path, message: KEY_MESSAGE }])
+    : new Invalid('invalid_string', `${path}: ${CLEAN_STRING_MESSAGE}`, [{ path, message: CLEAN_STRING_MESSAGE }]);
 
 /** Refuses NUL and unpaired surrogates anywhere in the path, the query or the body, naming where (before any route). */
 export const cleanStrings: RequestHandler = (req, _res, next) => {
@@ -98,10 +109,10 @@ export const cleanStrings: RequestHandler = (req, _res, next) => {
     } catch {
       return next(new Invalid('invalid_path', 'the request path is not valid percent-encoded UTF-8'));
     }
-    if (!isCleanString(segment)) return next(invalidString(`path.${i}`));
+    if (!isCleanString(segment)) return next(refusal({ path: `path.${i}`, reason: 'string' }));
   }
-  const bad = uncleanStringPath(req.query, 'query') ?? uncleanStringPath(req.body, 'body');
-  next(bad ? invalidString(bad) : undefined);
+  const bad = findUnclean(req.query, 'query') ?? findUnclean(req.body, 'body');
+  next(bad ? refusal(bad) : undefined);
 };
 
 export const unknownRoute: RequestHandler = (req, _res, next) =>
