@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma, type Db } from '../db/client.js';
+import { DomainError } from '../service/errors.js';
 
 /** What the chorus activities need from the journey service (kept to an interface: activities know no HTTP). */
 export interface ChorusPort {
@@ -26,6 +27,16 @@ export interface ProgressInput {
 export type { SendInput, SendResult } from './send.js';
 export { PERMANENT_DELIVERY_ERROR } from './send.js';
 
+/** The failure type of an activity refused for good (a `DomainError` that is not transient: bad params, a rule). The
+ * workflow lists it as non-retryable; the failure is also marked non-retryable itself, so no policy can loop on it. */
+export const PERMANENT_ERROR = 'PermanentError';
+
+/** A permanent domain error as a non-retryable activity failure; anything else (transient, unknown) as it is. */
+export function classifyFailure(err: unknown): unknown {
+  if (err instanceof DomainError && !err.transient) return ApplicationFailure.nonRetryable(err.message, PERMANENT_ERROR, { code: err.code });
+  return err;
+}
+
 export type TaskInput = Omit<Extract<Command, { type: 'createTask' }>, 'type'> & {
   workflowId: string;
   customerId: string;
@@ -40,17 +51,27 @@ export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
 
   return {
-    /** Upserts the journey's read-model row and appends its new stage transitions. */
+    /**
+     * Writes what the workflow owns on the journey's read-model row (status, end, stage) and appends its new stage
+     * transitions. The row itself is the API's: it is written, tags included, before the workflow starts. A row can
+     * still be missing — a workflow started outside the API (tests, an operator), or a start the API gave up on while
+     * Temporal had in fact taken it — and dropping the update would leave the journey invisible, so then the row is
+     * created from the workflow's own data, with the tags of the stored definition version it runs (versions never
+     * change once published; a definition that is not stored has no tags to address it by).
+     */
     async recordProgress({ journey: j, transitions }: ProgressInput): Promise<void> {
-      const row = {
+      const owned = {
         status: j.status,
         exitReason: j.endReason ?? null,
         endedAt: j.endedAt ? new Date(j.endedAt) : null,
         stage: j.stage,
         stageEnteredAt: new Date(j.stageEnteredAt),
       };
-      await db.$transaction([
-        db.journey.upsert({
+      const updated = await db.journey.updateMany({ where: { workflowId: j.workflowId }, data: owned });
+      if (updated.count === 0) {
+        const stored = await db.journeyDefinitionVersion.findUnique({ where: { key_version: { key: j.journeyKey, version: j.version } }, select: { document: true } });
+        const tags = (stored?.document as { tags?: unknown } | undefined)?.tags;
+        await db.journey.upsert({
           where: { workflowId: j.workflowId },
           create: {
             workflowId: j.workflowId,
@@ -59,22 +80,24 @@ export function createActivities(deps: ActivityDeps) {
             version: j.version,
             businessKey: j.businessKey ?? null,
             params: j.params,
-            ...row,
+            tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
+            ...owned,
           },
-          update: row,
-        }),
-        db.stageTransition.createMany({
-          data: transitions.map((t) => ({
-            workflowId: j.workflowId,
-            seq: t.seq,
-            fromStage: t.from,
-            toStage: t.to,
-            cause: t.cause,
-            enteredAt: new Date(t.at),
-          })),
-          skipDuplicates: true,
-        }),
-      ]);
+          // Created meanwhile by the API: its tags stay, the workflow's fields are written.
+          update: owned,
+        });
+      }
+      await db.stageTransition.createMany({
+        data: transitions.map((t) => ({
+          workflowId: j.workflowId,
+          seq: t.seq,
+          fromStage: t.from,
+          toStage: t.to,
+          cause: t.cause,
+          enteredAt: new Date(t.at),
+        })),
+        skipDuplicates: true,
+      });
     },
 
     sendMessage: createSendActivity(deps),
@@ -156,23 +179,45 @@ export function createActivities(deps: ActivityDeps) {
       const c = input.command;
       const log = Context.current().log;
       let affected: string[];
-      if (c.type === 'startJourney') {
-        const id = await deps.chorus.chorusStart(input.customerId, c.journeyKey, c.params);
-        affected = id ? [id] : [];
-      } else if (c.type === 'signalJourney') {
-        affected = await deps.chorus.chorusSignal(input.customerId, c.journeyKey, {
-          eventId: `chorus:${c.idempotencyKey}`,
-          type: c.event.type,
-          occurredAt: new Date().toISOString(),
-          data: c.event.data,
-        });
-      } else {
-        affected = await deps.chorus.chorusStop(
-          input.customerId,
-          { ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), ...(c.tag ? { tag: c.tag } : {}) },
-          c.reason,
-          input.workflowId,
-        );
+      try {
+        if (c.type === 'startJourney') {
+          const id = await deps.chorus.chorusStart(input.customerId, c.journeyKey, c.params);
+          affected = id ? [id] : [];
+        } else if (c.type === 'signalJourney') {
+          affected = await deps.chorus.chorusSignal(input.customerId, c.journeyKey, {
+            eventId: `chorus:${c.idempotencyKey}`,
+            type: c.event.type,
+            occurredAt: new Date().toISOString(),
+            data: c.event.data,
+          });
+        } else {
+          affected = await deps.chorus.chorusStop(
+            input.customerId,
+            { ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), ...(c.tag ? { tag: c.tag } : {}) },
+            c.reason,
+            input.workflowId,
+          );
+        }
+      } catch (err) {
+        const failure = classifyFailure(err);
+        if (failure !== err && err instanceof DomainError) {
+          // Refused for good (e.g. params the target journey does not take): recorded in the journey's log once, then
+          // reported as non-retryable so the journey decides what comes next instead of retrying for ever.
+          await db.journeyLogEntry.createMany({
+            data: [{
+              idempotencyKey: `${c.idempotencyKey}:failed`,
+              workflowId: input.workflowId,
+              customerId: input.customerId,
+              journeyKey: input.journeyKey,
+              kind: 'command_failed',
+              data: { command: c.type, ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), code: err.code, message: err.message },
+              at: new Date(),
+            }],
+            skipDuplicates: true,
+          });
+          log.warn('chorus refused', { action: c.type, from: input.workflowId, code: err.code });
+        }
+        throw failure;
       }
       log.info('chorus', { action: c.type, from: input.workflowId, affected });
       return { affected };

@@ -1,7 +1,7 @@
 // Builds the Express app (no listening here: tests drive it with supertest). Route → validate → service.
 import express, { type Request } from 'express';
 import type { Logger } from '../config/logger.js';
-import { errorHandler, parse, unknownRoute } from './http.js';
+import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
 import { checkContent, Content, type TemplateCatalog } from '../channels/templates.js';
 import { ApiError } from '../service/errors.js';
 import { z } from 'zod';
@@ -23,15 +23,17 @@ export interface AppDeps {
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
+const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
 
 export function createApp({ service, definitions, templates, twilioStatus, logger, readiness }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (twilioStatus) app.use(twilioStatus);
-  // Definitions and simulation scripts are larger documents than events.
-  app.use('/v1/journey-definitions', express.json({ limit: '1mb' }));
-  app.use(express.json({ limit: '64kb' }));
+  // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
+  app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
+  app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
+  app.use(cleanStrings);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -69,15 +71,15 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
     res.status(created ? 201 : 200).json(journey);
   });
   app.get('/v1/journeys/:workflowId', async (req, res) => {
-    res.json(await service.getJourney(req.params.workflowId));
+    res.json(await service.getJourney(journeyParam(req)));
   });
   app.post('/v1/journeys/:workflowId/events', async (req, res) => {
     const event = parse(EventBody, body(req), 'body');
-    res.status(202).json(await service.receiveJourneyEvent(req.params.workflowId, event));
+    res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event));
   });
   app.post('/v1/journeys/:workflowId/exit', async (req, res) => {
     const { reason } = parse(ExitBody, body(req), 'body');
-    res.status(202).json(await service.exitJourney(req.params.workflowId, reason));
+    res.status(202).json(await service.exitJourney(journeyParam(req), reason));
   });
 
   app.get('/v1/tasks', async (req, res) => {

@@ -1,12 +1,12 @@
 // HTTP plumbing: request validation and the one error handler that maps errors to status codes.
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import { ApiError, Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
 
-export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): ApiError {
+export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): Invalid {
   const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
-  return new ApiError(400, 'invalid_request', `invalid ${where}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+  return new Invalid('invalid_request', `invalid ${where}: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
 }
 
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
@@ -15,8 +15,108 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
   return r.data;
 }
 
+/** How deep a JSON body may nest: events and customers are shallow; definitions (and simulation requests carrying one)
+ * nest steps in branches (the built-in journeys reach 12). */
+export const MAX_DEPTH = { default: 32, definitions: 100 } as const;
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The deepest nesting of objects and arrays in a JSON text, counted on the raw bytes before anything is parsed (so a
+ * body nested thousands deep never reaches a recursive parser or validator); stops as soon as `max` is passed. The
+ * bytes of `{ [ ] } " \` never occur inside a multi-byte UTF-8 sequence, so scanning bytes is exact.
+ */
+export function jsonDepthExceeds(text: Uint8Array, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
+}
+
+/** A JSON body parser with a size limit and a nesting limit, both checked before the text is parsed. */
+export function jsonBody(opts: { limit: string; maxDepth: number }): RequestHandler {
+  return express.json({
+    limit: opts.limit,
+    verify: (_req, _res, buf, encoding) => {
+      const bytes = encoding && encoding.toLowerCase() !== 'utf-8' ? new TextEncoder().encode(new TextDecoder(encoding).decode(buf)) : buf;
+      if (jsonDepthExceeds(bytes, opts.maxDepth)) throw new Invalid('too_deep', `the request body nests deeper than ${opts.maxDepth} levels`);
+    },
+  });
+}
+
+// eslint-disable-next-line no-control-regex -- NUL is what it looks for
+const UNCLEAN = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A string Postgres can store and every peer can read: no NUL and no unpaired UTF-16 surrogate. */
+export const isCleanString = (s: string) => !UNCLEAN.test(s);
+
+const CLEAN_STRING_MESSAGE = 'must not contain NUL (\\u0000) or an unpaired surrogate';
+
+type Unclean = { path: string; reason: 'string' | 'key' };
+
+/**
+ * The first string (value or key) in a parsed body or query that is not clean, with its path (e.g. `body.data.a.b`);
+ * also a key `__proto__`, which no document of ours uses and which a validator's record or a spread would turn into a
+ * prototype instead of a name.
+ */
+export function findUnclean(value: unknown, path: string): Unclean | undefined {
+  if (typeof value === 'string') return isCleanString(value) ? undefined : { path, reason: 'string' };
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const bad = findUnclean(item, `${path}.${i}`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      // A bad key is named escaped: the path must itself be a clean string.
+      const at = `${path}.${isCleanString(k) ? k : JSON.stringify(k)}`;
+      if (!isCleanString(k)) return { path: at, reason: 'string' };
+      if (k === '__proto__') return { path: at, reason: 'key' };
+      const bad = findUnclean(v, at);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
+const KEY_MESSAGE = '"__proto__" is not accepted as a name';
+const refusal = ({ path, reason }: Unclean) =>
+  reason === 'key'
+    ? new Invalid('reserved_key', `${path}: ${KEY_MESSAGE}`, [{ path, message: KEY_MESSAGE }])
+    : new Invalid('invalid_string', `${path}: ${CLEAN_STRING_MESSAGE}`, [{ path, message: CLEAN_STRING_MESSAGE }]);
+
+/** Refuses NUL and unpaired surrogates anywhere in the path, the query or the body, naming where (before any route). */
+export const cleanStrings: RequestHandler = (req, _res, next) => {
+  for (const [i, raw] of req.path.split('/').entries()) {
+    let segment: string;
+    try {
+      segment = decodeURIComponent(raw);
+    } catch {
+      return next(new Invalid('invalid_path', 'the request path is not valid percent-encoded UTF-8'));
+    }
+    if (!isCleanString(segment)) return next(refusal({ path: `path.${i}`, reason: 'string' }));
+  }
+  const bad = findUnclean(req.query, 'query') ?? findUnclean(req.body, 'body');
+  next(bad ? refusal(bad) : undefined);
+};
+
 export const unknownRoute: RequestHandler = (req, _res, next) =>
-  next(new ApiError(404, 'not_found', `no route for ${req.method} ${req.path}`));
+  next(new NotFound('not_found', `no route for ${req.method} ${req.path}`));
 
 /** The one place a domain error becomes an HTTP status. */
 export function statusOf(err: DomainError): number {

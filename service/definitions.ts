@@ -2,7 +2,7 @@
 // changed; a new start takes the newest published version; a running journey keeps the document it started with
 // (it travels in the workflow input).
 import { z } from 'zod';
-import { JourneyDefinition } from '../engine/definition.js';
+import { JourneyDefinition, ParamsError, resolveParams, walkSteps } from '../engine/definition.js';
 import { type Problem, type ValidationContext, formatPath, validateDefinition } from '../engine/validate.js';
 import type { TemplateStore } from '../channels/templates.js';
 
@@ -10,7 +10,7 @@ import type { TemplateStore } from '../channels/templates.js';
 export type TemplateSource = { snapshot(): Promise<TemplateStore> };
 import { type Db, Prisma } from '../db/client.js';
 import { builtInDefinitions, eventCatalog } from '../journeys/index.js';
-import { ApiError, conflict, notFound } from './errors.js';
+import { conflict, Invalid, notFound, Unprocessable } from './errors.js';
 
 export type DefinitionStatus = 'draft' | 'published' | 'retired';
 
@@ -58,7 +58,7 @@ export class DefinitionStore {
     const r = JourneyDefinition.safeParse(document);
     if (!r.success) {
       const details = schemaProblems(r.error);
-      throw new ApiError(400, 'invalid_definition', `the definition does not fit the schema: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+      throw new Invalid('invalid_definition', `the definition does not fit the schema: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
     }
     return r.data;
   }
@@ -75,18 +75,55 @@ export class DefinitionStore {
     };
   }
 
+  /** Static problems of a parsed definition, and the params its chorus steps would start other journeys with. */
+  private async problems(def: JourneyDefinition): Promise<Problem[]> {
+    return [...validateDefinition(def, await this.context()), ...(await this.chorusParamProblems(def))];
+  }
+
+  /**
+   * A `startJourney` step's params, checked against the target's newest published version (or this definition, when
+   * it starts itself): a param the target does not declare, or of the wrong type, would be refused at every start,
+   * so it is refused here, once, instead of failing in a running journey. A target with no published version yet
+   * cannot be checked: params for it are a problem; a step without params is not.
+   */
+  private async chorusParamProblems(def: JourneyDefinition): Promise<Problem[]> {
+    const steps: { params: Record<string, string | number>; journeyKey: string; path: (string | number)[] }[] = [];
+    walkSteps(def, (s, path) => {
+      if (s.type === 'startJourney' && s.params && Object.keys(s.params).length) steps.push({ params: s.params, journeyKey: s.journeyKey, path });
+    });
+    const problems: Problem[] = [];
+    for (const step of steps) {
+      const target = step.journeyKey === def.key ? def : (await this.latestPublished(step.journeyKey))?.definition;
+      if (!target) {
+        problems.push({ path: formatPath([...step.path, 'params']), message: `journey "${step.journeyKey}" has no published version to check these params against` });
+        continue;
+      }
+      const here = (name: string) => formatPath([...step.path, 'params', name]);
+      const unknown = Object.keys(step.params).filter((name) => !Object.hasOwn(target.params, name));
+      for (const name of unknown) problems.push({ path: here(name), message: `journey "${target.key}" has no parameter "${name}"` });
+      if (unknown.length) continue;
+      try {
+        resolveParams(target, step.params);
+      } catch (err) {
+        if (!(err instanceof ParamsError)) throw err;
+        for (const p of err.problems) problems.push({ path: here(p.param), message: `journey "${target.key}" parameter "${p.param}" ${p.message}` });
+      }
+    }
+    return problems;
+  }
+
   /** Schema and static problems of a document, without storing anything. */
   async validate(document: unknown): Promise<{ valid: boolean; problems: Problem[] }> {
     const r = JourneyDefinition.safeParse(document);
     if (!r.success) return { valid: false, problems: schemaProblems(r.error) };
-    const problems = validateDefinition(r.data, await this.context());
+    const problems = await this.problems(r.data);
     return { valid: problems.length === 0, problems };
   }
 
   /** Stores a document as the next draft version of its key. */
   async createDraft(document: unknown): Promise<StoredDefinition & { problems: Problem[] }> {
     const def = this.parse(document);
-    const problems = validateDefinition(def, await this.context());
+    const problems = await this.problems(def);
     for (let attempt = 0; ; attempt++) {
       const last = await this.db.journeyDefinitionVersion.findFirst({ where: { key: def.key }, orderBy: { version: 'desc' } });
       const version = (last?.version ?? 0) + 1;
@@ -147,9 +184,9 @@ export class DefinitionStore {
   async publish(key: string, version: number): Promise<StoredDefinition> {
     const stored = await this.get(key, version);
     if (stored.status !== 'draft') throw conflict('not_a_draft', `${key}@${version} is ${stored.status}; only a draft can be published`);
-    const problems = validateDefinition(stored.definition, await this.context());
+    const problems = await this.problems(stored.definition);
     if (problems.length)
-      throw new ApiError(422, 'definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+      throw new Unprocessable('definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
     const r = await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'draft' }, data: { status: 'published', publishedAt: new Date() } });
     if (r.count === 0) throw conflict('not_a_draft', `${key}@${version} changed meanwhile`);
     this.published = undefined;

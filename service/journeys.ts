@@ -2,7 +2,7 @@
 // delivering events, reading journeys and tasks, and the journey chorus. The API and the chorus activities share it.
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { z } from 'zod';
-import { ParamsError, resolveParams } from '../engine/definition.js';
+import { type JourneyDefinition, type ParamValues, ParamsError, resolveParams } from '../engine/definition.js';
 import { addDuration } from '../engine/duration.js';
 import { type JourneyEvent, matches, type Profile, readField, start as startEngine } from '../engine/engine.js';
 import { type Db, Prisma } from '../db/client.js';
@@ -20,8 +20,8 @@ import {
   taskCompletedSignal,
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
-import { ApiError, Conflict, conflict, NotFound, notFound } from './errors.js';
-import type { CompleteTaskBody, CustomerBody, EventBody, TaskQuery } from './schemas.js';
+import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
+import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type TaskQuery } from './schemas.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -46,8 +46,28 @@ type JourneyRow = { workflowId: string; journeyKey: string; version: number; cus
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
 /** The part of a profile a journey may see: no name, address or number. */
-export function profileSnapshot(c: { segment: string | null; timeZone: string; locale: string; attributes: unknown }): Profile {
-  return { segment: c.segment, timeZone: c.timeZone, locale: c.locale, attributes: (c.attributes ?? {}) as Record<string, unknown> };
+export function profileSnapshot(c: { segment: string | null; timeZone: string | null; locale: string; attributes: unknown }): Profile {
+  // A customer without a zone has none in the profile either: the engine and the contact policy use their defaults.
+  return { segment: c.segment, ...(c.timeZone !== null ? { timeZone: c.timeZone } : {}), locale: c.locale, attributes: (c.attributes ?? {}) as Record<string, unknown> };
+}
+
+/**
+ * A start's params against the journey's declared params, as a 400 naming each bad one. Names are looked up as the
+ * definition's own params only: `constructor` or `__proto__` is an unknown param, not something inherited.
+ */
+export function checkParams(definition: JourneyDefinition, given: Record<string, unknown>, at = 'body.params'): ParamValues {
+  const unknown = Object.keys(given).filter((name) => !Object.hasOwn(definition.params, name));
+  const problems = unknown.map((name) => ({ param: name, message: `unknown parameter for journey "${definition.key}"` }));
+  if (!problems.length) {
+    try {
+      return resolveParams(definition, given);
+    } catch (err) {
+      if (!(err instanceof ParamsError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  const details = problems.map((p) => ({ path: `${at}.${p.param}`, message: p.message }));
+  throw new Invalid('invalid_params', `invalid params: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
 }
 
 export class JourneyService {
@@ -92,22 +112,17 @@ export class JourneyService {
     if (!stored) throw notFound('journey', req.journeyKey);
     const definition = stored.definition;
     if (req.via === 'api' && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
-    let params;
-    try {
-      params = resolveParams(definition, req.params ?? {});
-    } catch (err) {
-      if (err instanceof ParamsError)
-        throw new ApiError(400, 'invalid_params', err.message, err.problems.map((p) => ({ path: `body.params.${p.param}`, message: p.message })));
-      throw err;
-    }
+    const params = checkParams(definition, req.params ?? {});
     const customer = await this.getCustomer(req.customerId);
     const businessKey = definition.entry.reentry.mode === 'concurrent' || req.businessKey !== undefined ? req.businessKey : undefined;
     const baseId = journeyWorkflowId(definition.key, req.customerId, businessKey);
 
-    const previous = await this.db.journey.findMany({
-      where: { OR: [{ workflowId: baseId }, { workflowId: { startsWith: `${baseId}@` } }] },
-      orderBy: { startedAt: 'desc' },
-    });
+    const previous = (
+      await this.db.journey.findMany({
+        where: { OR: [{ workflowId: baseId }, { workflowId: { startsWith: `${baseId}@` } }] },
+        orderBy: { startedAt: 'desc' },
+      })
+    ).filter((r) => r.workflowId === baseId || /^@[1-9][0-9]*$/.test(r.workflowId.slice(baseId.length))); // only this id's re-entries
     const last = previous[0];
     let workflowId = baseId;
     if (last) {
@@ -128,24 +143,10 @@ export class JourneyService {
       params,
       profile,
     };
-    let created = true;
-    try {
-      await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', {
-        taskQueue: this.deps.taskQueue,
-        workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: CustomerIdAttr, value: req.customerId },
-          { key: JourneyKeyAttr, value: definition.key },
-          { key: JourneyStageAttr, value: initial.stage },
-        ],
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      created = false; // a concurrent identical request won the start
-    }
-    // The workflow's first activity writes the same row; whichever comes second leaves it as it is.
-    await this.db.journey.createMany({
+    // The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
+    // progress only ever updates a row that is already there, tags included (a row the workflow created first would
+    // lack them, and a stop by tag would miss the journey).
+    const inserted = await this.db.journey.createMany({
       data: [{
         workflowId,
         customerId: req.customerId,
@@ -160,6 +161,26 @@ export class JourneyService {
       }],
       skipDuplicates: true,
     });
+    let created = true;
+    try {
+      await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', {
+        taskQueue: this.deps.taskQueue,
+        workflowId,
+        args: [input],
+        typedSearchAttributes: [
+          { key: CustomerIdAttr, value: req.customerId },
+          { key: JourneyKeyAttr, value: definition.key },
+          { key: JourneyStageAttr, value: initial.stage },
+        ],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        // No workflow, no row: a journey that never started must not be listed as running (nor block a retry).
+        if (inserted.count) await this.db.journey.deleteMany({ where: { workflowId, status: 'running' } });
+        throw err;
+      }
+      created = false; // a concurrent identical request won the start
+    }
     const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
     return { created, journey: this.summary(row) };
   }
@@ -217,8 +238,9 @@ export class JourneyService {
           data: { eventId: body.eventId, customerId, workflowId: workflowId ?? null, type: body.type, occurredAt, data: data as Prisma.InputJsonValue },
         });
         // A channel opt-out withdraws consent for that channel across all journeys.
-        const channel = body.type === 'customer.opted_out' ? data.channel : undefined;
-        if (typeof channel === 'string') {
+        // Only a consent channel is ever a key (the request schema refuses any other value before this transaction).
+        const channel = body.type === 'customer.opted_out' ? ConsentChannel.safeParse(data.channel).data : undefined;
+        if (channel !== undefined) {
           const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
           await tx.customer.update({ where: { id: customerId }, data: { consents: { ...(c.consents as object), [channel]: false } } });
         }

@@ -10,7 +10,8 @@ export const CustomerBody = z
     name: z.string().min(1).max(200).nullable().optional(),
     email: z.email().max(320).nullable().optional(),
     phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number like +8613800138000').nullable().optional(),
-    timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').optional(),
+    /** Absent (or null) is stored as missing: the contact policy then uses its default zone and records the fallback. */
+    timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').nullable().optional(),
     locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN').optional(),
     segment: z.string().min(1).max(64).nullable().optional(),
     rmId: id.nullable().optional(),
@@ -31,6 +32,9 @@ export const StartJourneyBody = z
   })
   .strict();
 
+/** The channels a customer consents to (or not): the only keys of `consents`. */
+export const ConsentChannel = z.enum(['email', 'sms', 'webhook']);
+
 export const EventBody = z
   .object({
     eventId: id,
@@ -39,7 +43,12 @@ export const EventBody = z
     data: z.record(z.string(), z.unknown()).optional(),
   })
   .strict()
-  .refine((e) => JSON.stringify(e.data ?? {}).length <= 16_384, { message: 'data is larger than 16 KiB', path: ['data'] });
+  .refine((e) => JSON.stringify(e.data ?? {}).length <= 16_384, { message: 'data is larger than 16 KiB', path: ['data'] })
+  // An opt-out names one consent channel, or none (null or absent: it leaves the journeys listening for it, no channel).
+  .refine((e) => e.type !== 'customer.opted_out' || e.data?.channel == null || ConsentChannel.safeParse(e.data.channel).success, {
+    message: `an opt-out's channel is one of ${ConsentChannel.options.join(', ')}, or null to leave journeys only`,
+    path: ['data', 'channel'],
+  });
 
 export const ExitBody = z.object({ reason: z.string().min(1).max(200) }).strict();
 

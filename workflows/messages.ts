@@ -43,9 +43,34 @@ export const JourneyKeyAttr = defineSearchAttributeKey('JourneyKey', SearchAttri
 export const JourneyStageAttr = defineSearchAttributeKey('JourneyStage', SearchAttributeType.KEYWORD);
 export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr];
 
-/** One workflow per (journey, customer, business key): the id is the idempotency key of a start. */
+/** Escapes the characters that separate the parts of a workflow id (`:` between parts, `@` before a re-entry number)
+ * and the escape character itself, so no part can pass for two. Ids of parts without them are unchanged. */
+const encodePart = (part: string) => part.replace(/[%:@]/g, (c) => (c === '%' ? '%25' : c === ':' ? '%3A' : '%40'));
+const decodePart = (part: string) => part.replace(/%(25|3A|40)/g, (_m, hex: string) => (hex === '25' ? '%' : hex === '3A' ? ':' : '@'));
+
+/**
+ * One workflow per (journey, customer, business key): the id is the idempotency key of a start. The parts are
+ * escaped (`%` → `%25`, `:` → `%3A`, `@` → `%40`), so customer `a` with business key `vip` and customer `a:vip` get
+ * different ids, and a re-entry's `${id}@${n}` cannot be mistaken for another customer's. Parts without those
+ * characters are written as they are, so the ids of journeys started before the escaping are the same strings.
+ */
 export function journeyWorkflowId(journeyKey: string, customerId: string, businessKey?: string): string {
-  return businessKey === undefined
-    ? `journey:${journeyKey}:${customerId}`
-    : `journey:${journeyKey}:${customerId}:${businessKey}`;
+  const base = `journey:${encodePart(journeyKey)}:${encodePart(customerId)}`;
+  return businessKey === undefined ? base : `${base}:${encodePart(businessKey)}`;
+}
+
+/** The parts a workflow id was built from (and the re-entry number of `${id}@${n}`); undefined for any other id. */
+export function parseJourneyWorkflowId(workflowId: string): { journeyKey: string; customerId: string; businessKey?: string; reentry?: number } | undefined {
+  const m = /^journey:([^:@]+):([^:@]+)(?::([^:@]+))?(?:@([1-9][0-9]*))?$/.exec(workflowId);
+  if (!m) return undefined;
+  const [, journeyKey, customerId, businessKey, reentry] = m;
+  const parts = [journeyKey!, customerId!, ...(businessKey !== undefined ? [businessKey] : [])];
+  // Only the canonical escaping is accepted (`%3a` or a bare `%` is no id of ours), so the inverse is exact.
+  if (parts.some((p) => encodePart(decodePart(p)) !== p)) return undefined;
+  return {
+    journeyKey: decodePart(journeyKey!),
+    customerId: decodePart(customerId!),
+    ...(businessKey !== undefined ? { businessKey: decodePart(businessKey) } : {}),
+    ...(reentry !== undefined ? { reentry: Number(reentry) } : {}),
+  };
 }

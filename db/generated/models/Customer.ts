@@ -186,7 +186,7 @@ export type CustomerGroupByOutputType = {
   name: string | null
   email: string | null
   phone: string | null
-  timeZone: string
+  timeZone: string | null
   locale: string
   segment: string | null
   rmId: string | null
@@ -222,7 +222,7 @@ export type CustomerWhereInput = {
   name?: Prisma.StringNullableFilter<"Customer"> | string | null
   email?: Prisma.StringNullableFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableFilter<"Customer"> | string | null
-  timeZone?: Prisma.StringFilter<"Customer"> | string
+  timeZone?: Prisma.StringNullableFilter<"Customer"> | string | null
   locale?: Prisma.StringFilter<"Customer"> | string
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableFilter<"Customer"> | string | null
@@ -241,7 +241,7 @@ export type CustomerOrderByWithRelationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   email?: Prisma.SortOrderInput | Prisma.SortOrder
   phone?: Prisma.SortOrderInput | Prisma.SortOrder
-  timeZone?: Prisma.SortOrder
+  timeZone?: Prisma.SortOrderInput | Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
   rmId?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -263,7 +263,7 @@ export type CustomerWhereUniqueInput = Prisma.AtLeast<{
   name?: Prisma.StringNullableFilter<"Customer"> | string | null
   email?: Prisma.StringNullableFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableFilter<"Customer"> | string | null
-  timeZone?: Prisma.StringFilter<"Customer"> | string
+  timeZone?: Prisma.StringNullableFilter<"Customer"> | string | null
   locale?: Prisma.StringFilter<"Customer"> | string
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableFilter<"Customer"> | string | null
@@ -282,7 +282,7 @@ export type CustomerOrderByWithAggregationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   email?: Prisma.SortOrderInput | Prisma.SortOrder
   phone?: Prisma.SortOrderInput | Prisma.SortOrder
-  timeZone?: Prisma.SortOrder
+  timeZone?: Prisma.SortOrderInput | Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
   rmId?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -303,7 +303,7 @@ export type CustomerScalarWhereWithAggregatesInput = {
   name?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   email?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
-  timeZone?: Prisma.StringWithAggregatesFilter<"Customer"> | string
+  timeZone?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   locale?: Prisma.StringWithAggregatesFilter<"Customer"> | string
   segment?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   rmId?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
@@ -318,7 +318,7 @@ export type CustomerCreateInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -337,7 +337,7 @@ export type CustomerUncheckedCreateInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -356,7 +356,7 @@ export type CustomerUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -375,7 +375,7 @@ export type CustomerUncheckedUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -394,7 +394,7 @@ export type CustomerCreateManyInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -409,7 +409,7 @@ export type CustomerUpdateManyMutationInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -424,7 +424,7 @@ export type CustomerUncheckedUpdateManyInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -553,7 +553,7 @@ export type CustomerCreateWithoutJourneysInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -571,7 +571,7 @@ export type CustomerUncheckedCreateWithoutJourneysInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -605,7 +605,7 @@ export type CustomerUpdateWithoutJourneysInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -623,7 +623,7 @@ export type CustomerUncheckedUpdateWithoutJourneysInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -641,7 +641,7 @@ export type CustomerCreateWithoutEventsInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -659,7 +659,7 @@ export type CustomerUncheckedCreateWithoutEventsInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -693,7 +693,7 @@ export type CustomerUpdateWithoutEventsInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -711,7 +711,7 @@ export type CustomerUncheckedUpdateWithoutEventsInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -729,7 +729,7 @@ export type CustomerCreateWithoutMessagesInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -747,7 +747,7 @@ export type CustomerUncheckedCreateWithoutMessagesInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -781,7 +781,7 @@ export type CustomerUpdateWithoutMessagesInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -799,7 +799,7 @@ export type CustomerUncheckedUpdateWithoutMessagesInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -817,7 +817,7 @@ export type CustomerCreateWithoutTasksInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -835,7 +835,7 @@ export type CustomerUncheckedCreateWithoutTasksInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
-  timeZone?: string
+  timeZone?: string | null
   locale?: string
   segment?: string | null
   rmId?: string | null
@@ -869,7 +869,7 @@ export type CustomerUpdateWithoutTasksInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -887,7 +887,7 @@ export type CustomerUncheckedUpdateWithoutTasksInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
-  timeZone?: Prisma.StringFieldUpdateOperationsInput | string
+  timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   rmId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1047,7 +1047,10 @@ export type $CustomerPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     name: string | null
     email: string | null
     phone: string | null
-    timeZone: string
+    /**
+     * The customer's IANA zone; NULL when none was given (the contact policy then uses its default zone and says so).
+     */
+    timeZone: string | null
     locale: string
     segment: string | null
     rmId: string | null
