@@ -101,6 +101,24 @@ export function createSendActivity(deps: SendDeps) {
       return { messageId: id, status: message.status === 'delivered' ? 'sent' : (message.status as 'sent'), ...(message.statusReason ? { reason: message.statusReason } : {}) };
     }
 
+    // In doubt: an earlier attempt took its slot and may have reached the provider before it died (a worker killed
+    // mid-request, a timeout after the provider accepted). Where the provider can be asked (SMS), it is asked first,
+    // before the policy is applied again (a message already out is not then dropped or deferred) and before any
+    // resend; an error asking is transient, so nothing is resent until the answer is known. The match uses what the
+    // first attempt recorded it sends: the recipient and the rendered text.
+    const channel = deps.channels[input.channel];
+    if (message.status === 'sending' && message.attempts > 0 && message.recipient && message.body !== null && channel.findSent) {
+      const candidates = await channel.findSent(
+        { to: message.recipient, text: message.body, ...(message.subject !== null ? { subject: message.subject } : {}), idempotencyKey: input.idempotencyKey, messageId: id },
+        message.createdAt,
+      );
+      const found = candidates.length ? await claimProviderId(id, input.customerId, candidates.map((c) => c.providerId)) : undefined;
+      if (found) {
+        log.info('in-doubt send found at the provider, not resent', { messageId: id });
+        return { messageId: id, status: 'sent' };
+      }
+    }
+
     const settle = async (status: 'suppressed' | 'dropped' | 'failed', reason: string, detail: Record<string, unknown> = {}, error?: string): Promise<SendResult> => {
       await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null, ...withEvent(status, { reason, ...detail }) } });
       log.info('message not sent', { messageId: id, status, reason });
@@ -180,26 +198,10 @@ export function createSendActivity(deps: SendDeps) {
       }
     }
 
-    const channel = deps.channels[input.channel];
-    const outbound = { to, ...content, idempotencyKey: input.idempotencyKey, messageId: id };
-    // 6. In doubt: an earlier attempt took its slot and may have reached the provider before it died (a worker killed
-    // mid-request, a timeout after the provider accepted). Where the provider can be asked (SMS), it is asked before
-    // any resend; an error asking is transient, so nothing is resent until the answer is known.
-    if (message.status === 'sending' && message.attempts > 0 && channel.findSent) {
-      const candidates = await channel.findSent({ ...outbound, to: message.recipient ?? to, text: message.body ?? content.text }, message.createdAt);
-      if (candidates.length) {
-        const found = await claimProviderId(id, input.customerId, candidates.map((c) => c.providerId));
-        if (found) {
-          log.info('in-doubt send found at the provider, not resent', { messageId: id });
-          return { messageId: id, status: 'sent' };
-        }
-      }
-    }
-
-    // 7. The provider call, marked after. (A first attempt counted itself when it took its slot.)
+    // 6. The provider call, marked after. (A first attempt counted itself when it took its slot.)
     if (message.status === 'sending') await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
     try {
-      const delivery = await channel.send(outbound);
+      const delivery = await channel.send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
       await db.$transaction(markSent(db, id, delivery.providerId));
       return { messageId: id, status: 'sent' };
     } catch (err) {

@@ -58,7 +58,8 @@ export function createSmsChannel(opts: SmsOptions): Channel {
     // outbound, to this number, from our number, exactly this body, and created no earlier than our row (less the
     // clock skew). The activity then takes the oldest such message that no other message row has claimed. Residual
     // risk: another sender on the same account and number sending the same text to the same customer in that
-    // window would be taken for ours (our message would then be missing, never doubled).
+    // window would be taken for ours (our message would then be missing, never doubled); a body Twilio rewrote (Smart
+    // Encoding) or a list lagging behind the create does not match, and that SMS is resent.
     async findSent(m: OutboundMessage, since: Date): Promise<Delivery[]> {
       const after = new Date(since.getTime() - CLOCK_SKEW_MS);
       // Twilio filters DateSent by day (on or after midnight of the date), so the exact bound is applied here. A
