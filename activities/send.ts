@@ -1,6 +1,9 @@
 // The send activity: every message passes the contact policy here, in one place, before it leaves, and every
 // decision is recorded as a message event. Outbox discipline: the message row (unique idempotency key from the
-// workflow) exists before the provider is called and is marked after; a retry never sends twice.
+// workflow) exists before the provider is called and is marked after; a retry of a send that is marked never sends
+// again. A status and the event that explains it are written in one statement or one transaction, so no reader sees
+// one without the other. A retry of a send that may have reached the provider (row `sending`, attempts > 0) first
+// asks the provider whether it has it, where the channel can (SMS); see README "Delivery guarantees".
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command } from '../engine/engine.js';
 import { addDuration } from '../engine/duration.js';
@@ -39,6 +42,27 @@ export function createSendActivity(deps: SendDeps) {
 
   const event = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
     db.messageEvent.create({ data: { messageId, type, detail: detail as Prisma.InputJsonValue } });
+  /** The nested write that adds an event to a message update: Prisma runs both in one transaction. */
+  const withEvent = (type: string, detail: Record<string, unknown>) => ({ events: { create: { type, detail: detail as Prisma.InputJsonValue } } });
+  /** Marks a message sent by the provider, with its event. A delivery callback may already have marked it delivered:
+   * never step back from that. */
+  const markSent = (tx: Prisma.TransactionClient, id: string, providerId: string, detail: Record<string, unknown> = {}) => [
+    tx.$executeRaw`UPDATE messages SET provider_id = ${providerId}, error = NULL, status_reason = NULL,
+      status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, updated_at = now() WHERE id = ${id}`,
+    tx.messageEvent.create({ data: { messageId: id, type: 'sent', detail: { providerId, ...detail } } }),
+  ];
+
+  /** Takes the first provider id of `candidates` (oldest first) that no other message of ours has, and marks the
+   * message sent with it: under the customer's row lock, so two in-doubt messages with the same text cannot both
+   * claim one SMS. */
+  const claimProviderId = (id: string, customerId: string, candidates: string[]) =>
+    db.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM customers WHERE id = ${customerId} FOR UPDATE`;
+      const taken = await tx.message.findMany({ where: { providerId: { in: candidates }, id: { not: id } }, select: { providerId: true } });
+      const found = candidates.find((c) => !taken.some((t) => t.providerId === c));
+      if (found) for (const write of markSent(tx, id, found, { reconciled: true })) await write;
+      return found;
+    });
 
   return async function sendMessage(input: SendInput): Promise<SendResult> {
     const log = Context.current().log;
@@ -77,17 +101,36 @@ export function createSendActivity(deps: SendDeps) {
       return { messageId: id, status: message.status === 'delivered' ? 'sent' : (message.status as 'sent'), ...(message.statusReason ? { reason: message.statusReason } : {}) };
     }
 
+    // In doubt: an earlier attempt took its slot and may have reached the provider before it died (a worker killed
+    // mid-request, a timeout after the provider accepted). Where the provider can be asked (SMS), it is asked first,
+    // before the policy is applied again (a message already out is not then dropped or deferred) and before any
+    // resend; an error asking is transient, so nothing is resent until the answer is known. The match uses what the
+    // first attempt recorded it sends: the recipient and the rendered text.
+    const channel = deps.channels[input.channel];
+    if (message.status === 'sending' && message.attempts > 0 && message.recipient && message.body !== null && channel.findSent) {
+      const candidates = await channel.findSent(
+        { to: message.recipient, text: message.body, ...(message.subject !== null ? { subject: message.subject } : {}), idempotencyKey: input.idempotencyKey, messageId: id },
+        message.createdAt,
+      );
+      const found = candidates.length ? await claimProviderId(id, input.customerId, candidates.map((c) => c.providerId)) : undefined;
+      if (found) {
+        log.info('in-doubt send found at the provider, not resent', { messageId: id });
+        return { messageId: id, status: 'sent' };
+      }
+    }
+
     const settle = async (status: 'suppressed' | 'dropped' | 'failed', reason: string, detail: Record<string, unknown> = {}, error?: string): Promise<SendResult> => {
-      await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null } });
-      await event(id, status, { reason, ...detail });
+      await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null, ...withEvent(status, { reason, ...detail }) } });
       log.info('message not sent', { messageId: id, status, reason });
       return { messageId: id, status, reason };
     };
     const defer = async (until: Date, reason: string, detail: Record<string, unknown> = {}): Promise<SendResult> => {
       if (message!.expiresAt && until.getTime() >= message!.expiresAt.getTime())
         return settle('dropped', `${reason}_expired`, { wouldWaitUntil: until.toISOString(), expiresAt: message!.expiresAt.toISOString() });
-      await db.message.update({ where: { id }, data: { status: message!.status === 'sending' ? 'sending' : 'deferred', statusReason: reason, deferredUntil: until } });
-      await event(id, 'deferred', { reason, until: until.toISOString(), ...detail });
+      await db.message.update({
+        where: { id },
+        data: { status: message!.status === 'sending' ? 'sending' : 'deferred', statusReason: reason, deferredUntil: until, ...withEvent('deferred', { reason, until: until.toISOString(), ...detail }) },
+      });
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
@@ -158,11 +201,8 @@ export function createSendActivity(deps: SendDeps) {
     // 6. The provider call, marked after. (A first attempt counted itself when it took its slot.)
     if (message.status === 'sending') await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
     try {
-      const delivery = await deps.channels[input.channel].send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
-      // A delivery callback may already have marked it delivered: never step back from that.
-      await db.$executeRaw`UPDATE messages SET provider_id = ${delivery.providerId}, error = NULL, status_reason = NULL,
-        status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, updated_at = now() WHERE id = ${id}`;
-      await event(id, 'sent', { providerId: delivery.providerId });
+      const delivery = await channel.send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
+      await db.$transaction(markSent(db, id, delivery.providerId));
       return { messageId: id, status: 'sent' };
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
@@ -170,8 +210,7 @@ export function createSendActivity(deps: SendDeps) {
         await settle('failed', 'rejected_by_provider', { code: err.code ?? null }, text);
         throw ApplicationFailure.nonRetryable(text, PERMANENT_DELIVERY_ERROR);
       }
-      await db.message.update({ where: { id }, data: { error: text } });
-      await event(id, 'error', { error: text.slice(0, 500), attempt: Context.current().info.attempt });
+      await db.message.update({ where: { id }, data: { error: text, ...withEvent('error', { error: text.slice(0, 500), attempt: Context.current().info.attempt }) } });
       throw err; // transient: the activity's retry policy tries again, holding the slot
     }
   };

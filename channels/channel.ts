@@ -21,6 +21,13 @@ export type ChannelName = 'email' | 'sms' | 'webhook';
 export interface Channel {
   readonly name: ChannelName;
   send(message: OutboundMessage): Promise<Delivery>;
+  /**
+   * Where the provider can be asked what it has (SMS): the provider's messages that may be this one, sent by an
+   * earlier attempt that died before it heard the answer, oldest first. Asked before a resend of a send in doubt;
+   * `since` is when the message row was written (no attempt is older). Throws (transient) when the provider cannot
+   * be asked. Channels without it resend, and rely on the idempotency key reaching the receiver.
+   */
+  findSent?(message: OutboundMessage, since: Date): Promise<Delivery[]>;
 }
 
 /** The provider refused the message for good (invalid number, rejected address): retrying cannot help. Any other

@@ -1,10 +1,12 @@
 // A real SMTP server that keeps every mail it receives, for tests and for `npm start`. Plain SMTP (no TLS, the
 // STARTTLS command is disabled), authentication optional and any credentials accepted. With `httpPort` it also
-// serves a small page listing the captured mail.
+// serves a small page listing the captured mail. `hold()` keeps the reply to the end of each mail's DATA back until
+// `release()`: the mail is captured (the server has it) and the sender waits for its 250, as when it dies mid-send.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import { Hold } from './hold.js';
 
 export type CapturedMail = {
   /** Sequence number within this catcher, as a string ("1", "2", ...). */
@@ -35,6 +37,14 @@ export type SmtpCatcher = {
   /** Resolves with the first captured mail (already there or arriving later) that matches. */
   waitFor(predicate: (mail: CapturedMail) => boolean, timeoutMs?: number): Promise<CapturedMail>;
   clear(): void;
+  /** From now on, each mail is captured but the reply to its DATA is held back until `release()`. */
+  hold(): void;
+  /** Mails whose DATA reply is held right now. */
+  held(): number;
+  /** Resolves once at least `count` replies are held. */
+  waitForHeld(count: number, timeoutMs?: number): Promise<void>;
+  /** Sends the held replies (to senders still connected) and stops holding. */
+  release(): void;
   close(): Promise<void>;
 };
 
@@ -54,6 +64,7 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
   const log = opts.log ?? (() => {});
   const inbox = new Inbox<CapturedMail>('mail');
   let seq = 0;
+  const holding = new Hold();
 
   const smtp = new SMTPServer({
     authOptional: true,
@@ -89,7 +100,7 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
           };
           inbox.add(mail);
           log(`smtp-catcher: mail #${mail.id} to ${mail.to.join(', ')}: ${mail.subject}`);
-          callback(null, `queued as ${mail.id}`);
+          return holding.gate().then(() => callback(null, `queued as ${mail.id}`));
         })
         .catch((err: unknown) => callback(err as Error));
     },
@@ -120,7 +131,12 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
     waitFor: (predicate, timeoutMs = 10_000) =>
       inbox.waitFor(predicate, timeoutMs, (m) => `#${m.id} to ${m.to.join(',')} "${m.subject}"`),
     clear: () => inbox.clear(),
+    hold: () => holding.start(),
+    held: () => holding.count,
+    waitForHeld: (count, timeoutMs) => holding.waitFor(count, timeoutMs),
+    release: () => holding.release(),
     close() {
+      holding.release();
       closing ??= Promise.all([
         new Promise<void>((r) => smtp.close(() => r())),
         http ? closeHttpServer(http) : Promise.resolve(),

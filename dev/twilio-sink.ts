@@ -1,4 +1,4 @@
-// A local HTTP server that speaks the part of Twilio's REST API the service uses (Messages: create and fetch), so
+// A local HTTP server that speaks the part of Twilio's REST API the service uses (Messages: create, fetch and list), so
 // the real `twilio` client can send to it (see channels/twilio-http.ts). It checks what Twilio checks first
 // (Basic auth, a valid E.164 `To`, a From and a Body), answers with Twilio's resource and error shapes, and can be
 // told to fail the next requests (`failNext`) to exercise retries.
@@ -6,10 +6,16 @@
 // A message created with a StatusCallback gets Twilio's delivery status callbacks, after the create is answered:
 // `sent`, then `delivered` (or `undelivered` with ErrorCode 30003 for numbers given to `failDelivery`), each a
 // form POST signed with X-Twilio-Signature under the auth token of the create request, as Twilio signs them.
+//
+// The list (GET .../Messages.json) filters by To, From and DateSent / DateSent> / DateSent< as Twilio does: by the
+// UTC day of date_sent (a message is handed to the carrier, and gets its date_sent, as it is accepted here), newest
+// first, paged with PageSize and Page. `hold()` keeps the answer to each accepted create back until `release()`: the
+// message is accepted (listed, and sent on to the customer) while the sender waits, as when it dies mid-request.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import twilio from 'twilio';
 import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import { Hold } from './hold.js';
 
 export type SentSms = {
   sid: string;
@@ -57,6 +63,14 @@ export type TwilioSink = {
   holdCallbacks(): void;
   /** Sends the queued callbacks now (no delay) and stops holding. */
   releaseCallbacks(): void;
+  /** From now on, each create is accepted (stored, listed, called back) but its answer is held until `release()`. */
+  hold(): void;
+  /** Creates whose answer is held right now. */
+  held(): number;
+  /** Resolves once at least `count` answers are held. */
+  waitForHeld(count: number, timeoutMs?: number): Promise<void>;
+  /** Sends the held answers (to senders still connected) and stops holding. */
+  release(): void;
   clear(): void;
   close(): Promise<void>;
 };
@@ -101,6 +115,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
   const timers = new Set<NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   const stopping = new AbortController();
+  const holding = new Hold();
 
   const schedule = (job: CallbackJob, delayMs: number): void => {
     if (stopping.signal.aborted) return;
@@ -199,6 +214,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       return sendJson(res, 200, resource(sms, statuses.get(sms.sid)));
     }
 
+    if (req.method === 'GET') return sendJson(res, 200, listPage(inbox.list(), accountSid, new URL(req.url ?? '/', 'http://localhost'), statuses));
     if (req.method !== 'POST') return sendError(res, 405, 20004, 'Method not allowed');
     const form = new URLSearchParams(await readBody(req));
     const fault = faults.shift();
@@ -231,6 +247,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     };
     inbox.add(sms);
     log(`twilio-sink: ${sms.sid} to ${to}`);
+    await holding.gate();
     sendJson(res, 201, resource(sms));
     if (statusCallback) {
       // Twilio signs callbacks with the account's auth token: here, the secret the create was authenticated with.
@@ -271,6 +288,10 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       held = undefined;
       for (const job of jobs) schedule(job, 0);
     },
+    hold: () => holding.start(),
+    held: () => holding.count,
+    waitForHeld: (count, timeoutMs) => holding.waitFor(count, timeoutMs),
+    release: () => holding.release(),
     clear() {
       inbox.clear();
       faults.length = 0;
@@ -283,6 +304,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       closing ??= (async () => {
         // Pending callbacks are dropped and those under way aborted, so nothing is posted after close.
         stopping.abort();
+        holding.release();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         held = undefined;
@@ -324,7 +346,7 @@ function resource(sms: SentSms, status: CallbackStatus | 'queued' = 'queued'): R
     api_version: '2010-04-01',
     body: sms.body,
     date_created: date,
-    date_sent: null,
+    date_sent: date,
     date_updated: date,
     direction: 'outbound-api',
     error_code: status === 'undelivered' ? Number(UNDELIVERED.code) : null,
@@ -340,6 +362,49 @@ function resource(sms: SentSms, status: CallbackStatus | 'queued' = 'queued'): R
     subresource_uris: { media: `${uri}/Media.json` },
     to: sms.to,
     uri: `${uri}.json`,
+  };
+}
+
+/** One page of the Messages list, newest first, filtered as Twilio filters (DateSent by the UTC day: `DateSent>` is on
+ * or after midnight of the date, `DateSent<` on or before the date, `DateSent` on it), in Twilio's page shape. */
+function listPage(all: SentSms[], accountSid: string, url: URL, statuses: Map<string, CallbackStatus>): Record<string, unknown> {
+  const q = url.searchParams;
+  const day = (value: string | null) => {
+    if (value === null) return undefined;
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : new Date(t).toISOString().slice(0, 10);
+  };
+  const [on, after, before] = [day(q.get('DateSent')), day(q.get('DateSent>')), day(q.get('DateSent<'))];
+  const to = q.get('To');
+  const from = q.get('From');
+  const matching = all
+    .filter((m) => m.accountSid === accountSid && (to === null || m.to === to) && (from === null || m.from === from))
+    .filter((m) => {
+      const sent = m.receivedAt.toISOString().slice(0, 10);
+      return (on === undefined || sent === on) && (after === undefined || sent >= after) && (before === undefined || sent <= before);
+    })
+    .reverse();
+  const pageSize = Math.min(Math.max(Number(q.get('PageSize') ?? 50) || 50, 1), 1000);
+  const pageNo = Math.max(Number(q.get('Page') ?? 0) || 0, 0);
+  const start = pageNo * pageSize;
+  const items = matching.slice(start, start + pageSize);
+  const path = `/2010-04-01/Accounts/${accountSid}/Messages.json`;
+  const pageUri = (n: number) => {
+    const p = new URLSearchParams(q);
+    p.set('PageSize', String(pageSize));
+    p.set('Page', String(n));
+    return `${path}?${p.toString()}`;
+  };
+  return {
+    messages: items.map((m) => resource(m, statuses.get(m.sid))),
+    end: start + Math.max(items.length - 1, 0),
+    first_page_uri: pageUri(0),
+    next_page_uri: start + pageSize < matching.length ? pageUri(pageNo + 1) : null,
+    page: pageNo,
+    page_size: pageSize,
+    previous_page_uri: pageNo > 0 ? pageUri(pageNo - 1) : null,
+    start,
+    uri: pageUri(pageNo),
   };
 }
 

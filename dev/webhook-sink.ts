@@ -1,11 +1,14 @@
 // A local receiver for the webhook channel (app pushes): checks the HMAC signature the service sends, records what
-// arrives, and lists it on a page. Used by the tests and by `npm start`; can be told to fail (`failNext`).
+// arrives, and lists it on a page. Used by the tests and by `npm start`; can be told to fail (`failNext`) or to hold
+// its answers (`hold`: a push is recorded, the sender waits for the 202 until `release()`, as when it dies mid-send).
+// Each push is recorded with its Idempotency-Key, so a test can count raw arrivals and distinct keys.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../channels/webhook.js';
 import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import { Hold } from './hold.js';
 
-export type ReceivedPush = { id: string; customerId: string; title: string | null; text: string; receivedAt: Date };
+export type ReceivedPush = { id: string; customerId: string; title: string | null; text: string; idempotencyKey: string | null; receivedAt: Date };
 
 export type WebhookSink = {
   /** The URL to configure as WEBHOOK_URL. */
@@ -13,6 +16,14 @@ export type WebhookSink = {
   messages(): ReceivedPush[];
   waitFor(predicate: (p: ReceivedPush) => boolean, timeoutMs?: number): Promise<ReceivedPush>;
   failNext(count: number, status: number): void;
+  /** From now on, each valid push is recorded but not answered until `release()`. */
+  hold(): void;
+  /** Pushes whose answer is held right now. */
+  held(): number;
+  /** Resolves once at least `count` answers are held. */
+  waitForHeld(count: number, timeoutMs?: number): Promise<void>;
+  /** Sends the held answers (to senders still connected) and stops holding. */
+  release(): void;
   close(): Promise<void>;
 };
 
@@ -20,6 +31,7 @@ export async function startWebhookSink(opts: { secret: string; port?: number; ho
   const host = opts.host ?? '127.0.0.1';
   const inbox = new Inbox<ReceivedPush>('push');
   const faults: number[] = [];
+  const holding = new Hold();
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/') {
       const rows = inbox.list().reverse().map((p) => `<tr><td>${escapeHtml(p.receivedAt.toISOString())}</td><td>${escapeHtml(p.customerId)}</td><td>${escapeHtml(p.title)}</td><td><pre>${escapeHtml(p.text)}</pre></td></tr>`).join('');
@@ -39,8 +51,9 @@ export async function startWebhookSink(opts: { secret: string; port?: number; ho
       if (sig.length !== want.length || !timingSafeEqual(sig, want)) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"bad signature"}');
       try {
         const p = JSON.parse(body) as { id: string; customerId: string; title: string | null; text: string };
-        inbox.add({ id: p.id, customerId: p.customerId, title: p.title, text: p.text, receivedAt: new Date() });
-        res.writeHead(202, { 'content-type': 'application/json', 'x-request-id': `push-${p.id}` }).end('{"accepted":true}');
+        const key = req.headers['idempotency-key'];
+        inbox.add({ id: p.id, customerId: p.customerId, title: p.title, text: p.text, idempotencyKey: typeof key === 'string' ? key : null, receivedAt: new Date() });
+        void holding.gate().then(() => res.writeHead(202, { 'content-type': 'application/json', 'x-request-id': `push-${p.id}` }).end('{"accepted":true}'));
       } catch {
         res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"not JSON"}');
       }
@@ -52,6 +65,13 @@ export async function startWebhookSink(opts: { secret: string; port?: number; ho
     messages: () => inbox.list(),
     waitFor: (predicate, timeoutMs = 10_000) => inbox.waitFor(predicate, timeoutMs, (p) => `${p.customerId}: ${p.title}`),
     failNext: (count, status) => void faults.push(...Array<number>(count).fill(status)),
-    close: () => closeHttpServer(server),
+    hold: () => holding.start(),
+    held: () => holding.count,
+    waitForHeld: (count, timeoutMs) => holding.waitFor(count, timeoutMs),
+    release: () => holding.release(),
+    close: () => {
+      holding.release();
+      return closeHttpServer(server);
+    },
   };
 }

@@ -86,6 +86,40 @@ describe('sendMessage', () => {
     expect(sink.messages().filter((m) => m.to === phone)).toHaveLength(1);
   });
 
+  it('an SMS Twilio accepted but whose answer never came is found at Twilio on the retry and not sent again', async () => {
+    const id = await customer();
+    const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone!;
+    const impatient = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url, timeoutMs: 300 });
+    const acts = createActivities({ db: testDb.db, channels: { email, sms: impatient, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+    const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'sms', template: 'loan-comparison-nudge', flow: 't', vars: { event: {}, params: {} } };
+    sink.hold(); // Twilio accepts the message and keeps its answer back: the sender times out, in doubt
+    const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e).finally(() => sink.release());
+    expect(err).not.toBeInstanceOf(ApplicationFailure);
+    const accepted = sink.messages().filter((m) => m.to === phone);
+    expect(accepted).toHaveLength(1);
+    expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'sending', attempts: 1, providerId: null });
+    // The retry asks Twilio first, finds the message and records it: no second SMS.
+    expect(await env.run(acts.sendMessage, input)).toMatchObject({ status: 'sent' });
+    expect(sink.messages().filter((m) => m.to === phone)).toHaveLength(1);
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` }, include: { events: { orderBy: { id: 'asc' } } } });
+    expect(row).toMatchObject({ status: 'sent', attempts: 1, providerId: accepted[0]!.sid });
+    expect(row.events.map((e) => [e.type, (e.detail as { reconciled?: boolean }).reconciled ?? null])).toEqual([['created', null], ['error', null], ['sent', true]]);
+  });
+
+  it('an in-doubt SMS is not matched to an earlier SMS with the same text that another message already owns', async () => {
+    const id = await customer();
+    const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone!;
+    expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
+    sink.failNext(1, 500); // the second message, same template and text, never reaches Twilio on its first attempt
+    await expect(send(id, 'sms', `${id}/2`)).rejects.toThrow();
+    expect((await send(id, 'sms', `${id}/2`)).status).toBe('sent');
+    const sent = sink.messages().filter((m) => m.to === phone);
+    expect(sent).toHaveLength(2);
+    expect(sent[0]!.body).toBe(sent[1]!.body);
+    const rows = await testDb.db.message.findMany({ where: { customerId: id }, orderBy: { idempotencyKey: 'asc' } });
+    expect(rows.map((r) => r.providerId)).toEqual(sent.map((m) => m.sid));
+  });
+
   it('stops at once on a number Twilio refuses, and records why', async () => {
     const id = await customer({ phone: '12345' });
     const err = await send(id, 'sms', `${id}/1`).catch((e: unknown) => e);

@@ -1,11 +1,13 @@
-// The local peers the service talks to in dev and tests: the SMTP catcher (driven by nodemailer) and the
-// Twilio-compatible sink (driven by the real twilio client through channels/twilio-http.ts).
+// The local peers the service talks to in dev and tests: the SMTP catcher (driven by nodemailer), the
+// Twilio-compatible sink (driven by the real twilio client through channels/twilio-http.ts) and the webhook sink.
 import nodemailer from 'nodemailer';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioHttpClient } from '../channels/twilio-http.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
+import { startWebhookSink } from '../dev/webhook-sink.js';
+import { createWebhookChannel } from '../channels/webhook.js';
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 const AUTH_TOKEN = 'test-token';
@@ -65,6 +67,19 @@ describe('SMTP catcher', () => {
     expect(mail).toMatchObject({ to: ['b@example.com'], authUser: 'someone' });
   });
 
+  it('holds the reply to DATA: the mail is captured while the sender waits, and answered on release', async () => {
+    const transport = nodemailer.createTransport(catcher.smtpUrl);
+    catcher.hold();
+    let answered = false;
+    const sending = transport.sendMail({ from: 'a@example.com', to: 'held@example.com', subject: 'held', text: 'x' }).then((info) => ((answered = true), info));
+    await catcher.waitForHeld(1);
+    expect(catcher.messages().filter((m) => m.subject === 'held')).toHaveLength(1);
+    expect(answered).toBe(false);
+    catcher.release();
+    expect((await sending).response).toMatch(/^250 /);
+    transport.close();
+  });
+
   it('rejects waitFor with a clear message when nothing matches in time', async () => {
     await expect(catcher.waitFor((m) => m.subject === 'never', 50)).rejects.toThrow(/no matching mail within 50 ms/);
   });
@@ -122,6 +137,37 @@ describe('Twilio sink with the real twilio client', () => {
     expect(sent.body).toBe('retried');
   });
 
+  it('lists the messages to a number, newest first, with DateSent> by the day as Twilio filters it', async () => {
+    const to = '+4915100000001';
+    const first = await client.messages.create({ to, from: '+15005550006', body: 'one' });
+    const second = await client.messages.create({ to, from: '+15005550006', body: 'two' });
+    await client.messages.create({ to: '+4915100000002', from: '+15005550006', body: 'other' });
+    const listed = await client.messages.list({ to, dateSentAfter: first.dateCreated });
+    expect(listed.map((m) => m.sid)).toEqual([second.sid, first.sid]);
+    expect(listed[0]).toMatchObject({ to, from: '+15005550006', body: 'two', direction: 'outbound-api' });
+    expect(listed[0]!.dateCreated).toBeInstanceOf(Date);
+    // by the day: a bound later on the same day still includes that day's messages; the next day's excludes them
+    const day = first.dateCreated.toISOString().slice(0, 10);
+    expect(await client.messages.list({ to, dateSentAfter: new Date(`${day}T23:59:59Z`) })).toHaveLength(2);
+    expect(await client.messages.list({ to, dateSentAfter: new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000) })).toHaveLength(0);
+    expect(await client.messages.list({ to, from: '+15005550007' })).toHaveLength(0);
+    // pages are followed by the client
+    expect((await client.messages.list({ to, pageSize: 1 })).map((m) => m.sid)).toEqual([second.sid, first.sid]);
+  });
+
+  it('holds the answer to a create: the SMS is accepted and listed while the sender waits', async () => {
+    const to = '+4915100000003';
+    sink.hold();
+    let answered = false;
+    const creating = client.messages.create({ to, from: '+15005550006', body: 'held' }).then((m) => ((answered = true), m));
+    await sink.waitForHeld(1);
+    const listed = await client.messages.list({ to });
+    expect(listed).toHaveLength(1);
+    expect(answered).toBe(false);
+    sink.release();
+    expect((await creating).sid).toBe(listed[0]!.sid);
+  });
+
   it('answers 401 like Twilio when the request has no credentials', async () => {
     const res = await fetch(`${sink.url}/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`, {
       method: 'POST',
@@ -130,5 +176,24 @@ describe('Twilio sink with the real twilio client', () => {
     });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ code: 20003, status: 401 });
+  });
+});
+
+describe('webhook sink', () => {
+  it('records a push with its Idempotency-Key and holds its answer until release', async () => {
+    const sink = await startWebhookSink({ secret: 'dev-peers-secret-0123456789' });
+    try {
+      const channel = createWebhookChannel({ url: sink.url, secret: 'dev-peers-secret-0123456789' });
+      sink.hold();
+      let answered = false;
+      const sending = channel.send({ to: 'cust-1', subject: 'Hi', text: 'held', idempotencyKey: 'wf/1' }).then((d) => ((answered = true), d));
+      await sink.waitForHeld(1);
+      expect(sink.messages()).toMatchObject([{ id: 'wf/1', customerId: 'cust-1', idempotencyKey: 'wf/1', text: 'held' }]);
+      expect(answered).toBe(false);
+      sink.release();
+      expect(await sending).toEqual({ providerId: 'push-wf/1' });
+    } finally {
+      await sink.close();
+    }
   });
 });

@@ -171,10 +171,14 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     // one slot of two is used; the high-priority message waiting now takes precedence over a new low-priority one
     const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-3', businessKey: 'low' }).expect(201);
     await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'prio-low', type: 'product.viewed' }).expect(202);
-    const low = await eventually(() => stack.testDb.db.message.findFirst({ where: { customerId: 'cap-3', workflowId: j.body.workflowId } }), (m) => m?.status === 'dropped');
+    // The status and its event are one write: the moment the status reads `dropped`, its event is there.
+    const low = await eventually(() => stack.testDb.db.message.findFirst({ where: { customerId: 'cap-3', workflowId: j.body.workflowId }, include: { events: { orderBy: { id: 'asc' } } } }), (m) => m?.status === 'dropped');
     expect(low!.statusReason).toBe('frequency_cap');
-    expect((await stack.testDb.db.messageEvent.findFirstOrThrow({ where: { messageId: low!.id, type: 'dropped' } })).detail).toMatchObject({ used: 1, higherPriorityWaiting: 1 });
-    expect(waiting.status).toBe('deferred');
+    expect(low!.events.map((e) => e.type)).toEqual(['created', 'dropped']);
+    expect(low!.events[1]!.detail).toMatchObject({ reason: 'frequency_cap', used: 1, higherPriorityWaiting: 1 });
+    // the waiting high-priority message was left as it was (nothing took its slot or touched it)
+    expect(await stack.testDb.db.message.findUniqueOrThrow({ where: { id: waiting.id } })).toMatchObject({ status: 'deferred', attempts: 0 });
+    expect(stack.sms.messages().filter((m) => m.to === '+8613800000052')).toHaveLength(0);
   });
 
   it('consent and a channel opt-out suppress, and the message log says why', async () => {
