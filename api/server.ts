@@ -7,6 +7,7 @@ import { createDb } from '../db/client.js';
 import { TemplateCatalog } from '../channels/templates.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
+import { Simulator } from '../service/simulation.js';
 import { createApp } from './app.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
@@ -33,7 +34,8 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
 
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness });
+  const simulator = new Simulator(config.simulation);
+  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator });
   const server = app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -47,6 +49,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     url,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await simulator.close();
       await connection.close();
       await db.$disconnect();
     },

@@ -26,6 +26,10 @@ const schema = z.object({
   /** Contact policy as JSON (see policy/policy.ts: quiet hours per channel, frequency caps per class); unset → the
    * defaults there. */
   CONTACT_POLICY: z.string().optional(),
+  /** Wall-clock budget of one simulation, in its own thread; over it the request is answered 422. */
+  SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Threads simulations run on, at most: a runaway definition can hold no more cores than these. */
+  SIMULATION_THREADS: z.coerce.number().int().min(1).max(16).default(1),
 });
 
 export type Config = {
@@ -42,6 +46,7 @@ export type Config = {
   publicBaseUrl?: string;
   /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
   contactPolicy?: string;
+  simulation: { timeoutMs: number; threads: number };
 };
 
 export class ConfigError extends Error {}
@@ -72,5 +77,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
+    simulation: { timeoutMs: e.SIMULATION_TIMEOUT_MS, threads: e.SIMULATION_THREADS },
   };
 }
