@@ -31,7 +31,7 @@ const schema = z.object({
   /** Threads simulations run on, at most: a runaway definition can hold no more cores than these. */
   SIMULATION_THREADS: z.coerce.number().int().min(1).max(16).default(1),
   /** Deadline of each call the service makes to Temporal (retries included): past it, the API answers 503. */
-  TEMPORAL_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000),
+  TEMPORAL_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2_500),
   /** How often the API delivers events recorded but not delivered (Temporal was down), and how old they must be. */
   EVENT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
   EVENT_SWEEP_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
