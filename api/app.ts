@@ -9,7 +9,7 @@ import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
-import { runSimulation } from '../service/simulation.js';
+import { runSimulation, type Simulator } from '../service/simulation.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -20,13 +20,15 @@ export interface AppDeps {
   twilioStatus?: express.Router;
   /** Reports whether Temporal and Postgres answer; throws with the reason when one does not. */
   readiness: () => Promise<Record<string, 'ok' | string>>;
+  /** The thread pool simulations run in (the engine never runs on the request thread). */
+  simulator: Simulator;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
 
-export function createApp({ service, definitions, templates, twilioStatus, logger, readiness }: AppDeps): express.Express {
+export function createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (twilioStatus) app.use(twilioStatus);
@@ -99,7 +101,7 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
     res.json(await definitions.validate(req.body));
   });
   app.post('/v1/journey-definitions/simulate', async (req, res) => {
-    res.json(await runSimulation(definitions, parse(SimulateBody, body(req), 'body')));
+    res.json(await runSimulation(definitions, simulator, parse(SimulateBody, body(req), 'body')));
   });
   app.get('/v1/journey-definitions', async (_req, res) => {
     res.json({ definitions: await definitions.list() });

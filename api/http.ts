@@ -2,6 +2,7 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
+import { classifyFault } from '../service/faults.js';
 import { ApiError, Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): Invalid {
@@ -146,6 +147,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       const code = e.type === 'entity.parse.failed' ? 'invalid_json' : e.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
       res.status(e.status).json({ error: { code, message: e.type === 'entity.parse.failed' ? 'request body is not valid JSON' : (e.message ?? 'bad request') } });
+      return;
+    }
+    // A peer that does not answer (Postgres, Temporal) is an outage, not a bug: 503 with when to come back.
+    const fault = classifyFault(err);
+    if (fault) {
+      logger.warn({ code: fault.code, reason: fault.message, error: (err as { name?: string })?.name, method: req.method, path: req.path }, 'peer unavailable');
+      res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+      res.status(statusOf(fault)).json({ error: { code: fault.code, message: fault.message } });
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'request failed');

@@ -1,19 +1,28 @@
-// Listens: builds the API's dependencies from the config and serves the app.
+// Listens: builds the API's dependencies from the config and serves the app. The composition root of the API: the
+// Temporal client with deadlines, the database pool with timeouts, the simulation threads and the event sweeper are
+// made here once and closed here.
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
 import { TemplateCatalog } from '../channels/templates.js';
 import { DefinitionStore } from '../service/definitions.js';
+import { classifyFault } from '../service/faults.js';
 import { JourneyService } from '../service/journeys.js';
+import { Simulator } from '../service/simulation.js';
+import { startEventSweeper } from '../service/sweeper.js';
+import { createTemporalClient } from '../service/temporal-client.js';
 import { createApp } from './app.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
+/** A readiness check answers within this, whatever the peer does. */
+const READINESS_TIMEOUT_MS = 4_000;
+
 export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
-  const db = createDb(config.databaseUrl, config.databasePoolSize);
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // A query the server stops answering fails before the API's 5 s promise; a dead server fails at connect.
+  const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize, connectTimeoutMs: 2_000, queryTimeoutMs: 4_000 });
+  // Lazy: the API starts while Temporal is down, answers 503 for what needs it, and says so at /readyz.
+  const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
   const templates = new TemplateCatalog(db);
   await templates.seed();
   const definitions = new DefinitionStore(db, templates);
@@ -23,17 +32,19 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
 
   const readiness = async () => {
     const settle = (p: Promise<unknown>) =>
-      p.then(() => 'ok' as const, (err: unknown) => (err instanceof Error ? err.message : String(err)));
-    const [temporalCheck, postgres] = await Promise.all([
-      settle(connection.workflowService.getSystemInfo({})),
-      settle(db.$queryRaw`SELECT 1`),
-    ]);
+      Promise.race([p, new Promise((_resolve, reject) => setTimeout(() => reject(new Error(`no answer within ${READINESS_TIMEOUT_MS} ms`)), READINESS_TIMEOUT_MS).unref())]).then(
+        () => 'ok' as const,
+        (err: unknown) => classifyFault(err)?.message ?? (err instanceof Error ? err.message : String(err)),
+      );
+    const [temporalCheck, postgres] = await Promise.all([settle(withDeadline(() => connection.workflowService.getSystemInfo({}))), settle(db.$queryRaw`SELECT 1`)]);
     return { temporal: temporalCheck, postgres };
   };
 
+  const simulator = new Simulator(config.simulation);
+  const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness });
+  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator });
   const server = app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -46,7 +57,11 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   return {
     url,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await sweeper.stop();
+      await simulator.close();
       await connection.close();
       await db.$disconnect();
     },

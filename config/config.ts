@@ -26,6 +26,15 @@ const schema = z.object({
   /** Contact policy as JSON (see policy/policy.ts: quiet hours per channel, frequency caps per class); unset → the
    * defaults there. */
   CONTACT_POLICY: z.string().optional(),
+  /** Wall-clock budget of one simulation, in its own thread; over it the request is answered 422. */
+  SIMULATION_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Threads simulations run on, at most: a runaway definition can hold no more cores than these. */
+  SIMULATION_THREADS: z.coerce.number().int().min(1).max(16).default(1),
+  /** Deadline of each call the service makes to Temporal (retries included): past it, the API answers 503. */
+  TEMPORAL_CALL_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2_500),
+  /** How often the API delivers events recorded but not delivered (Temporal was down), and how old they must be. */
+  EVENT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
+  EVENT_SWEEP_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
 });
 
 export type Config = {
@@ -42,6 +51,10 @@ export type Config = {
   publicBaseUrl?: string;
   /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
   contactPolicy?: string;
+  simulation: { timeoutMs: number; threads: number };
+  /** Deadline of each call to Temporal from the service, in ms. */
+  temporalCallTimeoutMs: number;
+  eventSweep: { intervalMs: number; afterMs: number };
 };
 
 export class ConfigError extends Error {}
@@ -72,5 +85,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
+    simulation: { timeoutMs: e.SIMULATION_TIMEOUT_MS, threads: e.SIMULATION_THREADS },
+    temporalCallTimeoutMs: e.TEMPORAL_CALL_TIMEOUT_MS,
+    eventSweep: { intervalMs: e.EVENT_SWEEP_INTERVAL_MS, afterMs: e.EVENT_SWEEP_AFTER_MS },
   };
 }

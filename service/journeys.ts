@@ -20,6 +20,7 @@ import {
   taskCompletedSignal,
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
+import { classifyFault } from './faults.js';
 import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type TaskQuery } from './schemas.js';
 
@@ -254,7 +255,19 @@ export class JourneyService {
         throw conflict('event_id_reused', `eventId "${body.eventId}" was already used for a different event`);
       if (row.deliveredAt) return { eventId: row.eventId, duplicate, deliveredTo: row.deliveredTo };
     }
+    return { eventId: row.eventId, duplicate, deliveredTo: await this.deliver(row) };
+  }
 
+  /** Delivers a recorded event that has not been delivered yet (Temporal was down when it came): the sweeper's way
+   * in, the same path as a client's retry. Undefined when there is no such event or it has been delivered. */
+  async deliverRecorded(eventId: string): Promise<string[] | undefined> {
+    const row = await this.db.inboundEvent.findUnique({ where: { eventId } });
+    if (!row || row.deliveredAt) return undefined;
+    return this.deliver(row);
+  }
+
+  private async deliver(row: { eventId: string; customerId: string; workflowId: string | null; type: string; occurredAt: Date; data: Prisma.JsonValue }): Promise<string[]> {
+    const { customerId, workflowId } = row;
     const event: JourneyEvent = { eventId: row.eventId, type: row.type, occurredAt: row.occurredAt.toISOString(), data: row.data as Record<string, unknown> };
     const targets = workflowId ? [workflowId] : await this.runningJourneys(customerId);
     if (!workflowId) for (const id of await this.startByEvent(customerId, event)) if (!targets.includes(id)) targets.push(id);
@@ -262,7 +275,7 @@ export class JourneyService {
     for (const target of targets)
       if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
     await this.db.inboundEvent.update({ where: { eventId: row.eventId }, data: { deliveredTo, deliveredAt: new Date() } });
-    return { eventId: row.eventId, duplicate, deliveredTo };
+    return deliveredTo;
   }
 
   async receiveJourneyEvent(workflowId: string, body: z.infer<typeof EventBody>) {
@@ -332,7 +345,8 @@ export class JourneyService {
       try {
         return await this.deps.temporal.workflow.getHandle(workflowId).query(journeyQuery);
       } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        // No worker to answer (the query waits out its deadline) or Temporal down: the read model still answers.
+        if (!(err instanceof WorkflowNotFoundError) && !classifyFault(err)) throw err;
       }
     }
     return {

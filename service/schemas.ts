@@ -95,7 +95,8 @@ export const SimulateBody = z
   .refine((b) => (b.definition === undefined) !== (b.key === undefined), { message: 'give either "definition" or "key"' })
   .refine((b) => b.version === undefined || b.key !== undefined, { message: '"version" goes with "key"', path: ['version'] })
   .refine((b) => Date.parse(b.until) > Date.parse(b.start ?? new Date().toISOString()) || b.start === undefined, { message: '"until" must be after "start"', path: ['until'] })
-  .refine((b) => Date.parse(b.until) - Date.parse(b.start ?? b.until) <= 10 * 366 * 86_400_000, { message: 'at most ten years of virtual time', path: ['until'] });
+  // The horizon counts from "start", or from now when the simulation starts now.
+  .refine((b) => Date.parse(b.until) - (b.start === undefined ? Date.now() : Date.parse(b.start)) <= 10 * 366 * 86_400_000, { message: 'at most ten years of virtual time', path: ['until'] });
 
 export const TemplateParams = z
   .object({

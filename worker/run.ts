@@ -5,9 +5,9 @@ import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { createWebhookChannel } from '../channels/webhook.js';
-import { Client, Connection } from '@temporalio/client';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
+import { createTemporalClient } from '../service/temporal-client.js';
 import { TemplateCatalog } from '../channels/templates.js';
 import { loadPolicy } from '../policy/policy.js';
 import type { Config } from '../config/config.js';
@@ -41,9 +41,9 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
   const sms = createSmsChannel({ ...config.twilio, ...(apiBase ? { statusCallbackUrl: twilioStatusCallbackUrl(apiBase) } : {}) });
   const webhook = createWebhookChannel(config.webhook);
   const templates = new TemplateCatalog(db);
-  // The chorus activities start and signal journeys through the same service the API uses.
-  const connection = await Connection.connect({ address: config.temporal.address });
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // The chorus activities start and signal journeys through the same service the API uses, with the same deadlines
+  // on every Temporal call (a call past its deadline fails the activity, which is retried).
+  const { connection, client: temporal } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
   const chorus = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions: new DefinitionStore(db, templates) });
   return {
     db,

@@ -18,6 +18,7 @@ import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
+import { Simulator } from '../../service/simulation.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
@@ -38,6 +39,8 @@ export interface Stack {
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   service: JourneyService;
+  /** The simulation thread pool the stack's apps share. */
+  simulator: Simulator;
   taskQueue: string;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
@@ -83,6 +86,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
     chorus: service,
   });
+  const simulator = new Simulator(config.simulation);
   const workers = new Set<{ stop(): Promise<void> }>();
   const startWorker = async () => {
     const worker = await Worker.create({
@@ -103,9 +107,10 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     return handle;
   };
   return {
-    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, templates, service,
+    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, templates, service, simulator,
     async stop() {
       for (const w of [...workers]) await w.stop();
+      await simulator.close();
       email.close();
       await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close()]);
       await testDb.drop();
@@ -136,5 +141,5 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 /** The API app over the stack's database and Temporal, for supertest. */
 export function createStackApp(stack: Stack) {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  return createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+  return createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger, simulator: stack.simulator, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
 }
