@@ -1,5 +1,6 @@
 // The one place that reads process.env. Everything else receives a Config.
 import { z } from 'zod';
+import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -26,6 +27,8 @@ const schema = z.object({
   /** Contact policy as JSON (see policy/policy.ts: quiet hours per channel, frequency caps per class); unset → the
    * defaults there. */
   CONTACT_POLICY: z.string().optional(),
+  /** The longest duration a journey definition or a start request's params may use (an ISO-8601 duration, ≤ P100Y). */
+  JOURNEY_MAX_DURATION: z.string().refine(isMaxDuration, 'an ISO-8601 duration from PT1S to P100Y').default(DEFAULT_DURATION_LIMITS.max),
 });
 
 export type Config = {
@@ -42,6 +45,8 @@ export type Config = {
   publicBaseUrl?: string;
   /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
   contactPolicy?: string;
+  /** Bounds on journey durations, checked when a definition is validated and when a journey starts. */
+  durationLimits: DurationLimits;
 };
 
 export class ConfigError extends Error {}
@@ -72,5 +77,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
+    durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
   };
 }
