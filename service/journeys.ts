@@ -14,6 +14,7 @@ import {
   journeyQuery,
   JourneyKeyAttr,
   JourneyStageAttr,
+  JourneyStatusAttr,
   type JourneyView,
   journeyWorkflowId,
   profileSignal,
@@ -138,6 +139,7 @@ export class JourneyService {
           { key: CustomerIdAttr, value: req.customerId },
           { key: JourneyKeyAttr, value: definition.key },
           { key: JourneyStageAttr, value: initial.stage },
+          { key: JourneyStatusAttr, value: 'running' },
         ],
       });
     } catch (err) {

@@ -7,7 +7,7 @@ import type { JourneyState } from '../engine/engine.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import {
-  exitJourneySignal, journeyEventSignal, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
+  CustomerIdAttr, exitJourneySignal, journeyEventSignal, JourneyKeyAttr, JourneyStageAttr, JourneyStatusAttr, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
 } from '../workflows/messages.js';
 import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
 
@@ -28,7 +28,14 @@ async function newJourney(params: Record<string, unknown> = {}) {
   });
   const workflowId = journeyWorkflowId('bank-loan', customerId);
   const input: JourneyWorkflowInput = { definition: loan, customerId, params: resolveParams(loan, params) };
-  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+  // As the API's start does: it is the one writer of these search attributes (the workflow writes only stage and end).
+  const typedSearchAttributes = [
+    { key: CustomerIdAttr, value: customerId },
+    { key: JourneyKeyAttr, value: loan.key },
+    { key: JourneyStageAttr, value: loan.initialStage },
+    { key: JourneyStatusAttr, value: 'running' },
+  ];
+  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input], typedSearchAttributes });
   let e = 0;
   const send = (type: string, data: Record<string, unknown> = {}) =>
     handle.signal(journeyEventSignal, { eventId: `${workflowId}-${++e}`, type, occurredAt: new Date().toISOString(), data });

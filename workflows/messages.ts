@@ -41,7 +41,10 @@ export const stateQuery = defineQuery<JourneyState>('state');
 export const CustomerIdAttr = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const JourneyKeyAttr = defineSearchAttributeKey('JourneyKey', SearchAttributeType.KEYWORD);
 export const JourneyStageAttr = defineSearchAttributeKey('JourneyStage', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr];
+/** running (set by the start), then completed, exited or failed (set by the workflow when the journey ends): ops filter
+ * failed journeys with `JourneyStatus="failed"`. */
+export const JourneyStatusAttr = defineSearchAttributeKey('JourneyStatus', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr, JourneyStatusAttr];
 
 /** One workflow per (journey, customer, business key): the id is the idempotency key of a start. */
 export function journeyWorkflowId(journeyKey: string, customerId: string, businessKey?: string): string {
