@@ -94,7 +94,7 @@ describe('journeyWorkflow on the dev server', () => {
     expect(found[0]!.workflowId).toBe(j.workflowId);
   });
 
-  it('ends on opt-out and on the exit signal, recording why', async () => {
+  it('ends on opt-out and on the exit signal, recording why and the JourneyStatus search attribute', async () => {
     const a = await newJourney();
     await a.send('customer.opted_out');
     expect(await a.handle.result()).toEqual({ status: 'exited', reason: 'opted_out', stage: 'awareness' });
@@ -106,6 +106,12 @@ describe('journeyWorkflow on the dev server', () => {
       ['exited', 'opted_out', true],
       ['exited', 'closed by RM', true],
     ]);
+    // Ops find ended journeys by status: the workflow writes JourneyStatus when the journey ends.
+    const exited = await eventually(
+      () => collect(stack.env.client.workflow.list({ query: `JourneyStatus="exited" AND CustomerId IN ("${a.customerId}", "${b.customerId}")` })),
+      (l) => l.length === 2,
+    );
+    expect(exited.map((w) => w.workflowId).sort()).toEqual([a.workflowId, b.workflowId].sort());
   });
 
   it('replays its own history deterministically', async () => {
