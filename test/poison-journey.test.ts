@@ -1,7 +1,7 @@
 // A poison journey on the real stack: an error the engine throws inside the workflow ends the journey as `failed`,
 // visibly (read model, journey log, JourneyStatus search attribute), without a single workflow-task retry, and events
 // to it are no longer reported as delivered. Params that would overflow at run time are refused at the start.
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
@@ -64,7 +64,7 @@ describe('a poison journey', () => {
 
     // Deterministic, so never retried: no workflow task failed on the way.
     const history = await handle.fetchHistory();
-    const failedTasks = (history.events ?? []).filter((e) => e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+    const failedTasks = (history.events ?? []).filter((e) => e.eventType === proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
     expect(failedTasks).toEqual([]);
 
     // The journey has ended: an event for the customer reaches no journey, one addressed to it is refused.
