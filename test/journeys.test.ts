@@ -362,11 +362,16 @@ describe('simulation and the workflow agree', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(waiting.nextTimerAt!) + 500 - Date.now())));
     await send('product.purchased');
     worker = await stack.startWorker();
-    await eventually(() => stack.testDb.db.message.findMany({ where: { workflowId, template: 'lifecycle-thanks' } }), (m) => m.length === 1);
 
-    const { real, simulated } = await timelines(workflowId, params, { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} }, sent, Date.parse(sent[1]!.at) + 1000);
+    // Once the workflow has run the purchase and as much as the simulator did (on the old order it never does: the
+    // event went first and the timeout with its nudge was lost).
+    const profile = { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} };
+    const { real, simulated } = await eventually(
+      () => timelines(workflowId, params, profile, sent, Date.parse(sent[1]!.at) + 1000),
+      (t) => t.real.stages.some((x) => x.label === 'stage purchase') && t.real.keyed.length >= t.simulated.keyed.length,
+    );
     const nudge = simulated.keyed.find((x) => x.label.startsWith('send '))!.label; // the A/B split picks email or SMS
-    expect(labels(simulated).keyed).toEqual([expect.stringMatching(/^split /), nudge, 'goal {"goal":"purchased"}', 'send email lifecycle-thanks']);
+    expect(labels(simulated).keyed.slice(0, 3)).toEqual([expect.stringMatching(/^split /), nudge, 'goal {"goal":"purchased"}']);
     expect(labels(real)).toEqual(labels(simulated));
     // Late, never early: the workflow ran what was due when the worker came back.
     for (const k of ['stages', 'keyed'] as const) real[k].forEach((x, i) => expect(x.t, x.label).toBeGreaterThanOrEqual(simulated[k][i]!.t - 1500));
