@@ -25,7 +25,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
   const templates = new TemplateCatalog(db);
   await templates.seed();
-  const definitions = new DefinitionStore(db, templates);
+  const definitions = new DefinitionStore(db, templates, undefined, config.durationLimits);
   const seeded = await definitions.seedBuiltIns();
   if (seeded.length) logger.info({ seeded }, 'built-in journeys loaded');
   const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions });

@@ -107,7 +107,7 @@ async function temporalServer(): Promise<{ address: string; pid?: number }> {
   const cli = await resolveTemporalCli({ projectRoot: root, install: true, log: progress });
   const port = 17233 + Math.floor(Math.random() * 1000);
   const proc = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
-    ...['CustomerId', 'JourneyKey', 'JourneyStage'].flatMap((a) => ['--search-attribute', `${a}=Keyword`])], { stdio: 'ignore' });
+    ...['CustomerId', 'JourneyKey', 'JourneyStage', 'JourneyStatus'].flatMap((a) => ['--search-attribute', `${a}=Keyword`])], { stdio: 'ignore' });
   children.push(proc);
   const address = `127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {

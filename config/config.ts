@@ -1,5 +1,6 @@
 // The one place that reads process.env. Everything else receives a Config.
 import { z } from 'zod';
+import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -35,6 +36,8 @@ const schema = z.object({
   /** How often the API delivers events recorded but not delivered (Temporal was down), and how old they must be. */
   EVENT_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).default(5_000),
   EVENT_SWEEP_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
+  /** The longest duration a journey definition or a start request's params may use (an ISO-8601 duration, ≤ P100Y). */
+  JOURNEY_MAX_DURATION: z.string().refine(isMaxDuration, 'an ISO-8601 duration from PT1S to P100Y').default(DEFAULT_DURATION_LIMITS.max),
 });
 
 export type Config = {
@@ -55,6 +58,8 @@ export type Config = {
   /** Deadline of each call to Temporal from the service, in ms. */
   temporalCallTimeoutMs: number;
   eventSweep: { intervalMs: number; afterMs: number };
+  /** Bounds on journey durations, checked when a definition is validated and when a journey starts. */
+  durationLimits: DurationLimits;
 };
 
 export class ConfigError extends Error {}
@@ -88,5 +93,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     simulation: { timeoutMs: e.SIMULATION_TIMEOUT_MS, threads: e.SIMULATION_THREADS },
     temporalCallTimeoutMs: e.TEMPORAL_CALL_TIMEOUT_MS,
     eventSweep: { intervalMs: e.EVENT_SWEEP_INTERVAL_MS, afterMs: e.EVENT_SWEEP_AFTER_MS },
+    durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
   };
 }

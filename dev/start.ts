@@ -32,7 +32,7 @@ const MAIL_PAGE_PORT = 1080;
 const TWILIO_SINK_PORT = 3099;
 const WEBHOOK_SINK_PORT = 3098;
 const EMBEDDED_POOL_SIZE = '5';
-const SEARCH_ATTRIBUTES = ['CustomerId=Keyword', 'JourneyKey=Keyword', 'JourneyStage=Keyword'];
+const SEARCH_ATTRIBUTES = ['CustomerId=Keyword', 'JourneyKey=Keyword', 'JourneyStage=Keyword', 'JourneyStatus=Keyword'];
 const TEMPORAL_READY_TIMEOUT_MS = 60_000;
 const STOP_STEP_TIMEOUT_MS = 15_000;
 

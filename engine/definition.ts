@@ -1,12 +1,16 @@
 // The journey definition language: JSON documents validated by one zod schema. A definition is data; a running
 // journey keeps the exact document it started with (it travels in the workflow's input).
 import { z } from 'zod';
-import { isDuration } from './duration.js';
+import { checkDuration, DEFAULT_DURATION_LIMITS, type DurationKind, type DurationLimits, HARD_MAX_DURATION, isDuration } from './duration.js';
 import { parseExpr } from './expr.js';
 import { isTimeZone } from './tz.js';
-import { childLists, walkSteps } from './steps.js';
+import { childLists, durationParamKinds, durationProblems, durationRefs, walkSteps } from './steps.js';
 
 export { childLists, walkSteps };
+
+/** What the schema refuses whatever the configuration: durations past the hard maximum, waits under the minimum.
+ * The configured (smaller) maximum is checked by `validateDefinition` and at start by `resolveParams`. */
+const SCHEMA_LIMITS: DurationLimits = { max: HARD_MAX_DURATION, minWait: DEFAULT_DURATION_LIMITS.minWait };
 
 const key = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, "_", "." or "-"');
 const eventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"');
@@ -257,26 +261,15 @@ export const JourneyDefinition = z
     walkSteps(d as JourneyDefinition, (s, here) => {
       if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage))
         ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
-      for (const r of durationRefs(s))
+      for (const { ref: r } of durationRefs(s))
         if (typeof r === 'object') {
-          const p = d.params[r.param];
+          const p = Object.hasOwn(d.params, r.param) ? d.params[r.param] : undefined;
           if (!p || p.type !== 'duration')
             ctx.addIssue({ code: 'custom', path: here, message: `"${r.param}" is not a duration parameter` });
         }
     });
+    for (const p of durationProblems(d, SCHEMA_LIMITS)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
   });
-
-function durationRefs(s: Step): DurationRef[] {
-  switch (s.type) {
-    case 'task': return [s.due];
-    case 'wait': return [s.timeout];
-    case 'feedback': return s.expiresAfter ? [s.timeout, s.expiresAfter] : [s.timeout];
-    case 'send': return s.expiresAfter ? [s.expiresAfter] : [];
-    case 'delay': return [s.duration];
-    case 'delayUntil': return s.before ? [s.before] : s.after ? [s.after] : [];
-    default: return [];
-  }
-}
 
 export type JourneyDefinition = z.infer<typeof JourneyDefinition>;
 export type JourneyDefinitionInput = z.input<typeof JourneyDefinition>;
@@ -289,18 +282,30 @@ export class ParamsError extends Error {
   }
 }
 
-/** The definition's defaults overlaid with a start request's overrides; unknown names and wrong types are refused. */
-export function resolveParams(def: JourneyDefinition, overrides: Record<string, unknown> = {}): ParamValues {
+/** The definition's defaults overlaid with a start request's overrides; unknown names (own properties only: never
+ * `constructor` or `__proto__`), wrong types and durations outside the limits (for every use of the parameter: one
+ * used as a delay must be at least the minimum wait) are refused. */
+export function resolveParams(def: JourneyDefinition, overrides: Record<string, unknown> = {}, limits: DurationLimits = DEFAULT_DURATION_LIMITS): ParamValues {
   const problems: { param: string; message: string }[] = [];
   const out: ParamValues = {};
   for (const [name, p] of Object.entries(def.params)) out[name] = p.default;
+  let kinds: Map<string, Set<DurationKind>> | undefined;
+  const durationProblem = (name: string, value: string): string | undefined => {
+    kinds ??= durationParamKinds(def);
+    for (const kind of kinds.get(name) ?? new Set<DurationKind>(['any'])) {
+      const problem = checkDuration(value, limits, kind);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
   for (const [name, value] of Object.entries(overrides)) {
-    const p = def.params[name];
+    const p = Object.hasOwn(def.params, name) ? def.params[name] : undefined;
     if (!p) problems.push({ param: name, message: `unknown parameter for journey "${def.key}"` });
-    else if (p.type === 'number' && typeof value !== 'number') problems.push({ param: name, message: 'must be a number' });
+    else if (p.type === 'number' && (typeof value !== 'number' || !Number.isFinite(value))) problems.push({ param: name, message: 'must be a number' });
     else if (p.type === 'string' && typeof value !== 'string') problems.push({ param: name, message: 'must be a string' });
     else if (p.type === 'duration' && (typeof value !== 'string' || !isDuration(value)))
       problems.push({ param: name, message: 'must be an ISO-8601 duration such as P3D or PT24H' });
+    else if (p.type === 'duration' && durationProblem(name, value as string) !== undefined) problems.push({ param: name, message: durationProblem(name, value as string)! });
     else out[name] = value as string | number;
   }
   if (problems.length) throw new ParamsError(problems);

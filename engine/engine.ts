@@ -2,14 +2,18 @@
 // from Temporal and does no I/O; the workflow feeds it inputs and runs the commands it returns. The same function,
 // driven by a virtual clock, is a simulator.
 import type { Channel, DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
-import { childLists } from './steps.js';
+import { childLists, formatPath } from './steps.js';
 import { addDuration } from './duration.js';
+import { EngineError, type FailedStep } from './errors.js';
 import { evaluate, type Expr, parseExpr, truthy } from './expr.js';
 import { isTimeZone, nextLocalTime } from './tz.js';
 
 // ---- state, inputs, commands -------------------------------------------------------------------------------------
 
-export type JourneyStatus = 'running' | 'completed' | 'exited';
+export { EngineError, type EngineErrorCode, type FailedStep } from './errors.js';
+
+/** `failed`: the engine could not go on (an EngineError: a poison definition, params or event); the journey ended. */
+export type JourneyStatus = 'running' | 'completed' | 'exited' | 'failed';
 
 export interface JourneyEvent {
   eventId: string;
@@ -116,22 +120,25 @@ export type Command =
       flow: string;
     }
   | { type: 'escalateTask'; taskRef: string; to: string; at: string }
-  | { type: 'record'; idempotencyKey: string; kind: 'goal' | 'split' | 'feedback' | 'task_outcome'; data: Record<string, unknown>; at: string }
+  | { type: 'record'; idempotencyKey: string; kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown>; at: string }
   | { type: 'startJourney'; idempotencyKey: string; journeyKey: string; params?: Record<string, string | number> }
   | { type: 'signalJourney'; idempotencyKey: string; journeyKey: string; event: { type: string; data: Record<string, unknown> } }
   | { type: 'stopJourneys'; idempotencyKey: string; journeyKey?: string; tag?: string; reason: string }
   | { type: 'stageChanged'; seq: number; from: string | null; to: string; at: string; cause: string }
-  | { type: 'ended'; status: 'completed' | 'exited'; reason: string; at: string };
+  | { type: 'ended'; status: Exclude<JourneyStatus, 'running'>; reason: string; at: string };
 
 export interface Result {
   state: JourneyState;
   commands: Command[];
 }
 
-export class EngineError extends Error {}
+/** Steps one input may run: a definition that keeps itself busy without ever waiting is stopped here. */
+export const STEP_BUDGET = 10_000;
 
-/** Inputs per engine step: a definition that keeps itself busy without ever waiting is stopped here. */
-const STEP_BUDGET = 10_000;
+export interface EngineOptions {
+  /** Steps one `start` or `advance` may run before it fails with `step_budget` (default STEP_BUDGET). */
+  stepBudget?: number;
+}
 const RECENT_EVENT_IDS = 256;
 /** The pseudo-event a completed RM task produces, so flows can wait for outcomes like any other event. */
 export const TASK_COMPLETED_EVENT = 'task.completed';
@@ -142,6 +149,8 @@ export const FEEDBACK_EVENT = 'feedback.answered';
 
 interface Slot {
   step: Step;
+  /** Where the step sits in the definition, e.g. triggers[2].steps[0] (for error reports). */
+  path: string;
   next: number;
   /** Entry of each child step list, in `childLists` order (for a wait: each `for` option, then the timeout). */
   arms: number[];
@@ -167,22 +176,24 @@ export function compile(def: JourneyDefinition): Compiled {
   if (cached) return cached;
   const steps: Slot[] = [];
   const ids = new Map<string, number>();
-  const emit = (list: Step[] | undefined, after: number): number => {
+  const emit = (list: Step[] | undefined, after: number, path: (string | number)[]): number => {
     if (!list || list.length === 0) return after;
     const first = steps.length;
-    for (let i = 0; i < list.length; i++) steps.push({ step: list[i]!, next: -1, arms: [] });
+    for (let i = 0; i < list.length; i++) steps.push({ step: list[i]!, path: formatPath([...path, i]), next: -1, arms: [] });
     for (let i = 0; i < list.length; i++) {
       const slot = steps[first + i]!;
       slot.next = i + 1 < list.length ? first + i + 1 : after;
       if (slot.step.id !== undefined) ids.set(slot.step.id, first + i);
-      slot.arms = childLists(slot.step).map(([, l]) => emit(l, slot.next));
+      slot.arms = childLists(slot.step).map(([sub, l]) => emit(l, slot.next, [...path, i, ...sub]));
       if (slot.step.type === 'branch') slot.conditions = slot.step.cases.map((c) => parseExpr(c.when));
     }
     return first;
   };
   const stageEntry = new Map<string, number>();
-  for (const s of def.stages) if (s.onEnter?.length) stageEntry.set(s.key, emit(s.onEnter, -1));
-  const triggerEntry = def.triggers.map((t) => emit(t.steps, -1));
+  def.stages.forEach((s, i) => {
+    if (s.onEnter?.length) stageEntry.set(s.key, emit(s.onEnter, -1, ['stages', i, 'onEnter']));
+  });
+  const triggerEntry = def.triggers.map((t, i) => emit(t.steps, -1, ['triggers', i, 'steps']));
   const stageIndex = new Map(def.stages.map((s, i) => [s.key, i]));
   const c = { steps, stageEntry, triggerEntry, stageIndex, ids };
   compiledCache.set(def, c);
@@ -205,10 +216,11 @@ export function stableHash(text: string): number {
  * inside the workflow sandbox, where structuredClone is not guaranteed. */
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
+/** A field of event or profile data by dot path; own properties only (`constructor` is not a field of `{}`). */
 export function readField(data: unknown, path: string): unknown {
   let v: unknown = data;
   for (const part of path.split('.')) {
-    if (v === null || typeof v !== 'object') return undefined;
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
     v = (v as Record<string, unknown>)[part];
   }
   return v;
@@ -224,7 +236,9 @@ export function matches(where: Record<string, unknown> | undefined, data: Record
 }
 
 function durationOf(ref: DurationRef, params: ParamValues): string {
-  return typeof ref === 'string' ? ref : String(params[ref.param]);
+  if (typeof ref === 'string') return ref;
+  if (!Object.hasOwn(params, ref.param)) throw new EngineError('bad_duration', `parameter "${ref.param}" has no value`);
+  return String(params[ref.param]);
 }
 
 function parseTime(value: unknown): Date | undefined {
@@ -243,10 +257,10 @@ export interface StartOptions {
   profile?: Profile;
 }
 
-/** A new journey: enters the initial stage (running its entry steps). */
-export function start(def: JourneyDefinition, opts: StartOptions, now: Date): Result {
+/** The state of a journey before its first step: what `start` begins from, and what `fail` ends when `start` fails. */
+export function initialState(def: JourneyDefinition, opts: StartOptions, now: Date): JourneyState {
   const at = now.toISOString();
-  const state: JourneyState = {
+  return {
     instanceId: opts.instanceId,
     journeyKey: def.key,
     version: def.version,
@@ -264,16 +278,68 @@ export function start(def: JourneyDefinition, opts: StartOptions, now: Date): Re
     eventsSeen: 0,
     ...(opts.profile ? { profile: opts.profile } : {}),
   };
-  const run = new Run(def, clone(state), now);
-  run.enterStage(def.initialStage, 'start', true);
-  run.drain();
-  return run.result();
 }
 
-/** Applies one input at time `now`. Never mutates its arguments. */
-export function advance(def: JourneyDefinition, state: JourneyState, input: Input, now: Date): Result {
-  const run = new Run(def, clone(state), now);
-  if (run.state.status !== 'running') return run.result(); // after the end nothing changes
+/** A new journey: enters the initial stage (running its entry steps). Throws only EngineError. */
+export function start(def: JourneyDefinition, opts: StartOptions, now: Date, options: EngineOptions = {}): Result {
+  return guarded(def, now, options, (run) => {
+    run.enterStage(def.initialStage, 'start', true);
+  }, () => initialState(def, opts, now));
+}
+
+/** Applies one input at time `now`. Never mutates its arguments. Throws only EngineError: whatever the definition,
+ * its params or the input make go wrong (a loop over budget, a time past the calendar's end, a missing goto target)
+ * is reported with a code and the step that failed. The journey's state is then unchanged: see `fail`. */
+export function advance(def: JourneyDefinition, state: JourneyState, input: Input, now: Date, options: EngineOptions = {}): Result {
+  if (state.status !== 'running') return { state: clone(state), commands: [] }; // after the end nothing changes
+  return guarded(def, now, options, (run) => apply(run, input, now), () => state);
+}
+
+function guarded(def: JourneyDefinition, now: Date, options: EngineOptions, body: (run: Run) => void, state: () => JourneyState): Result {
+  let run: Run | undefined;
+  try {
+    if (Number.isNaN(now.getTime())) throw new EngineError('bad_time', 'the engine was given an invalid time');
+    run = new Run(def, clone(state()), now, options.stepBudget ?? STEP_BUDGET);
+    body(run);
+    run.drain();
+    return run.result();
+  } catch (err) {
+    throw asEngineError(err).at(run?.location());
+  }
+}
+
+/** Any error from inside the engine as an EngineError (those it throws itself keep their code). */
+export function asEngineError(err: unknown): EngineError {
+  if (err instanceof EngineError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const e = new EngineError('internal', `the engine failed: ${message}`);
+  if (err instanceof Error && err.stack !== undefined) e.stack = err.stack;
+  return e;
+}
+
+/** Ends a journey the engine could not go on with: status `failed`, the reason, and a `failure` log entry naming the
+ * error's code and step. The caller (the workflow) runs the commands like any others. */
+export function fail(state: JourneyState, error: EngineError, now: Date): Result {
+  const s = clone(state);
+  const at = Number.isNaN(now.getTime()) ? s.stageEnteredAt : now.toISOString();
+  if (s.status !== 'running') return { state: s, commands: [] };
+  const reason = `${error.code}: ${error.message}`;
+  s.status = 'failed';
+  s.endReason = reason;
+  s.endedAt = at;
+  s.flows = [];
+  s.openTasks = [];
+  const data = { code: error.code, message: error.message, ...(error.step !== undefined ? { step: error.step } : {}) };
+  return {
+    state: s,
+    commands: [
+      { type: 'record', idempotencyKey: `${s.instanceId}/${s.nextCommandSeq++}`, kind: 'failure', data, at },
+      { type: 'ended', status: 'failed', reason, at },
+    ],
+  };
+}
+
+function apply(run: Run, input: Input, now: Date): void {
   switch (input.type) {
     case 'event':
       run.onEvent(input.event);
@@ -296,8 +362,32 @@ export function advance(def: JourneyDefinition, state: JourneyState, input: Inpu
       run.state.profile = input.profile;
       break;
   }
-  run.drain();
-  return run.result();
+}
+
+/** An input waiting for the engine, with the instant it arrived (the workflow's clock when its signal was handled,
+ * or the scripted instant in a simulation). */
+export interface QueuedInput {
+  input: Input;
+  arrivedAt: string;
+}
+
+export type NextInput = { kind: 'timer'; at: string } | { kind: 'queued'; index: number };
+
+/**
+ * What the engine takes next, given the inputs waiting for it: the earliest-arrived queued input — unless a timer is
+ * due at or before that arrival, then the timer fires first (a timer that fell due while a worker was down, or while
+ * an activity was retried, fires before an event that came after it). With `now`, a timer not yet due is not taken
+ * and, the queue being empty, nothing is. The workflow and the simulator both ask this, so they cannot disagree.
+ */
+export function nextInput(state: JourneyState, queue: readonly QueuedInput[], now?: Date | string): NextInput | undefined {
+  let index = -1;
+  queue.forEach((q, i) => {
+    if (index < 0 || Date.parse(q.arrivedAt) < Date.parse(queue[index]!.arrivedAt)) index = i;
+  });
+  const wake = nextWakeAt(state);
+  const nowMs = now === undefined ? Infinity : typeof now === 'string' ? Date.parse(now) : now.getTime();
+  if (wake !== undefined && Date.parse(wake) <= nowMs && (index < 0 || Date.parse(wake) <= Date.parse(queue[index]!.arrivedAt))) return { kind: 'timer', at: wake };
+  return index < 0 ? undefined : { kind: 'queued', index };
 }
 
 /** The earliest instant at which a `timer` input has work to do, if any. */
@@ -325,17 +415,29 @@ class Run {
   readonly commands: Command[] = [];
   /** Flows ready to run steps now, in order. */
   private ready: Flow[] = [];
-  private budget = STEP_BUDGET;
+  private budget: number;
   private readonly program: Compiled;
   private readonly at: string;
+  /** The flow whose step is running, for error reports. */
+  private current: Flow | undefined;
 
   constructor(
     private readonly def: JourneyDefinition,
     readonly state: JourneyState,
     private readonly now: Date,
+    private readonly stepBudget: number,
   ) {
     this.program = compile(def);
     this.at = now.toISOString();
+    this.budget = stepBudget;
+  }
+
+  /** The step that was running, if any. */
+  location(): FailedStep | undefined {
+    const f = this.current;
+    if (f === undefined) return undefined;
+    const slot = f.pc >= 0 ? this.program.steps[f.pc] : undefined;
+    return { flow: f.name, pc: f.pc, ...(slot ? { path: slot.path } : {}), ...(slot?.step.id !== undefined ? { id: slot.step.id } : {}) };
   }
 
   result(): Result {
@@ -502,7 +604,9 @@ class Run {
     while (this.ready.length && this.state.status === 'running') {
       const f = this.ready.shift()!;
       if (!this.state.flows.includes(f)) continue; // cancelled meanwhile
+      this.current = f;
       this.runFlow(f);
+      this.current = undefined;
     }
   }
 
@@ -510,7 +614,7 @@ class Run {
   private runFlow(f: Flow): void {
     const s = this.state;
     while (f.pc >= 0) {
-      if (--this.budget < 0) throw new EngineError(`journey "${this.def.key}" ran ${STEP_BUDGET} steps without waiting`);
+      if (--this.budget < 0) throw new EngineError('step_budget', `journey "${this.def.key}" ran ${this.stepBudget} steps without waiting`);
       if (s.status !== 'running' || !s.flows.includes(f)) return;
       const slot = this.program.steps[f.pc]!;
       const step = slot.step;
@@ -589,7 +693,7 @@ class Run {
         }
         case 'split': {
           const variants = (s.variants ??= {});
-          let name = variants[step.key];
+          let name = Object.hasOwn(variants, step.key) ? variants[step.key] : undefined;
           if (name === undefined || !step.variants.some((v) => v.name === name)) {
             const total = step.variants.reduce((a, v) => a + v.weight, 0);
             let point = (stableHash(`${s.customerId}|${s.journeyKey}|${step.key}`) / 0x1_0000_0000) * total;
@@ -620,7 +724,7 @@ class Run {
           break;
         case 'goto': {
           const target = this.program.ids.get(step.target);
-          if (target === undefined) throw new EngineError(`goto target "${step.target}" does not exist`);
+          if (target === undefined) throw new EngineError('unknown_goto_target', `goto target "${step.target}" does not exist`);
           next = target;
           break;
         }

@@ -1,7 +1,10 @@
 // Runs the engine in virtual time: a scripted customer's events in order, with every timer fired at its instant.
 // No Temporal, no sends. The same function the workflow drives, so what it shows is what the workflow does.
 import type { JourneyDefinition, ParamValues } from './definition.js';
-import { advance, type Command, type Input, type JourneyState, nextWakeAt, type Profile, start, TASK_COMPLETED_EVENT } from './engine.js';
+import { advance, type Command, EngineError, type EngineOptions, type Input, type JourneyState, nextInput, type Profile, type QueuedInput, start, TASK_COMPLETED_EVENT } from './engine.js';
+
+/** Inputs (events and timers) one simulation may apply: a journey that wakes every second for ten years is stopped. */
+export const SIMULATION_MAX_INPUTS = 100_000;
 
 export interface ScriptedInput {
   at: string;
@@ -18,7 +21,19 @@ export interface SimulationResult {
 
 export function simulate(
   def: JourneyDefinition,
-  opts: { instanceId?: string; customerId: string; params: ParamValues; profile?: Profile; start: string; until: string; inputs: ScriptedInput[] },
+  opts: {
+    instanceId?: string;
+    customerId: string;
+    params: ParamValues;
+    profile?: Profile;
+    start: string;
+    until: string;
+    inputs: ScriptedInput[];
+    /** Inputs the simulation may apply before it fails with `step_budget` (default SIMULATION_MAX_INPUTS). */
+    maxInputs?: number;
+    /** Passed to every engine call (e.g. a smaller step budget per input). */
+    engine?: EngineOptions;
+  },
 ): SimulationResult {
   const timeline: SimulationResult['timeline'] = [];
   const timers: SimulationResult['timers'] = [];
@@ -40,28 +55,27 @@ export function simulate(
       }
     }
   };
-  const first = start(def, { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) }, new Date(opts.start));
+  const maxInputs = opts.maxInputs ?? SIMULATION_MAX_INPUTS;
+  const first = start(def, { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) }, new Date(opts.start), opts.engine);
   let state = first.state;
   record(first, opts.start);
-  const inputs = [...opts.inputs].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  // The script's inputs arrive at their instants; which comes next, a due timer or an input, is the engine's rule.
+  const queue: QueuedInput[] = opts.inputs.map((x) => ({ input: x.input, arrivedAt: x.at })).sort((a, b) => Date.parse(a.arrivedAt) - Date.parse(b.arrivedAt));
   const until = Date.parse(opts.until);
-  let i = 0;
-  for (;;) {
-    const wake = nextWakeAt(state);
-    const nextInput = inputs[i];
-    const wakeMs = wake === undefined ? Infinity : Date.parse(wake);
-    const inputMs = nextInput === undefined ? Infinity : Date.parse(nextInput.at);
-    const at = Math.min(wakeMs, inputMs);
-    if (at === Infinity || at > until || state.status !== 'running') break;
+  while (state.status === 'running') {
+    const next = nextInput(state, queue);
+    if (next === undefined) break;
+    const at = next.kind === 'timer' ? Date.parse(next.at) : Date.parse(queue[next.index]!.arrivedAt);
+    if (at > until) break;
+    if (steps > maxInputs) throw new EngineError('step_budget', `the simulation applied ${maxInputs} inputs before ${opts.until}`);
     const now = new Date(at);
-    // A timer due at the same instant as an input fires first, as a workflow timer would.
-    let input: Input = wakeMs <= inputMs ? { type: 'timer' } : (i++, nextInput!.input);
+    let input: Input = next.kind === 'timer' ? { type: 'timer' } : queue.splice(next.index, 1)[0]!.input;
     // A scripted RM outcome names the task by its key; the engine knows it by the task's idempotency key.
     if (input.type === 'event' && input.event.type === TASK_COMPLETED_EVENT && input.event.data.taskRef === undefined) {
       const ref = openTasks.get(String(input.event.data.taskKey));
       if (ref) input = { type: 'event', event: { ...input.event, data: { ...input.event.data, taskRef: ref } } };
     }
-    const r = advance(def, state, input, now);
+    const r = advance(def, state, input, now, opts.engine);
     state = r.state;
     record(r, now.toISOString());
   }
@@ -74,7 +88,7 @@ export type TimelineEntry = { at: string } & (
   | { kind: 'send'; channel: string; template: string }
   | { kind: 'task'; taskKey: string; title: string; dueAt: string }
   | { kind: 'escalation'; to: string }
-  | { kind: 'goal' | 'split' | 'feedback' | 'task_outcome'; data: Record<string, unknown> }
+  | { kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown> }
   | { kind: 'chorus'; action: 'startJourney' | 'signalJourney' | 'stopJourneys'; journeyKey?: string; tag?: string; event?: string }
   | { kind: 'end'; status: string; reason: string }
 );

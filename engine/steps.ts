@@ -1,6 +1,7 @@
 // Walking the step tree of a definition. No zod here: the workflow bundle imports this through the engine, and the
 // schema library has no place in every workflow's sandbox (the bench's profile found it initialised per workflow).
-import type { JourneyDefinition, Step } from './definition.js';
+import type { DurationRef, JourneyDefinition, Step } from './definition.js';
+import { checkDuration, type DurationKind, type DurationLimits } from './duration.js';
 
 /** Every step list a step holds, with its path, for walking the step tree. */
 export function childLists(s: Step): [(string | number)[], Step[] | undefined][] {
@@ -25,3 +26,67 @@ export function walkSteps(d: Pick<JourneyDefinition, 'stages' | 'triggers'>, vis
   d.triggers.forEach((t, i) => walk(t.steps, ['triggers', i, 'steps']));
 }
 
+
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+/** The durations a step uses, each with what it is used for and where it sits in the step. */
+export function durationRefs(s: Step): { ref: DurationRef; kind: DurationKind; at: string }[] {
+  const expiry = (x: { expiresAfter?: DurationRef }) => (x.expiresAfter !== undefined ? [{ ref: x.expiresAfter, kind: 'expiry' as const, at: 'expiresAfter' }] : []);
+  switch (s.type) {
+    case 'task': return [{ ref: s.due, kind: 'due', at: 'due' }];
+    case 'wait': return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }];
+    case 'feedback': return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }, ...expiry(s)];
+    case 'send': return expiry(s);
+    case 'delay': return [{ ref: s.duration, kind: 'wait', at: 'duration' }];
+    case 'delayUntil': return s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [];
+    default: return [];
+  }
+}
+
+/** What each duration parameter is used for (a parameter used as a delay must be a valid delay). */
+export function durationParamKinds(d: Pick<JourneyDefinition, 'stages' | 'triggers'>): Map<string, Set<DurationKind>> {
+  const kinds = new Map<string, Set<DurationKind>>();
+  walkSteps(d, (s) => {
+    for (const { ref, kind } of durationRefs(s))
+      if (typeof ref === 'object') {
+        const set = kinds.get(ref.param) ?? new Set<DurationKind>();
+        set.add(kind);
+        kinds.set(ref.param, set);
+      }
+  });
+  return kinds;
+}
+
+/** Durations of the definition outside the limits: written in steps, parameter defaults (for every use), cooldown. */
+export function durationProblems(
+  d: Pick<JourneyDefinition, 'stages' | 'triggers' | 'params'> & { entry?: { reentry?: { cooldown?: string | undefined } } },
+  limits: DurationLimits,
+): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  walkSteps(d, (s, here) => {
+    for (const { ref, kind, at } of durationRefs(s))
+      if (typeof ref === 'string') {
+        const problem = checkDuration(ref, limits, kind);
+        if (problem) problems.push({ path: [...here, at], message: problem });
+      }
+  });
+  const kinds = durationParamKinds(d);
+  for (const [name, p] of Object.entries(d.params)) {
+    if (p.type !== 'duration') continue;
+    for (const kind of kinds.get(name) ?? new Set<DurationKind>(['any'])) {
+      const problem = checkDuration(p.default, limits, kind);
+      if (problem) {
+        problems.push({ path: ['params', name, 'default'], message: problem });
+        break;
+      }
+    }
+  }
+  const cooldown = d.entry?.reentry?.cooldown;
+  if (cooldown !== undefined) {
+    const problem = checkDuration(cooldown, limits, 'any');
+    if (problem) problems.push({ path: ['entry', 'reentry', 'cooldown'], message: problem });
+  }
+  return problems;
+}

@@ -1,6 +1,10 @@
 // Static validation of a journey definition before it is published: what the schema alone cannot see. Pure; the
 // caller says which templates, event types and journeys exist.
-import { childLists, type JourneyDefinition, type Step, walkSteps } from './definition.js';
+import { childLists, type DurationRef, type JourneyDefinition, type Step, walkSteps } from './definition.js';
+import { DEFAULT_DURATION_LIMITS, type DurationLimits, durationMs } from './duration.js';
+import { durationProblems, formatPath } from './steps.js';
+
+export { formatPath };
 
 export interface Problem {
   path: string;
@@ -17,22 +21,39 @@ export interface ValidationContext {
   templateVariables?(key: string, channel: 'email' | 'sms' | 'webhook'): string[][];
   /** The data fields an event type carries (from the event catalog); undefined → unknown type, not checked. */
   eventFields?(type: string): string[] | undefined;
+  /** Bounds on durations (the configured maximum); omitted → the defaults. */
+  durationLimits?: DurationLimits;
 }
 
 /** The variables every template may read besides `event.*` and `params.*`. */
 export const CUSTOMER_VARIABLES = ['id', 'name', 'locale', 'segment', 'attributes'];
 
-const WAITS = new Set<Step['type']>(['wait', 'delay', 'delayUntil', 'delayUntilLocalTime', 'feedback']);
-const waits = (s: Step) => WAITS.has(s.type) || (s.type === 'task' && s.outcomes !== undefined);
-const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
-
-export function formatPath(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+/** Whether a step always lets time pass before the flow goes on: a loop through it cannot spin. A zero-length delay
+ * or timeout does not; nor does a `delayUntil` that runs at once when its instant has passed (in a loop the instant
+ * stays in the past). */
+function waits(s: Step, def: JourneyDefinition): boolean {
+  const positive = (ref: DurationRef) => {
+    const text = typeof ref === 'string' ? ref : Object.hasOwn(def.params, ref.param) ? def.params[ref.param]!.default : undefined;
+    return typeof text === 'string' && durationMs(text) > 0;
+  };
+  switch (s.type) {
+    case 'delay': return positive(s.duration);
+    case 'wait':
+    case 'feedback': return positive(s.timeout);
+    case 'delayUntil': return s.ifPast === 'skip';
+    case 'delayUntilLocalTime': return true;
+    case 'task': return s.outcomes !== undefined;
+    default: return false;
+  }
 }
+const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
 
 export function validateDefinition(def: JourneyDefinition, ctx: ValidationContext): Problem[] {
   const problems: Problem[] = [];
   const add = (path: (string | number)[], message: string) => problems.push({ path: formatPath(path), message });
+
+  // Durations within the configured limits (the schema holds only the hard bounds).
+  for (const p of durationProblems(def, ctx.durationLimits ?? DEFAULT_DURATION_LIMITS)) add(p.path, p.message);
 
   // Step ids, goto targets, templates, chorus targets, stages entered.
   const ids = new Map<string, (string | number)[]>();
@@ -111,7 +132,7 @@ function checkTemplateVariables(def: JourneyDefinition, ctx: ValidationContext, 
           if (root === 'customer') {
             if (field !== undefined && !CUSTOMER_VARIABLES.includes(field)) add(here, `template "${s.template}" uses ${name}, which is not a customer field a message may use`);
           } else if (root === 'params') {
-            if (field === undefined || !(field in def.params)) add(here, `template "${s.template}" uses ${name}, which is not a parameter of "${def.key}"`);
+            if (field === undefined || !Object.hasOwn(def.params, field)) add(here, `template "${s.template}" uses ${name}, which is not a parameter of "${def.key}"`);
           } else if (root === 'event') {
             for (const ev of now) {
               if (ev === NONE) add(here, `template "${s.template}" uses ${name}, but this step runs without an event`);
@@ -184,7 +205,7 @@ function loops(def: JourneyDefinition, ids: Map<string, (string | number)[]>, fo
     while (stack.length && !cycle) {
       const x = stack.pop()!;
       if (x === n) cycle = true;
-      else if (!seen.has(x) && !waits(x.step)) {
+      else if (!seen.has(x) && !waits(x.step, def)) {
         seen.add(x);
         stack.push(...x.succ);
       }

@@ -3,6 +3,7 @@
 // (it travels in the workflow input).
 import { z } from 'zod';
 import { JourneyDefinition, ParamsError, resolveParams, walkSteps } from '../engine/definition.js';
+import { DEFAULT_DURATION_LIMITS, type DurationLimits } from '../engine/duration.js';
 import { type Problem, type ValidationContext, formatPath, validateDefinition } from '../engine/validate.js';
 import type { TemplateStore } from '../channels/templates.js';
 
@@ -33,6 +34,8 @@ export class DefinitionStore {
     private readonly db: Db,
     private readonly templates: TemplateSource,
     private readonly cacheMs = 5_000,
+    /** Bounds on durations, for definitions at validation and for params at start (config `JOURNEY_MAX_DURATION`). */
+    readonly durationLimits: DurationLimits = DEFAULT_DURATION_LIMITS,
   ) {
     const catalog = eventCatalog();
     this.knownEvents = new Set(Object.keys(catalog));
@@ -67,6 +70,7 @@ export class DefinitionStore {
     const keys = await this.db.journeyDefinitionVersion.findMany({ distinct: ['key'], select: { key: true } });
     const templates = await this.templates.snapshot();
     return {
+      durationLimits: this.durationLimits,
       hasTemplate: (key, channel) => templates.has(key, channel),
       templateVariables: (key, channel) => templates.variables(key, channel),
       eventFields: (type) => this.eventFields.get(type),
@@ -103,7 +107,7 @@ export class DefinitionStore {
       for (const name of unknown) problems.push({ path: here(name), message: `journey "${target.key}" has no parameter "${name}"` });
       if (unknown.length) continue;
       try {
-        resolveParams(target, step.params);
+        resolveParams(target, step.params, this.durationLimits);
       } catch (err) {
         if (!(err instanceof ParamsError)) throw err;
         for (const p of err.problems) problems.push({ path: here(p.param), message: `journey "${target.key}" parameter "${p.param}" ${p.message}` });

@@ -3,6 +3,7 @@
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { z } from 'zod';
 import { type JourneyDefinition, type ParamValues, ParamsError, resolveParams } from '../engine/definition.js';
+import type { DurationLimits } from '../engine/duration.js';
 import { addDuration } from '../engine/duration.js';
 import { type JourneyEvent, matches, type Profile, readField, start as startEngine } from '../engine/engine.js';
 import { type Db, Prisma } from '../db/client.js';
@@ -14,6 +15,7 @@ import {
   journeyQuery,
   JourneyKeyAttr,
   JourneyStageAttr,
+  JourneyStatusAttr,
   type JourneyView,
   journeyWorkflowId,
   profileSignal,
@@ -53,22 +55,17 @@ export function profileSnapshot(c: { segment: string | null; timeZone: string | 
 }
 
 /**
- * A start's params against the journey's declared params, as a 400 naming each bad one. Names are looked up as the
- * definition's own params only: `constructor` or `__proto__` is an unknown param, not something inherited.
+ * A start's params against the journey's declared params and the duration bounds, as a 400 naming each bad one (the
+ * engine looks names up as the definition's own params: `constructor` is an unknown param, not something inherited).
  */
-export function checkParams(definition: JourneyDefinition, given: Record<string, unknown>, at = 'body.params'): ParamValues {
-  const unknown = Object.keys(given).filter((name) => !Object.hasOwn(definition.params, name));
-  const problems = unknown.map((name) => ({ param: name, message: `unknown parameter for journey "${definition.key}"` }));
-  if (!problems.length) {
-    try {
-      return resolveParams(definition, given);
-    } catch (err) {
-      if (!(err instanceof ParamsError)) throw err;
-      problems.push(...err.problems);
-    }
+export function checkParams(definition: JourneyDefinition, given: Record<string, unknown>, limits: DurationLimits, at = 'body.params'): ParamValues {
+  try {
+    return resolveParams(definition, given, limits);
+  } catch (err) {
+    if (!(err instanceof ParamsError)) throw err;
+    const details = err.problems.map((p) => ({ path: `${at}.${p.param}`, message: p.message }));
+    throw new Invalid('invalid_params', `invalid params: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
   }
-  const details = problems.map((p) => ({ path: `${at}.${p.param}`, message: p.message }));
-  throw new Invalid('invalid_params', `invalid params: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
 }
 
 export class JourneyService {
@@ -113,7 +110,7 @@ export class JourneyService {
     if (!stored) throw notFound('journey', req.journeyKey);
     const definition = stored.definition;
     if (req.via === 'api' && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
-    const params = checkParams(definition, req.params ?? {});
+    const params = checkParams(definition, req.params ?? {}, this.deps.definitions.durationLimits);
     const customer = await this.getCustomer(req.customerId);
     const businessKey = definition.entry.reentry.mode === 'concurrent' || req.businessKey !== undefined ? req.businessKey : undefined;
     const baseId = journeyWorkflowId(definition.key, req.customerId, businessKey);
@@ -172,6 +169,7 @@ export class JourneyService {
           { key: CustomerIdAttr, value: req.customerId },
           { key: JourneyKeyAttr, value: definition.key },
           { key: JourneyStageAttr, value: initial.stage },
+          { key: JourneyStatusAttr, value: 'running' },
         ],
       });
     } catch (err) {

@@ -51,10 +51,8 @@ export function runSimulationTask(task: SimulationTask): SimulationOutcome {
   } catch (err) {
     // The engine names what in the definition it cannot run; anything else it throws (a date out of range from an
     // absurd duration) is just as much the definition's doing. Neither carries customer data.
-    if (err instanceof EngineError) {
-      const code = (err as { code?: unknown }).code;
-      return { ok: false, code: typeof code === 'string' ? code : 'engine_error', message: err.message };
-    }
+    // A budget of the engine (steps without waiting) or of the simulator (inputs applied) is the simulation's budget.
+    if (err instanceof EngineError) return { ok: false, code: err.code === 'step_budget' ? 'simulation_budget' : err.code, message: err.message };
     if (err instanceof RangeError)
       return { ok: false, code: 'engine_error', message: `the definition cannot be simulated: a time it computes is out of range (${err.message}); check its durations` };
     throw err;

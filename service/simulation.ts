@@ -4,9 +4,10 @@
 // the budget ends, then that thread is terminated and replaced; the API's event loop never runs the engine.
 import { Piscina } from 'piscina';
 import type { z } from 'zod';
-import { type JourneyDefinition, ParamsError, resolveParams } from '../engine/definition.js';
+import type { JourneyDefinition } from '../engine/definition.js';
+import { checkParams } from './journeys.js';
 import type { DefinitionStore } from './definitions.js';
-import { ApiError, notFound, RateLimited, Unprocessable } from './errors.js';
+import { Invalid, notFound, RateLimited, Unprocessable } from './errors.js';
 import type { SimulationOutcome, SimulationTask } from './simulation-task.js';
 import type { SimulateBody } from './schemas.js';
 
@@ -81,15 +82,9 @@ export async function runSimulation(definitions: DefinitionStore, simulator: Sim
     if (!stored) throw notFound('journey', body.key!);
     def = stored.definition;
   }
-  let params;
-  try {
-    params = resolveParams(def, body.params ?? {});
-  } catch (err) {
-    if (err instanceof ParamsError) throw new ApiError(400, 'invalid_params', err.message, err.problems);
-    throw err;
-  }
+  const params = checkParams(def, body.params ?? {}, definitions.durationLimits);
   const startAt = body.start ?? new Date().toISOString();
-  if (Date.parse(body.until) <= Date.parse(startAt)) throw new ApiError(400, 'invalid_request', '"until" must be after "start"');
+  if (Date.parse(body.until) <= Date.parse(startAt)) throw new Invalid('invalid_request', '"until" must be after "start"');
   const { attributes, segment, timeZone, locale } = body.customer;
   return simulator.run({
     definition: def,

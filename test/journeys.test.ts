@@ -3,16 +3,19 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveParams } from '../engine/definition.js';
+import type { Profile } from '../engine/engine.js';
 import { describe as describeCommand, simulate } from '../engine/simulate.js';
 import { loadBuiltIn } from '../journeys/index.js';
+import { journeyQuery } from '../workflows/messages.js';
 import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
+let worker: { stop(): Promise<void> };
 
 beforeAll(async () => {
   stack = await startStack();
-  await stack.startWorker();
+  worker = await stack.startWorker();
   app = createStackApp(stack);
 });
 afterAll(async () => stack?.stop());
@@ -277,12 +280,51 @@ describe('re-entry and escalation on the real stack', () => {
 });
 
 describe('simulation and the workflow agree', () => {
-  it('runs one script through both and gets the same timeline', async () => {
+  type Entry = { label: string; t: number };
+  const seqOf = (key: string) => Number(key.slice(key.lastIndexOf('/') + 1));
+  /** What the workflow did and what the simulator does with the same script, each as two ordered timelines: the stages
+   * entered, in order, and the keyed commands (sends and log records) in the order the engine issued them (the
+   * sequence number in their idempotency keys), ended by the journey's end when it ended. */
+  async function timelines(workflowId: string, params: Record<string, unknown>, profile: Profile, sent: { at: string; type: string; data: Record<string, unknown> }[], untilMs: number) {
+    const db = stack.testDb.db;
+    const row = await db.journey.findUniqueOrThrow({ where: { workflowId } });
+    const [stages, messages, log] = await Promise.all([
+      db.stageTransition.findMany({ where: { workflowId }, orderBy: { seq: 'asc' } }),
+      db.message.findMany({ where: { workflowId } }),
+      db.journeyLogEntry.findMany({ where: { workflowId } }),
+    ]);
+    const keyed = [
+      ...messages.map((m) => ({ seq: seqOf(m.idempotencyKey), label: `send ${m.channel} ${m.template}`, t: m.createdAt.getTime() })),
+      ...log.map((l) => ({ seq: seqOf(l.idempotencyKey), label: `${l.kind} ${canonical(l.data)}`, t: l.at.getTime() })),
+    ].sort((a, b) => a.seq - b.seq);
+    const real = {
+      stages: stages.map((x): Entry => ({ label: `stage ${x.toStage}`, t: x.enteredAt.getTime() })),
+      keyed: [...keyed.map(({ label, t }): Entry => ({ label, t })), ...(row.endedAt ? [{ label: `end ${row.status} ${row.exitReason}`, t: row.endedAt.getTime() }] : [])],
+    };
+    // The same script in virtual time, from the same start, with the events at the instants they were sent.
+    const def = (await stack.definitions.get(row.journeyKey, row.version)).definition; // the version the journey runs
+    const sim = simulate(def, {
+      instanceId: workflowId, customerId: row.customerId, params: resolveParams(def, params), profile,
+      start: stages[0]!.enteredAt.toISOString(), until: new Date(untilMs).toISOString(),
+      inputs: sent.map((e, i) => ({ at: e.at, input: { type: 'event', event: { eventId: `x${i}`, type: e.type, occurredAt: e.at, data: e.data } } })),
+    });
+    const entries = sim.timeline.map(({ at, command }) => ({ e: describeCommand(command, at) as Record<string, any>, command, t: Date.parse(at) }));
+    const simulated = {
+      stages: entries.filter((x) => x.e.kind === 'stage').map(({ e, t }): Entry => ({ label: `stage ${e.stage}`, t })),
+      keyed: entries
+        .filter((x) => x.command.type === 'send' || x.command.type === 'record' || x.command.type === 'ended')
+        .map(({ e, t }): Entry => ({ label: e.kind === 'send' ? `send ${e.channel} ${e.template}` : e.kind === 'end' ? `end ${e.status} ${e.reason}` : `${e.kind} ${canonical(e.data)}`, t })),
+    };
+    return { real, simulated };
+  }
+  const labels = (x: { stages: Entry[]; keyed: Entry[] }) => ({ stages: x.stages.map((e) => e.label), keyed: x.keyed.map((e) => e.label) });
+
+  it('runs one script through both and gets the same ordered timelines', async () => {
     const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
     const params = { considerationNudgeAfter: 'PT2S', onboardingAfter: 'PT2S' };
     const { workflowId } = await start('lifecycle', c.id, params);
-    const row = await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } });
-    const t0 = row.stageEnteredAt.getTime();
+    const first = await eventually(() => stack.testDb.db.stageTransition.findFirst({ where: { workflowId, seq: 1 } }), (x) => x !== null);
+    const t0 = first!.enteredAt.getTime();
     const script: [number, string, Record<string, unknown>][] = [
       [500, 'product.viewed', {}], [4000, 'product.purchased', {}], [7500, 'feedback.answered', { survey: 'csat', score: 5 }], [9000, 'customer.referred', {}],
     ];
@@ -294,38 +336,44 @@ describe('simulation and the workflow agree', () => {
       sent.push({ at, type, data });
     }
     expect(await stack.env.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'completed' });
-
-    // What the workflow did, from what it recorded.
-    const db = stack.testDb.db;
-    const [stages, messages, log, end] = await Promise.all([
-      db.stageTransition.findMany({ where: { workflowId } }),
-      db.message.findMany({ where: { workflowId } }),
-      db.journeyLogEntry.findMany({ where: { workflowId } }),
-      db.journey.findUniqueOrThrow({ where: { workflowId } }),
-    ]);
-    const real = [
-      ...stages.map((s) => ({ label: `stage ${s.toStage}`, t: s.enteredAt.getTime() })),
-      ...messages.map((m) => ({ label: `send ${m.channel} ${m.template}`, t: m.createdAt.getTime() })),
-      ...log.map((l) => ({ label: `${l.kind} ${canonical(l.data)}`, t: l.at.getTime() })),
-      { label: `end ${end.status} ${end.exitReason}`, t: end.endedAt!.getTime() },
-    ];
-    // The same script in virtual time, from the same start, with the events at the instants they were sent.
-    const def = (await stack.definitions.get('lifecycle', row.version)).definition; // the version the journey runs
-    const sim = simulate(def, {
-      instanceId: workflowId, customerId: c.id, params: resolveParams(def, params), profile: { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} },
-      start: row.stageEnteredAt.toISOString(), until: new Date(t0 + 60_000).toISOString(),
-      inputs: sent.map((e, i) => ({ at: e.at, input: { type: 'event', event: { eventId: `x${i}`, type: e.type, occurredAt: e.at, data: e.data } } })),
-    });
-    const simulated = sim.timeline.map(({ at, command }) => {
-      const e = describeCommand(command, at) as Record<string, any>;
-      const label = e.kind === 'stage' ? `stage ${e.stage}` : e.kind === 'send' ? `send ${e.channel} ${e.template}` : e.kind === 'end' ? `end ${e.status} ${e.reason}` : `${e.kind} ${canonical(e.data)}`;
-      return { label, t: Date.parse(at) };
-    });
-    const order = (l: { label: string; t: number }[]) => [...l].sort((a, b) => a.label.localeCompare(b.label) || a.t - b.t);
-    const [r, s] = [order(real), order(simulated)];
-    expect(r.map((x) => x.label)).toEqual(s.map((x) => x.label));
+    const { real, simulated } = await timelines(workflowId, params, { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} }, sent, t0 + 60_000);
+    expect(labels(real)).toEqual(labels(simulated));
     // Times agree to within the latency of a signal and an activity on this machine.
-    r.forEach((x, i) => expect(Math.abs(x.t - s[i]!.t), x.label).toBeLessThan(1500));
-    expect(s.map((x) => x.label)).toContain('end completed advocate');
+    for (const k of ['stages', 'keyed'] as const) real[k].forEach((x, i) => expect(Math.abs(x.t - simulated[k][i]!.t), x.label).toBeLessThan(1500));
+    expect(simulated.keyed.map((x) => x.label)).toContain('end completed advocate');
+  });
+
+  it('a timeout that fell due while the worker was down fires before an event sent after it, in both', async () => {
+    const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
+    const params = { considerationNudgeAfter: 'PT2S', onboardingAfter: 'P1D' };
+    const { workflowId } = await start('lifecycle', c.id, params);
+    const handle = stack.env.client.workflow.getHandle(workflowId);
+    const sent: { at: string; type: string; data: Record<string, unknown> }[] = [];
+    const send = async (type: string) => {
+      const at = new Date().toISOString();
+      await event(c.id, type);
+      sent.push({ at, type, data: {} });
+    };
+    await send('product.viewed');
+    const waiting = await eventually(() => handle.query(journeyQuery), (j) => j.waitingFor.includes('product.purchased') && j.nextTimerAt !== undefined);
+    // The worker goes down; the consideration timeout falls due; then the purchase arrives. Both are due together when
+    // the worker comes back.
+    await worker.stop();
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(waiting.nextTimerAt!) + 500 - Date.now())));
+    await send('product.purchased');
+    worker = await stack.startWorker();
+
+    // Once the workflow has run the purchase and as much as the simulator did (on the old order it never does: the
+    // event went first and the timeout with its nudge was lost).
+    const profile = { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} };
+    const { real, simulated } = await eventually(
+      () => timelines(workflowId, params, profile, sent, Date.parse(sent[1]!.at) + 1000),
+      (t) => t.real.stages.some((x) => x.label === 'stage purchase') && t.real.keyed.length >= t.simulated.keyed.length,
+    );
+    const nudge = simulated.keyed.find((x) => x.label.startsWith('send '))!.label; // the A/B split picks email or SMS
+    expect(labels(simulated).keyed.slice(0, 3)).toEqual([expect.stringMatching(/^split /), nudge, 'goal {"goal":"purchased"}']);
+    expect(labels(real)).toEqual(labels(simulated));
+    // Late, never early: the workflow ran what was due when the worker came back.
+    for (const k of ['stages', 'keyed'] as const) real[k].forEach((x, i) => expect(x.t, x.label).toBeGreaterThanOrEqual(simulated[k][i]!.t - 1500));
   });
 });

@@ -1,14 +1,15 @@
 // `npm run record-histories`: records the workflow histories that test/replay.test.ts replays on every change, from
 // the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
 // commit the files: from then on the replay test guards both the old and the new histories. Histories of earlier
-// releases (first-release-*.json) are never re-recorded: they stand for journeys still running on old code paths.
+// releases (first-release-*.json, before-engine-orders-*.json) are never re-recorded: they stand for journeys still
+// running on old code paths.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { resolveParams } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { journeyEventSignal, journeyWorkflowId, stageQuery, taskCompletedSignal } from '../workflows/messages.js';
+import { journeyEventSignal, journeyQuery, journeyWorkflowId, stageQuery, taskCompletedSignal } from '../workflows/messages.js';
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
@@ -18,7 +19,7 @@ async function save(name: string, handle: { fetchHistory(): Promise<Parameters<t
   process.stdout.write(`recorded ${file.pathname}\n`);
 }
 try {
-  await stack.startWorker();
+  let worker = await stack.startWorker();
   const loan = loadBuiltIn('bank-loan');
   const customerId = 'history-1';
   const phone = '+15550009999';
@@ -62,6 +63,36 @@ try {
   await sendTo('customer.referred');
   assert.deepEqual(await lifeHandle.result(), { status: 'completed', reason: 'advocate', stage: 'loyalty' });
   await save('lifecycle-advocate', lifeHandle);
+
+  // The engine orders inputs: a consideration timeout falls due while the worker is down, then a purchase arrives;
+  // the timeout fires first (the nudge, then the thanks). An opt-out ends it.
+  const third = 'history-3';
+  await stack.testDb.db.customer.create({ data: { id: third, name: 'History Three', email: 'history3@example.com', phone: '+15550007777' } });
+  const order = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: third, params: { considerationNudgeAfter: 'PT2S', onboardingAfter: 'P1D' }, via: 'api' });
+  const orderHandle = stack.env.client.workflow.getHandle(order.journey.workflowId);
+  const sendOrder = (type: string) => orderHandle.signal(journeyEventSignal, { eventId: `h3-${++e}`, type, occurredAt: new Date().toISOString(), data: {} });
+  await sendOrder('product.viewed');
+  const waiting = await eventually(() => orderHandle.query(journeyQuery), (j) => j.nextTimerAt !== undefined);
+  await worker.stop();
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(waiting.nextTimerAt!) + 500 - Date.now())));
+  await sendOrder('product.purchased');
+  worker = await stack.startWorker();
+  await stack.smtp.waitFor((m) => m.to.includes('history3@example.com') && m.subject === 'Thank you for your purchase');
+  await sendOrder('customer.opted_out');
+  assert.deepEqual(await orderHandle.result(), { status: 'exited', reason: 'opted_out', stage: 'purchase' });
+  await save('lifecycle-timer-before-event', orderHandle);
+
+  // A poison definition (a goto to a missing step, as if stored without validation): the journey ends as failed.
+  const poison = {
+    key: 'poison-goto', version: 1, name: 'Poison', stages: [{ key: 'one', label: 'One' }], initialStage: 'one', tags: [], params: {}, exits: [], goals: [],
+    entry: { api: true, events: [], reentry: { mode: 'once' as const } },
+    triggers: [{ event: 'product.viewed', scope: 'journey' as const, replace: false, steps: [{ type: 'goto' as const, target: 'nowhere' }] }],
+  };
+  const poisonId = journeyWorkflowId(poison.key, third);
+  const poisonHandle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId: poisonId, args: [{ definition: poison, customerId: third, params: {} } satisfies JourneyWorkflowInput] });
+  await poisonHandle.signal(journeyEventSignal, { eventId: `h4-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  assert.equal((await poisonHandle.result()).status, 'failed');
+  await save('poison-failed', poisonHandle);
 } finally {
   await stack.stop();
 }

@@ -7,7 +7,7 @@ import type { JourneyState } from '../engine/engine.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import {
-  exitJourneySignal, journeyEventSignal, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
+  CustomerIdAttr, exitJourneySignal, journeyEventSignal, JourneyKeyAttr, JourneyStageAttr, JourneyStatusAttr, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
 } from '../workflows/messages.js';
 import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
 
@@ -28,7 +28,14 @@ async function newJourney(params: Record<string, unknown> = {}) {
   });
   const workflowId = journeyWorkflowId('bank-loan', customerId);
   const input: JourneyWorkflowInput = { definition: loan, customerId, params: resolveParams(loan, params) };
-  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+  // As the API's start does: it is the one writer of these search attributes (the workflow writes only stage and end).
+  const typedSearchAttributes = [
+    { key: CustomerIdAttr, value: customerId },
+    { key: JourneyKeyAttr, value: loan.key },
+    { key: JourneyStageAttr, value: loan.initialStage },
+    { key: JourneyStatusAttr, value: 'running' },
+  ];
+  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input], typedSearchAttributes });
   let e = 0;
   const send = (type: string, data: Record<string, unknown> = {}) =>
     handle.signal(journeyEventSignal, { eventId: `${workflowId}-${++e}`, type, occurredAt: new Date().toISOString(), data });
@@ -87,7 +94,7 @@ describe('journeyWorkflow on the dev server', () => {
     expect(found[0]!.workflowId).toBe(j.workflowId);
   });
 
-  it('ends on opt-out and on the exit signal, recording why', async () => {
+  it('ends on opt-out and on the exit signal, recording why and the JourneyStatus search attribute', async () => {
     const a = await newJourney();
     await a.send('customer.opted_out');
     expect(await a.handle.result()).toEqual({ status: 'exited', reason: 'opted_out', stage: 'awareness' });
@@ -99,6 +106,12 @@ describe('journeyWorkflow on the dev server', () => {
       ['exited', 'opted_out', true],
       ['exited', 'closed by RM', true],
     ]);
+    // Ops find ended journeys by status: the workflow writes JourneyStatus when the journey ends.
+    const exited = await eventually(
+      () => collect(stack.env.client.workflow.list({ query: `JourneyStatus="exited" AND CustomerId IN ("${a.customerId}", "${b.customerId}")` })),
+      (l) => l.length === 2,
+    );
+    expect(exited.map((w) => w.workflowId).sort()).toEqual([a.workflowId, b.workflowId].sort());
   });
 
   it('replays its own history deterministically', async () => {

@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,7 +15,22 @@ import {
 } from '@temporalio/workflow';
 import type { JourneyActivities, ProgressInput } from '../activities/index.js';
 import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
-import { advance, type Command, type Input, type JourneyState, nextWakeAt, type Profile, start, waitingFor } from '../engine/engine.js';
+import {
+  advance,
+  asEngineError,
+  type Command,
+  fail,
+  initialState,
+  type Input,
+  type JourneyState,
+  nextInput,
+  nextWakeAt,
+  type Profile,
+  type QueuedInput,
+  start,
+  type StartOptions,
+  waitingFor,
+} from '../engine/engine.js';
 import {
   CustomerIdAttr,
   exitJourneySignal,
@@ -22,6 +38,7 @@ import {
   journeyQuery,
   JourneyKeyAttr,
   JourneyStageAttr,
+  JourneyStatusAttr,
   profileSignal,
   stageQuery,
   stateQuery,
@@ -35,9 +52,10 @@ export interface JourneyWorkflowInput {
   params: ParamValues;
   /** The part of the customer's profile journeys may see (no contact data). */
   profile?: Profile;
-  /** Carried across continue-as-new: the engine state and the inputs not yet applied. */
+  /** Carried across continue-as-new: the engine state and the inputs not yet applied (with the instant each arrived;
+   * a run of the code before `engine-orders-inputs` carried bare inputs). */
   state?: JourneyState;
-  pending?: Input[];
+  pending?: (QueuedInput | Input)[];
   /** Sends the contact policy deferred (quiet hours, a cap), each tried again at its instant. */
   deferred?: DeferredSend[];
 }
@@ -66,17 +84,28 @@ const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus
   },
 });
 
+/** Patch: the engine decides whether a due timer or a queued input goes first (`nextInput`); the API's start is the
+ * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
+const ENGINE_ORDERS_INPUTS = 'engine-orders-inputs';
+
+const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
+
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
   const def = input.definition;
   const workflowId = workflowInfo().workflowId;
-  const queue: Input[] = [...(input.pending ?? [])];
+  // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
+  const engineOrders = patched(ENGINE_ORDERS_INPUTS);
+  const runStartedAt = new Date().toISOString();
+  const queue: QueuedInput[] = (input.pending ?? []).map((p) => queued(p, runStartedAt));
   let deferred: DeferredSend[] = [...(input.deferred ?? [])];
   let state: JourneyState;
 
-  setHandler(journeyEventSignal, (event) => void queue.push({ type: 'event', event }));
-  setHandler(exitJourneySignal, ({ reason }) => void queue.push({ type: 'exit', reason }));
-  setHandler(taskCompletedSignal, (t) => void queue.push({ type: 'taskCompleted', ...t }));
-  setHandler(profileSignal, (profile) => void queue.push({ type: 'profile', profile }));
+  /** An input with the workflow's time of its arrival: the engine compares it with due timers. */
+  const enqueue = (i: Input) => void queue.push({ input: i, arrivedAt: new Date().toISOString() });
+  setHandler(journeyEventSignal, (event) => enqueue({ type: 'event', event }));
+  setHandler(exitJourneySignal, ({ reason }) => enqueue({ type: 'exit', reason }));
+  setHandler(taskCompletedSignal, (t) => enqueue({ type: 'taskCompleted', ...t }));
+  setHandler(profileSignal, (profile) => enqueue({ type: 'profile', profile }));
   setHandler(stageQuery, () => ({ stage: state.stage, status: state.status, stageEnteredAt: state.stageEnteredAt }));
   setHandler(stateQuery, () => state);
   setHandler(journeyQuery, () => {
@@ -132,7 +161,9 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const transitions = commands.filter((c) => c.type === 'stageChanged');
     const ended = commands.some((c) => c.type === 'ended');
     const writeProgress = async () => {
-      upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
+      // A failed journey writes its status on every code path: before the patch such a workflow could only retry.
+      const status = ended && (engineOrders || state.status === 'failed') ? [{ key: JourneyStatusAttr, value: state.status }] : [];
+      upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }, ...status]);
       await recordProgress(progress(state, workflowId, transitions));
     };
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
@@ -141,25 +172,37 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     if (ended) await writeProgress();
   };
 
+  /** An engine error is deterministic (the same definition, state and input fail again on every retry): the journey
+   * ends as failed, visibly, instead of retrying its workflow task for ever. */
+  const failed = (err: unknown, from: JourneyState) => {
+    const e = asEngineError(err);
+    log.error('journey failed in the engine', { code: e.code, message: e.message, step: e.step });
+    return fail(from, e, new Date());
+  };
+
   if (input.state) {
     state = input.state;
   } else {
-    const r = start(
-      def,
-      {
-        instanceId: workflowId,
-        customerId: input.customerId,
-        ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}),
-        params: input.params,
-        ...(input.profile ? { profile: input.profile } : {}),
-      },
-      new Date(),
-    );
+    const opts: StartOptions = {
+      instanceId: workflowId,
+      customerId: input.customerId,
+      ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}),
+      params: input.params,
+      ...(input.profile ? { profile: input.profile } : {}),
+    };
+    let r;
+    try {
+      r = start(def, opts, new Date());
+    } catch (err) {
+      r = failed(err, initialState(def, opts, new Date()));
+    }
     state = r.state;
-    upsertSearchAttributes([
-      { key: CustomerIdAttr, value: input.customerId },
-      { key: JourneyKeyAttr, value: def.key },
-    ]);
+    // The start (service/journeys.ts) sets CustomerId and JourneyKey; before the patch the workflow wrote them too.
+    if (!engineOrders)
+      upsertSearchAttributes([
+        { key: CustomerIdAttr, value: input.customerId },
+        { key: JourneyKeyAttr, value: def.key },
+      ]);
     await execute(r.commands);
   }
 
@@ -177,16 +220,28 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       deferred = deferred.filter((d) => !due.includes(d));
       for (const d of due) await run(d.command);
     }
-    if (queue.length === 0 && (engineWake === undefined || Date.parse(engineWake) > Date.now())) continue;
-    const next: Input = queue.shift() ?? { type: 'timer' };
-    const r = advance(def, state, next, new Date());
+    let next: Input;
+    if (engineOrders) {
+      const pick = nextInput(state, queue, new Date());
+      if (pick === undefined) continue;
+      next = pick.kind === 'timer' ? { type: 'timer' } : queue.splice(pick.index, 1)[0]!.input;
+    } else {
+      if (queue.length === 0 && (engineWake === undefined || Date.parse(engineWake) > Date.now())) continue;
+      next = queue.shift()?.input ?? { type: 'timer' };
+    }
+    let r;
+    try {
+      r = advance(def, state, next, new Date());
+    } catch (err) {
+      r = failed(err, state);
+    }
     state = r.state;
     await execute(r.commands);
 
     if (state.status === 'running' && workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       log.info('continuing as new', { historyLength: workflowInfo().historyLength, pending: queue.length });
-      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: queue, deferred });
+      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: engineOrders ? queue : queue.map((q) => q.input), deferred });
     }
   }
   // Sends still waiting for quiet hours or a cap do not outlive their journey (an opt-out must not be followed by one).

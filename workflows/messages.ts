@@ -41,7 +41,10 @@ export const stateQuery = defineQuery<JourneyState>('state');
 export const CustomerIdAttr = defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD);
 export const JourneyKeyAttr = defineSearchAttributeKey('JourneyKey', SearchAttributeType.KEYWORD);
 export const JourneyStageAttr = defineSearchAttributeKey('JourneyStage', SearchAttributeType.KEYWORD);
-export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr];
+/** running (set by the start), then completed, exited or failed (set by the workflow when the journey ends): ops filter
+ * failed journeys with `JourneyStatus="failed"`. */
+export const JourneyStatusAttr = defineSearchAttributeKey('JourneyStatus', SearchAttributeType.KEYWORD);
+export const SEARCH_ATTRIBUTES = [CustomerIdAttr, JourneyKeyAttr, JourneyStageAttr, JourneyStatusAttr];
 
 /** Escapes the characters that separate the parts of a workflow id (`:` between parts, `@` before a re-entry number)
  * and the escape character itself, so no part can pass for two. Ids of parts without them are unchanged. */

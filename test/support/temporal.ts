@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporal } from '@temporalio/proto';
+// A CommonJS package: a named import works under vitest but not under plain Node ESM (tsx, `npm run record-histories`).
+import proto from '@temporalio/proto';
 import { resolveTemporalCli, resolveTestServer } from '../../dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 
@@ -24,7 +25,7 @@ export async function startDevServer(opts: { extraArgs?: string[] } = {}): Promi
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   const path = await resolveTestServer({ projectRoot, install: true });
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
-  const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  const KEYWORD = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
     searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((a) => [a.name, KEYWORD])),
