@@ -46,6 +46,25 @@ export type Config = {
 
 export class ConfigError extends Error {}
 
+/** Secrets that must be real in production: the Twilio auth token verifies delivery callbacks (a known token lets
+ * anyone forge them), the webhook secret signs app pushes. Missing, one of the built-in defaults, or an obvious
+ * placeholder ("change-me", "placeholder", "example") is refused. */
+const PRODUCTION_SECRETS = [
+  ['TWILIO_AUTH_TOKEN', 'local-sink-token'],
+  ['WEBHOOK_SECRET', 'local-webhook-secret-change-me'],
+] as const;
+const PLACEHOLDER = /change[-_ ]?me|placeholder|example|^(x+|0+|secret|token|test|dummy|changeit)$/i;
+
+function productionProblems(given: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const [name, builtIn] of PRODUCTION_SECRETS) {
+    const value = given[name]?.trim();
+    if (value === undefined) problems.push(`${name} is not set`);
+    else if (value === builtIn || PLACEHOLDER.test(value)) problems.push(`${name} is a placeholder`);
+  }
+  return problems;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable (e.g. `TWILIO_ACCOUNT_SID=` in a compose file) means "not set".
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
@@ -55,6 +74,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production') {
+    const problems = productionProblems(given);
+    if (problems.length)
+      throw new ConfigError(`refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set them to the real Twilio auth token and a long random webhook secret.`);
+  }
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -73,4 +97,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
   };
+}
+
+/** For a process's entry point: the config, or the problem on stderr and exit code 1 (no stack trace for a setting). */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }
