@@ -10,7 +10,9 @@ import { JourneyService } from '../service/journeys.js';
 import { createApp } from './app.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
-export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+/** `listening` is the address the API is bound to, as a URL (http://0.0.0.0:… or http://[::]:… on every interface);
+ * `url` is where this machine reaches it (the loopback address when it listens on every interface). */
+export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; listening: string; close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const connection = await Connection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -34,17 +36,21 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
   const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness });
-  const server = app.listen(config.port);
+  const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { address, port, family } = server.address() as AddressInfo;
+  const hostPart = (a: string) => (family === 'IPv6' ? `[${a}]` : a);
+  const everywhere = address === '0.0.0.0' || address === '::';
+  const listening = `http://${hostPart(address)}:${port}`;
+  const url = everywhere ? `http://127.0.0.1:${port}` : listening;
   listeningUrl = url;
-  logger.info({ url }, 'API listening');
+  logger.info({ url: listening }, 'API listening');
   return {
     url,
+    listening,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await connection.close();

@@ -5,6 +5,8 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The address the API listens on; unset means every interface (`npm start` sets 127.0.0.1 unless given). */
+  HOST: z.string().optional(),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/journeys'),
   /** Connections per process. (The embedded database of `npm start` accepts several but runs them one at a time.) */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
@@ -32,6 +34,8 @@ export type Config = {
   env: 'development' | 'test' | 'production';
   logLevel: string;
   port: number;
+  /** Unset: every interface. */
+  host?: string;
   databaseUrl: string;
   databasePoolSize: number;
   temporal: { address: string; namespace: string; taskQueue: string };
@@ -83,6 +87,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
+    ...(e.HOST !== undefined ? { host: e.HOST } : {}),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
