@@ -2,14 +2,14 @@
 import express, { type Request } from 'express';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
-import { checkContent, Content, type TemplateCatalog } from '../channels/templates.js';
-import { ApiError } from '../service/errors.js';
+import { Content, type TemplateCatalog } from '../channels/templates.js';
 import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
+import { checkUpload, PreviewBody, previewTemplate } from '../service/templates.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -125,11 +125,12 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
   app.put('/v1/templates/:key/:channel/:locale', async (req, res) => {
     const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
     const content = parse(Content, body(req), 'body');
-    if (channel === 'email' && content.subject === undefined) throw new ApiError(400, 'invalid_request', 'an email template needs a subject');
-    const problem = checkContent(content);
-    if (problem) throw new ApiError(400, 'invalid_template', `the template does not parse: ${problem}`);
+    checkUpload(channel, locale, content);
     const row = await templates.put(key, channel, locale, content);
     res.status(201).json(row);
+  });
+  app.post('/v1/templates/preview', async (req, res) => {
+    res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
   });
   app.get('/v1/messages/:messageId', async (req, res) => {
     res.json(await service.getMessage(parse(z.uuid(), req.params.messageId, 'params')));

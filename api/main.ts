@@ -1,10 +1,10 @@
 // `npm run api`: the REST API alone, against TEMPORAL_ADDRESS and DATABASE_URL.
-import { loadConfig } from '../config/config.js';
+import { loadConfigOrExit } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { migrate } from '../db/migrate.js';
 import { startApiServer } from './server.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config, 'api');
 await migrate(config.databaseUrl, logger);
 const api = await startApiServer(config, logger);

@@ -18,7 +18,9 @@ import { twilioStatusRouter } from './twilio-status.js';
 /** A readiness check answers within this, whatever the peer does. */
 const READINESS_TIMEOUT_MS = 4_000;
 
-export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; close(): Promise<void> }> {
+/** `listening` is the address the API is bound to, as a URL (http://0.0.0.0:… or http://[::]:… on every interface);
+ * `url` is where this machine reaches it (the loopback address when it listens on every interface). */
+export async function startApiServer(config: Config, logger: Logger): Promise<{ url: string; listening: string; close(): Promise<void> }> {
   // A query the server stops answering fails before the API's 5 s promise; a dead server fails at connect.
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize, connectTimeoutMs: 2_000, queryTimeoutMs: 4_000 });
   // Lazy: the API starts while Temporal is down, answers 503 for what needs it, and says so at /readyz.
@@ -45,17 +47,21 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
   const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator });
-  const server = app.listen(config.port);
+  const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const { address, port, family } = server.address() as AddressInfo;
+  const hostPart = (a: string) => (family === 'IPv6' ? `[${a}]` : a);
+  const everywhere = address === '0.0.0.0' || address === '::';
+  const listening = `http://${hostPart(address)}:${port}`;
+  const url = everywhere ? `http://127.0.0.1:${port}` : listening;
   listeningUrl = url;
-  logger.info({ url }, 'API listening');
+  logger.info({ url: listening }, 'API listening');
   return {
     url,
+    listening,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

@@ -1,10 +1,16 @@
 // Message templates: per key, channel and locale, rendered with LiquidJS against the customer's profile, the event's
 // data and the journey's params. Versioned in Postgres (seeded from templates/*.json); a send uses the newest version.
 // Text is rendered as is; HTML escapes every output.
+//
+// Templates are written by people outside the engineering team and run inside the worker, so rendering is sandboxed:
+// no tag reads a file or another template (`include`, `render` and `layout` are refused when a template is parsed, and
+// the engines' file system finds nothing, should a tag ever reach it), and every parse and render runs under LiquidJS's
+// budgets (source length, wall-clock time, allocation). The rendered output is capped per channel. Whatever breaks a
+// limit is a `TemplateLimitError`: a send fails for good (retrying renders the same), an upload is refused.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Liquid, type Template } from 'liquidjs';
+import { type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
 import { z } from 'zod';
 import type { Channel } from '../engine/definition.js';
 import type { Db } from '../db/client.js';
@@ -14,12 +20,71 @@ export type TemplateContent = z.infer<typeof Content>;
 const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms', 'webhook']), z.record(z.string(), Content)));
 
 export class TemplateError extends Error {}
+/** A template broke a budget (parse length, render time, allocation) or its output is over its channel's cap. */
+export class TemplateLimitError extends TemplateError {}
+
+/** LiquidJS budgets, the same for every template. Real templates parse in well under a millisecond and allocate little. */
+export const TEMPLATE_LIMITS = {
+  /** Characters parsed in one call (a stored html part is at most 100 000). */
+  parseLimit: 300_000,
+  /** Wall-clock milliseconds one render may take. */
+  renderLimit: 250,
+  /** LiquidJS's allocation units in one render (range sizes, string and array building). */
+  memoryLimit: 5_000_000,
+} as const;
+
+/** The longest output each channel accepts, in characters: SMS 1 600 (Twilio's body limit); an email subject one header
+ * line (998); push title and text what an app notification can carry. (Only email sends html.) */
+export const OUTPUT_CAPS: Record<Channel, { subject: number; text: number; html: number }> = {
+  email: { subject: 998, text: 100_000, html: 500_000 },
+  sms: { subject: 998, text: 1_600, html: 500_000 },
+  webhook: { subject: 1_000, text: 10_000, html: 500_000 },
+};
 
 export const DEFAULT_LOCALE = 'en';
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');
 
-const textEngine = new Liquid({ strictFilters: true });
-const htmlEngine = new Liquid({ strictFilters: true, outputEscape: 'escape' });
+/** The engines' file system: nothing exists and nothing can be read. */
+const NO_FILES: FS = {
+  exists: async () => false,
+  existsSync: () => false,
+  readFile: async (file) => Promise.reject(new TemplateError(`templates cannot read files ("${file}")`)),
+  readFileSync: (file) => {
+    throw new TemplateError(`templates cannot read files ("${file}")`);
+  },
+  resolve: (_dir, file) => file,
+  contains: async () => false,
+  containsSync: () => false,
+};
+
+/** Stands in for `include`, `render` and `layout`: refused when the template is parsed, so it is never stored. */
+class RefusedTag extends Tag {
+  constructor(token: TagToken, remain: TopLevelToken[], liquid: Liquid) {
+    super(token, remain, liquid);
+    throw new Error(`{% ${token.name} %} is not allowed: a template cannot read files or other templates`);
+  }
+  *render(): Generator<unknown, void, unknown> {}
+}
+
+function sandboxed(extra: { outputEscape?: 'escape' } = {}): Liquid {
+  const engine = new Liquid({
+    ...extra,
+    strictFilters: true,
+    ownPropertyOnly: true,
+    fs: NO_FILES,
+    root: [],
+    partials: [],
+    layouts: [],
+    relativeReference: false,
+    dynamicPartials: false,
+    ...TEMPLATE_LIMITS,
+  });
+  for (const name of ['include', 'render', 'layout']) engine.registerTag(name, RefusedTag);
+  return engine;
+}
+
+const textEngine = sandboxed();
+const htmlEngine = sandboxed({ outputEscape: 'escape' });
 const parsed = new Map<string, Template[]>();
 function parse(engine: Liquid, source: string): Template[] {
   const k = `${engine === htmlEngine ? 'h' : 't'}:${source}`;
@@ -41,6 +106,16 @@ export function checkContent(content: TemplateContent): string | undefined {
   } catch (err) {
     return (err as Error).message;
   }
+}
+
+/** The variables (as paths) one content reads. */
+export function contentVariables(content: TemplateContent): string[][] {
+  const seen = new Map<string, string[]>();
+  const sources: [Liquid, string | undefined][] = [[textEngine, content.subject], [textEngine, content.text], [htmlEngine, content.html]];
+  for (const [engine, src] of sources)
+    if (src !== undefined)
+      for (const segs of engine.globalVariableSegmentsSync(parse(engine, src))) seen.set(segs.join('.'), segs.map(String));
+  return [...seen.values()];
 }
 
 type Entries = Map<string, Record<string, TemplateContent>>; // `${key}|${channel}` → locale → content
@@ -78,13 +153,8 @@ export class TemplateStore {
   /** The variables (as paths) a template reads, in any of its locales. */
   variables(key: string, channel: Channel): string[][] {
     const seen = new Map<string, string[]>();
-    for (const content of Object.values(this.entries.get(`${key}|${channel}`) ?? {})) {
-      const sources: [Liquid, string | undefined][] = [[textEngine, content.subject], [textEngine, content.text], [htmlEngine, content.html]];
-      for (const [engine, src] of sources)
-        if (src !== undefined)
-          for (const segs of engine.globalVariableSegmentsSync(parse(engine, src)))
-            seen.set(segs.join('.'), segs.map(String));
-    }
+    for (const content of Object.values(this.entries.get(`${key}|${channel}`) ?? {}))
+      for (const segs of contentVariables(content)) seen.set(segs.join('.'), segs);
     return [...seen.values()];
   }
 
@@ -98,16 +168,38 @@ export class TemplateStore {
       Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang)?.[1] ??
       byLocale[DEFAULT_LOCALE] ??
       Object.values(byLocale)[0]!;
-    try {
-      return {
-        ...(content.subject !== undefined ? { subject: textEngine.renderSync(parse(textEngine, content.subject), vars) as string } : {}),
-        text: textEngine.renderSync(parse(textEngine, content.text), vars) as string,
-        ...(content.html !== undefined ? { html: htmlEngine.renderSync(parse(htmlEngine, content.html), vars) as string } : {}),
-      };
-    } catch (err) {
-      throw new TemplateError(`template "${key}" (${channel}, ${locale}) failed to render: ${(err as Error).message}`);
-    }
+    return renderContent(content, channel, vars, `template "${key}" (${channel}, ${locale})`);
   }
+}
+
+/** Whether LiquidJS stopped on one of its budgets (its limiter asserts `<resource> limit exceeded`). */
+function brokeLimit(err: unknown): boolean {
+  for (let e = err as { name?: string; message?: string; originalError?: unknown } | undefined, depth = 0; e && depth < 5; e = e.originalError as typeof e, depth++)
+    if (e.name === 'AssertionError' && /limit exceeded/.test(e.message ?? '')) return true;
+  return false;
+}
+
+/** Renders one content for a channel under the budgets, and checks its output against the channel's caps. `label`
+ * names the template in error messages (never the data it was rendered with). */
+export function renderContent(content: TemplateContent, channel: Channel, vars: Record<string, unknown>, label = 'the template'): TemplateContent {
+  const caps = OUTPUT_CAPS[channel];
+  const part = (name: 'subject' | 'text' | 'html', engine: Liquid, source: string): string => {
+    let out: string;
+    try {
+      out = engine.renderSync(parse(engine, source), vars) as string;
+    } catch (err) {
+      const message = `${label} failed to render its ${name}: ${(err as Error).message}`;
+      throw brokeLimit(err) ? new TemplateLimitError(message) : new TemplateError(message);
+    }
+    if (out.length > caps[name])
+      throw new TemplateLimitError(`${label} renders a ${name} of ${out.length} characters; ${channel} allows at most ${caps[name]}`);
+    return out;
+  };
+  return {
+    ...(content.subject !== undefined ? { subject: part('subject', textEngine, content.subject) } : {}),
+    text: part('text', textEngine, content.text),
+    ...(content.html !== undefined ? { html: part('html', htmlEngine, content.html) } : {}),
+  };
 }
 
 /** Templates as versioned rows in Postgres. */

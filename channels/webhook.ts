@@ -13,6 +13,8 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
  * Push and app messages as a signed JSON POST to the customer-facing system (an app's push service, a CRM).
  * 2xx is success, 4xx a permanent refusal, 5xx and timeouts are transient. The idempotency key travels in the body
  * and in `Idempotency-Key`, so the receiver can drop a repeat.
+ * Redirects are not followed: a 3xx would carry the signed body (or a replay of it) to wherever it points, so it is a
+ * permanent failure naming the redirect; WEBHOOK_URL must be the receiver's final address.
  */
 export function createWebhookChannel(opts: { url: string; secret: string; timeoutMs?: number }): Channel {
   return {
@@ -29,13 +31,27 @@ export function createWebhookChannel(opts: { url: string; secret: string; timeou
           [SIGNATURE_HEADER]: signWebhook(opts.secret, timestamp, body),
         },
         body,
+        redirect: 'manual',
         signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
       });
       const text = await res.text();
+      if (res.status >= 300 && res.status < 400)
+        throw new PermanentChannelError(`webhook answered ${res.status} (a redirect${redirectTarget(res, opts.url)}); redirects are not followed: set WEBHOOK_URL to the receiver's final address`, res.status);
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
         throw new PermanentChannelError(`webhook answered ${res.status}: ${text.slice(0, 200)}`, res.status);
       if (!res.ok) throw new Error(`webhook answered ${res.status}: ${text.slice(0, 200)}`);
       return { providerId: res.headers.get('x-request-id') ?? m.idempotencyKey };
     },
   };
+}
+
+/** Where a redirect points, as an origin only (no path or query: those may carry tokens). */
+function redirectTarget(res: Response, base: string): string {
+  const location = res.headers.get('location');
+  if (!location) return '';
+  try {
+    return ` to ${new URL(location, base).origin}`;
+  } catch {
+    return '';
+  }
 }

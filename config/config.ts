@@ -6,6 +6,8 @@ const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** The address the API listens on; unset means every interface (`npm start` sets 127.0.0.1 unless given). */
+  HOST: z.string().optional(),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/journeys'),
   /** Connections per process. (The embedded database of `npm start` accepts several but runs them one at a time.) */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(10),
@@ -44,6 +46,8 @@ export type Config = {
   env: 'development' | 'test' | 'production';
   logLevel: string;
   port: number;
+  /** Unset: every interface. */
+  host?: string;
   databaseUrl: string;
   databasePoolSize: number;
   temporal: { address: string; namespace: string; taskQueue: string };
@@ -64,6 +68,25 @@ export type Config = {
 
 export class ConfigError extends Error {}
 
+/** Secrets that must be real in production: the Twilio auth token verifies delivery callbacks (a known token lets
+ * anyone forge them), the webhook secret signs app pushes. Missing, one of the built-in defaults, or an obvious
+ * placeholder ("change-me", "placeholder", "example") is refused. */
+const PRODUCTION_SECRETS = [
+  ['TWILIO_AUTH_TOKEN', 'local-sink-token'],
+  ['WEBHOOK_SECRET', 'local-webhook-secret-change-me'],
+] as const;
+const PLACEHOLDER = /change[-_ ]?me|placeholder|example|^(x+|0+|secret|token|test|dummy|changeit)$/i;
+
+function productionProblems(given: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  for (const [name, builtIn] of PRODUCTION_SECRETS) {
+    const value = given[name]?.trim();
+    if (value === undefined) problems.push(`${name} is not set`);
+    else if (value === builtIn || PLACEHOLDER.test(value)) problems.push(`${name} is a placeholder`);
+  }
+  return problems;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable (e.g. `TWILIO_ACCOUNT_SID=` in a compose file) means "not set".
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
@@ -73,10 +96,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.NODE_ENV === 'production') {
+    const problems = productionProblems(given);
+    if (problems.length)
+      throw new ConfigError(`refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set them to the real Twilio auth token and a long random webhook secret.`);
+  }
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
+    ...(e.HOST !== undefined ? { host: e.HOST } : {}),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
@@ -95,4 +124,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     eventSweep: { intervalMs: e.EVENT_SWEEP_INTERVAL_MS, afterMs: e.EVENT_SWEEP_AFTER_MS },
     durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
   };
+}
+
+/** For a process's entry point: the config, or the problem on stderr and exit code 1 (no stack trace for a setting). */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
 }

@@ -6,42 +6,64 @@
 //   TWILIO_ACCOUNT_SID and TWILIO_API_BASE_URL unset → the Twilio sink (:3099, SMS page on the same port)
 //   WEBHOOK_URL unset       → the webhook sink for app pushes (:3098, page on the same port)
 // then migrates the database and runs the worker and the API in this process. Ctrl-C / SIGTERM stops everything
-// in reverse order and exits 0.
-import { spawn, type ChildProcess } from 'node:child_process';
+// in reverse order and exits 0; so does the death of the process that launched this one (npm, tsx). The Temporal dev
+// server is supervised so that it dies with this process even on SIGKILL, and one an earlier start left behind is
+// stopped (dev/temporal-dev-server.ts).
+// The API listens on 127.0.0.1 unless HOST says otherwise (PORT, default 3000). The embedded peers' ports can be moved
+// with DEV_TEMPORAL_PORT, DEV_TEMPORAL_UI_PORT, DEV_POSTGRES_PORT, DEV_SMTP_PORT, DEV_MAIL_PAGE_PORT,
+// DEV_TWILIO_SINK_PORT and DEV_WEBHOOK_SINK_PORT (0 picks a free port where the peer allows it).
 import { mkdirSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../config/logger.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startSmtpCatcher } from './smtp-catcher.js';
-import { resolveTemporalCli } from './temporal-cli.js';
+import { startTemporalDevServer } from './temporal-dev-server.js';
 import { startTwilioSink } from './twilio-sink.js';
 import { startWebhookSink } from './webhook-sink.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const HOST = '127.0.0.1';
-const TEMPORAL_PORT = 7233;
-const TEMPORAL_UI_PORT = 8233;
-const POSTGRES_PORT = 5433; // next to a real Postgres on 5432; a free port is used when taken
-const SMTP_PORT = 1025;
-const MAIL_PAGE_PORT = 1080;
-const TWILIO_SINK_PORT = 3099;
-const WEBHOOK_SINK_PORT = 3098;
+const PORTS = {
+  DEV_TEMPORAL_PORT: 7233,
+  DEV_TEMPORAL_UI_PORT: 8233,
+  DEV_POSTGRES_PORT: 5433, // next to a real Postgres on 5432; a free port is used when taken
+  DEV_SMTP_PORT: 1025,
+  DEV_MAIL_PAGE_PORT: 1080,
+  DEV_TWILIO_SINK_PORT: 3099,
+  DEV_WEBHOOK_SINK_PORT: 3098,
+};
 const EMBEDDED_POOL_SIZE = '5';
-const SEARCH_ATTRIBUTES = ['CustomerId=Keyword', 'JourneyKey=Keyword', 'JourneyStage=Keyword', 'JourneyStatus=Keyword'];
-const TEMPORAL_READY_TIMEOUT_MS = 60_000;
+/** The CLI's names of the SDK's search attribute types. */
+const CLI_TYPES: Record<string, string> = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
 const STOP_STEP_TIMEOUT_MS = 15_000;
+/** How often this process checks that whoever launched it is still there. */
+const LAUNCHER_CHECK_MS = 1_000;
+
+function devPorts(env: NodeJS.ProcessEnv): Record<keyof typeof PORTS, number> {
+  return Object.fromEntries(
+    Object.entries(PORTS).map(([name, fallback]) => {
+      const raw = env[name]?.trim();
+      if (!raw) return [name, fallback];
+      const port = Number(raw);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`invalid configuration: ${name}: a port number (0-65535)`);
+      return [name, port];
+    }),
+  ) as Record<keyof typeof PORTS, number>;
+}
 
 type Stop = { name: string; stop: () => Promise<void> };
 
 async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Validate what the user did set before starting anything.
+  // The API of `npm start` is for this machine unless HOST says otherwise.
+  if (!env.HOST?.trim()) env.HOST = HOST;
   const initial = loadConfig(env);
+  const ports = devPorts(env);
   const logger = createLogger(initial, 'dev');
   const dataDir = path.resolve(env.DATA_DIR?.trim() || path.join(projectRoot, '.data'));
   mkdirSync(dataDir, { recursive: true });
@@ -76,12 +98,31 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The launcher (npm, tsx) killed outright leaves this process orphaned, serving on and holding the ports: its parent
+  // changing is the sign, and the answer is a clean stop as on SIGTERM.
+  const launcher = process.ppid;
+  const watchLauncher = setInterval(() => {
+    if (process.ppid === launcher) return;
+    clearInterval(watchLauncher);
+    logger.warn('the process that launched this one is gone');
+    onSignal('SIGHUP');
+  }, LAUNCHER_CHECK_MS).unref();
   const checkpoint = () => abort.signal.throwIfAborted();
 
   try {
     // (a) Temporal
     if (!env.TEMPORAL_ADDRESS?.trim()) {
-      const temporal = await startTemporalDevServer(dataDir, env, logger, abort.signal);
+      const temporal = await startTemporalDevServer({
+        projectRoot,
+        dataDir,
+        host: HOST,
+        port: ports.DEV_TEMPORAL_PORT,
+        uiPort: ports.DEV_TEMPORAL_UI_PORT,
+        searchAttributes: SEARCH_ATTRIBUTES.map((a) => `${a.name}=${CLI_TYPES[a.type] ?? 'Keyword'}`),
+        env,
+        logger,
+        abort: abort.signal,
+      });
       stops.push({ name: 'temporal dev server', stop: temporal.stop });
       env.TEMPORAL_ADDRESS = temporal.address;
       urls.push(['Temporal', `${temporal.address} (embedded dev server, ${path.join(dataDir, 'temporal.db')})`]);
@@ -94,7 +135,7 @@ async function main(): Promise<void> {
     // (b) Postgres
     if (!env.DATABASE_URL?.trim()) {
       const pgDir = path.join(dataDir, 'pg');
-      const pg = await startEmbeddedPostgresOnPreferredPort(pgDir, logger);
+      const pg = await startEmbeddedPostgresOnPreferredPort(pgDir, ports.DEV_POSTGRES_PORT, logger);
       stops.push({ name: 'embedded postgres', stop: () => pg.close() });
       env.DATABASE_URL = pg.url;
       env.DATABASE_POOL_SIZE ??= EMBEDDED_POOL_SIZE;
@@ -107,8 +148,8 @@ async function main(): Promise<void> {
     // (c) mail
     if (!env.SMTP_URL?.trim()) {
       const smtp = await startSmtpCatcher({
-        smtpPort: SMTP_PORT,
-        httpPort: MAIL_PAGE_PORT,
+        smtpPort: ports.DEV_SMTP_PORT,
+        httpPort: ports.DEV_MAIL_PAGE_PORT,
         host: HOST,
         log: (msg) => logger.debug(msg),
       });
@@ -123,7 +164,7 @@ async function main(): Promise<void> {
 
     // (d) SMS
     if (!env.TWILIO_ACCOUNT_SID?.trim() && !env.TWILIO_API_BASE_URL?.trim()) {
-      const sink = await startTwilioSink({ port: TWILIO_SINK_PORT, host: HOST, log: (msg) => logger.debug(msg) });
+      const sink = await startTwilioSink({ port: ports.DEV_TWILIO_SINK_PORT, host: HOST, log: (msg) => logger.debug(msg) });
       stops.push({ name: 'twilio sink', stop: () => sink.close() });
       env.TWILIO_API_BASE_URL = sink.url;
       urls.push(['SMS page', `${sink.url}/ (Twilio sink)`]);
@@ -136,7 +177,7 @@ async function main(): Promise<void> {
     if (!env.WEBHOOK_URL?.trim()) {
       const secret = env.WEBHOOK_SECRET?.trim() || 'local-webhook-secret-change-me';
       env.WEBHOOK_SECRET = secret;
-      const sink = await startWebhookSink({ secret, port: WEBHOOK_SINK_PORT, host: HOST });
+      const sink = await startWebhookSink({ secret, port: ports.DEV_WEBHOOK_SINK_PORT, host: HOST });
       stops.push({ name: 'webhook sink', stop: () => sink.close() });
       env.WEBHOOK_URL = sink.url;
       urls.push(['Push page', `${new URL(sink.url).origin}/ (webhook sink)`]);
@@ -160,7 +201,7 @@ async function main(): Promise<void> {
     const api = await startApiServer(config, appLogger);
     stops.push({ name: 'api', stop: () => api.close() });
     checkpoint();
-    urls.unshift(['API', api.url]);
+    urls.unshift(['API', api.listening === api.url ? api.url : `${api.listening} (every interface; ${api.url} from this machine)`]);
     started = true;
   } catch (err) {
     if (!abort.signal.aborted) logger.error({ err }, 'start-up failed');
@@ -174,131 +215,15 @@ async function main(): Promise<void> {
   process.stdout.write(`\nJourneys is running.\n${lines.join('\n')}\n\nCtrl-C stops it.\n\n`);
 }
 
-/** Starts `temporal server start-dev` and resolves once it accepts gRPC connections. */
-async function startTemporalDevServer(dataDir: string, env: NodeJS.ProcessEnv, logger: Logger, abort: AbortSignal) {
-  const address = `${HOST}:${TEMPORAL_PORT}`;
-  for (const port of [TEMPORAL_PORT, TEMPORAL_UI_PORT]) {
-    if (await isListening(HOST, port)) {
-      throw new Error(
-        `port ${port} on ${HOST} is already in use. Is a Temporal server already running? ` +
-          `Stop it, or set TEMPORAL_ADDRESS=${address} to use it instead of starting one.`,
-      );
-    }
-  }
-  const cli = await resolveTemporalCli({ projectRoot, env, install: true, log: (msg) => logger.info(msg) });
-  const args = [
-    'server', 'start-dev',
-    '--db-filename', path.join(dataDir, 'temporal.db'),
-    '--ip', HOST,
-    '--port', String(TEMPORAL_PORT),
-    '--ui-port', String(TEMPORAL_UI_PORT),
-    '--namespace', 'default',
-    ...SEARCH_ATTRIBUTES.flatMap((sa) => ['--search-attribute', sa]),
-    '--log-level', 'warn',
-  ];
-  logger.info({ cli }, 'starting the Temporal dev server');
-  // Own process group: a terminal Ctrl-C reaches only this process, which stops Temporal last, after the worker.
-  const child = spawn(cli, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
-  spawnFailed.catch(() => undefined);
-  // Its stdout is the start-up summary (debug); stderr carries its warnings, which are noise once it is stopping.
-  let stopRequested = false;
-  const tail = pipeLines(child, (line, stream) => {
-    if (stream === 'stderr' && !stopRequested) logger.warn({ source: 'temporal' }, line);
-    else logger.debug({ source: 'temporal' }, line);
-  });
-  // If this process dies without stopping it (an uncaught crash), do not leave the server behind.
-  const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
-
-  const stop = async () => {
-    process.off('exit', killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    stopRequested = true;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  const deadline = Date.now() + TEMPORAL_READY_TIMEOUT_MS;
-  let stillRunning = true;
-  void exited.then(() => (stillRunning = false));
-  try {
-    for (;;) {
-      try {
-        const connection = await Promise.race([
-          Connection.connect({ address, connectTimeout: 2_000 }),
-          spawnFailed,
-          exited.then(({ code, signal }) => {
-            throw new Error(`temporal exited (${signal ?? `code ${code}`}) while starting:\n${tail().join('\n')}`);
-          }),
-        ]);
-        await connection.workflowService.getSystemInfo({});
-        await connection.close();
-        break;
-      } catch (err) {
-        if (!stillRunning || child.exitCode !== null) throw err;
-        abort.throwIfAborted();
-        if (Date.now() > deadline)
-          throw new Error(`the Temporal dev server did not accept connections within ${TEMPORAL_READY_TIMEOUT_MS} ms`);
-        await new Promise((r) => setTimeout(r, 250)); // between connection attempts, bounded by the deadline
-      }
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { address, uiUrl: `http://${HOST}:${TEMPORAL_UI_PORT}`, stop };
-}
-
-async function startEmbeddedPostgresOnPreferredPort(dataDir: string, logger: Logger) {
+async function startEmbeddedPostgresOnPreferredPort(dataDir: string, port: number, logger: Logger) {
   const log = (msg: string) => logger.debug(msg);
   try {
-    return await startEmbeddedPostgres({ dataDir, host: HOST, port: POSTGRES_PORT, log });
+    return await startEmbeddedPostgres({ dataDir, host: HOST, port, log });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    logger.warn(`port ${POSTGRES_PORT} is taken; the embedded Postgres uses a free port`);
+    logger.warn(`port ${port} is taken; the embedded Postgres uses a free port`);
     return startEmbeddedPostgres({ dataDir, host: HOST, port: 0, log });
   }
-}
-
-/** Forwards a child's output line by line; returns a function giving the last lines (for error messages). */
-function pipeLines(child: ChildProcess, onLine: (line: string, stream: 'stdout' | 'stderr') => void): () => string[] {
-  const last: string[] = [];
-  for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
-    let partial = '';
-    stream?.on('data', (chunk: Buffer) => {
-      const lines = (partial + chunk.toString('utf8')).split(/\r?\n/);
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        onLine(line, name);
-        last.push(line);
-        if (last.length > 30) last.shift();
-      }
-    });
-  }
-  return () => [...last];
-}
-
-function isListening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = netConnect({ host, port });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 function redactUrl(raw: string): string {

@@ -1,10 +1,10 @@
 // `npm run worker`: the Temporal worker alone, against TEMPORAL_ADDRESS and DATABASE_URL.
-import { loadConfig } from '../config/config.js';
+import { loadConfigOrExit } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { migrate } from '../db/migrate.js';
 import { runWorker } from './run.js';
 
-const config = loadConfig();
+const config = loadConfigOrExit();
 const logger = createLogger(config, 'worker');
 await migrate(config.databaseUrl, logger);
 const worker = await runWorker(config, logger);

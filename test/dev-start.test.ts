@@ -1,0 +1,166 @@
+// `npm start` cleans up after itself: its Temporal dev server never outlives it, also when it is SIGKILLed; one an
+// earlier start left behind is found and stopped; the API listens on 127.0.0.1 and the banner says where.
+// Each case runs the real entry point (tsx dev/start.ts, as `npm start` does) on a temporary data folder and free
+// ports, against a database of the test Postgres server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PID_FILE } from '../dev/temporal-dev-server.js';
+import { createTestDb, type TestDb } from './support/db.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BOOT_MS = 90_000;
+
+let testDb: TestDb;
+beforeAll(async () => {
+  testDb = await createTestDb();
+});
+afterAll(async () => testDb?.drop());
+
+/** Processes a case started, killed (by pid) when it ends whatever happened. */
+const started = new Set<number>();
+const dirs: string[] = [];
+afterEach(() => {
+  for (const pid of started) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  started.clear();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Alive and not a zombie (a zombie has exited; only its parent has not collected it yet). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+type Run = { launcher: ChildProcess; output: () => string; exited: Promise<number | null>; banner: Promise<string> };
+
+/** `npm start`'s entry point, as npm runs it: the tsx CLI, which runs dev/start.ts in a child node process. */
+function startDev(dataDir: string, temporalPort: number, uiPort: number): Run {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: testDb.url, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
+  for (const k of ['TEMPORAL_ADDRESS', 'HOST', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_API_BASE_URL', 'WEBHOOK_URL']) delete env[k];
+  Object.assign(env, { DEV_TEMPORAL_PORT: String(temporalPort), DEV_TEMPORAL_UI_PORT: String(uiPort), DEV_SMTP_PORT: '0', DEV_MAIL_PAGE_PORT: '0', DEV_TWILIO_SINK_PORT: '0', DEV_WEBHOOK_SINK_PORT: '0' });
+  const launcher = spawn(path.join(root, 'node_modules/.bin/tsx'), ['dev/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.add(launcher.pid!);
+  let out = '';
+  let onBanner: (b: string) => void;
+  let onFail: (e: Error) => void;
+  const banner = new Promise<string>((resolve, reject) => ((onBanner = resolve), (onFail = reject)));
+  const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+  void exited.then((code) => onFail(new Error(`npm start exited (${code}) before its banner:\n${out.slice(-3000)}`)));
+  const read = (c: Buffer) => {
+    out += c.toString('utf8');
+    const at = out.indexOf('Journeys is running.');
+    if (at >= 0 && out.indexOf('Ctrl-C stops it.', at) > 0) onBanner(out.slice(at, out.indexOf('Ctrl-C stops it.', at)));
+  };
+  launcher.stdout!.on('data', read);
+  launcher.stderr!.on('data', read);
+  return { launcher, output: () => out, exited, banner };
+}
+
+/** The dev server's pid file: the server, and the supervisor whose parent is the process running dev/start.ts. */
+function pidRecord(dataDir: string): { pid: number; supervisor: number } {
+  return JSON.parse(readFileSync(path.join(dataDir, PID_FILE), 'utf8')) as { pid: number; supervisor: number };
+}
+function track(dataDir: string) {
+  const rec = pidRecord(dataDir);
+  const service = parentOf(rec.supervisor);
+  for (const pid of [rec.pid, rec.supervisor, service]) started.add(pid);
+  return { temporal: rec.pid, supervisor: rec.supervisor, service };
+}
+function tempDir() {
+  const d = mkdtempSync(path.join(tmpdir(), 'journeys-dev-start-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('npm start cleans up after itself', () => {
+  it('the API listens on 127.0.0.1 and the banner gives the address it really listens on', { timeout: BOOT_MS + 30_000 }, async () => {
+    const dataDir = tempDir();
+    const run = startDev(dataDir, await freePort(), await freePort());
+    const banner = await run.banner;
+    const api = /API\s+(http:\/\/[^\s]+)/.exec(banner)?.[1];
+    expect(api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(Number(new URL(api!).port)).toBeGreaterThan(0); // PORT=0: the real port, not the asked one
+    expect((await fetch(`${api}/healthz`)).status).toBe(200);
+    // Bound to 127.0.0.1 itself, not every interface: another loopback address is refused (Linux routes all of
+    // 127.0.0.0/8 to the loopback device, so a server on 0.0.0.0 would answer there).
+    const elsewhere = await fetch(`http://127.0.0.2:${new URL(api!).port}/healthz`).then((r) => r.status, (e: Error) => (e.cause as NodeJS.ErrnoException)?.code);
+    expect(elsewhere).toBe('ECONNREFUSED');
+    run.launcher.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it('SIGKILL of the process running npm start: its Temporal dev server is gone soon after', { timeout: BOOT_MS + 60_000 }, async () => {
+    const dataDir = tempDir();
+    const run = startDev(dataDir, await freePort(), await freePort());
+    await run.banner;
+    const { temporal, service } = track(dataDir);
+    expect(alive(temporal)).toBe(true);
+    process.kill(service, 'SIGKILL');
+    await until('the Temporal dev server stops after its parent was SIGKILLed', () => !alive(temporal));
+  });
+
+  it('SIGKILL of the launcher (npm, tsx): the orphaned service stops everything, Temporal too', { timeout: BOOT_MS + 60_000 }, async () => {
+    const dataDir = tempDir();
+    const run = startDev(dataDir, await freePort(), await freePort());
+    await run.banner;
+    const { temporal, service } = track(dataDir);
+    run.launcher.kill('SIGKILL');
+    await until('the orphaned service stops', () => !alive(service));
+    await until('its Temporal dev server stops', () => !alive(temporal));
+  });
+
+  it('a Temporal dev server an earlier start left running is found and stopped by the next start', { timeout: 2 * BOOT_MS + 60_000 }, async () => {
+    const dataDir = tempDir();
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const first = startDev(dataDir, port, uiPort);
+    await first.banner;
+    const left = track(dataDir);
+    // The whole session killed at once (the supervisor too): nothing is left to stop the server.
+    process.kill(left.supervisor, 'SIGKILL');
+    process.kill(left.service, 'SIGKILL');
+    await until('the first start is gone', () => !alive(left.service) && !alive(left.supervisor));
+    expect(alive(left.temporal)).toBe(true);
+
+    const second = startDev(dataDir, port, uiPort); // the same ports: it would fail with "port in use" otherwise
+    await second.banner;
+    expect(alive(left.temporal)).toBe(false);
+    const now = track(dataDir);
+    expect(now.temporal).not.toBe(left.temporal);
+    expect(second.output()).toContain('stopping a Temporal dev server an earlier start left running');
+    second.launcher.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    await until('the second start stops its Temporal dev server', () => !alive(now.temporal));
+  });
+});

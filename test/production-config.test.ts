@@ -1,0 +1,42 @@
+// With NODE_ENV=production the built-in Twilio auth token and webhook secret (or none at all) stop start-up: a known
+// token lets anyone forge delivery callbacks, a known secret lets anyone sign pushes.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../config/config.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REAL = { TWILIO_AUTH_TOKEN: '8f3a1c9e2b7d4f60a5c1e9b3d7f2a6c4', WEBHOOK_SECRET: 'Qm9xTqv7Zr2LwP8sYk4NdJ6hFc1GtB5e' };
+
+describe('production refuses placeholder secrets', () => {
+  it.each([
+    ['the Twilio auth token missing', { WEBHOOK_SECRET: REAL.WEBHOOK_SECRET }, 'TWILIO_AUTH_TOKEN is not set'],
+    ['the webhook secret missing', { TWILIO_AUTH_TOKEN: REAL.TWILIO_AUTH_TOKEN }, 'WEBHOOK_SECRET is not set'],
+    ['the built-in Twilio auth token', { ...REAL, TWILIO_AUTH_TOKEN: 'local-sink-token' }, 'TWILIO_AUTH_TOKEN is a placeholder'],
+    ['the built-in webhook secret', { ...REAL, WEBHOOK_SECRET: 'local-webhook-secret-change-me' }, 'WEBHOOK_SECRET is a placeholder'],
+    ["the compose file's placeholder webhook secret", { ...REAL, WEBHOOK_SECRET: 'change-me-to-a-long-random-secret' }, 'WEBHOOK_SECRET is a placeholder'],
+    ['an empty Twilio auth token', { ...REAL, TWILIO_AUTH_TOKEN: '  ' }, 'TWILIO_AUTH_TOKEN is not set'],
+  ])('%s stops start-up', (_name, env, message) => {
+    expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(message);
+  });
+
+  it('real secrets start in production; the defaults still serve development and tests', () => {
+    expect(loadConfig({ NODE_ENV: 'production', ...REAL }).twilio.authToken).toBe(REAL.TWILIO_AUTH_TOKEN);
+    expect(loadConfig({ NODE_ENV: 'development' }).webhook.secret).toBe('local-webhook-secret-change-me');
+    expect(loadConfig({ NODE_ENV: 'test' }).twilio.authToken).toBe('local-sink-token');
+  });
+
+  it.each(['api/main.ts', 'worker/main.ts'])('%s exits 1 with the reason, before connecting to anything', async (entry) => {
+    // Unreachable peers: if the process got past its config it would hang connecting, not exit at once.
+    const env = { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: 'postgresql://nobody@127.0.0.1:9/none', TEMPORAL_ADDRESS: '127.0.0.1:9' };
+    const child = spawn(path.join(root, 'node_modules/.bin/tsx'), [entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(stderr).toContain('refusing to start with NODE_ENV=production: TWILIO_AUTH_TOKEN is not set; WEBHOOK_SECRET is not set');
+    expect(stderr).not.toContain('    at '); // a clear message, not a stack trace
+  });
+});
