@@ -3,7 +3,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import { classifyFault } from '../service/faults.js';
-import { ApiError, Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
+import { Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): Invalid {
   const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
@@ -136,10 +136,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (err instanceof DomainError) {
       if (err instanceof Unavailable || err instanceof RateLimited) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       res.status(statusOf(err)).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
-      return;
-    }
-    if (err instanceof ApiError) {
-      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
       return;
     }
     // body-parser's own errors carry a 4xx status and a type.

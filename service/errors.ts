@@ -50,18 +50,5 @@ export class Unavailable extends DomainError {
   }
 }
 
-/** An error the API answers with its own status; anything else is a 500 and is logged.
- * @deprecated Throw a `DomainError` subclass; kept while the service moves over. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-  }
-}
-
 export const notFound = (what: string, id: string) => new NotFound('not_found', `${what} "${id}" not found`);
 export const conflict = (code: string, message: string) => new Conflict(code, message);
