@@ -13,6 +13,7 @@ export interface SimulationTask {
   start: string;
   until: string;
   inputs: ScriptedInput[];
+  maxInputs?: number;
 }
 
 /** Errors do not cross a thread boundary with their class: the outcome says what kind of failure it was. */
@@ -46,7 +47,7 @@ function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: n
 export function runSimulationTask(task: SimulationTask): SimulationOutcome {
   const started = performance.now();
   try {
-    const r = simulate(task.definition, { customerId: task.customerId, params: task.params, profile: task.profile, start: task.start, until: task.until, inputs: task.inputs });
+    const r = simulate(task.definition, { customerId: task.customerId, params: task.params, profile: task.profile, start: task.start, until: task.until, inputs: task.inputs, ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}) });
     return { ok: true, result: summarize(task.definition, r, performance.now() - started) };
   } catch (err) {
     // The engine names what in the definition it cannot run; anything else it throws (a date out of range from an

@@ -16,6 +16,8 @@ export interface SimulatorOptions {
   timeoutMs: number;
   /** Threads at most. */
   threads: number;
+  /** Inputs (events and timers) one simulation may apply; unset → the engine's default. */
+  maxInputs?: number;
 }
 
 export type SimulationResult = Extract<SimulationOutcome, { ok: true }>['result'];
@@ -44,7 +46,7 @@ export class Simulator {
     let outcome: SimulationOutcome;
     this.pending++;
     try {
-      outcome = await this.pool.run(task, { signal });
+      outcome = await this.pool.run(this.options.maxInputs === undefined ? task : { ...task, maxInputs: this.options.maxInputs }, { signal });
     } catch (err) {
       // Aborting a running task terminates its thread; the pool starts a fresh one for the next task.
       if (signal.aborted) throw overBudget(`the simulation did not finish within ${this.options.timeoutMs} ms`);

@@ -41,7 +41,7 @@ afterAll(async () => {
 async function customer(fields: { phone?: string | null; email?: string | null; consents?: Record<string, boolean>; locale?: string } = {}) {
   const id = `act-${++n}`;
   await testDb.db.customer.create({
-    data: { id, name: `Name ${n}`, email: `act${n}@example.com`, phone: `+8613900${String(n).padStart(6, '0')}`, rmId: 'rm-9', ...fields },
+    data: { id, name: `Name ${n}`, email: `act${n}@example.com`, phone: `+8613900${String(n).padStart(6, '0')}`, rmId: 'rm-9', timeZone: 'Asia/Shanghai', ...fields },
   });
   return id;
 }

@@ -76,14 +76,14 @@ describe('a poison journey', () => {
   it('refuses at the start a duration param that would overflow at run time (P999999999Y), starting nothing', async () => {
     const customerId = await customer();
     const { body } = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId, params: { applicationAssistAfter: 'P999999999Y' } }).expect(400);
-    expect(body.error).toMatchObject({ code: 'invalid_params', message: 'applicationAssistAfter: P999999999Y is longer than the maximum duration P10Y' });
+    expect(body.error).toMatchObject({ code: 'invalid_params', message: 'invalid params: body.params.applicationAssistAfter: P999999999Y is longer than the maximum duration P10Y' });
     expect(await stack.testDb.db.journey.count({ where: { customerId } })).toBe(0);
   });
 
   it('refuses at the start a param the journey has only through the prototype ("constructor")', async () => {
     const customerId = await customer();
     const { body } = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId, params: { constructor: 1 } }).expect(400);
-    expect(body.error).toMatchObject({ code: 'invalid_params', message: 'constructor: unknown parameter for journey "bank-loan"' });
+    expect(body.error).toMatchObject({ code: 'invalid_params', message: 'invalid params: body.params.constructor: unknown parameter for journey "bank-loan"' });
     expect(await stack.testDb.db.journey.count({ where: { customerId } })).toBe(0);
   });
 });

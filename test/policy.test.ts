@@ -138,7 +138,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
 
   it('50 journeys of one customer send at once: exactly the cap passes, the rest are dropped and recorded', async () => {
     const phone = '+8613800000050';
-    await request(app).put('/v1/customers/cap-1').send({ name: 'Busy', phone }).expect(201);
+    await request(app).put('/v1/customers/cap-1').send({ name: 'Busy', phone, timeZone: 'Asia/Shanghai' }).expect(201);
     const journeys = await Promise.all(Array.from({ length: 50 }, (_, i) =>
       request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-1', businessKey: `b${i}` }).expect(201)));
     await Promise.all(journeys.map((j, i) => request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: `cap-${i}`, type: 'product.viewed' }).expect(202)));
@@ -157,7 +157,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   });
 
   it('service messages are not capped by the marketing caps', async () => {
-    await request(app).put('/v1/customers/cap-2').send({ name: 'Borrower', phone: '+8613800000051' }).expect(201);
+    await request(app).put('/v1/customers/cap-2').send({ name: 'Borrower', phone: '+8613800000051', timeZone: 'Asia/Shanghai' }).expect(201);
     const ids = await Promise.all([0, 1, 2, 3].map((i) => request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-2', businessKey: `s${i}` }).expect(201)));
     await Promise.all(ids.map((j, i) => request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: `svc-${i}`, type: 'loan.repayment_due', data: { dueAt: '2030-01-01T00:00:00Z' } }).expect(202)));
     const all = await eventually(() => stack.testDb.db.message.findMany({ where: { customerId: 'cap-2' } }), (m) => m.length === 4 && m.every((x) => x.status === 'sent'));
@@ -165,7 +165,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   });
 
   it('a higher-priority message waiting for the same moment gets the last slot', async () => {
-    await request(app).put('/v1/customers/cap-3').send({ name: 'Prio', phone: '+8613800000052' }).expect(201);
+    await request(app).put('/v1/customers/cap-3').send({ name: 'Prio', phone: '+8613800000052', timeZone: 'Asia/Shanghai' }).expect(201);
     const waiting = await stack.testDb.db.message.create({ data: { idempotencyKey: 'prio-high', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'lifecycle-consideration', priority: 9, status: 'deferred', deferredUntil: new Date(Date.now() - 1000) } });
     await stack.testDb.db.message.create({ data: { idempotencyKey: 'prio-used', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'x', status: 'sent', sentAt: new Date() } });
     // one slot of two is used; the high-priority message waiting now takes precedence over a new low-priority one
@@ -182,7 +182,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   });
 
   it('consent and a channel opt-out suppress, and the message log says why', async () => {
-    await request(app).put('/v1/customers/opt-1').send({ name: 'Quiet', phone: '+8613800000053' }).expect(201);
+    await request(app).put('/v1/customers/opt-1').send({ name: 'Quiet', phone: '+8613800000053', timeZone: 'Asia/Shanghai' }).expect(201);
     await request(app).post('/v1/customers/opt-1/events').send({ eventId: 'opt-1-out', type: 'customer.opted_out', data: { channel: 'sms' } }).expect(202);
     const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'opt-1', businessKey: 'x' }).expect(201);
     await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'opt-1-v', type: 'product.viewed' }).expect(202);

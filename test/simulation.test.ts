@@ -28,8 +28,22 @@ const journey = (steps: unknown[]) => ({ key: 'sim-probe', version: 1, name: 'Si
 const simulate = (body: object) => request(app).post('/v1/journey-definitions/simulate').send(body);
 
 describe('simulation off the request thread', () => {
-  it('a definition that loops every second for ten years answers 422 simulation_budget, and /healthz answers meanwhile', async () => {
+  it('a definition that loops every second for ten years answers 422 simulation_budget at the simulator\'s input budget', async () => {
     const looping = journey([{ type: 'delay', id: 'tick', duration: 'PT1S' }, { type: 'goto', target: 'tick' }]);
+    // A small input budget and a generous clock, so the input budget is what stops it.
+    const counted = new Simulator({ timeoutMs: 60_000, threads: 1, maxInputs: 5_000 });
+    const capp = createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger: createLogger({ logLevel: 'warn' }, 'test-api'), simulator: counted, readiness: async () => ({}) });
+    const res = await request(capp).post('/v1/journey-definitions/simulate').send({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('simulation_budget');
+    expect(res.body.error.message).toMatch(/applied 5000 inputs/);
+    await counted.close();
+  });
+
+  it('a definition that keeps the engine busy past the wall-clock budget answers 422 simulation_budget, and /healthz answers meanwhile', async () => {
+    // Two thousand steps on every tick: far under the engine's per-input step budget, far over the time budget.
+    const busy = Array.from({ length: 2_000 }, () => ({ type: 'branch', cases: [{ when: 'params.never == 1', steps: [{ type: 'exit', reason: 'never' }] }] }));
+    const looping = journey([{ type: 'delay', id: 'tick', duration: 'PT1S' }, ...busy, { type: 'goto', target: 'tick' }]);
     let settled = false;
     const runaway = simulate({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' }).then((r) => ((settled = true), r));
     // Once the simulation is in the pool, the API's own thread is free.
