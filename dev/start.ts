@@ -244,7 +244,7 @@ async function startTemporalDevServer(dataDir: string, env: NodeJS.ProcessEnv, l
         if (!stillRunning || child.exitCode !== null) throw err;
         abort.throwIfAborted();
         if (Date.now() > deadline)
-          throw new Error(`the Temporal dev server did not accept connections within ${TEMPORAL_READY_TIMEOUT_MS} ms`);
+          throw new Error(`the Temporal dev server did not accept connections within ${TEMPORAL_READY_TIMEOUT_MS} ms`, { cause: err });
         await new Promise((r) => setTimeout(r, 250)); // between connection attempts, bounded by the deadline
       }
     }

@@ -274,7 +274,9 @@ function durationRefs(s: Step): DurationRef[] {
     case 'send': return s.expiresAfter ? [s.expiresAfter] : [];
     case 'delay': return [s.duration];
     case 'delayUntil': return s.before ? [s.before] : s.after ? [s.after] : [];
-    default: return [];
+    case 'branch': case 'split': case 'delayUntilLocalTime': case 'stage': case 'goal': case 'goto': case 'exit': case 'complete': case 'cancel':
+    case 'startJourney': case 'stopJourneys': case 'signalJourney':
+      return [];
   }
 }
 
