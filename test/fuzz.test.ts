@@ -22,6 +22,9 @@ const TIME_LIMIT_MS = Number(process.env.FUZZ_TIME_LIMIT_MS ?? Math.max(10 * 60_
 /** A request unanswered this long is a hang (the API's own deadlines are all shorter). */
 const REQUEST_TIMEOUT_MS = 15_000;
 const TWILIO_TOKEN = 'fuzz-twilio-auth-token';
+/** `shrink` (default): stop at the first failure and shrink it to the smallest request that still fails. `survey`
+ * (`npm run fuzz`): send every request, then fail with every distinct failure found, counted. */
+const MODE = process.env.FUZZ_MODE === 'survey' ? 'survey' : 'shrink';
 
 let stack: Stack;
 let api: ApiProcess;
@@ -548,13 +551,31 @@ describe('fuzz: every route of the API under generated requests', () => {
     async () => {
       console.log(`fuzz: ${RUNS} requests, seed ${SEED} (replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}), time limit ${TIME_LIMIT_MS} ms`);
       const started = Date.now();
+      /** survey mode: failures by their first line (the kind and the request), with how often each was seen. */
+      const failures = new Map<string, { count: number; detail: string }>();
+      const property = async (req: Req) => {
+        if (MODE === 'shrink') return check(req);
+        try {
+          await check(req);
+        } catch (err) {
+          const detail = err instanceof Error ? err.message : String(err);
+          const key = `${detail
+            .split('\n')[0]!
+            .replace(/^5xx: /, '')
+            .slice(0, 200)} → ${/→ (\d{3}|no answer)/.exec(detail)?.[1] ?? 'error'}`;
+          failures.set(key, { count: (failures.get(key)?.count ?? 0) + 1, detail });
+        }
+      };
       try {
-        await fc.assert(
-          fc.asyncProperty(anyRequest(), (req) => check(req)),
-          { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: true, verbose: 1 },
-        );
+        await fc.assert(fc.asyncProperty(anyRequest(), property), { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: true, verbose: 1 });
       } finally {
         console.log(`fuzz: ${stats.requests} answered in ${((Date.now() - started) / 1000).toFixed(1)} s, by class ${JSON.stringify(stats.byClass)}, hangs ${stats.hangs}`);
+      }
+      if (failures.size) {
+        const total = [...failures.values()].reduce((n, f) => n + f.count, 0);
+        const list = [...failures.entries()].map(([key, f]) => `  ${f.count} × ${key}`).join('\n');
+        const first = [...failures.values()][0]!.detail;
+        throw new Error(`${total} failing requests, ${failures.size} distinct:\n${list}\n\nthe first in full:\n${first}`);
       }
     },
   );
