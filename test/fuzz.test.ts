@@ -559,11 +559,17 @@ describe('fuzz: every route of the API under generated requests', () => {
           await check(req);
         } catch (err) {
           const detail = err instanceof Error ? err.message : String(err);
-          const key = `${detail
-            .split('\n')[0]!
-            .replace(/^5xx: /, '')
-            .slice(0, 200)} → ${/→ (\d{3}|no answer)/.exec(detail)?.[1] ?? 'error'}`;
-          failures.set(key, { count: (failures.get(key)?.count ?? 0) + 1, detail });
+          // Grouped by the kind of failure, the method, the route's first segments and the status (ids and bodies vary).
+          const line = detail.split('\n')[0]!;
+          const kind = /^(5xx|a refused|a \d{3} without)/.exec(line)?.[0] ?? (/no answer/.test(detail) ? 'hang' : 'error');
+          const route = `${req.method} ${req.path.split('?')[0]!.split('/').slice(0, 3).join('/')}`;
+          const key = `${kind} ${route} → ${/\n→ (\d{3})/.exec(detail)?.[1] ?? '-'} e.g. ${line.slice(0, 160)}`;
+          const groupKey = `${kind} ${route} ${/\n→ (\d{3})/.exec(detail)?.[1] ?? '-'}`;
+          if (failures.has(groupKey)) {
+            failures.get(groupKey)!.count++;
+            return;
+          }
+          failures.set(groupKey, { count: 1, detail: `${key}\n${detail}` });
         }
       };
       try {
@@ -573,7 +579,7 @@ describe('fuzz: every route of the API under generated requests', () => {
       }
       if (failures.size) {
         const total = [...failures.values()].reduce((n, f) => n + f.count, 0);
-        const list = [...failures.entries()].map(([key, f]) => `  ${f.count} × ${key}`).join('\n');
+        const list = [...failures.entries()].map(([, f]) => `  ${f.count} × ${f.detail.split('\n')[0]}`).join('\n');
         const first = [...failures.values()][0]!.detail;
         throw new Error(`${total} failing requests, ${failures.size} distinct:\n${list}\n\nthe first in full:\n${first}`);
       }
