@@ -11,7 +11,9 @@ export function childLists(s: Step): [(string | number)[], Step[] | undefined][]
     case 'split': return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
     case 'feedback': return [[['onAnswer'], s.onAnswer], [['onTimeout'], s.onTimeout]];
     case 'task': return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
-    default: return [];
+    case 'send': case 'delay': case 'delayUntil': case 'delayUntilLocalTime': case 'stage': case 'goal': case 'goto': case 'exit': case 'complete': case 'cancel':
+    case 'startJourney': case 'stopJourneys': case 'signalJourney':
+      return [];
   }
 }
 
