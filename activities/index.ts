@@ -4,7 +4,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
-import { Prisma, type Db } from '../db/client.js';
+import { Prisma } from '../db/client.js';
 import { DomainError } from '../service/errors.js';
 
 /** What the chorus activities need from the journey service (kept to an interface: activities know no HTTP). */

@@ -216,7 +216,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
       } catch (err) {
         if (!stillRunning || child.exitCode !== null) throw err;
         o.abort?.throwIfAborted();
-        if (Date.now() > deadline) throw new Error(`the Temporal dev server did not accept connections within ${READY_TIMEOUT_MS} ms`);
+        if (Date.now() > deadline) throw new Error(`the Temporal dev server did not accept connections within ${READY_TIMEOUT_MS} ms`, { cause: err });
         await new Promise((r) => setTimeout(r, 250)); // between connection attempts, bounded by the deadline
       }
     }

@@ -43,7 +43,9 @@ export function durationRefs(s: Step): { ref: DurationRef; kind: DurationKind; a
     case 'send': return expiry(s);
     case 'delay': return [{ ref: s.duration, kind: 'wait', at: 'duration' }];
     case 'delayUntil': return s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [];
-    default: return [];
+    case 'delayUntilLocalTime': case 'stage': case 'branch': case 'split': case 'goal': case 'startJourney': case 'signalJourney':
+    case 'stopJourneys': case 'goto': case 'cancel': case 'exit': case 'complete':
+      return [];
   }
 }
 

@@ -43,7 +43,9 @@ function waits(s: Step, def: JourneyDefinition): boolean {
     case 'delayUntil': return s.ifPast === 'skip';
     case 'delayUntilLocalTime': return true;
     case 'task': return s.outcomes !== undefined;
-    default: return false;
+    case 'send': case 'stage': case 'branch': case 'split': case 'goal': case 'startJourney': case 'signalJourney':
+    case 'stopJourneys': case 'goto': case 'cancel': case 'exit': case 'complete':
+      return false;
   }
 }
 const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
