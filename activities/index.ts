@@ -20,7 +20,9 @@ export interface ActivityDeps extends SendDeps {
 
 export interface ProgressInput {
   /** The read-model fields of the journey's state. */
-  journey: Pick<JourneyState, 'customerId' | 'journeyKey' | 'version' | 'businessKey' | 'params' | 'status' | 'endReason' | 'endedAt' | 'stage' | 'stageEnteredAt'> & { workflowId: string };
+  journey: Pick<JourneyState, 'customerId' | 'journeyKey' | 'version' | 'businessKey' | 'params' | 'status' | 'endReason' | 'endedAt' | 'stage' | 'stageEnteredAt'> & {
+    workflowId: string;
+  };
   transitions: Extract<Command, { type: 'stageChanged' }>[];
 }
 
@@ -45,7 +47,6 @@ export type TaskInput = Omit<Extract<Command, { type: 'createTask' }>, 'type'> &
 type Journey = { workflowId: string; customerId: string; journeyKey: string };
 export type LogInput = Journey & { entries: Omit<Extract<Command, { type: 'record' }>, 'type'>[] };
 export type ChorusInput = Journey & { command: Extract<Command, { type: 'startJourney' | 'signalJourney' | 'stopJourneys' }> };
-
 
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
@@ -204,15 +205,17 @@ export function createActivities(deps: ActivityDeps) {
           // Refused for good (e.g. params the target journey does not take): recorded in the journey's log once, then
           // reported as non-retryable so the journey decides what comes next instead of retrying for ever.
           await db.journeyLogEntry.createMany({
-            data: [{
-              idempotencyKey: `${c.idempotencyKey}:failed`,
-              workflowId: input.workflowId,
-              customerId: input.customerId,
-              journeyKey: input.journeyKey,
-              kind: 'command_failed',
-              data: { command: c.type, ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), code: err.code, message: err.message },
-              at: new Date(),
-            }],
+            data: [
+              {
+                idempotencyKey: `${c.idempotencyKey}:failed`,
+                workflowId: input.workflowId,
+                customerId: input.customerId,
+                journeyKey: input.journeyKey,
+                kind: 'command_failed',
+                data: { command: c.type, ...(c.journeyKey ? { journeyKey: c.journeyKey } : {}), code: err.code, message: err.message },
+                at: new Date(),
+              },
+            ],
             skipDuplicates: true,
           });
           log.warn('chorus refused', { action: c.type, from: input.workflowId, code: err.code });

@@ -20,8 +20,7 @@ export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
   at?: string;
 };
 export type SendResult =
-  | { messageId: string; status: 'sent' | 'suppressed' | 'failed' | 'dropped'; reason?: string }
-  | { messageId: string; status: 'deferred'; reason: string; until: string };
+  { messageId: string; status: 'sent' | 'suppressed' | 'failed' | 'dropped'; reason?: string } | { messageId: string; status: 'deferred'; reason: string; until: string };
 
 /** Errors of this type end an activity without retries; the workflow records them and goes on. */
 export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
@@ -112,7 +111,13 @@ export function createSendActivity(deps: SendDeps) {
         { to: message.recipient, text: message.body, ...(message.subject !== null ? { subject: message.subject } : {}), idempotencyKey: input.idempotencyKey, messageId: id },
         message.createdAt,
       );
-      const found = candidates.length ? await claimProviderId(id, input.customerId, candidates.map((c) => c.providerId)) : undefined;
+      const found = candidates.length
+        ? await claimProviderId(
+            id,
+            input.customerId,
+            candidates.map((c) => c.providerId),
+          )
+        : undefined;
       if (found) {
         log.info('in-doubt send found at the provider, not resent', { messageId: id });
         return { messageId: id, status: 'sent' };
@@ -129,7 +134,12 @@ export function createSendActivity(deps: SendDeps) {
         return settle('dropped', `${reason}_expired`, { wouldWaitUntil: until.toISOString(), expiresAt: message!.expiresAt.toISOString() });
       await db.message.update({
         where: { id },
-        data: { status: message!.status === 'sending' ? 'sending' : 'deferred', statusReason: reason, deferredUntil: until, ...withEvent('deferred', { reason, until: until.toISOString(), ...detail }) },
+        data: {
+          status: message!.status === 'sending' ? 'sending' : 'deferred',
+          statusReason: reason,
+          deferredUntil: until,
+          ...withEvent('deferred', { reason, until: until.toISOString(), ...detail }),
+        },
       });
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
@@ -143,8 +153,7 @@ export function createSendActivity(deps: SendDeps) {
     if (message.expiresAt && now.getTime() >= message.expiresAt.getTime()) return settle('dropped', 'expired', { expiresAt: message.expiresAt.toISOString() });
     // 3. Quiet hours in the customer's own zone (a missing or unknown zone falls back to the policy's, and says so).
     const zone = effectiveTimeZone(customer.timeZone, policy);
-    if (zone.fellBack && message.attempts === 0 && message.status === 'pending')
-      await event(id, 'timezone_fallback', { given: customer.timeZone ?? null, used: zone.timeZone });
+    if (zone.fellBack && message.attempts === 0 && message.status === 'pending') await event(id, 'timezone_fallback', { given: customer.timeZone ?? null, used: zone.timeZone });
     const quiet = quietUntil(input.channel, now, zone.timeZone, policy);
     if (quiet) return defer(quiet, 'quiet_hours', { timeZone: zone.timeZone });
 
@@ -179,7 +188,15 @@ export function createSendActivity(deps: SendDeps) {
           });
           // Higher-priority messages waiting for this same moment get the remaining slots first.
           const ahead = await tx.message.count({
-            where: { customerId: input.customerId, channel: input.channel, class: cls, status: 'deferred', deferredUntil: { lte: now }, priority: { gt: message!.priority }, id: { not: id } },
+            where: {
+              customerId: input.customerId,
+              channel: input.channel,
+              class: cls,
+              status: 'deferred',
+              deferredUntil: { lte: now },
+              priority: { gt: message!.priority },
+              id: { not: id },
+            },
           });
           if (counted.length + ahead >= c.limit) {
             const freeAt = counted.length >= c.limit && c.limit > 0 ? addDuration(counted[counted.length - c.limit]!.sentAt!, c.window) : addDuration(now, 'PT1M');
@@ -188,7 +205,16 @@ export function createSendActivity(deps: SendDeps) {
         }
         await tx.message.update({
           where: { id },
-          data: { status: 'sending', sentAt: now, recipient: to, subject: content.subject ?? null, body: content.text, deferredUntil: null, statusReason: null, attempts: { increment: 1 } },
+          data: {
+            status: 'sending',
+            sentAt: now,
+            recipient: to,
+            subject: content.subject ?? null,
+            body: content.text,
+            deferredUntil: null,
+            statusReason: null,
+            attempts: { increment: 1 },
+          },
         });
         return { capped: false as const };
       });

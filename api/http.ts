@@ -116,8 +116,7 @@ export const cleanStrings: RequestHandler = (req, _res, next) => {
   next(bad ? refusal(bad) : undefined);
 };
 
-export const unknownRoute: RequestHandler = (req, _res, next) =>
-  next(new NotFound('not_found', `no route for ${req.method} ${req.path}`));
+export const unknownRoute: RequestHandler = (req, _res, next) => next(new NotFound('not_found', `no route for ${req.method} ${req.path}`));
 
 /** The one place a domain error becomes an HTTP status. */
 export function statusOf(err: DomainError): number {

@@ -68,7 +68,10 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
       // The send names its message in the callback URL (signed with the rest), so a callback that overtakes the
       // write of the provider id still finds it; without it, by the provider id.
       const byId = typeof req.query.m === 'string' ? req.query.m : undefined;
-      const message = await tx.message.findFirst({ where: byId ? { id: byId, OR: [{ providerId: sid }, { providerId: null }] } : { providerId: sid }, select: { id: true, status: true } });
+      const message = await tx.message.findFirst({
+        where: byId ? { id: byId, OR: [{ providerId: sid }, { providerId: null }] } : { providerId: sid },
+        select: { id: true, status: true },
+      });
       if (!message) return 'unknown' as const;
       if (outcome.kind === 'none') {
         await tx.messageEvent.create({ data: { messageId: message.id, type: 'provider_status', detail } });
@@ -78,10 +81,7 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
       // The status check is part of the update, so concurrent or repeated callbacks move the message once.
       const moved = await tx.message.updateMany({
         where: { id: message.id, status: { in: IN_FLIGHT } },
-        data:
-          outcome.kind === 'delivered'
-            ? { status: 'delivered', deliveredAt: new Date() }
-            : { status: 'failed', statusReason: 'undelivered', error: outcome.error },
+        data: outcome.kind === 'delivered' ? { status: 'delivered', deliveredAt: new Date() } : { status: 'failed', statusReason: 'undelivered', error: outcome.error },
       });
       if (moved.count === 1) {
         await tx.messageEvent.create({ data: { messageId: message.id, type: target, detail } });

@@ -28,12 +28,19 @@ const opt = (name: string, dflt: string) => {
 };
 const N = Number(opt('n', '300'));
 const LEVELS = opt('levels', '1,8,32,64').split(',').map(Number);
-const IDLE = opt('idle', '1000,10000').split(',').map(Number).filter((k) => k > 0);
+const IDLE = opt('idle', '1000,10000')
+  .split(',')
+  .map(Number)
+  .filter((k) => k > 0);
 const PROFILE = args.includes('--profile');
 const LABEL = opt('label', 'run');
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const results: Record<string, unknown> = { label: LABEL, at: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version } };
+const results: Record<string, unknown> = {
+  label: LABEL,
+  at: new Date().toISOString(),
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+};
 const children: ChildProcess[] = [];
 const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
 process.on('exit', stopAll);
@@ -54,13 +61,15 @@ async function load(total: number, concurrency: number, call: (i: number) => Pro
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
-    for (let i = next++; i < total; i = next++) {
-      const s = performance.now();
-      await call(i);
-      latencies.push(performance.now() - s);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      for (let i = next++; i < total; i = next++) {
+        const s = performance.now();
+        await call(i);
+        latencies.push(performance.now() - s);
+      }
+    }),
+  );
   return { latencies, ms: performance.now() - t0 };
 }
 /** Increasing concurrency until throughput stops rising (less than 5 % better than the best so far). */
@@ -97,8 +106,7 @@ function child(cmd: string, argv: string[], env: Record<string, string>, ready: 
     proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited with ${code} before it was ready`)));
   });
 }
-const tsx = (file: string, env: Record<string, string>, ready: RegExp, extra: string[] = []) =>
-  child(process.execPath, [...extra, '--import', 'tsx', file], env, ready);
+const tsx = (file: string, env: Record<string, string>, ready: RegExp, extra: string[] = []) => child(process.execPath, [...extra, '--import', 'tsx', file], env, ready);
 
 // ---- the stack -------------------------------------------------------------------------------------------------
 
@@ -106,8 +114,22 @@ async function temporalServer(): Promise<{ address: string; pid?: number }> {
   if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS };
   const cli = await resolveTemporalCli({ projectRoot: root, install: true, log: progress });
   const port = 17233 + Math.floor(Math.random() * 1000);
-  const proc = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error',
-    ...['CustomerId', 'JourneyKey', 'JourneyStage', 'JourneyStatus'].flatMap((a) => ['--search-attribute', `${a}=Keyword`])], { stdio: 'ignore' });
+  const proc = spawn(
+    cli,
+    [
+      'server',
+      'start-dev',
+      '--headless',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--log-level',
+      'error',
+      ...['CustomerId', 'JourneyKey', 'JourneyStage', 'JourneyStatus'].flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
+    ],
+    { stdio: 'ignore' },
+  );
   children.push(proc);
   const address = `127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
@@ -155,7 +177,11 @@ progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname
     return summary(r.latencies, r.ms);
   });
   const signalWithStart = await sweep('ceiling signalWithStart', async (c) => {
-    const r = await load(N, c, async (i) => void (await client.workflow.signalWithStart('rawWorkflow', { taskQueue, workflowId: `raws-${run}-${c}-${i}`, args: [true], signal: 'poke' })));
+    const r = await load(
+      N,
+      c,
+      async (i) => void (await client.workflow.signalWithStart('rawWorkflow', { taskQueue, workflowId: `raws-${run}-${c}-${i}`, args: [true], signal: 'poke' })),
+    );
     return summary(r.latencies, r.ms);
   });
   results.ceiling = { starts, signalWithStart };
@@ -182,7 +208,11 @@ const post = async (p: string, body: unknown) => {
 };
 const put = (p: string, body: unknown) => fetch(`${api}${p}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 const definition = (key: string, steps: unknown[], onEnter: unknown[] = []) => ({
-  key, version: 1, name: key, stages: [{ key: 'open', label: 'Open', onEnter }], initialStage: 'open',
+  key,
+  version: 1,
+  name: key,
+  stages: [{ key: 'open', label: 'Open', onEnter }],
+  initialStage: 'open',
   entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
   triggers: steps.length ? [{ event: 'product.viewed', steps }] : [],
 });
@@ -209,7 +239,10 @@ await db.connect();
  * start is accepted by the API before the worker has run it, and a backlog would distort what is measured next. */
 async function initialised(journeyKey: string, count: number) {
   for (;;) {
-    const r = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM stage_transitions t JOIN journeys j ON j.workflow_id = t.workflow_id WHERE j.journey_key = $1 AND t.seq = 1`, [journeyKey]);
+    const r = await db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM stage_transitions t JOIN journeys j ON j.workflow_id = t.workflow_id WHERE j.journey_key = $1 AND t.seq = 1`,
+      [journeyKey],
+    );
     if (Number(r.rows[0]!.n) >= count) return;
     await new Promise((res) => setTimeout(res, 250));
   }
@@ -231,7 +264,9 @@ let sendJourneys = 0;
 async function eventsRound(ids: string[], c: number, tag: string) {
   const sentAt = new Map<string, number>();
   const arrived = new Map<string, number>();
-  const waiters = ids.map((id) => sms.waitFor((m) => m.to === phoneOf(id) && m.receivedAt.getTime() >= (sentAt.get(id) ?? Infinity) - 5, 120_000).then((m) => arrived.set(id, m.receivedAt.getTime())));
+  const waiters = ids.map((id) =>
+    sms.waitFor((m) => m.to === phoneOf(id) && m.receivedAt.getTime() >= (sentAt.get(id) ?? Infinity) - 5, 120_000).then((m) => arrived.set(id, m.receivedAt.getTime())),
+  );
   const r = await load(ids.length, c, async (i) => {
     const id = ids[i]!;
     sentAt.set(id, Date.now());
@@ -310,7 +345,9 @@ if (!PROFILE) {
       eventToSend: r.eventToSend,
     };
     idle.push(row);
-    progress(`idle ${k}: opened in ${row.openSeconds}s, service RSS ${row.serviceRssMiB} MiB, Temporal RSS ${row.temporalRssMiB} MiB, Postgres ${row.postgresMiB} MiB, event→send p99 ${r.eventToSend.p99} ms`);
+    progress(
+      `idle ${k}: opened in ${row.openSeconds}s, service RSS ${row.serviceRssMiB} MiB, Temporal RSS ${row.temporalRssMiB} MiB, Postgres ${row.postgresMiB} MiB, event→send p99 ${r.eventToSend.p99} ms`,
+    );
   }
   results.idle = idle;
 }
@@ -329,16 +366,26 @@ if (!PROFILE) {
   ];
   for (let i = 0; i < 400; i++) {
     const at = start + 6 * day + i * 20 * 3_600_000;
-    inputs.push(i % 4 === 0
-      ? { at, type: 'loan.repayment_due', data: { dueAt: new Date(at + 10 * day).toISOString() } }
-      : { at, type: i % 4 === 1 ? 'loan.repaid' : 'loan.stage_changed', data: (i % 4 === 1 ? { dueAt: new Date(at - 20 * 3_600_000 + 10 * day).toISOString() } : { stage: 'repayment' }) as Record<string, unknown> });
+    inputs.push(
+      i % 4 === 0
+        ? { at, type: 'loan.repayment_due', data: { dueAt: new Date(at + 10 * day).toISOString() } }
+        : {
+            at,
+            type: i % 4 === 1 ? 'loan.repaid' : 'loan.stage_changed',
+            data: (i % 4 === 1 ? { dueAt: new Date(at - 20 * 3_600_000 + 10 * day).toISOString() } : { stage: 'repayment' }) as Record<string, unknown>,
+          },
+    );
   }
-  const script = inputs.map((e, i) => ({ at: new Date(e.at).toISOString(), input: { type: 'event' as const, event: { eventId: `x${i}`, type: e.type, occurredAt: new Date(e.at).toISOString(), data: e.data } } }));
+  const script = inputs.map((e, i) => ({
+    at: new Date(e.at).toISOString(),
+    input: { type: 'event' as const, event: { eventId: `x${i}`, type: e.type, occurredAt: new Date(e.at).toISOString(), data: e.data } },
+  }));
   const runs = 50;
   const t0 = performance.now();
   let commands = 0;
   for (let i = 0; i < runs; i++)
-    commands = simulate(loan, { customerId: `c${i}`, params, start: new Date(start).toISOString(), until: new Date(start + 365 * day).toISOString(), inputs: script }).timeline.length;
+    commands = simulate(loan, { customerId: `c${i}`, params, start: new Date(start).toISOString(), until: new Date(start + 365 * day).toISOString(), inputs: script }).timeline
+      .length;
   const per = (performance.now() - t0) / runs;
   results.engine = { events: script.length, days: 365, commandsPerJourney: commands, msPerJourney: Math.round(per * 100) / 100 };
   progress(`engine: a 365-day loan journey with ${script.length} events simulates in ${results.engine && (results.engine as any).msPerJourney} ms`);
@@ -362,12 +409,39 @@ function markdown(r: any): string {
     `| ${cols.map((c) => c[0]).join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |\n` + rows.map((x) => `| ${cols.map((c) => c[1](x)).join(' | ')} |`).join('\n') + '\n';
   const lat = (x: any) => `${x.p50} / ${x.p95} / ${x.p99}`;
   let out = `# Bench ${r.label} — ${r.at}\n\n${r.machine.cpus} × ${r.machine.cpu}, ${r.machine.memGiB} GiB, Node ${r.machine.node}\n\n`;
-  out += `## 1. Ceiling (bare Temporal)\n\nStarts\n\n${table(r.ceiling.starts.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\nsignalWithStart\n\n${table(r.ceiling.signalWithStart.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\n`;
-  out += `## 2. Service starts (POST /v1/journeys)\n\n${table(r.serviceStarts.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.perSec], ['p50 / p95 / p99 ms', lat]])}\n`;
-  out += `## 3. Service events (POST /v1/customers/:id/events → one SMS)\n\n${table(r.serviceEvents.rows, [['concurrency', (x) => x.concurrency], ['/s', (x) => x.rest.perSec], ['REST p50 / p95 / p99 ms', (x) => lat(x.rest)], ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)]])}\n`;
+  out += `## 1. Ceiling (bare Temporal)\n\nStarts\n\n${table(r.ceiling.starts.rows, [
+    ['concurrency', (x) => x.concurrency],
+    ['/s', (x) => x.perSec],
+    ['p50 / p95 / p99 ms', lat],
+  ])}\nsignalWithStart\n\n${table(r.ceiling.signalWithStart.rows, [
+    ['concurrency', (x) => x.concurrency],
+    ['/s', (x) => x.perSec],
+    ['p50 / p95 / p99 ms', lat],
+  ])}\n`;
+  out += `## 2. Service starts (POST /v1/journeys)\n\n${table(r.serviceStarts.rows, [
+    ['concurrency', (x) => x.concurrency],
+    ['/s', (x) => x.perSec],
+    ['p50 / p95 / p99 ms', lat],
+  ])}\n`;
+  out += `## 3. Service events (POST /v1/customers/:id/events → one SMS)\n\n${table(r.serviceEvents.rows, [
+    ['concurrency', (x) => x.concurrency],
+    ['/s', (x) => x.rest.perSec],
+    ['REST p50 / p95 / p99 ms', (x) => lat(x.rest)],
+    ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)],
+  ])}\n`;
   out += `At half the maximum rate (c=${r.serviceEvents.atHalfMax.concurrency}, ${r.serviceEvents.atHalfMax.perSec}/s): event→send p99 ${r.serviceEvents.atHalfMax.eventToSend.p99} ms.\n\n`;
   out += `## 4. Ratios\n\n- service starts / raw starts: **${r.ratios.startsVsRawStarts}**\n- service events / raw signalWithStart: **${r.ratios.eventsVsRawSignalWithStart}**\n\n`;
-  if (r.idle) out += `## 5. Idle scale\n\n${table(r.idle, [['open journeys', (x) => x.openJourneys], ['accepted in s', (x) => x.acceptSeconds], ['initialised in s', (x) => x.openSeconds], ['opens/s', (x) => x.opensPerSec], ['service RSS MiB', (x) => x.serviceRssMiB], ['Temporal RSS MiB', (x) => x.temporalRssMiB], ['Postgres MiB', (x) => x.postgresMiB], ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)]])}\n`;
+  if (r.idle)
+    out += `## 5. Idle scale\n\n${table(r.idle, [
+      ['open journeys', (x) => x.openJourneys],
+      ['accepted in s', (x) => x.acceptSeconds],
+      ['initialised in s', (x) => x.openSeconds],
+      ['opens/s', (x) => x.opensPerSec],
+      ['service RSS MiB', (x) => x.serviceRssMiB],
+      ['Temporal RSS MiB', (x) => x.temporalRssMiB],
+      ['Postgres MiB', (x) => x.postgresMiB],
+      ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)],
+    ])}\n`;
   out += `## 6. Engine\n\nA ${r.engine.days}-day loan journey with ${r.engine.events} events (${r.engine.commandsPerJourney} commands): **${r.engine.msPerJourney} ms** per journey.\n`;
   return out;
 }

@@ -111,10 +111,12 @@ export function checkContent(content: TemplateContent): string | undefined {
 /** The variables (as paths) one content reads. */
 export function contentVariables(content: TemplateContent): string[][] {
   const seen = new Map<string, string[]>();
-  const sources: [Liquid, string | undefined][] = [[textEngine, content.subject], [textEngine, content.text], [htmlEngine, content.html]];
-  for (const [engine, src] of sources)
-    if (src !== undefined)
-      for (const segs of engine.globalVariableSegmentsSync(parse(engine, src))) seen.set(segs.join('.'), segs.map(String));
+  const sources: [Liquid, string | undefined][] = [
+    [textEngine, content.subject],
+    [textEngine, content.text],
+    [htmlEngine, content.html],
+  ];
+  for (const [engine, src] of sources) if (src !== undefined) for (const segs of engine.globalVariableSegmentsSync(parse(engine, src))) seen.set(segs.join('.'), segs.map(String));
   return [...seen.values()];
 }
 
@@ -127,7 +129,9 @@ export class TemplateStore {
   /** Every `*.json` file of the templates folder; a key defined twice is refused. */
   static fromFiles(dir = TEMPLATE_DIR): TemplateStore {
     const entries: Entries = new Map();
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       const file = TemplateFile.parse(JSON.parse(readFileSync(path.join(dir, f), 'utf8')));
       for (const [key, channels] of Object.entries(file))
         for (const [channel, locales] of Object.entries(channels)) {
@@ -153,8 +157,7 @@ export class TemplateStore {
   /** The variables (as paths) a template reads, in any of its locales. */
   variables(key: string, channel: Channel): string[][] {
     const seen = new Map<string, string[]>();
-    for (const content of Object.values(this.entries.get(`${key}|${channel}`) ?? {}))
-      for (const segs of contentVariables(content)) seen.set(segs.join('.'), segs);
+    for (const content of Object.values(this.entries.get(`${key}|${channel}`) ?? {})) for (const segs of contentVariables(content)) seen.set(segs.join('.'), segs);
     return [...seen.values()];
   }
 
@@ -163,11 +166,7 @@ export class TemplateStore {
     const byLocale = this.entries.get(`${key}|${channel}`);
     if (!byLocale) throw new TemplateError(`no ${channel} template "${key}"`);
     const lang = locale.split('-')[0];
-    const content =
-      byLocale[locale] ??
-      Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang)?.[1] ??
-      byLocale[DEFAULT_LOCALE] ??
-      Object.values(byLocale)[0]!;
+    const content = byLocale[locale] ?? Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang)?.[1] ?? byLocale[DEFAULT_LOCALE] ?? Object.values(byLocale)[0]!;
     return renderContent(content, channel, vars, `template "${key}" (${channel}, ${locale})`);
   }
 }
@@ -191,8 +190,7 @@ export function renderContent(content: TemplateContent, channel: Channel, vars: 
       const message = `${label} failed to render its ${name}: ${(err as Error).message}`;
       throw brokeLimit(err) ? new TemplateLimitError(message) : new TemplateError(message);
     }
-    if (out.length > caps[name])
-      throw new TemplateLimitError(`${label} renders a ${name} of ${out.length} characters; ${channel} allows at most ${caps[name]}`);
+    if (out.length > caps[name]) throw new TemplateLimitError(`${label} renders a ${name} of ${out.length} characters; ${channel} allows at most ${caps[name]}`);
     return out;
   };
   return {
@@ -214,7 +212,9 @@ export class TemplateCatalog {
   /** Loads the files' templates as version 1 of every (key, channel, locale) that has no version yet. */
   async seed(files = TemplateStore.fromFiles()): Promise<number> {
     const r = await this.db.messageTemplate.createMany({
-      data: files.all().map((t) => ({ key: t.key, channel: t.channel, locale: t.locale, version: 1, subject: t.content.subject ?? null, text: t.content.text, html: t.content.html ?? null })),
+      data: files
+        .all()
+        .map((t) => ({ key: t.key, channel: t.channel, locale: t.locale, version: 1, subject: t.content.subject ?? null, text: t.content.text, html: t.content.html ?? null })),
       skipDuplicates: true,
     });
     this.cached = undefined;
@@ -230,7 +230,10 @@ export class TemplateCatalog {
         const entries: Entries = new Map();
         for (const r of rows) {
           const id = `${r.key}|${r.channel}`;
-          entries.set(id, { ...(entries.get(id) ?? {}), [r.locale]: { ...(r.subject !== null ? { subject: r.subject } : {}), text: r.text, ...(r.html !== null ? { html: r.html } : {}) } });
+          entries.set(id, {
+            ...(entries.get(id) ?? {}),
+            [r.locale]: { ...(r.subject !== null ? { subject: r.subject } : {}), text: r.text, ...(r.html !== null ? { html: r.html } : {}) },
+          });
         }
         return new TemplateStore(entries);
       });

@@ -17,8 +17,7 @@ class RebasedRequestClient extends twilio.RequestClient {
   constructor(baseUrl: string, opts?: RequestClientOptions) {
     super(opts);
     this.#base = new URL(baseUrl);
-    if (this.#base.protocol !== 'http:' && this.#base.protocol !== 'https:')
-      throw new Error(`twilio base URL must be http(s), got ${baseUrl}`);
+    if (this.#base.protocol !== 'http:' && this.#base.protocol !== 'https:') throw new Error(`twilio base URL must be http(s), got ${baseUrl}`);
   }
 
   override request<TData>(opts: RequestClient.RequestOptions<TData>) {

@@ -36,7 +36,10 @@ export function createWebhookChannel(opts: { url: string; secret: string; timeou
       });
       const text = await res.text();
       if (res.status >= 300 && res.status < 400)
-        throw new PermanentChannelError(`webhook answered ${res.status} (a redirect${redirectTarget(res, opts.url)}); redirects are not followed: set WEBHOOK_URL to the receiver's final address`, res.status);
+        throw new PermanentChannelError(
+          `webhook answered ${res.status} (a redirect${redirectTarget(res, opts.url)}); redirects are not followed: set WEBHOOK_URL to the receiver's final address`,
+          res.status,
+        );
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
         throw new PermanentChannelError(`webhook answered ${res.status}: ${text.slice(0, 200)}`, res.status);
       if (!res.ok) throw new Error(`webhook answered ${res.status}: ${text.slice(0, 200)}`);

@@ -50,12 +50,7 @@ export class Inbox<T> {
       const timer = setTimeout(() => {
         done();
         const seen = this.#items.map(describe);
-        reject(
-          new Error(
-            `no matching ${this.what} within ${timeoutMs} ms; ${seen.length} captured` +
-              (seen.length > 0 ? `: ${seen.slice(-10).join('; ')}` : ''),
-          ),
-        );
+        reject(new Error(`no matching ${this.what} within ${timeoutMs} ms; ${seen.length} captured` + (seen.length > 0 ? `: ${seen.slice(-10).join('; ')}` : '')));
       }, timeoutMs);
       const done = (): void => {
         clearTimeout(timer);

@@ -217,13 +217,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 
 /** A Postgres ErrorResponse message (severity FATAL) with the given SQLSTATE. */
 function errorResponse(sqlState: string, message: string): Buffer {
-  const fields = Buffer.concat([
-    field('S', 'FATAL'),
-    field('V', 'FATAL'),
-    field('C', sqlState),
-    field('M', message),
-    Buffer.from([0]),
-  ]);
+  const fields = Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlState), field('M', message), Buffer.from([0])]);
   const header = Buffer.alloc(5);
   header.write('E', 0, 'ascii');
   header.writeInt32BE(4 + fields.length, 1);

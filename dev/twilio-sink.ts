@@ -228,14 +228,11 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     const body = form.get('Body') ?? '';
     if (!to) return sendError(res, 400, 21604, "A 'To' phone number is required.");
     if (!E164.test(to)) return sendError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
-    if (!from && !form.get('MessagingServiceSid'))
-      return sendError(res, 400, 21603, "A 'From' phone number is required.");
-    if (!body && form.getAll('MediaUrl').length === 0 && !form.get('ContentSid'))
-      return sendError(res, 400, 21602, 'Message body is required.');
+    if (!from && !form.get('MessagingServiceSid')) return sendError(res, 400, 21603, "A 'From' phone number is required.");
+    if (!body && form.getAll('MediaUrl').length === 0 && !form.get('ContentSid')) return sendError(res, 400, 21602, 'Message body is required.');
 
     const statusCallback = form.get('StatusCallback') || undefined;
-    if (statusCallback !== undefined && !httpUrl(statusCallback))
-      return sendError(res, 400, 21609, `The StatusCallback URL ${statusCallback} is not a valid URL.`);
+    if (statusCallback !== undefined && !httpUrl(statusCallback)) return sendError(res, 400, 21609, `The StatusCallback URL ${statusCallback} is not a valid URL.`);
     const sms: SentSms = {
       sid: `SM${randomBytes(16).toString('hex')}`,
       accountSid,
@@ -267,8 +264,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
   return {
     url: `http://${urlHost(host)}:${port}`,
     messages: () => inbox.list(),
-    waitFor: (predicate, timeoutMs = 10_000) =>
-      inbox.waitFor(predicate, timeoutMs, (m) => `${m.sid} to ${m.to} "${m.body.slice(0, 40)}"`),
+    waitFor: (predicate, timeoutMs = 10_000) => inbox.waitFor(predicate, timeoutMs, (m) => `${m.sid} to ${m.to} "${m.body.slice(0, 40)}"`),
     failNext(count, status) {
       if (!Number.isInteger(count) || count < 0) throw new RangeError(`failNext: count must be >= 0, got ${count}`);
       if (!(status in FAULTS)) throw new RangeError(`failNext: status must be 500, 429 or 503, got ${status}`);
@@ -278,8 +274,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       failing.add(to.trim());
     },
     callbacks: () => callbacks.list(),
-    waitForCallback: (predicate, timeoutMs = 10_000) =>
-      callbacks.waitFor(predicate, timeoutMs, (c) => `${c.status} for ${c.sid} → ${c.httpStatus ?? c.error}`),
+    waitForCallback: (predicate, timeoutMs = 10_000) => callbacks.waitFor(predicate, timeoutMs, (c) => `${c.status} for ${c.sid} → ${c.httpStatus ?? c.error}`),
     holdCallbacks() {
       held ??= [];
     },
@@ -453,8 +448,6 @@ function servePage(res: ServerResponse, messages: SentSms[], statuses: Map<strin
   const body =
     `<h1>Sent SMS</h1><p class="muted">${messages.length} message(s), newest first. ` +
     `<a href="/messages.json">JSON</a></p>` +
-    (messages.length === 0
-      ? '<p>No SMS yet.</p>'
-      : `<table><tr><th>Received</th><th>To</th><th>From</th><th>Body</th><th>Status</th><th>SID</th></tr>${rows}</table>`);
+    (messages.length === 0 ? '<p>No SMS yet.</p>' : `<table><tr><th>Received</th><th>To</th><th>From</th><th>Body</th><th>Status</th><th>SID</th></tr>${rows}</table>`);
   res.writeHead(200, PAGE_HEADERS).end(page('Sent SMS', body));
 }

@@ -34,8 +34,17 @@ export async function startWebhookSink(opts: { secret: string; port?: number; ho
   const holding = new Hold();
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/') {
-      const rows = inbox.list().reverse().map((p) => `<tr><td>${escapeHtml(p.receivedAt.toISOString())}</td><td>${escapeHtml(p.customerId)}</td><td>${escapeHtml(p.title)}</td><td><pre>${escapeHtml(p.text)}</pre></td></tr>`).join('');
-      res.writeHead(200, PAGE_HEADERS).end(page('Pushes', `<h1>Pushes (webhook channel)</h1><table><tr><th>received</th><th>customer</th><th>title</th><th>text</th></tr>${rows}</table>`));
+      const rows = inbox
+        .list()
+        .reverse()
+        .map(
+          (p) =>
+            `<tr><td>${escapeHtml(p.receivedAt.toISOString())}</td><td>${escapeHtml(p.customerId)}</td><td>${escapeHtml(p.title)}</td><td><pre>${escapeHtml(p.text)}</pre></td></tr>`,
+        )
+        .join('');
+      res
+        .writeHead(200, PAGE_HEADERS)
+        .end(page('Pushes', `<h1>Pushes (webhook channel)</h1><table><tr><th>received</th><th>customer</th><th>title</th><th>text</th></tr>${rows}</table>`));
       return;
     }
     if (req.method !== 'POST') return void res.writeHead(405).end();

@@ -71,7 +71,7 @@ export type Step = Base &
     | { type: 'delayUntilLocalTime'; time: string; timeZone?: string }
     | { type: 'branch'; cases: { when: string; steps?: Steps }[]; otherwise?: Steps }
     | { type: 'split'; key: string; variants: { name: string; weight: number; steps?: Steps }[] }
-    | {
+    | ({
         type: 'feedback';
         survey: 'csat' | 'nps' | 'ces';
         channel: Channel;
@@ -79,7 +79,7 @@ export type Step = Base &
         timeout: DurationRef;
         onAnswer?: Steps;
         onTimeout?: Steps;
-      } & Delivery
+      } & Delivery)
     | { type: 'goal'; key: string }
     | { type: 'startJourney'; journeyKey: string; params?: Record<string, string | number> }
     | { type: 'signalJourney'; journeyKey: string; event: string; passEventData?: boolean }
@@ -93,24 +93,29 @@ export type Step = Base &
 
 const where = () => Where.optional();
 const steps = () => z.array(Step).optional();
-const expression = z.string().min(1).superRefine((src, ctx) => {
-  try {
-    parseExpr(src);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `bad expression: ${(err as Error).message}` });
-  }
-});
+const expression = z
+  .string()
+  .min(1)
+  .superRefine((src, ctx) => {
+    try {
+      parseExpr(src);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `bad expression: ${(err as Error).message}` });
+    }
+  });
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 10:00');
 const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
 const channel = z.enum(['email', 'sms', 'webhook']);
-const stepId = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"').optional();
+const stepId = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"')
+  .optional();
 const delivery = {
   class: z.enum(['marketing', 'service']).optional(),
   priority: z.number().int().min(0).max(9).optional(),
   expiresAfter: DurationRef.optional(),
 };
-const obj = <T extends z.ZodRawShape>(type: string, shape: T) =>
-  z.object({ type: z.literal(type), id: stepId, ...shape }).strict();
+const obj = <T extends z.ZodRawShape>(type: string, shape: T) => z.object({ type: z.literal(type), id: stepId, ...shape }).strict();
 
 export const Step: z.ZodType<Step> = z.lazy(() =>
   z.discriminatedUnion('type', [
@@ -162,10 +167,9 @@ export const Step: z.ZodType<Step> = z.lazy(() =>
     obj('goal', { key }),
     obj('startJourney', { journeyKey: key, params: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
     obj('signalJourney', { journeyKey: key, event: eventType, passEventData: z.boolean().optional() }),
-    obj('stopJourneys', { journeyKey: key.optional(), tag: key.optional(), reason: key }).refine(
-      (s) => s.journeyKey !== undefined || s.tag !== undefined,
-      { message: 'a stopJourneys step names a "journeyKey" or a "tag"' },
-    ),
+    obj('stopJourneys', { journeyKey: key.optional(), tag: key.optional(), reason: key }).refine((s) => s.journeyKey !== undefined || s.tag !== undefined, {
+      message: 'a stopJourneys step names a "journeyKey" or a "tag"',
+    }),
     obj('goto', { target: z.string().min(1) }),
     obj('cancel', { flow: key, instanceFromEvent: fieldPath.optional() }),
     obj('exit', { reason: key }),
@@ -180,9 +184,7 @@ const Param = z.discriminatedUnion('type', [
 ]);
 export type Param = z.infer<typeof Param>;
 
-const Stage = z
-  .object({ key, label: z.string().min(1), onEnter: z.array(Step).optional() })
-  .strict();
+const Stage = z.object({ key, label: z.string().min(1), onEnter: z.array(Step).optional() }).strict();
 
 const Trigger = z
   .object({
@@ -256,16 +258,13 @@ export const JourneyDefinition = z
   .superRefine((d, ctx) => {
     const stages = new Set(d.stages.map((s) => s.key));
     if (stages.size !== d.stages.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'stage keys repeat' });
-    if (!stages.has(d.initialStage))
-      ctx.addIssue({ code: 'custom', path: ['initialStage'], message: `unknown stage "${d.initialStage}"` });
+    if (!stages.has(d.initialStage)) ctx.addIssue({ code: 'custom', path: ['initialStage'], message: `unknown stage "${d.initialStage}"` });
     walkSteps(d as JourneyDefinition, (s, here) => {
-      if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage))
-        ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
+      if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage)) ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
       for (const { ref: r } of durationRefs(s))
         if (typeof r === 'object') {
           const p = Object.hasOwn(d.params, r.param) ? d.params[r.param] : undefined;
-          if (!p || p.type !== 'duration')
-            ctx.addIssue({ code: 'custom', path: here, message: `"${r.param}" is not a duration parameter` });
+          if (!p || p.type !== 'duration') ctx.addIssue({ code: 'custom', path: here, message: `"${r.param}" is not a duration parameter` });
         }
     });
     for (const p of durationProblems(d, SCHEMA_LIMITS)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });

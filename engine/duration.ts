@@ -2,8 +2,7 @@
 // and the simulator compute the same instants.
 import { EngineError } from './errors.js';
 
-const PATTERN =
-  /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
+const PATTERN = /^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d{1,3})?)S)?)?$/;
 
 export interface Duration {
   years: number;
@@ -40,7 +39,8 @@ export function addDuration(at: Date, text: string, sign: 1 | -1 = 1): Date {
   const d = parseDuration(text);
   if (!d) throw new EngineError('bad_duration', `not an ISO-8601 duration: "${text.slice(0, 64)}"`);
   const ms = shift(at.getTime(), d, sign);
-  if (Number.isNaN(ms)) throw new EngineError('bad_time', `${Number.isNaN(at.getTime()) ? 'an invalid instant' : at.toISOString()} ${sign < 0 ? 'minus' : 'plus'} ${text} is not a representable time`);
+  if (Number.isNaN(ms))
+    throw new EngineError('bad_time', `${Number.isNaN(at.getTime()) ? 'an invalid instant' : at.toISOString()} ${sign < 0 ? 'minus' : 'plus'} ${text} is not a representable time`);
   return new Date(ms);
 }
 

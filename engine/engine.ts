@@ -282,9 +282,15 @@ export function initialState(def: JourneyDefinition, opts: StartOptions, now: Da
 
 /** A new journey: enters the initial stage (running its entry steps). Throws only EngineError. */
 export function start(def: JourneyDefinition, opts: StartOptions, now: Date, options: EngineOptions = {}): Result {
-  return guarded(def, now, options, (run) => {
-    run.enterStage(def.initialStage, 'start', true);
-  }, () => initialState(def, opts, now));
+  return guarded(
+    def,
+    now,
+    options,
+    (run) => {
+      run.enterStage(def.initialStage, 'start', true);
+    },
+    () => initialState(def, opts, now),
+  );
 }
 
 /** Applies one input at time `now`. Never mutates its arguments. Throws only EngineError: whatever the definition,
@@ -292,7 +298,13 @@ export function start(def: JourneyDefinition, opts: StartOptions, now: Date, opt
  * is reported with a code and the step that failed. The journey's state is then unchanged: see `fail`. */
 export function advance(def: JourneyDefinition, state: JourneyState, input: Input, now: Date, options: EngineOptions = {}): Result {
   if (state.status !== 'running') return { state: clone(state), commands: [] }; // after the end nothing changes
-  return guarded(def, now, options, (run) => apply(run, input, now), () => state);
+  return guarded(
+    def,
+    now,
+    options,
+    (run) => apply(run, input, now),
+    () => state,
+  );
 }
 
 function guarded(def: JourneyDefinition, now: Date, options: EngineOptions, body: (run: Run) => void, state: () => JourneyState): Result {
@@ -625,8 +637,7 @@ class Run {
           const target = step.stage ?? readField(data, step.stageFromEvent!);
           const idx = typeof target === 'string' ? this.program.stageIndex.get(target) : undefined;
           // An unknown stage from a business system is ignored; so is a step back for an implied stage.
-          if (idx !== undefined && !(step.forwardOnly && idx < this.program.stageIndex.get(s.stage)!))
-            this.enterStage(target as string, f.event?.type ?? f.name);
+          if (idx !== undefined && !(step.forwardOnly && idx < this.program.stageIndex.get(s.stage)!)) this.enterStage(target as string, f.event?.type ?? f.name);
           break;
         }
         case 'send':
@@ -676,8 +687,7 @@ class Run {
             return;
           }
           const ifPast = step.ifPast ?? 'run';
-          if (ifPast === 'skip' || (ifPast === 'runIfAnchorAhead' && anchor.getTime() <= this.now.getTime()))
-            return this.finish(f);
+          if (ifPast === 'skip' || (ifPast === 'runIfAnchorAhead' && anchor.getTime() <= this.now.getTime())) return this.finish(f);
           break;
         }
         case 'delayUntilLocalTime': {

@@ -28,7 +28,10 @@ function tokenize(src: string): Tok[] {
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (/[0-9]/.test(c)) {
       const m = /^\d+(\.\d+)?/.exec(src.slice(i))!;
       out.push({ t: 'num', v: m[0], at: i });
@@ -84,8 +87,7 @@ export function parseExpr(src: string): Expr {
       if (t.t !== 'id') throw new ExprError(`expected a field name at ${t.at}`);
       p.push(t.v);
     }
-    if (!(SCOPE_ROOTS as readonly string[]).includes(p[0]!))
-      throw new ExprError(`unknown name "${p[0]}": paths start with ${SCOPE_ROOTS.join(', ')}`);
+    if (!(SCOPE_ROOTS as readonly string[]).includes(p[0]!)) throw new ExprError(`unknown name "${p[0]}": paths start with ${SCOPE_ROOTS.join(', ')}`);
     return p;
   };
   const primary = (): Expr => {
@@ -114,7 +116,10 @@ export function parseExpr(src: string): Expr {
       const items: Expr[] = [];
       if (!isOp(']')) {
         items.push(or());
-        while (isOp(',')) { next(); items.push(or()); }
+        while (isOp(',')) {
+          next();
+          items.push(or());
+        }
       }
       expect(']');
       return { k: 'list', items };
@@ -122,8 +127,14 @@ export function parseExpr(src: string): Expr {
     throw new ExprError(t.t === 'end' ? 'unexpected end of expression' : `unexpected "${t.v}" at ${t.at}`);
   };
   const unary = (): Expr => {
-    if (isOp('!')) { next(); return { k: 'not', e: unary() }; }
-    if (isOp('-')) { next(); return { k: 'neg', e: unary() }; }
+    if (isOp('!')) {
+      next();
+      return { k: 'not', e: unary() };
+    }
+    if (isOp('-')) {
+      next();
+      return { k: 'neg', e: unary() };
+    }
     return primary();
   };
   const cmp = (): Expr => {
@@ -137,12 +148,18 @@ export function parseExpr(src: string): Expr {
   };
   const and = (): Expr => {
     let l = cmp();
-    while (isOp('&&')) { next(); l = { k: 'bin', op: '&&', l, r: cmp() }; }
+    while (isOp('&&')) {
+      next();
+      l = { k: 'bin', op: '&&', l, r: cmp() };
+    }
     return l;
   };
   const or = (): Expr => {
     let l = and();
-    while (isOp('||')) { next(); l = { k: 'bin', op: '||', l, r: and() }; }
+    while (isOp('||')) {
+      next();
+      l = { k: 'bin', op: '||', l, r: and() };
+    }
     return l;
   };
   const e = or();
@@ -161,21 +178,32 @@ function lookup(scope: Record<string, unknown>, p: string[]): unknown {
 
 export function evaluate(e: Expr, scope: Record<string, unknown>): unknown {
   switch (e.k) {
-    case 'lit': return e.v;
-    case 'path': return lookup(scope, e.p) ?? null;
-    case 'exists': return lookup(scope, e.p) !== undefined && lookup(scope, e.p) !== null;
-    case 'list': return e.items.map((i) => evaluate(i, scope));
-    case 'not': return !truthy(evaluate(e.e, scope));
-    case 'neg': { const v = evaluate(e.e, scope); return typeof v === 'number' ? -v : null; }
+    case 'lit':
+      return e.v;
+    case 'path':
+      return lookup(scope, e.p) ?? null;
+    case 'exists':
+      return lookup(scope, e.p) !== undefined && lookup(scope, e.p) !== null;
+    case 'list':
+      return e.items.map((i) => evaluate(i, scope));
+    case 'not':
+      return !truthy(evaluate(e.e, scope));
+    case 'neg': {
+      const v = evaluate(e.e, scope);
+      return typeof v === 'number' ? -v : null;
+    }
     case 'bin': {
       if (e.op === '&&') return truthy(evaluate(e.l, scope)) && truthy(evaluate(e.r, scope));
       if (e.op === '||') return truthy(evaluate(e.l, scope)) || truthy(evaluate(e.r, scope));
       const l = evaluate(e.l, scope);
       const r = evaluate(e.r, scope);
       switch (e.op) {
-        case '==': return equal(l, r);
-        case '!=': return !equal(l, r);
-        case 'in': return Array.isArray(r) && r.some((x) => equal(l, x));
+        case '==':
+          return equal(l, r);
+        case '!=':
+          return !equal(l, r);
+        case 'in':
+          return Array.isArray(r) && r.some((x) => equal(l, x));
         default: {
           // Ordering compares numbers with numbers and strings with strings (ISO timestamps order as strings);
           // anything else is false, never an exception.

@@ -1,7 +1,19 @@
 // Runs the engine in virtual time: a scripted customer's events in order, with every timer fired at its instant.
 // No Temporal, no sends. The same function the workflow drives, so what it shows is what the workflow does.
 import type { JourneyDefinition, ParamValues } from './definition.js';
-import { advance, type Command, EngineError, type EngineOptions, type Input, type JourneyState, nextInput, type Profile, type QueuedInput, start, TASK_COMPLETED_EVENT } from './engine.js';
+import {
+  advance,
+  type Command,
+  EngineError,
+  type EngineOptions,
+  type Input,
+  type JourneyState,
+  nextInput,
+  type Profile,
+  type QueuedInput,
+  start,
+  TASK_COMPLETED_EVENT,
+} from './engine.js';
 
 /** Inputs (events and timers) one simulation may apply: a journey that wakes every second for ten years is stopped. */
 export const SIMULATION_MAX_INPUTS = 100_000;
@@ -56,7 +68,12 @@ export function simulate(
     }
   };
   const maxInputs = opts.maxInputs ?? SIMULATION_MAX_INPUTS;
-  const first = start(def, { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) }, new Date(opts.start), opts.engine);
+  const first = start(
+    def,
+    { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) },
+    new Date(opts.start),
+    opts.engine,
+  );
   let state = first.state;
   record(first, opts.start);
   // The script's inputs arrive at their instants; which comes next, a due timer or an input, is the engine's rule.
@@ -95,14 +112,23 @@ export type TimelineEntry = { at: string } & (
 
 export function describe(command: Command, at: string): TimelineEntry {
   switch (command.type) {
-    case 'stageChanged': return { at, kind: 'stage', stage: command.to, from: command.from, cause: command.cause };
-    case 'send': return { at, kind: 'send', channel: command.channel, template: command.template };
-    case 'createTask': return { at, kind: 'task', taskKey: command.taskKey, title: command.title, dueAt: command.dueAt };
-    case 'escalateTask': return { at, kind: 'escalation', to: command.to };
-    case 'record': return { at, kind: command.kind, data: command.data };
-    case 'startJourney': return { at, kind: 'chorus', action: 'startJourney', journeyKey: command.journeyKey };
-    case 'signalJourney': return { at, kind: 'chorus', action: 'signalJourney', journeyKey: command.journeyKey, event: command.event.type };
-    case 'stopJourneys': return { at, kind: 'chorus', action: 'stopJourneys', ...(command.journeyKey ? { journeyKey: command.journeyKey } : {}), ...(command.tag ? { tag: command.tag } : {}) };
-    case 'ended': return { at, kind: 'end', status: command.status, reason: command.reason };
+    case 'stageChanged':
+      return { at, kind: 'stage', stage: command.to, from: command.from, cause: command.cause };
+    case 'send':
+      return { at, kind: 'send', channel: command.channel, template: command.template };
+    case 'createTask':
+      return { at, kind: 'task', taskKey: command.taskKey, title: command.title, dueAt: command.dueAt };
+    case 'escalateTask':
+      return { at, kind: 'escalation', to: command.to };
+    case 'record':
+      return { at, kind: command.kind, data: command.data };
+    case 'startJourney':
+      return { at, kind: 'chorus', action: 'startJourney', journeyKey: command.journeyKey };
+    case 'signalJourney':
+      return { at, kind: 'chorus', action: 'signalJourney', journeyKey: command.journeyKey, event: command.event.type };
+    case 'stopJourneys':
+      return { at, kind: 'chorus', action: 'stopJourneys', ...(command.journeyKey ? { journeyKey: command.journeyKey } : {}), ...(command.tag ? { tag: command.tag } : {}) };
+    case 'ended':
+      return { at, kind: 'end', status: command.status, reason: command.reason };
   }
 }

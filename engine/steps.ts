@@ -6,13 +6,32 @@ import { checkDuration, type DurationKind, type DurationLimits } from './duratio
 /** Every step list a step holds, with its path, for walking the step tree. */
 export function childLists(s: Step): [(string | number)[], Step[] | undefined][] {
   switch (s.type) {
-    case 'wait': return [...s.for.map((o, j): [(string | number)[], Step[] | undefined] => [['for', j, 'then'], o.then]), [['onTimeout'], s.onTimeout]];
-    case 'branch': return [...s.cases.map((c, j): [(string | number)[], Step[] | undefined] => [['cases', j, 'steps'], c.steps]), [['otherwise'], s.otherwise]];
-    case 'split': return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
-    case 'feedback': return [[['onAnswer'], s.onAnswer], [['onTimeout'], s.onTimeout]];
-    case 'task': return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
-    case 'send': case 'delay': case 'delayUntil': case 'delayUntilLocalTime': case 'stage': case 'goal': case 'goto': case 'exit': case 'complete': case 'cancel':
-    case 'startJourney': case 'stopJourneys': case 'signalJourney':
+    case 'wait':
+      return [...s.for.map((o, j): [(string | number)[], Step[] | undefined] => [['for', j, 'then'], o.then]), [['onTimeout'], s.onTimeout]];
+    case 'branch':
+      return [...s.cases.map((c, j): [(string | number)[], Step[] | undefined] => [['cases', j, 'steps'], c.steps]), [['otherwise'], s.otherwise]];
+    case 'split':
+      return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
+    case 'feedback':
+      return [
+        [['onAnswer'], s.onAnswer],
+        [['onTimeout'], s.onTimeout],
+      ];
+    case 'task':
+      return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
+    case 'send':
+    case 'delay':
+    case 'delayUntil':
+    case 'delayUntilLocalTime':
+    case 'stage':
+    case 'goal':
+    case 'goto':
+    case 'exit':
+    case 'complete':
+    case 'cancel':
+    case 'startJourney':
+    case 'stopJourneys':
+    case 'signalJourney':
       return [];
   }
 }
@@ -28,7 +47,6 @@ export function walkSteps(d: Pick<JourneyDefinition, 'stages' | 'triggers'>, vis
   d.triggers.forEach((t, i) => walk(t.steps, ['triggers', i, 'steps']));
 }
 
-
 export function formatPath(path: (string | number)[]): string {
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
@@ -37,14 +55,30 @@ export function formatPath(path: (string | number)[]): string {
 export function durationRefs(s: Step): { ref: DurationRef; kind: DurationKind; at: string }[] {
   const expiry = (x: { expiresAfter?: DurationRef }) => (x.expiresAfter !== undefined ? [{ ref: x.expiresAfter, kind: 'expiry' as const, at: 'expiresAfter' }] : []);
   switch (s.type) {
-    case 'task': return [{ ref: s.due, kind: 'due', at: 'due' }];
-    case 'wait': return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }];
-    case 'feedback': return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }, ...expiry(s)];
-    case 'send': return expiry(s);
-    case 'delay': return [{ ref: s.duration, kind: 'wait', at: 'duration' }];
-    case 'delayUntil': return s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [];
-    case 'delayUntilLocalTime': case 'stage': case 'branch': case 'split': case 'goal': case 'startJourney': case 'signalJourney':
-    case 'stopJourneys': case 'goto': case 'cancel': case 'exit': case 'complete':
+    case 'task':
+      return [{ ref: s.due, kind: 'due', at: 'due' }];
+    case 'wait':
+      return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }];
+    case 'feedback':
+      return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }, ...expiry(s)];
+    case 'send':
+      return expiry(s);
+    case 'delay':
+      return [{ ref: s.duration, kind: 'wait', at: 'duration' }];
+    case 'delayUntil':
+      return s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [];
+    case 'delayUntilLocalTime':
+    case 'stage':
+    case 'branch':
+    case 'split':
+    case 'goal':
+    case 'startJourney':
+    case 'signalJourney':
+    case 'stopJourneys':
+    case 'goto':
+    case 'cancel':
+    case 'exit':
+    case 'complete':
       return [];
   }
 }

@@ -37,14 +37,29 @@ function waits(s: Step, def: JourneyDefinition): boolean {
     return typeof text === 'string' && durationMs(text) > 0;
   };
   switch (s.type) {
-    case 'delay': return positive(s.duration);
+    case 'delay':
+      return positive(s.duration);
     case 'wait':
-    case 'feedback': return positive(s.timeout);
-    case 'delayUntil': return s.ifPast === 'skip';
-    case 'delayUntilLocalTime': return true;
-    case 'task': return s.outcomes !== undefined;
-    case 'send': case 'stage': case 'branch': case 'split': case 'goal': case 'startJourney': case 'signalJourney':
-    case 'stopJourneys': case 'goto': case 'cancel': case 'exit': case 'complete':
+    case 'feedback':
+      return positive(s.timeout);
+    case 'delayUntil':
+      return s.ifPast === 'skip';
+    case 'delayUntilLocalTime':
+      return true;
+    case 'task':
+      return s.outcomes !== undefined;
+    case 'send':
+    case 'stage':
+    case 'branch':
+    case 'split':
+    case 'goal':
+    case 'startJourney':
+    case 'signalJourney':
+    case 'stopJourneys':
+    case 'goto':
+    case 'cancel':
+    case 'exit':
+    case 'complete':
       return false;
   }
 }
@@ -71,8 +86,7 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
       if (s.stage !== undefined) entered.add(s.stage);
       else stageFromEvent = true;
     }
-    if ((s.type === 'send' || s.type === 'feedback') && !ctx.hasTemplate(s.template, s.channel))
-      add(path, `template "${s.template}" does not exist for ${s.channel}`);
+    if ((s.type === 'send' || s.type === 'feedback') && !ctx.hasTemplate(s.template, s.channel)) add(path, `template "${s.template}" does not exist for ${s.channel}`);
     if ((s.type === 'startJourney' || s.type === 'signalJourney' || (s.type === 'stopJourneys' && s.journeyKey)) && ctx.journeyKeys) {
       const target = s.journeyKey!;
       if (!ctx.journeyKeys.has(target) && target !== def.key) add(path, `journey "${target}" does not exist`);

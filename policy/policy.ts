@@ -25,11 +25,24 @@ export const ContactPolicy = z
       .object({ marketing: perChannel(z.array(cap)).default({}), service: perChannel(z.array(cap)).default({}) })
       .strict()
       .default({
-        marketing: { sms: [{ limit: 2, window: 'P1D' }, { limit: 5, window: 'P7D' }], email: [{ limit: 3, window: 'P1D' }, { limit: 10, window: 'P7D' }], webhook: [{ limit: 3, window: 'P1D' }] },
+        marketing: {
+          sms: [
+            { limit: 2, window: 'P1D' },
+            { limit: 5, window: 'P7D' },
+          ],
+          email: [
+            { limit: 3, window: 'P1D' },
+            { limit: 10, window: 'P7D' },
+          ],
+          webhook: [{ limit: 3, window: 'P1D' }],
+        },
         service: {},
       }),
     /** What happens to a send over a cap: wait for a slot, or give up (and record it). */
-    onCap: z.object({ marketing: z.enum(['defer', 'drop']), service: z.enum(['defer', 'drop']) }).strict().default({ marketing: 'drop', service: 'defer' }),
+    onCap: z
+      .object({ marketing: z.enum(['defer', 'drop']), service: z.enum(['defer', 'drop']) })
+      .strict()
+      .default({ marketing: 'drop', service: 'defer' }),
   })
   .strict();
 export type ContactPolicy = z.infer<typeof ContactPolicy>;

@@ -38,14 +38,22 @@ export class Unprocessable extends DomainError {
 /** Too many requests (429). */
 export class RateLimited extends DomainError {
   readonly transient = true;
-  constructor(code: string, message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super(code, message);
   }
 }
 /** A peer (Postgres, Temporal) does not answer in time (503): try again after `retryAfterSeconds`. */
 export class Unavailable extends DomainError {
   readonly transient = true;
-  constructor(code: string, message: string, readonly retryAfterSeconds = 5) {
+  constructor(
+    code: string,
+    message: string,
+    readonly retryAfterSeconds = 5,
+  ) {
     super(code, message);
   }
 }

@@ -127,8 +127,7 @@ export class JourneyService {
       const cooldown = definition.entry.reentry.mode === 'cooldown' ? definition.entry.reentry.cooldown : undefined;
       if (last.status === 'running' || cooldown === undefined) return { created: false, journey: this.summary(last) };
       const again = addDuration(last.endedAt ?? last.startedAt, cooldown);
-      if (again.getTime() > Date.now())
-        throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
+      if (again.getTime() > Date.now()) throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
       workflowId = `${baseId}@${previous.length + 1}`;
     }
 
@@ -145,18 +144,20 @@ export class JourneyService {
     // progress only ever updates a row that is already there, tags included (a row the workflow created first would
     // lack them, and a stop by tag would miss the journey).
     const inserted = await this.db.journey.createMany({
-      data: [{
-        workflowId,
-        customerId: req.customerId,
-        journeyKey: definition.key,
-        version: definition.version,
-        businessKey: businessKey ?? null,
-        params,
-        tags: definition.tags,
-        status: 'running',
-        stage: initial.stage,
-        stageEnteredAt: new Date(initial.stageEnteredAt),
-      }],
+      data: [
+        {
+          workflowId,
+          customerId: req.customerId,
+          journeyKey: definition.key,
+          version: definition.version,
+          businessKey: businessKey ?? null,
+          params,
+          tags: definition.tags,
+          status: 'running',
+          stage: initial.stage,
+          stageEnteredAt: new Date(initial.stageEnteredAt),
+        },
+      ],
       skipDuplicates: true,
     });
     let created = true;
@@ -270,8 +271,7 @@ export class JourneyService {
     const targets = workflowId ? [workflowId] : await this.runningJourneys(customerId);
     if (!workflowId) for (const id of await this.startByEvent(customerId, event)) if (!targets.includes(id)) targets.push(id);
     const deliveredTo: string[] = [];
-    for (const target of targets)
-      if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
+    for (const target of targets) if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
     await this.db.inboundEvent.update({ where: { eventId: row.eventId }, data: { deliveredTo, deliveredAt: new Date() } });
     return deliveredTo;
   }
@@ -316,8 +316,7 @@ export class JourneyService {
   /** A journey sends an event to the customer's running journeys of a key. */
   async chorusSignal(customerId: string, journeyKey: string, event: JourneyEvent): Promise<string[]> {
     const delivered: string[] = [];
-    for (const id of await this.runningJourneys(customerId, { journeyKey }))
-      if (await this.signalIfRunning(id, (h) => h.signal(journeyEventSignal, event))) delivered.push(id);
+    for (const id of await this.runningJourneys(customerId, { journeyKey })) if (await this.signalIfRunning(id, (h) => h.signal(journeyEventSignal, event))) delivered.push(id);
     return delivered;
   }
 
@@ -325,8 +324,7 @@ export class JourneyService {
   async chorusStop(customerId: string, by: { journeyKey?: string; tag?: string }, reason: string, except: string): Promise<string[]> {
     const where: Prisma.JourneyWhereInput = { workflowId: { not: except }, ...(by.journeyKey ? { journeyKey: by.journeyKey } : {}), ...(by.tag ? { tags: { has: by.tag } } : {}) };
     const stopped: string[] = [];
-    for (const id of await this.runningJourneys(customerId, where))
-      if (await this.signalIfRunning(id, (h) => h.signal(exitJourneySignal, { reason }))) stopped.push(id);
+    for (const id of await this.runningJourneys(customerId, where)) if (await this.signalIfRunning(id, (h) => h.signal(exitJourneySignal, { reason }))) stopped.push(id);
     return stopped;
   }
 
@@ -390,8 +388,7 @@ export class JourneyService {
     const row = await this.db.journey.findUnique({ where: { workflowId } });
     if (!row) throw notFound('journey', workflowId);
     if (row.status !== 'running') throw conflict('journey_ended', `journey "${workflowId}" has ended (${row.status})`);
-    if (!(await this.signalIfRunning(workflowId, (h) => h.signal(exitJourneySignal, { reason }))))
-      throw conflict('journey_ended', `journey "${workflowId}" has ended`);
+    if (!(await this.signalIfRunning(workflowId, (h) => h.signal(exitJourneySignal, { reason })))) throw conflict('journey_ended', `journey "${workflowId}" has ended`);
     return { workflowId, status: 'exiting', reason };
   }
 
@@ -416,8 +413,7 @@ export class JourneyService {
     if (!task) throw notFound('task', taskId);
     if (task.status !== 'open') throw conflict('task_closed', `task "${taskId}" is already ${task.status}`);
     // The journey may have ended; the task can still be closed.
-    await this.signalIfRunning(task.workflowId, (h) =>
-      h.signal(taskCompletedSignal, { taskId, taskKey: task.taskKey, taskRef: task.idempotencyKey, outcome: body.outcome }));
+    await this.signalIfRunning(task.workflowId, (h) => h.signal(taskCompletedSignal, { taskId, taskKey: task.taskKey, taskRef: task.idempotencyKey, outcome: body.outcome }));
     const closed = await this.db.task.updateMany({
       where: { id: taskId, status: 'open' },
       data: { status: 'done', outcome: body.outcome, note: body.note ?? null, completedAt: new Date() },

@@ -2,22 +2,33 @@
 import { z } from 'zod';
 import { isTimeZone } from '../engine/tz.js';
 
-
-export const id = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:@-]+$/, 'letters, digits and _ . : @ - only');
+export const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:@-]+$/, 'letters, digits and _ . : @ - only');
 
 export const CustomerBody = z
   .object({
     name: z.string().min(1).max(200).nullable().optional(),
     email: z.email().max(320).nullable().optional(),
-    phone: z.string().regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number like +8613800138000').nullable().optional(),
+    phone: z
+      .string()
+      .regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number like +8613800138000')
+      .nullable()
+      .optional(),
     /** Absent (or null) is stored as missing: the contact policy then uses its default zone and records the fallback. */
     timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').nullable().optional(),
-    locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN').optional(),
+    locale: z
+      .string()
+      .regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN')
+      .optional(),
     segment: z.string().min(1).max(64).nullable().optional(),
     rmId: id.nullable().optional(),
     consents: z.object({ email: z.boolean(), sms: z.boolean(), webhook: z.boolean() }).partial().strict().optional(),
     /** Business attributes journeys branch on (no contact data: journeys see these). */
-    attributes: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'an attribute name like netWorth'), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]))
+    attributes: z
+      .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'an attribute name like netWorth'), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]))
       .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes')
       .optional(),
   })
@@ -59,9 +70,7 @@ export const CompleteTaskBody = z
   })
   .strict();
 
-export const TaskQuery = z
-  .object({ rmId: id.optional(), customerId: id.optional(), status: z.enum(['open', 'done']).optional() })
-  .strict();
+export const TaskQuery = z.object({ rmId: id.optional(), customerId: id.optional(), status: z.enum(['open', 'done']).optional() }).strict();
 
 export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
 
@@ -86,7 +95,16 @@ export const SimulateBody = z
     params: z.record(z.string(), z.unknown()).optional(),
     start: isoTime.optional(),
     events: z
-      .array(z.object({ at: isoTime, type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"'), data: z.record(z.string(), z.unknown()).optional(), eventId: id.optional() }).strict())
+      .array(
+        z
+          .object({
+            at: isoTime,
+            type: z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"'),
+            data: z.record(z.string(), z.unknown()).optional(),
+            eventId: id.optional(),
+          })
+          .strict(),
+      )
       .max(10_000)
       .default([]),
     until: isoTime,
@@ -96,7 +114,10 @@ export const SimulateBody = z
   .refine((b) => b.version === undefined || b.key !== undefined, { message: '"version" goes with "key"', path: ['version'] })
   .refine((b) => Date.parse(b.until) > Date.parse(b.start ?? new Date().toISOString()) || b.start === undefined, { message: '"until" must be after "start"', path: ['until'] })
   // The horizon counts from "start", or from now when the simulation starts now.
-  .refine((b) => Date.parse(b.until) - (b.start === undefined ? Date.now() : Date.parse(b.start)) <= 10 * 366 * 86_400_000, { message: 'at most ten years of virtual time', path: ['until'] });
+  .refine((b) => Date.parse(b.until) - (b.start === undefined ? Date.now() : Date.parse(b.start)) <= 10 * 366 * 86_400_000, {
+    message: 'at most ten years of virtual time',
+    path: ['until'],
+  });
 
 export const TemplateParams = z
   .object({

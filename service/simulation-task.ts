@@ -17,9 +17,7 @@ export interface SimulationTask {
 }
 
 /** Errors do not cross a thread boundary with their class: the outcome says what kind of failure it was. */
-export type SimulationOutcome =
-  | { ok: true; result: ReturnType<typeof summarize> }
-  | { ok: false; code: string; message: string };
+export type SimulationOutcome = { ok: true; result: ReturnType<typeof summarize> } | { ok: false; code: string; message: string };
 
 function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: number) {
   const timeline: TimelineEntry[] = r.timeline.map((t) => describe(t.command, t.at));
@@ -47,7 +45,15 @@ function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: n
 export function runSimulationTask(task: SimulationTask): SimulationOutcome {
   const started = performance.now();
   try {
-    const r = simulate(task.definition, { customerId: task.customerId, params: task.params, profile: task.profile, start: task.start, until: task.until, inputs: task.inputs, ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}) });
+    const r = simulate(task.definition, {
+      customerId: task.customerId,
+      params: task.params,
+      profile: task.profile,
+      start: task.start,
+      until: task.until,
+      inputs: task.inputs,
+      ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}),
+    });
     return { ok: true, result: summarize(task.definition, r, performance.now() - started) };
   } catch (err) {
     // The engine names what in the definition it cannot run; anything else it throws (a date out of range from an

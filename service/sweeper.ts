@@ -56,20 +56,22 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
   };
 
   const tick = () => {
-    running = sweep().then(
-      (n) => {
-        if (n) logger.info({ delivered: n }, 'delivered recorded events');
-        interval = o.intervalMs;
-      },
-      (err: unknown) => {
-        const peer = unansweredPeer(err);
-        interval = Math.min(interval * 2, maxIntervalMs);
-        if (peer) logger.warn({ peer, retryInMs: interval }, 'event sweep waits for a peer');
-        else logger.error({ err: err instanceof Error ? err.message : String(err), retryInMs: interval }, 'event sweep failed');
-      },
-    ).finally(() => {
-      if (!stopped) timer = setTimeout(tick, interval).unref();
-    });
+    running = sweep()
+      .then(
+        (n) => {
+          if (n) logger.info({ delivered: n }, 'delivered recorded events');
+          interval = o.intervalMs;
+        },
+        (err: unknown) => {
+          const peer = unansweredPeer(err);
+          interval = Math.min(interval * 2, maxIntervalMs);
+          if (peer) logger.warn({ peer, retryInMs: interval }, 'event sweep waits for a peer');
+          else logger.error({ err: err instanceof Error ? err.message : String(err), retryInMs: interval }, 'event sweep failed');
+        },
+      )
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, interval).unref();
+      });
   };
   timer = setTimeout(tick, interval).unref();
 

@@ -21,7 +21,10 @@ const variables = z.record(z.string().max(64), z.unknown());
 
 export const PreviewBody = z
   .object({
-    key: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved').optional(),
+    key: z
+      .string()
+      .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved')
+      .optional(),
     subject: Content.shape.subject,
     text: Content.shape.text.optional(),
     html: Content.shape.html,
@@ -88,7 +91,11 @@ export async function previewTemplate(catalog: TemplateCatalog, body: PreviewBod
       if (!store.has(body.key, body.channel)) throw new NotFound('not_found', `no ${body.channel} template "${body.key}"`);
       return store.render(body.key, body.channel, body.locale, vars);
     }
-    const content: TemplateContent = { ...(body.subject !== undefined ? { subject: body.subject } : {}), text: body.text!, ...(body.html !== undefined ? { html: body.html } : {}) };
+    const content: TemplateContent = {
+      ...(body.subject !== undefined ? { subject: body.subject } : {}),
+      text: body.text!,
+      ...(body.html !== undefined ? { html: body.html } : {}),
+    };
     const problem = checkContent(content);
     if (problem) throw new Invalid('invalid_template', `the template does not parse: ${problem}`);
     return renderContent(content, body.channel, vars);

@@ -48,7 +48,12 @@ async function customer(fields: { phone?: string | null; email?: string | null; 
 
 const send = (customerId: string, channel: 'email' | 'sms', key: string, template = channel === 'sms' ? 'loan-comparison-nudge' : 'loan-approved'): Promise<SendResult> => {
   const input: SendInput = {
-    idempotencyKey: key, workflowId: `journey:bank-loan:${customerId}`, customerId, channel, template, flow: 'test',
+    idempotencyKey: key,
+    workflowId: `journey:bank-loan:${customerId}`,
+    customerId,
+    channel,
+    template,
+    flow: 'test',
     vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
   };
   return env.run(activities.sendMessage, input);
@@ -79,7 +84,12 @@ describe('sendMessage', () => {
     // the message holds its slot while it is retried, and each transient error is in its story
     expect(failing).toMatchObject({ status: 'sending', attempts: 3 });
     expect(failing.error).toBeTruthy();
-    expect((await testDb.db.messageEvent.findMany({ where: { messageId: failing.id }, orderBy: { id: 'asc' } })).map((e) => e.type)).toEqual(['created', 'error', 'error', 'error']);
+    expect((await testDb.db.messageEvent.findMany({ where: { messageId: failing.id }, orderBy: { id: 'asc' } })).map((e) => e.type)).toEqual([
+      'created',
+      'error',
+      'error',
+      'error',
+    ]);
     expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
     expect((await send(id, 'sms', `${id}/1`)).status).toBe('sent');
     const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone;
@@ -90,10 +100,27 @@ describe('sendMessage', () => {
     const id = await customer();
     const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone!;
     const impatient = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url, timeoutMs: 300 });
-    const acts = createActivities({ db: testDb.db, channels: { email, sms: impatient, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
-    const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'sms', template: 'loan-comparison-nudge', flow: 't', vars: { event: {}, params: {} } };
+    const acts = createActivities({
+      db: testDb.db,
+      channels: { email, sms: impatient, webhook: unusedChannel },
+      templates: fileTemplates,
+      policy: loadPolicy(NO_LIMITS),
+      chorus: noChorus,
+    });
+    const input: SendInput = {
+      idempotencyKey: `${id}/1`,
+      workflowId: 'w',
+      customerId: id,
+      channel: 'sms',
+      template: 'loan-comparison-nudge',
+      flow: 't',
+      vars: { event: {}, params: {} },
+    };
     sink.hold(); // Twilio accepts the message and keeps its answer back: the sender times out, in doubt
-    const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e).finally(() => sink.release());
+    const err = await env
+      .run(acts.sendMessage, input)
+      .catch((e: unknown) => e)
+      .finally(() => sink.release());
     expect(err).not.toBeInstanceOf(ApplicationFailure);
     const accepted = sink.messages().filter((m) => m.to === phone);
     expect(accepted).toHaveLength(1);
@@ -103,7 +130,11 @@ describe('sendMessage', () => {
     expect(sink.messages().filter((m) => m.to === phone)).toHaveLength(1);
     const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` }, include: { events: { orderBy: { id: 'asc' } } } });
     expect(row).toMatchObject({ status: 'sent', attempts: 1, providerId: accepted[0]!.sid });
-    expect(row.events.map((e) => [e.type, (e.detail as { reconciled?: boolean }).reconciled ?? null])).toEqual([['created', null], ['error', null], ['sent', true]]);
+    expect(row.events.map((e) => [e.type, (e.detail as { reconciled?: boolean }).reconciled ?? null])).toEqual([
+      ['created', null],
+      ['error', null],
+      ['sent', true],
+    ]);
   });
 
   it('an in-doubt SMS is not matched to an earlier SMS with the same text that another message already owns', async () => {
@@ -149,8 +180,22 @@ describe('sendMessage', () => {
     const down = await startSmtpCatcher();
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
-    const acts = createActivities({ db: testDb.db, channels: { email: channel, sms: unusedChannel, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
-    const input: SendInput = { idempotencyKey: `${id}/1`, workflowId: 'w', customerId: id, channel: 'email', template: 'loan-approved', flow: 't', vars: { event: {}, params: {} } };
+    const acts = createActivities({
+      db: testDb.db,
+      channels: { email: channel, sms: unusedChannel, webhook: unusedChannel },
+      templates: fileTemplates,
+      policy: loadPolicy(NO_LIMITS),
+      chorus: noChorus,
+    });
+    const input: SendInput = {
+      idempotencyKey: `${id}/1`,
+      workflowId: 'w',
+      customerId: id,
+      channel: 'email',
+      template: 'loan-approved',
+      flow: 't',
+      vars: { event: {}, params: {} },
+    };
     const err = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
     channel.close();
     expect(err).not.toBeInstanceOf(ApplicationFailure);
@@ -160,7 +205,7 @@ describe('sendMessage', () => {
     expect((await send(id, 'email', `${id}/1`)).status).toBe('sent');
   });
 
-  it('renders the customer\'s locale, falling back to English', async () => {
+  it("renders the customer's locale, falling back to English", async () => {
     const zh = await customer({ locale: 'zh-CN' });
     const fr = await customer({ locale: 'fr-FR' });
     await send(zh, 'email', `${zh}/1`);
@@ -175,9 +220,23 @@ describe('webhook channel', () => {
     const secret = 'activities-webhook-secret-123';
     const hook = await startWebhookSink({ secret });
     try {
-      const acts = createActivities({ db: testDb.db, channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: hook.url, secret }) }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+      const acts = createActivities({
+        db: testDb.db,
+        channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: hook.url, secret }) },
+        templates: fileTemplates,
+        policy: loadPolicy(NO_LIMITS),
+        chorus: noChorus,
+      });
       const id = await customer();
-      const input: SendInput = { idempotencyKey: `${id}/push`, workflowId: 'w', customerId: id, channel: 'webhook', template: 'fund-detail-guide', flow: 't', vars: { event: {}, params: {} } };
+      const input: SendInput = {
+        idempotencyKey: `${id}/push`,
+        workflowId: 'w',
+        customerId: id,
+        channel: 'webhook',
+        template: 'fund-detail-guide',
+        flow: 't',
+        vars: { event: {}, params: {} },
+      };
       hook.failNext(1, 503);
       const transient = await env.run(acts.sendMessage, input).catch((e: unknown) => e);
       expect(transient).not.toBeInstanceOf(ApplicationFailure);
@@ -188,10 +247,19 @@ describe('webhook channel', () => {
       hook.failNext(1, 410);
       const permanent = await env.run(acts.sendMessage, refused).catch((e: unknown) => e);
       expect((permanent as ApplicationFailure).nonRetryable).toBe(true);
-      expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: refused.idempotencyKey } })).toMatchObject({ status: 'failed', statusReason: 'rejected_by_provider' });
+      expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: refused.idempotencyKey } })).toMatchObject({
+        status: 'failed',
+        statusReason: 'rejected_by_provider',
+      });
       // a receiver with another secret refuses the signature: a permanent failure, not a silent success
       const other = await startWebhookSink({ secret: 'another-secret-entirely-456' });
-      const wrong = createActivities({ db: testDb.db, channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: other.url, secret }) }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+      const wrong = createActivities({
+        db: testDb.db,
+        channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: other.url, secret }) },
+        templates: fileTemplates,
+        policy: loadPolicy(NO_LIMITS),
+        chorus: noChorus,
+      });
       const bad = await env.run(wrong.sendMessage, { ...input, idempotencyKey: `${id}/push-3` }).catch((e: unknown) => e);
       expect((bad as ApplicationFailure).message).toContain('webhook answered 401');
       await other.close();
@@ -202,9 +270,17 @@ describe('webhook channel', () => {
 });
 
 describe('createTask and recordProgress', () => {
-  it('creates one task per idempotency key, assigned to the customer\'s RM', async () => {
+  it("creates one task per idempotency key, assigned to the customer's RM", async () => {
     const id = await customer();
-    const input: TaskInput = { idempotencyKey: `${id}/7`, workflowId: 'w', customerId: id, taskKey: 'application-assist', title: 'Assist', dueAt: '2026-12-01T00:00:00.000Z', flow: 'f' };
+    const input: TaskInput = {
+      idempotencyKey: `${id}/7`,
+      workflowId: 'w',
+      customerId: id,
+      taskKey: 'application-assist',
+      title: 'Assist',
+      dueAt: '2026-12-01T00:00:00.000Z',
+      flow: 'f',
+    };
     const a = await env.run(activities.createTask, input);
     const b = await env.run(activities.createTask, input);
     expect(b).toEqual(a);
@@ -214,7 +290,16 @@ describe('createTask and recordProgress', () => {
   it('records each stage transition once', async () => {
     const id = await customer();
     const input = {
-      journey: { workflowId: `wf-${id}`, customerId: id, journeyKey: 'bank-loan', version: 1, params: {}, status: 'running' as const, stage: 'interest', stageEnteredAt: '2026-11-01T00:00:00.000Z' },
+      journey: {
+        workflowId: `wf-${id}`,
+        customerId: id,
+        journeyKey: 'bank-loan',
+        version: 1,
+        params: {},
+        status: 'running' as const,
+        stage: 'interest',
+        stageEnteredAt: '2026-11-01T00:00:00.000Z',
+      },
       transitions: [
         { type: 'stageChanged' as const, seq: 1, from: null, to: 'awareness', at: '2026-11-01T00:00:00.000Z', cause: 'start' },
         { type: 'stageChanged' as const, seq: 2, from: 'awareness', to: 'interest', at: '2026-11-01T00:00:00.000Z', cause: 'loan.stage_changed' },

@@ -15,14 +15,23 @@ beforeAll(async () => {
   app = createStackApp(stack);
   await request(app).put('/v1/customers/c-ok').send({ name: 'Ok', email: 'ok@example.com', phone: '+8613800138000' }).expect(201);
   // A journey that has ended, and a task that is done, for the 409 cases.
-  const started = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'c-ok', businessKey: 'ended', params: { applicationAssistAfter: 'PT1S' } }).expect(201);
+  const started = await request(app)
+    .post('/v1/journeys')
+    .send({ journeyKey: 'bank-loan', customerId: 'c-ok', businessKey: 'ended', params: { applicationAssistAfter: 'PT1S' } })
+    .expect(201);
   endedJourney = started.body.workflowId;
   await request(app).post(`/v1/journeys/${endedJourney}/events`).send({ eventId: 'ended-1', type: 'loan.application_started' }).expect(202);
-  const task = await eventually(() => stack.testDb.db.task.findFirst({ where: { workflowId: endedJourney } }), (t) => t !== null);
+  const task = await eventually(
+    () => stack.testDb.db.task.findFirst({ where: { workflowId: endedJourney } }),
+    (t) => t !== null,
+  );
   doneTask = task!.id;
   await request(app).post(`/v1/tasks/${doneTask}/complete`).send({ outcome: 'closed' }).expect(200);
   await request(app).post(`/v1/journeys/${endedJourney}/exit`).send({ reason: 'test' }).expect(202);
-  await eventually(() => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: endedJourney } }), (j) => j.status === 'exited');
+  await eventually(
+    () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: endedJourney } }),
+    (j) => j.status === 'exited',
+  );
   await request(app).post('/v1/customers/c-ok/events').send({ eventId: 'used-1', type: 'loan.drawdown' }).expect(202);
 });
 afterAll(async () => stack?.stop());
@@ -42,13 +51,29 @@ const cases: Case[] = [
   ['start: missing journeyKey', 'post', () => '/v1/journeys', { customerId: 'c-ok' }, 400, 'invalid_request', 'body.journeyKey'],
   ['start: unknown journey', 'post', () => '/v1/journeys', { journeyKey: 'space-loan', customerId: 'c-ok' }, 404, 'not_found', 'journey "space-loan" not found'],
   ['start: unknown customer', 'post', () => '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'nobody' }, 404, 'not_found', 'customer "nobody" not found'],
-  ['start: bad param value', 'post', () => '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'c-ok', params: { comparisonNudgeAfter: 'soon' } }, 400, 'invalid_params', 'comparisonNudgeAfter'],
+  [
+    'start: bad param value',
+    'post',
+    () => '/v1/journeys',
+    { journeyKey: 'bank-loan', customerId: 'c-ok', params: { comparisonNudgeAfter: 'soon' } },
+    400,
+    'invalid_params',
+    'comparisonNudgeAfter',
+  ],
   ['start: unknown param', 'post', () => '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'c-ok', params: { colour: 'red' } }, 400, 'invalid_params', 'colour'],
   ['start: bad businessKey', 'post', () => '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'c-ok', businessKey: 'a b' }, 400, 'invalid_request', 'body.businessKey'],
   ['event: unknown customer', 'post', () => '/v1/customers/nobody/events', { eventId: 'x1', type: 'loan.drawdown' }, 404, 'not_found'],
   ['event: missing eventId', 'post', () => '/v1/customers/c-ok/events', { type: 'loan.drawdown' }, 400, 'invalid_request', 'body.eventId'],
   ['event: bad type', 'post', () => '/v1/customers/c-ok/events', { eventId: 'x2', type: 'Drawdown!' }, 400, 'invalid_request', 'event type'],
-  ['event: bad occurredAt', 'post', () => '/v1/customers/c-ok/events', { eventId: 'x3', type: 'loan.drawdown', occurredAt: 'yesterday' }, 400, 'invalid_request', 'body.occurredAt'],
+  [
+    'event: bad occurredAt',
+    'post',
+    () => '/v1/customers/c-ok/events',
+    { eventId: 'x3', type: 'loan.drawdown', occurredAt: 'yesterday' },
+    400,
+    'invalid_request',
+    'body.occurredAt',
+  ],
   ['event: data not an object', 'post', () => '/v1/customers/c-ok/events', { eventId: 'x4', type: 'loan.drawdown', data: [1] }, 400, 'invalid_request', 'body.data'],
   ['event: eventId reused for another event', 'post', () => '/v1/customers/c-ok/events', { eventId: 'used-1', type: 'loan.repaid' }, 409, 'event_id_reused'],
   ['journey event: unknown journey', 'post', () => '/v1/journeys/journey:bank-loan:nobody/events', { eventId: 'x5', type: 'loan.drawdown' }, 404, 'not_found'],
@@ -71,7 +96,11 @@ const cases: Case[] = [
 describe('bad input gets a 4xx and changes nothing', () => {
   it.each(cases)('%s', async (_name, method, path, body, status, code, message) => {
     const before = await tableCounts(stack.testDb.db);
-    const res = await (body === undefined ? request(app)[method](path()) : request(app)[method](path()).send(body as object));
+    const res = await (body === undefined
+      ? request(app)[method](path())
+      : request(app)
+          [method](path())
+          .send(body as object));
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(typeof res.body.error.message).toBe('string');
@@ -114,14 +143,26 @@ describe('idempotency', () => {
     expect(first.body).toEqual({ eventId: 'dup-1', duplicate: false, deliveredTo: [j.workflowId] });
     expect(again.body).toEqual({ eventId: 'dup-1', duplicate: true, deliveredTo: [j.workflowId] });
     await stack.smtp.waitFor((m) => m.to.includes('dup@example.com'));
-    const view = await eventually(() => request(app).get(`/v1/journeys/${j.workflowId}`).then((r) => r.body), (v) => v.stage === 'interest');
+    const view = await eventually(
+      () =>
+        request(app)
+          .get(`/v1/journeys/${j.workflowId}`)
+          .then((r) => r.body),
+      (v) => v.stage === 'interest',
+    );
     expect(view.stageHistory.map((h: { stage: string }) => h.stage)).toEqual(['awareness', 'interest']);
     expect(await stack.testDb.db.message.count({ where: { customerId: 'c-dup' } })).toBe(1);
   });
 
-  it('a channel opt-out event withdraws that channel\'s consent without ending the journey', async () => {
-    await request(app).put('/v1/customers/c-sms').send({ name: 'Sms', consents: { email: true } }).expect(201);
-    await request(app).post('/v1/customers/c-sms/events').send({ eventId: 'sms-out', type: 'customer.opted_out', data: { channel: 'sms' } }).expect(202);
+  it("a channel opt-out event withdraws that channel's consent without ending the journey", async () => {
+    await request(app)
+      .put('/v1/customers/c-sms')
+      .send({ name: 'Sms', consents: { email: true } })
+      .expect(201);
+    await request(app)
+      .post('/v1/customers/c-sms/events')
+      .send({ eventId: 'sms-out', type: 'customer.opted_out', data: { channel: 'sms' } })
+      .expect(202);
     const c = await request(app).get('/v1/customers/c-sms').expect(200);
     expect(c.body.consents).toEqual({ email: true, sms: false });
   });

@@ -32,11 +32,13 @@ describe('continue-as-new', () => {
     await signal(0, 'loan.stage_changed', { stage: 'interest' });
     // Events that change nothing but must each be counted, sent in bursts so some arrive while a run is closing.
     const TOTAL = 300;
-    for (let i = 1; i <= TOTAL; i += 20)
-      await Promise.all(Array.from({ length: 20 }, (_, k) => signal(i + k, 'loan.repaid', { dueAt: `2026-01-${(k % 28) + 1}` })));
+    for (let i = 1; i <= TOTAL; i += 20) await Promise.all(Array.from({ length: 20 }, (_, k) => signal(i + k, 'loan.repaid', { dueAt: `2026-01-${(k % 28) + 1}` })));
     await signal(TOTAL + 1, 'loan.stage_changed', { stage: 'comparison' });
 
-    const state = await eventually(() => stack.env.client.workflow.getHandle(workflowId).query(stateQuery), (s: JourneyState) => s.eventsSeen === TOTAL + 2);
+    const state = await eventually(
+      () => stack.env.client.workflow.getHandle(workflowId).query(stateQuery),
+      (s: JourneyState) => s.eventsSeen === TOTAL + 2,
+    );
     expect(state.stage).toBe('comparison');
     expect(state.stageHistory.map((h) => h.stage)).toEqual(['awareness', 'interest', 'comparison']);
     const runs: string[] = [];
@@ -44,7 +46,10 @@ describe('continue-as-new', () => {
     expect(runs.length).toBeGreaterThan(1);
     expect(runs).toContain(firstRunId);
     // the stage email went out once, not once per run
-    const messages = await eventually(() => stack.testDb.db.message.findMany({ where: { customerId } }), (m) => m.length >= 2);
+    const messages = await eventually(
+      () => stack.testDb.db.message.findMany({ where: { customerId } }),
+      (m) => m.length >= 2,
+    );
     expect(messages.map((m) => m.template).sort()).toEqual(['loan-comparison-guide', 'loan-product-intro']);
   });
 });

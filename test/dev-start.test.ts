@@ -69,7 +69,14 @@ type Run = { launcher: ChildProcess; output: () => string; exited: Promise<numbe
 function startDev(dataDir: string, temporalPort: number, uiPort: number): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: testDb.url, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
   for (const k of ['TEMPORAL_ADDRESS', 'HOST', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_API_BASE_URL', 'WEBHOOK_URL']) delete env[k];
-  Object.assign(env, { DEV_TEMPORAL_PORT: String(temporalPort), DEV_TEMPORAL_UI_PORT: String(uiPort), DEV_SMTP_PORT: '0', DEV_MAIL_PAGE_PORT: '0', DEV_TWILIO_SINK_PORT: '0', DEV_WEBHOOK_SINK_PORT: '0' });
+  Object.assign(env, {
+    DEV_TEMPORAL_PORT: String(temporalPort),
+    DEV_TEMPORAL_UI_PORT: String(uiPort),
+    DEV_SMTP_PORT: '0',
+    DEV_MAIL_PAGE_PORT: '0',
+    DEV_TWILIO_SINK_PORT: '0',
+    DEV_WEBHOOK_SINK_PORT: '0',
+  });
   const launcher = spawn(path.join(root, 'node_modules/.bin/tsx'), ['dev/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(launcher.pid!);
   let out = '';
@@ -115,7 +122,10 @@ describe('npm start cleans up after itself', () => {
     expect((await fetch(`${api}/healthz`)).status).toBe(200);
     // Bound to 127.0.0.1 itself, not every interface: another loopback address is refused (Linux routes all of
     // 127.0.0.0/8 to the loopback device, so a server on 0.0.0.0 would answer there).
-    const elsewhere = await fetch(`http://127.0.0.2:${new URL(api!).port}/healthz`).then((r) => r.status, (e: Error) => (e.cause as NodeJS.ErrnoException)?.code);
+    const elsewhere = await fetch(`http://127.0.0.2:${new URL(api!).port}/healthz`).then(
+      (r) => r.status,
+      (e: Error) => (e.cause as NodeJS.ErrnoException)?.code,
+    );
     expect(elsewhere).toBe('ECONNREFUSED');
     run.launcher.kill('SIGTERM');
     expect(await run.exited).toBe(0);

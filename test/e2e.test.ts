@@ -40,7 +40,16 @@ describe('the bank-loan journey end to end', () => {
     expect((await call('GET', '/healthz')).body).toEqual({ status: 'ok' });
     expect((await call('GET', '/readyz')).body).toEqual({ status: 'ready', checks: { temporal: 'ok', postgres: 'ok' } });
 
-    const put = await call('PUT', `/v1/customers/${customerId}`, { name: '李伟', email, phone, timeZone: 'Asia/Shanghai', locale: 'zh-CN', segment: 'young', rmId: 'rm-7', consents: { email: true, sms: true } });
+    const put = await call('PUT', `/v1/customers/${customerId}`, {
+      name: '李伟',
+      email,
+      phone,
+      timeZone: 'Asia/Shanghai',
+      locale: 'zh-CN',
+      segment: 'young',
+      rmId: 'rm-7',
+      consents: { email: true, sms: true },
+    });
     expect(put.status).toBe(201);
 
     const started = await call('POST', '/v1/journeys', {
@@ -48,16 +57,26 @@ describe('the bank-loan journey end to end', () => {
       customerId,
       params: { comparisonNudgeAfter: 'PT2S', applicationAssistAfter: 'PT2S', drawdownFollowUpAfter: 'PT2S', renewalFollowUpAfter: 'PT2S' },
     });
-    expect(started).toEqual({ status: 201, body: { workflowId: `journey:bank-loan:${customerId}`, journeyKey: 'bank-loan', version: 1, customerId, stage: 'awareness', status: 'running' } });
+    expect(started).toEqual({
+      status: 201,
+      body: { workflowId: `journey:bank-loan:${customerId}`, journeyKey: 'bank-loan', version: 1, customerId, stage: 'awareness', status: 'running' },
+    });
     const wf = started.body.workflowId as string;
     let e = 0;
     const send = async (type: string, data?: Record<string, unknown>) => {
       const r = await call('POST', `/v1/customers/${customerId}/events`, { eventId: `e2e-${++e}`, type, ...(data ? { data } : {}) });
       expect(r).toEqual({ status: 202, body: { eventId: `e2e-${e}`, duplicate: false, deliveredTo: [wf] } });
     };
-    const stageIs = (stage: string) => eventually(() => call('GET', `/v1/journeys/${wf}`).then((r) => r.body), (v) => v.stage === stage);
+    const stageIs = (stage: string) =>
+      eventually(
+        () => call('GET', `/v1/journeys/${wf}`).then((r) => r.body),
+        (v) => v.stage === stage,
+      );
     const task = (taskKey: string) =>
-      eventually(() => call('GET', `/v1/tasks?rmId=rm-7&status=open`).then((r) => r.body.tasks.find((t: any) => t.taskKey === taskKey)), (t) => t !== undefined);
+      eventually(
+        () => call('GET', `/v1/tasks?rmId=rm-7&status=open`).then((r) => r.body.tasks.find((t: any) => t.taskKey === taskKey)),
+        (t) => t !== undefined,
+      );
     const mailTo = (subject: string) => stack.smtp.waitFor((m) => m.to.includes(email) && m.subject === subject, 30_000);
     const smsTo = (text: string) => stack.sms.waitFor((m) => m.to === phone && m.body.includes(text), 30_000);
 
@@ -104,15 +123,23 @@ describe('the bank-loan journey end to end', () => {
     await smsTo('一键续贷或提额');
     await task('renewal-follow-up');
     await send('loan.renewed');
-    const ended = await eventually(() => call('GET', `/v1/journeys/${wf}`).then((r) => r.body), (v) => v.status === 'completed');
+    const ended = await eventually(
+      () => call('GET', `/v1/journeys/${wf}`).then((r) => r.body),
+      (v) => v.status === 'completed',
+    );
     expect(ended).toMatchObject({ status: 'completed', endReason: 'renewed', stage: 'renewal' });
     expect(ended.stageHistory.map((h: any) => h.stage)).toEqual(['awareness', 'interest', 'comparison', 'first_loan', 'repayment', 'renewal']);
 
     // the message log and the read model tell the same story
     const messages = (await call('GET', `/v1/customers/${customerId}/messages`)).body.messages as any[];
     expect(messages.map((m) => `${m.channel}:${m.template}`).sort()).toEqual([
-      'email:loan-approved', 'email:loan-comparison-guide', 'email:loan-product-intro', 'email:loan-renewal-offer',
-      'sms:loan-comparison-nudge', 'sms:loan-renewal-offer', 'sms:loan-repayment-reminder',
+      'email:loan-approved',
+      'email:loan-comparison-guide',
+      'email:loan-product-intro',
+      'email:loan-renewal-offer',
+      'sms:loan-comparison-nudge',
+      'sms:loan-renewal-offer',
+      'sms:loan-repayment-reminder',
     ]);
     expect(messages.every((m) => m.status === 'sent' || m.status === 'delivered')).toBe(true);
     expect(stack.smtp.messages().filter((m) => m.to.includes(email))).toHaveLength(4);

@@ -21,13 +21,21 @@ function run(inputs: ScriptedInput[], until: string, params: Record<string, unkn
 }
 
 const summary = (c: Command) =>
-  c.type === 'send' ? `send:${c.channel}:${c.template}` :
-  c.type === 'createTask' ? `task:${c.taskKey}` :
-  c.type === 'stageChanged' ? `stage:${c.to}` :
-  c.type === 'ended' ? `ended:${c.status}:${c.reason}` :
-  c.type === 'record' ? `record:${c.kind}:${Object.values(c.data).join(':')}` :
-  c.type === 'escalateTask' ? `escalate:${c.to}` :
-  c.type === 'startJourney' || c.type === 'signalJourney' ? `${c.type}:${c.journeyKey}` : `${c.type}:${c.journeyKey ?? c.tag}`;
+  c.type === 'send'
+    ? `send:${c.channel}:${c.template}`
+    : c.type === 'createTask'
+      ? `task:${c.taskKey}`
+      : c.type === 'stageChanged'
+        ? `stage:${c.to}`
+        : c.type === 'ended'
+          ? `ended:${c.status}:${c.reason}`
+          : c.type === 'record'
+            ? `record:${c.kind}:${Object.values(c.data).join(':')}`
+            : c.type === 'escalateTask'
+              ? `escalate:${c.to}`
+              : c.type === 'startJourney' || c.type === 'signalJourney'
+                ? `${c.type}:${c.journeyKey}`
+                : `${c.type}:${c.journeyKey ?? c.tag}`;
 
 const story = (r: ReturnType<typeof run>) => r.timeline.map((t) => `${t.at} ${summary(t.command)}`);
 
@@ -99,10 +107,16 @@ describe('bank-loan journey in the engine', () => {
       stage: 'first_loan',
     },
     {
-      name: 'leaving comparison by the bank\'s stage change cancels the nudge',
+      name: "leaving comparison by the bank's stage change cancels the nudge",
       inputs: () => [ev(T0, 'loan.stage_changed', { stage: 'comparison' }), ev(at(T0, 'P1D'), 'loan.stage_changed', { stage: 'interest' })],
       until: at(T0, 'P30D'),
-      expect: [`${T0} stage:awareness`, `${T0} stage:comparison`, `${T0} send:email:loan-comparison-guide`, `${at(T0, 'P1D')} stage:interest`, `${at(T0, 'P1D')} send:email:loan-product-intro`],
+      expect: [
+        `${T0} stage:awareness`,
+        `${T0} stage:comparison`,
+        `${T0} send:email:loan-comparison-guide`,
+        `${at(T0, 'P1D')} stage:interest`,
+        `${at(T0, 'P1D')} send:email:loan-product-intro`,
+      ],
       status: 'running',
       stage: 'interest',
     },
@@ -137,10 +151,7 @@ describe('bank-loan journey in the engine', () => {
     },
     {
       name: 'a due date inside the reminder window is reminded at once; one already past is not reminded',
-      inputs: () => [
-        ev(T0, 'loan.repayment_due', { dueAt: at(T0, 'P1D') }),
-        ev(T0, 'loan.repayment_due', { dueAt: '2026-02-27T00:00:00.000Z' }),
-      ],
+      inputs: () => [ev(T0, 'loan.repayment_due', { dueAt: at(T0, 'P1D') }), ev(T0, 'loan.repayment_due', { dueAt: '2026-02-27T00:00:00.000Z' })],
       until: at(T0, 'P10D'),
       expect: [`${T0} stage:awareness`, `${T0} send:sms:loan-repayment-reminder`],
       status: 'running',
@@ -151,19 +162,30 @@ describe('bank-loan journey in the engine', () => {
       inputs: () => [ev(T0, 'loan.approved', { limit: 1000, expiresAt: at(T0, 'P40D') }), ev(at(T0, 'P1D'), 'loan.drawdown')],
       until: at(T0, 'P60D'),
       expect: [
-        `${T0} stage:awareness`, `${T0} stage:first_loan`, `${T0} record:goal:approved`, `${T0} send:email:loan-approved`,
+        `${T0} stage:awareness`,
+        `${T0} stage:first_loan`,
+        `${T0} record:goal:approved`,
+        `${T0} send:email:loan-approved`,
         `${at(T0, 'P1D')} stage:repayment`,
-        `${at(T0, 'P10D')} stage:renewal`, `${at(T0, 'P10D')} send:email:loan-renewal-offer`, `${at(T0, 'P10D')} send:sms:loan-renewal-offer`,
+        `${at(T0, 'P10D')} stage:renewal`,
+        `${at(T0, 'P10D')} send:email:loan-renewal-offer`,
+        `${at(T0, 'P10D')} send:sms:loan-renewal-offer`,
         `${at(T0, 'P17D')} task:renewal-follow-up`,
       ],
       status: 'running',
       stage: 'renewal',
     },
     {
-      name: 'opt-out ends the journey, cancels every pending timer, and stops the customer\'s marketing journeys',
+      name: "opt-out ends the journey, cancels every pending timer, and stops the customer's marketing journeys",
       inputs: () => [ev(T0, 'loan.stage_changed', { stage: 'comparison' }), ev(at(T0, 'P1D'), 'customer.opted_out')],
       until: at(T0, 'P30D'),
-      expect: [`${T0} stage:awareness`, `${T0} stage:comparison`, `${T0} send:email:loan-comparison-guide`, `${at(T0, 'P1D')} stopJourneys:marketing`, `${at(T0, 'P1D')} ended:exited:opted_out`],
+      expect: [
+        `${T0} stage:awareness`,
+        `${T0} stage:comparison`,
+        `${T0} send:email:loan-comparison-guide`,
+        `${at(T0, 'P1D')} stopJourneys:marketing`,
+        `${at(T0, 'P1D')} ended:exited:opted_out`,
+      ],
       status: 'exited',
       stage: 'comparison',
     },
@@ -201,11 +223,7 @@ describe('bank-loan journey in the engine', () => {
     },
     {
       name: 'late implied-stage events do not move the stage back; the bank can',
-      inputs: () => [
-        ev(T0, 'loan.drawdown'),
-        ev(at(T0, 'P1D'), 'loan.application_submitted'),
-        ev(at(T0, 'P2D'), 'loan.stage_changed', { stage: 'comparison' }),
-      ],
+      inputs: () => [ev(T0, 'loan.drawdown'), ev(at(T0, 'P1D'), 'loan.application_submitted'), ev(at(T0, 'P2D'), 'loan.stage_changed', { stage: 'comparison' })],
       until: at(T0, 'P3D'),
       expect: [`${T0} stage:awareness`, `${T0} stage:repayment`, `${at(T0, 'P2D')} stage:comparison`, `${at(T0, 'P2D')} send:email:loan-comparison-guide`],
       status: 'running',
@@ -230,8 +248,7 @@ describe('bank-loan journey in the engine', () => {
 
   it('gives every send and task its own idempotency key, stable for the same inputs', () => {
     const inputs = [ev(T0, 'loan.stage_changed', { stage: 'comparison' }, 'a'), ev(at(T0, 'P1D'), 'loan.approved', { limit: 1, expiresAt }, 'b')];
-    const keys = (r: ReturnType<typeof run>) =>
-      r.timeline.flatMap((t) => (t.command.type === 'send' || t.command.type === 'createTask' ? [t.command.idempotencyKey] : []));
+    const keys = (r: ReturnType<typeof run>) => r.timeline.flatMap((t) => (t.command.type === 'send' || t.command.type === 'createTask' ? [t.command.idempotencyKey] : []));
     const first = keys(run(inputs, at(T0, 'P30D')));
     // comparison guide, approval email, drawdown follow-up task (the nudge is cancelled by the approval)
     expect(first.length).toBe(3);
@@ -277,11 +294,41 @@ describe('definitions and params', () => {
   });
 
   it.each([
-    ['an unknown initial stage', (d: any) => { d.initialStage = 'nowhere'; }, 'unknown stage "nowhere"'],
-    ['a stage step to an unknown stage', (d: any) => { d.triggers[2].steps[0].stage = 'nowhere'; }, 'unknown stage "nowhere"'],
-    ['a bad duration', (d: any) => { d.params.taskDueIn.default = 'two days'; }, 'an ISO-8601 duration'],
-    ['a reference to a missing param', (d: any) => { d.stages[2].onEnter[1].timeout = { param: 'missing' }; }, '"missing" is not a duration parameter'],
-    ['an unknown step type', (d: any) => { d.triggers[0].steps[0] = { type: 'teleport' }; }, "Expected 'stage' | 'send'"],
+    [
+      'an unknown initial stage',
+      (d: any) => {
+        d.initialStage = 'nowhere';
+      },
+      'unknown stage "nowhere"',
+    ],
+    [
+      'a stage step to an unknown stage',
+      (d: any) => {
+        d.triggers[2].steps[0].stage = 'nowhere';
+      },
+      'unknown stage "nowhere"',
+    ],
+    [
+      'a bad duration',
+      (d: any) => {
+        d.params.taskDueIn.default = 'two days';
+      },
+      'an ISO-8601 duration',
+    ],
+    [
+      'a reference to a missing param',
+      (d: any) => {
+        d.stages[2].onEnter[1].timeout = { param: 'missing' };
+      },
+      '"missing" is not a duration parameter',
+    ],
+    [
+      'an unknown step type',
+      (d: any) => {
+        d.triggers[0].steps[0] = { type: 'teleport' };
+      },
+      "Expected 'stage' | 'send'",
+    ],
   ])('rejects %s', (_name, mutate, message) => {
     const raw = JSON.parse(JSON.stringify(loan));
     mutate(raw);

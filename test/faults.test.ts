@@ -26,7 +26,11 @@ const freePort = () =>
   });
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: projectRoot, env: { ...process.env, ...env, LOG_LEVEL: 'error' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   workers.push(child);
   return child;
 }
@@ -35,22 +39,46 @@ const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.ex
 beforeAll(async () => {
   stack = await startStack();
   const probe = {
-    key: 'fault-probe', version: 1, name: 'Fault probe', stages: [{ key: 'welcome', label: 'Welcome', onEnter: [
-      { type: 'send', channel: 'email', template: 'lifecycle-thanks' },
-      { type: 'send', channel: 'sms', template: 'lifecycle-consideration' },
-    ] }], initialStage: 'welcome',
+    key: 'fault-probe',
+    version: 1,
+    name: 'Fault probe',
+    stages: [
+      {
+        key: 'welcome',
+        label: 'Welcome',
+        onEnter: [
+          { type: 'send', channel: 'email', template: 'lifecycle-thanks' },
+          { type: 'send', channel: 'sms', template: 'lifecycle-consideration' },
+        ],
+      },
+    ],
+    initialStage: 'welcome',
   };
   const d = await stack.definitions.createDraft(probe);
   await stack.definitions.publish('fault-probe', d.version);
   // One journey per channel, so a held email does not keep a customer's SMS waiting behind it.
-  for (const [channel, template] of [['email', 'lifecycle-thanks'], ['sms', 'lifecycle-consideration'], ['webhook', 'fund-detail-guide']] as const) {
+  for (const [channel, template] of [
+    ['email', 'lifecycle-thanks'],
+    ['sms', 'lifecycle-consideration'],
+    ['webhook', 'fund-detail-guide'],
+  ] as const) {
     const key = `midsend-${channel}`;
-    const draft = await stack.definitions.createDraft({ key, version: 1, name: `Mid-send ${channel}`, initialStage: 'one', stages: [{ key: 'one', label: 'One', onEnter: [{ type: 'send', channel, template }] }] });
+    const draft = await stack.definitions.createDraft({
+      key,
+      version: 1,
+      name: `Mid-send ${channel}`,
+      initialStage: 'one',
+      stages: [{ key: 'one', label: 'One', onEnter: [{ type: 'send', channel, template }] }],
+    });
     await stack.definitions.publish(key, draft.version);
   }
 });
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) { w.kill('SIGTERM'); await exited(w); }
+  for (const w of workers)
+    if (w.exitCode === null && w.signalCode === null) {
+      w.kill('SIGTERM');
+      await exited(w);
+    }
   await smtp?.close();
   await stack?.stop();
 });
@@ -101,7 +129,9 @@ describe('faults', () => {
     const smsCounts = perRecipient(sms.map((m) => m.to));
     const lost = 2 * N - mailCounts.size - smsCounts.size;
     const doubled = [...mailCounts.values(), ...smsCounts.values()].filter((c) => c > 1).length;
-    process.stdout.write(`faults: ${2 * N} messages; ${mails.length} emails and ${sms.length} SMS received; ${lost} lost, ${doubled} duplicated; ${errors} transient errors retried; worker killed once\n`);
+    process.stdout.write(
+      `faults: ${2 * N} messages; ${mails.length} emails and ${sms.length} SMS received; ${lost} lost, ${doubled} duplicated; ${errors} transient errors retried; worker killed once\n`,
+    );
     expect(mailCounts.size).toBe(N);
     expect(smsCounts.size).toBe(N);
     expect(lost).toBe(0);
@@ -133,9 +163,7 @@ describe('faults', () => {
     stack.smtp.hold();
     stack.sms.hold();
     stack.push.hold();
-    for (const id of ids)
-      for (const channel of ['email', 'sms', 'webhook'])
-        await stack.service.startJourney({ journeyKey: `midsend-${channel}`, customerId: id, via: 'api' });
+    for (const id of ids) for (const channel of ['email', 'sms', 'webhook']) await stack.service.startJourney({ journeyKey: `midsend-${channel}`, customerId: id, via: 'api' });
     await Promise.all([stack.smtp.waitForHeld(N, 60_000), stack.sms.waitForHeld(N, 60_000), stack.push.waitForHeld(N, 60_000)]);
     const messages = () => stack.testDb.db.message.findMany({ where: { customerId: { in: ids } }, include: { events: { orderBy: { id: 'asc' } } } });
     const inFlight = await messages();
@@ -166,11 +194,25 @@ describe('faults', () => {
       const per = (f: (a: { customer: string; key: string }) => string) => ids.map((id) => new Set(list.filter((a) => a.customer === id).map(f)).size);
       const raw = ids.map((id) => list.filter((a) => a.customer === id).length);
       const distinct = per((a) => a.key);
-      return { channel, customers: N, arrivals: list.length, lost: raw.filter((c) => c === 0).length, doubledRaw: raw.filter((c) => c > 1).length, doubledAfterKey: distinct.filter((c) => c > 1).length };
+      return {
+        channel,
+        customers: N,
+        arrivals: list.length,
+        lost: raw.filter((c) => c === 0).length,
+        doubledRaw: raw.filter((c) => c > 1).length,
+        doubledAfterKey: distinct.filter((c) => c > 1).length,
+      };
     });
-    console.log(['mid-send kill: per channel, customers receiving the message twice (raw, and after dropping copies with the same key)',
-      'channel  customers  arrivals  lost  doubled(raw)  doubled(after key)',
-      ...figures.map((f) => `${f.channel.padEnd(8)} ${String(f.customers).padStart(9)} ${String(f.arrivals).padStart(9)} ${String(f.lost).padStart(5)} ${String(f.doubledRaw).padStart(13)} ${String(f.doubledAfterKey).padStart(19)}`)].join('\n'));
+    console.log(
+      [
+        'mid-send kill: per channel, customers receiving the message twice (raw, and after dropping copies with the same key)',
+        'channel  customers  arrivals  lost  doubled(raw)  doubled(after key)',
+        ...figures.map(
+          (f) =>
+            `${f.channel.padEnd(8)} ${String(f.customers).padStart(9)} ${String(f.arrivals).padStart(9)} ${String(f.lost).padStart(5)} ${String(f.doubledRaw).padStart(13)} ${String(f.doubledAfterKey).padStart(19)}`,
+        ),
+      ].join('\n'),
+    );
 
     // Nothing lost anywhere.
     expect(figures.map((f) => f.lost)).toEqual([0, 0, 0]);

@@ -17,7 +17,10 @@ beforeAll(async () => {
   stack = await startStack();
   await stack.startWorker();
   app = createStackApp(stack);
-  await request(app).put('/v1/customers/h-ok').send({ name: 'Ok', email: 'h-ok@example.com', consents: { email: true } }).expect(201);
+  await request(app)
+    .put('/v1/customers/h-ok')
+    .send({ name: 'Ok', email: 'h-ok@example.com', consents: { email: true } })
+    .expect(201);
 });
 afterAll(async () => stack?.stop());
 
@@ -47,25 +50,97 @@ type Case = [name: string, method: 'get' | 'put' | 'post', path: string, body: s
 const cases: Case[] = [
   ['NUL in a customer name', 'put', '/v1/customers/h-new', { name: 'Eve\u0000' }, 400, 'invalid_string', 'body.name'],
   ['a lone surrogate in a customer name', 'put', '/v1/customers/h-new', { name: 'Eve \ud800' }, 400, 'invalid_string', 'body.name'],
-  ['NUL in event data, nested', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e1', type: 'loan.drawdown', data: { a: { b: 'x\u0000y' } } }, 400, 'invalid_string', 'body.data.a.b'],
-  ['a lone surrogate in an event data key', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e2', type: 'loan.drawdown', data: { ['k\udc00']: 1 } }, 400, 'invalid_string', 'body.data'],
-  ['a lone surrogate in event data, in an array', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e3', type: 'loan.drawdown', data: { list: ['ok', '\udbff'] } }, 400, 'invalid_string', 'body.data.list.1'],
-  ['NUL in start params', 'post', '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'h-ok', params: { comparisonNudgeAfter: 'P1D\u0000' } }, 400, 'invalid_string', 'body.params.comparisonNudgeAfter'],
+  [
+    'NUL in event data, nested',
+    'post',
+    '/v1/customers/h-ok/events',
+    { eventId: 'h-e1', type: 'loan.drawdown', data: { a: { b: 'x\u0000y' } } },
+    400,
+    'invalid_string',
+    'body.data.a.b',
+  ],
+  [
+    'a lone surrogate in an event data key',
+    'post',
+    '/v1/customers/h-ok/events',
+    { eventId: 'h-e2', type: 'loan.drawdown', data: { ['k\udc00']: 1 } },
+    400,
+    'invalid_string',
+    'body.data',
+  ],
+  [
+    'a lone surrogate in event data, in an array',
+    'post',
+    '/v1/customers/h-ok/events',
+    { eventId: 'h-e3', type: 'loan.drawdown', data: { list: ['ok', '\udbff'] } },
+    400,
+    'invalid_string',
+    'body.data.list.1',
+  ],
+  [
+    'NUL in start params',
+    'post',
+    '/v1/journeys',
+    { journeyKey: 'bank-loan', customerId: 'h-ok', params: { comparisonNudgeAfter: 'P1D\u0000' } },
+    400,
+    'invalid_string',
+    'body.params.comparisonNudgeAfter',
+  ],
   ['NUL in a definition', 'post', '/v1/journey-definitions', { ...deepDefinition(4), name: 'x\u0000' }, 400, 'invalid_string', 'body.name'],
   ['NUL in a journey id in the path', 'get', '/v1/journeys/journey:bank-loan:h%00ok', undefined, 400, 'invalid_string', 'path.3'],
   ['a lone surrogate (CESU-8) in the path', 'get', '/v1/journeys/journey:bank-loan:%ED%A0%80', undefined, 400, 'invalid_path'],
   ['NUL in a definition key in the path', 'get', '/v1/journey-definitions/a%00b/versions/1', undefined, 400, 'invalid_string', 'path.3'],
   ['NUL in a query string', 'get', '/v1/tasks?rmId=rm%00', undefined, 400, 'invalid_string', 'query.rmId'],
-  ['event data nested 3 000 deep', 'post', '/v1/customers/h-ok/events', `{"eventId":"h-e4","type":"loan.drawdown","data":{"a":${nestedArrays(3000)}}}`, 400, 'too_deep', 'deeper than 32'],
+  [
+    'event data nested 3 000 deep',
+    'post',
+    '/v1/customers/h-ok/events',
+    `{"eventId":"h-e4","type":"loan.drawdown","data":{"a":${nestedArrays(3000)}}}`,
+    400,
+    'too_deep',
+    'deeper than 32',
+  ],
   ['a customer body nested 40 deep', 'put', '/v1/customers/h-new', `{"attributes":{"a":${nestedArrays(40)}}}`, 400, 'too_deep'],
   ['a definition nested 500 deep', 'post', '/v1/journey-definitions', deepDefinition(500), 400, 'too_deep', 'deeper than 100'],
   ['a definition nested 500 deep, validated', 'post', '/v1/journey-definitions/validate', deepDefinition(500), 400, 'too_deep'],
   ['a definition nested 500 deep, simulated', 'post', '/v1/journey-definitions/simulate', { definition: deepDefinition(500), until: '2030-01-01T00:00:00Z' }, 400, 'too_deep'],
   ['an event body over 64 KiB', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e5', type: 'loan.drawdown', data: { a: 'x'.repeat(70_000) } }, 413, 'payload_too_large'],
-  ['params: {"constructor": 1}', 'post', '/v1/journeys', { journeyKey: 'bank-loan', customerId: 'h-ok', params: { constructor: 1 } }, 400, 'invalid_params', 'body.params.constructor'],
-  ['params: {"__proto__": …}', 'post', '/v1/journeys', '{"journeyKey":"bank-loan","customerId":"h-ok","params":{"__proto__":{"x":1}}}', 400, 'reserved_key', 'body.params.__proto__'],
-  ['an opt-out naming a 300-character channel', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e6', type: 'customer.opted_out', data: { channel: 'x'.repeat(300) } }, 400, 'invalid_request', 'body.data.channel'],
-  ['an opt-out naming channel "__proto__"', 'post', '/v1/customers/h-ok/events', { eventId: 'h-e7', type: 'customer.opted_out', data: { channel: '__proto__' } }, 400, 'invalid_request', 'body.data.channel'],
+  [
+    'params: {"constructor": 1}',
+    'post',
+    '/v1/journeys',
+    { journeyKey: 'bank-loan', customerId: 'h-ok', params: { constructor: 1 } },
+    400,
+    'invalid_params',
+    'body.params.constructor',
+  ],
+  [
+    'params: {"__proto__": …}',
+    'post',
+    '/v1/journeys',
+    '{"journeyKey":"bank-loan","customerId":"h-ok","params":{"__proto__":{"x":1}}}',
+    400,
+    'reserved_key',
+    'body.params.__proto__',
+  ],
+  [
+    'an opt-out naming a 300-character channel',
+    'post',
+    '/v1/customers/h-ok/events',
+    { eventId: 'h-e6', type: 'customer.opted_out', data: { channel: 'x'.repeat(300) } },
+    400,
+    'invalid_request',
+    'body.data.channel',
+  ],
+  [
+    'an opt-out naming channel "__proto__"',
+    'post',
+    '/v1/customers/h-ok/events',
+    { eventId: 'h-e7', type: 'customer.opted_out', data: { channel: '__proto__' } },
+    400,
+    'invalid_request',
+    'body.data.channel',
+  ],
 ];
 
 describe('hostile input gets a named 4xx and changes nothing', () => {
@@ -83,15 +158,26 @@ describe('hostile input gets a named 4xx and changes nothing', () => {
   });
 
   it('a body just inside the depth limit is still served', async () => {
-    const res = await request(app).post('/v1/customers/h-ok/events').set('content-type', 'application/json')
+    const res = await request(app)
+      .post('/v1/customers/h-ok/events')
+      .set('content-type', 'application/json')
       .send(`{"eventId":"h-ok-deep","type":"loan.drawdown","data":{"a":${nestedArrays(30)},"s":"[[[{{{\\"]]"}}`);
     expect(res.status).toBe(202);
   });
 
   it('an opt-out without a channel, or with a consent channel, is accepted; only the channel enum becomes a consent key', async () => {
-    await request(app).put('/v1/customers/h-optout').send({ name: 'Opt', consents: { email: true } }).expect(201);
-    await request(app).post('/v1/customers/h-optout/events').send({ eventId: 'h-oo1', type: 'customer.opted_out', data: { channel: 'sms' } }).expect(202);
-    await request(app).post('/v1/customers/h-optout/events').send({ eventId: 'h-oo2', type: 'customer.opted_out', data: { channel: null } }).expect(202);
+    await request(app)
+      .put('/v1/customers/h-optout')
+      .send({ name: 'Opt', consents: { email: true } })
+      .expect(201);
+    await request(app)
+      .post('/v1/customers/h-optout/events')
+      .send({ eventId: 'h-oo1', type: 'customer.opted_out', data: { channel: 'sms' } })
+      .expect(202);
+    await request(app)
+      .post('/v1/customers/h-optout/events')
+      .send({ eventId: 'h-oo2', type: 'customer.opted_out', data: { channel: null } })
+      .expect(202);
     await request(app).post('/v1/customers/h-optout/events').send({ eventId: 'h-oo3', type: 'customer.opted_out' }).expect(202);
     expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: 'h-optout' } })).consents).toEqual({ email: true, sms: false });
   });
@@ -137,7 +223,9 @@ describe('workflow ids', () => {
     const second = await request(app).post('/v1/journeys').send({ journeyKey: 'insurance-event', customerId: 'hx:vip' }).expect(201);
     expect(first.body).toMatchObject({ workflowId: 'journey:insurance-event:hx:vip', customerId: 'hx', businessKey: 'vip' });
     expect(second.body).toMatchObject({ workflowId: 'journey:insurance-event:hx%3Avip', customerId: 'hx:vip' });
-    const read = await request(app).get(`/v1/journeys/${encodeURIComponent(second.body.workflowId)}`).expect(200);
+    const read = await request(app)
+      .get(`/v1/journeys/${encodeURIComponent(second.body.workflowId)}`)
+      .expect(200);
     expect(read.body).toMatchObject({ customerId: 'hx:vip', status: 'running' });
   });
 });
@@ -147,7 +235,10 @@ describe('a customer without a time zone', () => {
     await request(app).put('/v1/customers/h-notz').send({ name: 'No zone', email: 'h-notz@example.com' }).expect(201);
     expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: 'h-notz' } })).timeZone).toBeNull();
     await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'h-notz' }).expect(201);
-    await request(app).post('/v1/customers/h-notz/events').send({ eventId: 'h-notz-1', type: 'loan.stage_changed', data: { stage: 'interest' } }).expect(202);
+    await request(app)
+      .post('/v1/customers/h-notz/events')
+      .send({ eventId: 'h-notz-1', type: 'loan.stage_changed', data: { stage: 'interest' } })
+      .expect(202);
     await stack.smtp.waitFor((m) => m.to.includes('h-notz@example.com'));
     const messages = (await request(app).get('/v1/customers/h-notz/messages').expect(200)).body.messages;
     expect(messages).toHaveLength(1);
@@ -159,8 +250,19 @@ describe('chorus params', () => {
   const base = { stages: [{ key: 'new', label: 'New' }], initialStage: 'new' };
   const target = (params: Record<string, unknown>) => ({ key: 'h-target', version: 1, name: 'Target', ...base, params });
   const source = (key: string, params: Record<string, unknown>) => ({
-    key, version: 1, name: 'Source', ...base,
-    triggers: [{ event: 'product.purchased', steps: [{ type: 'startJourney', journeyKey: 'h-target', params }, { type: 'complete', reason: 'started_target' }] }],
+    key,
+    version: 1,
+    name: 'Source',
+    ...base,
+    triggers: [
+      {
+        event: 'product.purchased',
+        steps: [
+          { type: 'startJourney', journeyKey: 'h-target', params },
+          { type: 'complete', reason: 'started_target' },
+        ],
+      },
+    ],
   });
   const publish = async (doc: object) => {
     const d = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
@@ -185,7 +287,10 @@ describe('chorus params', () => {
     await request(app).put('/v1/customers/h-chorus').send({ name: 'Chorus' }).expect(201);
     const { body: j } = await request(app).post('/v1/journeys').send({ journeyKey: 'h-source', customerId: 'h-chorus' }).expect(201);
     await request(app).post('/v1/customers/h-chorus/events').send({ eventId: 'h-chorus-1', type: 'product.purchased' }).expect(202);
-    const row = await eventually(() => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: j.workflowId } }), (r) => r.status !== 'running');
+    const row = await eventually(
+      () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: j.workflowId } }),
+      (r) => r.status !== 'running',
+    );
     expect(row).toMatchObject({ status: 'completed', exitReason: 'started_target' });
     const log = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId: j.workflowId, kind: 'command_failed' } });
     expect(log).toHaveLength(1);
@@ -218,12 +323,18 @@ describe('the journey row has one writer', () => {
       workflowId,
       args: [{ definition, customerId: 'h-race', params: resolveParams(definition, {}), profile: { segment: null, locale: customer.locale, attributes: {} } }],
     });
-    await eventually(() => stack.testDb.db.journey.findUnique({ where: { workflowId } }), (r) => r !== null);
+    await eventually(
+      () => stack.testDb.db.journey.findUnique({ where: { workflowId } }),
+      (r) => r !== null,
+    );
     const again = await request(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-race' }).expect(200);
     expect(again.body.workflowId).toBe(workflowId);
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).tags).toEqual(['marketing']);
     expect(await stack.service.chorusStop('h-race', { tag: 'marketing' }, 'opted_out', 'some-other-journey')).toEqual([workflowId]);
-    const ended = await eventually(() => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } }), (r) => r.status !== 'running');
+    const ended = await eventually(
+      () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } }),
+      (r) => r.status !== 'running',
+    );
     expect(ended).toMatchObject({ status: 'exited', exitReason: 'opted_out', tags: ['marketing'] });
   });
 

@@ -21,27 +21,62 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 /** JSON with sorted keys: Postgres' jsonb does not keep key order. */
-const canonical = (v: unknown): string => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+const canonical = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
 
 let seq = 0;
 async function customer(fields: Record<string, unknown> = {}) {
   const n = ++seq;
   const c = { id: `jc-${n}`, name: `Customer ${n}`, email: `jc-${n}@example.com`, phone: `+861390000${String(n).padStart(4, '0')}` };
-  await request(app).put(`/v1/customers/${c.id}`).send({ name: c.name, email: c.email, phone: c.phone, rmId: 'rm-3', ...fields }).expect(201);
+  await request(app)
+    .put(`/v1/customers/${c.id}`)
+    .send({ name: c.name, email: c.email, phone: c.phone, rmId: 'rm-3', ...fields })
+    .expect(201);
   return c;
 }
 const event = (customerId: string, type: string, data?: Record<string, unknown>) =>
-  request(app).post(`/v1/customers/${customerId}/events`).send({ eventId: `${customerId}-${++seq}`, type, ...(data ? { data } : {}) }).expect(202).then((r) => r.body as { deliveredTo: string[] });
+  request(app)
+    .post(`/v1/customers/${customerId}/events`)
+    .send({ eventId: `${customerId}-${++seq}`, type, ...(data ? { data } : {}) })
+    .expect(202)
+    .then((r) => r.body as { deliveredTo: string[] });
 const start = (journeyKey: string, customerId: string, params?: Record<string, unknown>) =>
-  request(app).post('/v1/journeys').send({ journeyKey, customerId, ...(params ? { params } : {}) }).then((r) => r.body as { workflowId: string; version: number });
-const journey = (workflowId: string) => request(app).get(`/v1/journeys/${encodeURIComponent(workflowId)}`).then((r) => r.body);
+  request(app)
+    .post('/v1/journeys')
+    .send({ journeyKey, customerId, ...(params ? { params } : {}) })
+    .then((r) => r.body as { workflowId: string; version: number });
+const journey = (workflowId: string) =>
+  request(app)
+    .get(`/v1/journeys/${encodeURIComponent(workflowId)}`)
+    .then((r) => r.body);
 const openTask = (customerId: string, taskKey: string) =>
-  eventually(() => request(app).get(`/v1/tasks?customerId=${customerId}&status=open`).then((r) => r.body.tasks.find((t: { taskKey: string }) => t.taskKey === taskKey)), (t) => t !== undefined);
+  eventually(
+    () =>
+      request(app)
+        .get(`/v1/tasks?customerId=${customerId}&status=open`)
+        .then((r) => r.body.tasks.find((t: { taskKey: string }) => t.taskKey === taskKey)),
+    (t) => t !== undefined,
+  );
 
 describe('definitions API', () => {
   const draft = (over: Record<string, unknown> = {}) => ({
-    key: 'onboarding-test', version: 1, name: 'Onboarding test', stages: [{ key: 'new', label: 'New' }, { key: 'active', label: 'Active' }], initialStage: 'new',
-    triggers: [{ event: 'product.purchased', steps: [{ type: 'stage', stage: 'active' }, { type: 'send', channel: 'email', template: 'lifecycle-thanks' }] }],
+    key: 'onboarding-test',
+    version: 1,
+    name: 'Onboarding test',
+    stages: [
+      { key: 'new', label: 'New' },
+      { key: 'active', label: 'Active' },
+    ],
+    initialStage: 'new',
+    triggers: [
+      {
+        event: 'product.purchased',
+        steps: [
+          { type: 'stage', stage: 'active' },
+          { type: 'send', channel: 'email', template: 'lifecycle-thanks' },
+        ],
+      },
+    ],
     ...over,
   });
 
@@ -54,13 +89,26 @@ describe('definitions API', () => {
   });
 
   it('validates without storing, with exact messages', async () => {
-    const bad = draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }, { type: 'goto', target: 'x' }] }] });
+    const bad = draft({
+      triggers: [
+        {
+          event: 'product.purchased',
+          steps: [
+            { type: 'send', channel: 'sms', template: 'nope' },
+            { type: 'goto', target: 'x' },
+          ],
+        },
+      ],
+    });
     const { body } = await request(app).post('/v1/journey-definitions/validate').send(bad).expect(200);
-    expect(body).toEqual({ valid: false, problems: [
-      { path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' },
-      { path: 'triggers[0].steps[1]', message: 'goto target "x" does not exist' },
-      { path: 'stages[1]', message: 'stage "active" is never entered' },
-    ] });
+    expect(body).toEqual({
+      valid: false,
+      problems: [
+        { path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' },
+        { path: 'triggers[0].steps[1]', message: 'goto target "x" does not exist' },
+        { path: 'stages[1]', message: 'stage "active" is never entered' },
+      ],
+    });
     expect((await request(app).post('/v1/journey-definitions/validate').send(draft()).expect(200)).body).toEqual({ valid: true, problems: [] });
     expect((await request(app).post('/v1/journey-definitions/validate').send({ key: 'x' }).expect(200)).body.valid).toBe(false);
   });
@@ -68,26 +116,51 @@ describe('definitions API', () => {
   it('draft → published → retired; a published version is immutable; invalid drafts cannot be published', async () => {
     const v1 = await request(app).post('/v1/journey-definitions').send(draft()).expect(201);
     expect(v1.body).toMatchObject({ key: 'onboarding-test', version: 1, status: 'draft', problems: [] });
-    const v2 = await request(app).post('/v1/journey-definitions').send(draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }] }] })).expect(201);
+    const v2 = await request(app)
+      .post('/v1/journey-definitions')
+      .send(draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }] }] }))
+      .expect(201);
     expect(v2.body.version).toBe(2);
     const refused = await request(app).post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
     expect(refused.body.error.code).toBe('definition_invalid');
     expect(refused.body.error.details).toContainEqual({ path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' });
     await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
     expect((await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
-    expect((await request(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({ status: 'published', definition: { key: 'onboarding-test', version: 1 } });
+    expect((await request(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({
+      status: 'published',
+      definition: { key: 'onboarding-test', version: 1 },
+    });
     const c = await customer();
     expect(await start('onboarding-test', c.id)).toMatchObject({ version: 1 });
     await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/retire').expect(200);
     const other = await customer();
-    expect((await request(app).post('/v1/journeys').send({ journeyKey: 'onboarding-test', customerId: other.id }).expect(404)).body.error.message).toContain('journey "onboarding-test" not found');
+    expect((await request(app).post('/v1/journeys').send({ journeyKey: 'onboarding-test', customerId: other.id }).expect(404)).body.error.message).toContain(
+      'journey "onboarding-test" not found',
+    );
     const list = (await request(app).get('/v1/journey-definitions').expect(200)).body.definitions;
-    expect(list.find((d: { key: string }) => d.key === 'onboarding-test')).toMatchObject({ publishedVersion: null, versions: [{ version: 1, status: 'retired' }, { version: 2, status: 'draft' }] });
+    expect(list.find((d: { key: string }) => d.key === 'onboarding-test')).toMatchObject({
+      publishedVersion: null,
+      versions: [
+        { version: 1, status: 'retired' },
+        { version: 2, status: 'draft' },
+      ],
+    });
     expect(list.map((d: { key: string }) => d.key)).toEqual(expect.arrayContaining(['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle']));
   });
 
   it('refuses to publish a template variable the send cannot give, at publish time', async () => {
-    const doc = draft({ key: 'variables-test', triggers: [{ event: 'product.purchased', steps: [{ type: 'stage', stage: 'active' }, { type: 'send', channel: 'email', template: 'loan-approved' }] }] });
+    const doc = draft({
+      key: 'variables-test',
+      triggers: [
+        {
+          event: 'product.purchased',
+          steps: [
+            { type: 'stage', stage: 'active' },
+            { type: 'send', channel: 'email', template: 'loan-approved' },
+          ],
+        },
+      ],
+    });
     const d = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
     const refused = await request(app).post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
     expect(refused.body.error.details).toEqual([
@@ -99,7 +172,9 @@ describe('definitions API', () => {
   it('versions templates: a new version is used by the next send; bad Liquid is refused', async () => {
     const bad = await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ subject: 'Hi', text: 'Hello {{ customer.name ' }).expect(400);
     expect(bad.body.error.code).toBe('invalid_template');
-    expect((await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe('an email template needs a subject');
+    expect((await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe(
+      'an email template needs a subject',
+    );
     const v2 = await request(app).put('/v1/templates/lifecycle-ces/sms/en').send({ text: '{{ customer.name }}, how easy was it? Reply 1-7 (v2).' }).expect(201);
     expect(v2.body).toMatchObject({ key: 'lifecycle-ces', channel: 'sms', locale: 'en', version: 2 });
     const c = await customer();
@@ -117,7 +192,14 @@ describe('definitions API', () => {
     ['retiring a draft', 'post', '/v1/journey-definitions/onboarding-test/versions/2/retire', undefined, 409, 'not_published'],
     ['a simulation with neither definition nor key', 'post', '/v1/journey-definitions/simulate', { until: '2027-01-01T00:00:00Z' }, 400, 'invalid_request'],
     ['a simulation of an unknown journey', 'post', '/v1/journey-definitions/simulate', { key: 'nope', until: '2027-01-01T00:00:00Z' }, 404, 'not_found'],
-    ['a simulation ending before it starts', 'post', '/v1/journey-definitions/simulate', { key: 'lifecycle', start: '2027-01-01T00:00:00Z', until: '2026-01-01T00:00:00Z' }, 400, 'invalid_request'],
+    [
+      'a simulation ending before it starts',
+      'post',
+      '/v1/journey-definitions/simulate',
+      { key: 'lifecycle', start: '2027-01-01T00:00:00Z', until: '2026-01-01T00:00:00Z' },
+      400,
+      'invalid_request',
+    ],
   ] as const)('refuses %s', async (_name, method, path, body, status, code) => {
     const before = await stack.testDb.db.journeyDefinitionVersion.count();
     const res = await (body === undefined ? request(app)[method](path) : request(app)[method](path).send(body));
@@ -129,13 +211,26 @@ describe('definitions API', () => {
 
 describe('simulation API', () => {
   it('returns the timeline of a stored journey for a scripted customer, a year in well under a second', async () => {
-    const events = [{ at: '2026-01-01T01:00:00Z', type: 'loan.approved', data: { limit: 9000, expiresAt: '2026-12-31T00:00:00Z' } }, { at: '2026-01-02T00:00:00Z', type: 'loan.drawdown', data: { amount: 100 } }];
-    for (let m = 1; m <= 11; m++) events.push({ at: `2026-${String(m).padStart(2, '0')}-10T00:00:00Z`, type: 'loan.repayment_due', data: { dueAt: `2026-${String(m + 1).padStart(2, '0')}-01T00:00:00Z` } as never });
-    const { body } = await request(app).post('/v1/journey-definitions/simulate').send({ key: 'bank-loan', customer: { segment: 'young', timeZone: 'Asia/Shanghai' }, start: '2026-01-01T00:00:00Z', events, until: '2027-01-01T00:00:00Z' }).expect(200);
+    const events = [
+      { at: '2026-01-01T01:00:00Z', type: 'loan.approved', data: { limit: 9000, expiresAt: '2026-12-31T00:00:00Z' } },
+      { at: '2026-01-02T00:00:00Z', type: 'loan.drawdown', data: { amount: 100 } },
+    ];
+    for (let m = 1; m <= 11; m++)
+      events.push({
+        at: `2026-${String(m).padStart(2, '0')}-10T00:00:00Z`,
+        type: 'loan.repayment_due',
+        data: { dueAt: `2026-${String(m + 1).padStart(2, '0')}-01T00:00:00Z` } as never,
+      });
+    const { body } = await request(app)
+      .post('/v1/journey-definitions/simulate')
+      .send({ key: 'bank-loan', customer: { segment: 'young', timeZone: 'Asia/Shanghai' }, start: '2026-01-01T00:00:00Z', events, until: '2027-01-01T00:00:00Z' })
+      .expect(200);
     expect(body).toMatchObject({ journeyKey: 'bank-loan', version: 1, status: 'running', stage: 'renewal', goals: ['approved'] });
     expect(body.stages.map((s: { stage: string }) => s.stage)).toEqual(['awareness', 'first_loan', 'repayment', 'renewal']);
     expect(body.messages.filter((m: { template: string }) => m.template === 'loan-repayment-reminder')).toHaveLength(11);
-    expect(body.tasks).toEqual([{ at: '2026-12-08T00:00:00.000Z', kind: 'task', taskKey: 'renewal-follow-up', title: 'Follow up on the renewal offer', dueAt: '2026-12-10T00:00:00.000Z' }]);
+    expect(body.tasks).toEqual([
+      { at: '2026-12-08T00:00:00.000Z', kind: 'task', taskKey: 'renewal-follow-up', title: 'Follow up on the renewal offer', dueAt: '2026-12-10T00:00:00.000Z' },
+    ]);
     expect(body.timers.length).toBeGreaterThan(12);
     expect(body.stats.ms).toBeLessThan(1000);
   });
@@ -148,7 +243,7 @@ describe('seed journeys on the dev server', () => {
     await event(c.id, 'fund.article_read');
     await event(c.id, 'fund.detail_viewed', { fundCode: 'F100' });
     const push = await stack.push.waitFor((p) => p.customerId === c.id);
-    expect(push.title).toBe('Reading a fund\'s page');
+    expect(push.title).toBe("Reading a fund's page");
     await event(c.id, 'fund.compared');
     await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('shortlist'));
     await event(c.id, 'fund.subscribed', { fundCode: 'F100', amount: 5000 });
@@ -157,12 +252,19 @@ describe('seed journeys on the dev server', () => {
     await event(c.id, 'feedback.answered', { survey: 'csat', score: 5 });
     await event(c.id, 'fund.dca_plan_created', { day: 8 });
     await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Your monthly plan is running');
-    await eventually(async () => stack.smtp.messages().filter((m) => m.to.includes(c.email) && m.subject === 'Your monthly companion report').length, (k) => k >= 2);
+    await eventually(
+      async () => stack.smtp.messages().filter((m) => m.to.includes(c.email) && m.subject === 'Your monthly companion report').length,
+      (k) => k >= 2,
+    );
     const view = await journey(workflowId);
     expect(view).toMatchObject({ stage: 'invest', status: 'running', goals: ['subscribed', 'dca_started'] });
     expect(view.stageHistory.map((s: { stage: string }) => s.stage)).toEqual(['discover', 'learn', 'evaluate', 'compare', 'subscribe', 'invest']);
     const log = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId }, orderBy: { id: 'asc' } });
-    expect(log.map((l) => [l.kind, l.data])).toEqual([['goal', { goal: 'subscribed' }], ['feedback', { survey: 'csat', score: 5 }], ['goal', { goal: 'dca_started' }]]);
+    expect(log.map((l) => [l.kind, l.data])).toEqual([
+      ['goal', { goal: 'subscribed' }],
+      ['feedback', { survey: 'csat', score: 5 }],
+      ['goal', { goal: 'dca_started' }],
+    ]);
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).goals).toEqual(['subscribed', 'dca_started']);
   });
 
@@ -180,18 +282,24 @@ describe('seed journeys on the dev server', () => {
     expect(task).toMatchObject({ title: 'Book a one-to-one needs discovery', rmId: 'rm-3' });
     await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('Reply 0-10'));
     await request(app).post(`/v1/tasks/${task.id}/complete`).send({ outcome: 'interested' }).expect(200);
-    const view = await eventually(() => journey(deliveredTo[0]!), (v) => v.stage === 'needs_discovery');
+    const view = await eventually(
+      () => journey(deliveredTo[0]!),
+      (v) => v.stage === 'needs_discovery',
+    );
     expect(view.stageHistory.map((s: { stage: string }) => s.stage)).toEqual(['invited', 'registered', 'attended', 'needs_discovery']);
     // A second invitation to another event is a journey of its own (concurrent by event code); the same one is not.
     expect((await event(c.id, 'insurance.invited', { eventCode: 'EV-8', eventAt })).deliveredTo).toContain(`journey:insurance-event:${c.id}:EV-8`);
-    expect((await stack.testDb.db.journey.count({ where: { customerId: c.id, journeyKey: 'insurance-event' } }))).toBe(2);
+    expect(await stack.testDb.db.journey.count({ where: { customerId: c.id, journeyKey: 'insurance-event' } })).toBe(2);
   });
 
   it('lifecycle: consideration to an advocate, with the A/B reminder recorded', async () => {
     const c = await customer();
     const { workflowId } = await start('lifecycle', c.id, { considerationNudgeAfter: 'PT1S', onboardingAfter: 'PT1S' });
     await event(c.id, 'product.viewed');
-    const split = await eventually(() => stack.testDb.db.journeyLogEntry.findFirst({ where: { workflowId, kind: 'split' } }), (l) => l !== null);
+    const split = await eventually(
+      () => stack.testDb.db.journeyLogEntry.findFirst({ where: { workflowId, kind: 'split' } }),
+      (l) => l !== null,
+    );
     const variant = (split!.data as { variant: string }).variant;
     if (variant === 'email') await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Still thinking it over?');
     else await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('still thinking it over'));
@@ -201,7 +309,10 @@ describe('seed journeys on the dev server', () => {
     await event(c.id, 'feedback.answered', { survey: 'csat', score: 5 });
     await stack.smtp.waitFor((m) => m.to.includes(c.email) && m.subject === 'Know someone who would like it too?');
     await event(c.id, 'customer.referred');
-    const done = await eventually(() => journey(workflowId), (v) => v.status === 'completed');
+    const done = await eventually(
+      () => journey(workflowId),
+      (v) => v.status === 'completed',
+    );
     expect(done).toMatchObject({ stage: 'loyalty', endReason: 'advocate', goals: ['purchased', 'advocate'] });
   });
 });
@@ -232,17 +343,29 @@ describe('versions and the chorus', () => {
     const loan = await start('bank-loan', c.id);
     await event(c.id, 'loan.approved', { limit: 1000, expiresAt: new Date(Date.now() + 400 * 86_400_000).toISOString() });
     await event(c.id, 'loan.renewed');
-    await eventually(() => journey(loan.workflowId), (v) => v.status === 'completed');
-    const fund = await eventually(() => stack.testDb.db.journey.findFirst({ where: { customerId: c.id, journeyKey: 'fund-dca' } }), (j) => j !== null);
+    await eventually(
+      () => journey(loan.workflowId),
+      (v) => v.status === 'completed',
+    );
+    const fund = await eventually(
+      () => stack.testDb.db.journey.findFirst({ where: { customerId: c.id, journeyKey: 'fund-dca' } }),
+      (j) => j !== null,
+    );
     expect(fund).toMatchObject({ status: 'running', stage: 'discover', workflowId: `journey:fund-dca:${c.id}` });
   });
 
-  it('an opt-out in the loan journey stops the customer\'s marketing journeys', async () => {
+  it("an opt-out in the loan journey stops the customer's marketing journeys", async () => {
     const c = await customer();
     const loan = await start('bank-loan', c.id);
     const life = await start('lifecycle', c.id);
-    await request(app).post(`/v1/journeys/${loan.workflowId}/events`).send({ eventId: `${c.id}-out`, type: 'customer.opted_out' }).expect(202);
-    const stopped = await eventually(() => journey(life.workflowId), (v) => v.status === 'exited');
+    await request(app)
+      .post(`/v1/journeys/${loan.workflowId}/events`)
+      .send({ eventId: `${c.id}-out`, type: 'customer.opted_out' })
+      .expect(202);
+    const stopped = await eventually(
+      () => journey(life.workflowId),
+      (v) => v.status === 'exited',
+    );
     expect(stopped.endReason).toBe('customer_opted_out');
     expect((await journey(loan.workflowId)).endReason).toBe('opted_out');
   });
@@ -250,9 +373,13 @@ describe('versions and the chorus', () => {
 
 describe('re-entry and escalation on the real stack', () => {
   const quick = {
-    key: 'quick-check', version: 1, name: 'Quick check', tags: ['marketing'],
+    key: 'quick-check',
+    version: 1,
+    name: 'Quick check',
+    tags: ['marketing'],
     entry: { api: true, events: [], reentry: { mode: 'cooldown', cooldown: 'PT2S' } },
-    stages: [{ key: 'open', label: 'Open' }], initialStage: 'open',
+    stages: [{ key: 'open', label: 'Open' }],
+    initialStage: 'open',
     triggers: [{ event: 'product.viewed', steps: [{ type: 'task', key: 'call-back', title: 'Call back', due: 'PT1S', escalateTo: 'rm-lead' }] }],
   };
 
@@ -263,18 +390,34 @@ describe('re-entry and escalation on the real stack', () => {
     const first = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(201);
     await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(200);
     await request(app).post(`/v1/journeys/${first.body.workflowId}/exit`).send({ reason: 'done' }).expect(202);
-    await eventually(() => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: first.body.workflowId } }), (j) => j.status === 'exited');
+    await eventually(
+      () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: first.body.workflowId } }),
+      (j) => j.status === 'exited',
+    );
     const cooling = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(409);
     expect(cooling.body.error.code).toBe('reentry_cooldown');
-    const again = await eventually(() => request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }), (r) => r.status === 201, 10_000);
+    const again = await eventually(
+      () => request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }),
+      (r) => r.status === 201,
+      10_000,
+    );
     expect(again.body.workflowId).toBe(`${first.body.workflowId}@2`);
   });
 
   it('a task still open at its due time is escalated to the second assignee', async () => {
     const c = await customer();
     const { workflowId } = await start('quick-check', c.id);
-    await request(app).post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`).send({ eventId: `${c.id}-v`, type: 'product.viewed' }).expect(202);
-    const escalated = await eventually(() => request(app).get('/v1/tasks?rmId=rm-lead&status=open').then((r) => r.body.tasks.find((t: { customerId: string }) => t.customerId === c.id)), (t) => t !== undefined);
+    await request(app)
+      .post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`)
+      .send({ eventId: `${c.id}-v`, type: 'product.viewed' })
+      .expect(202);
+    const escalated = await eventually(
+      () =>
+        request(app)
+          .get('/v1/tasks?rmId=rm-lead&status=open')
+          .then((r) => r.body.tasks.find((t: { customerId: string }) => t.customerId === c.id)),
+      (t) => t !== undefined,
+    );
     expect(escalated).toMatchObject({ rmId: 'rm-3', escalatedTo: 'rm-lead', taskKey: 'call-back' });
   });
 });
@@ -285,7 +428,13 @@ describe('simulation and the workflow agree', () => {
   /** What the workflow did and what the simulator does with the same script, each as two ordered timelines: the stages
    * entered, in order, and the keyed commands (sends and log records) in the order the engine issued them (the
    * sequence number in their idempotency keys), ended by the journey's end when it ended. */
-  async function timelines(workflowId: string, params: Record<string, unknown>, profile: Profile, sent: { at: string; type: string; data: Record<string, unknown> }[], untilMs: number) {
+  async function timelines(
+    workflowId: string,
+    params: Record<string, unknown>,
+    profile: Profile,
+    sent: { at: string; type: string; data: Record<string, unknown> }[],
+    untilMs: number,
+  ) {
     const db = stack.testDb.db;
     const row = await db.journey.findUniqueOrThrow({ where: { workflowId } });
     const [stages, messages, log] = await Promise.all([
@@ -304,8 +453,12 @@ describe('simulation and the workflow agree', () => {
     // The same script in virtual time, from the same start, with the events at the instants they were sent.
     const def = (await stack.definitions.get(row.journeyKey, row.version)).definition; // the version the journey runs
     const sim = simulate(def, {
-      instanceId: workflowId, customerId: row.customerId, params: resolveParams(def, params), profile,
-      start: stages[0]!.enteredAt.toISOString(), until: new Date(untilMs).toISOString(),
+      instanceId: workflowId,
+      customerId: row.customerId,
+      params: resolveParams(def, params),
+      profile,
+      start: stages[0]!.enteredAt.toISOString(),
+      until: new Date(untilMs).toISOString(),
       inputs: sent.map((e, i) => ({ at: e.at, input: { type: 'event', event: { eventId: `x${i}`, type: e.type, occurredAt: e.at, data: e.data } } })),
     });
     const entries = sim.timeline.map(({ at, command }) => ({ e: describeCommand(command, at) as Record<string, any>, command, t: Date.parse(at) }));
@@ -313,7 +466,10 @@ describe('simulation and the workflow agree', () => {
       stages: entries.filter((x) => x.e.kind === 'stage').map(({ e, t }): Entry => ({ label: `stage ${e.stage}`, t })),
       keyed: entries
         .filter((x) => x.command.type === 'send' || x.command.type === 'record' || x.command.type === 'ended')
-        .map(({ e, t }): Entry => ({ label: e.kind === 'send' ? `send ${e.channel} ${e.template}` : e.kind === 'end' ? `end ${e.status} ${e.reason}` : `${e.kind} ${canonical(e.data)}`, t })),
+        .map(({ e, t }): Entry => ({
+          label: e.kind === 'send' ? `send ${e.channel} ${e.template}` : e.kind === 'end' ? `end ${e.status} ${e.reason}` : `${e.kind} ${canonical(e.data)}`,
+          t,
+        })),
     };
     return { real, simulated };
   }
@@ -323,10 +479,16 @@ describe('simulation and the workflow agree', () => {
     const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
     const params = { considerationNudgeAfter: 'PT2S', onboardingAfter: 'PT2S' };
     const { workflowId } = await start('lifecycle', c.id, params);
-    const first = await eventually(() => stack.testDb.db.stageTransition.findFirst({ where: { workflowId, seq: 1 } }), (x) => x !== null);
+    const first = await eventually(
+      () => stack.testDb.db.stageTransition.findFirst({ where: { workflowId, seq: 1 } }),
+      (x) => x !== null,
+    );
     const t0 = first!.enteredAt.getTime();
     const script: [number, string, Record<string, unknown>][] = [
-      [500, 'product.viewed', {}], [4000, 'product.purchased', {}], [7500, 'feedback.answered', { survey: 'csat', score: 5 }], [9000, 'customer.referred', {}],
+      [500, 'product.viewed', {}],
+      [4000, 'product.purchased', {}],
+      [7500, 'feedback.answered', { survey: 'csat', score: 5 }],
+      [9000, 'customer.referred', {}],
     ];
     const sent: { at: string; type: string; data: Record<string, unknown> }[] = [];
     for (const [offset, type, data] of script) {
@@ -355,7 +517,10 @@ describe('simulation and the workflow agree', () => {
       sent.push({ at, type, data: {} });
     };
     await send('product.viewed');
-    const waiting = await eventually(() => handle.query(journeyQuery), (j) => j.waitingFor.includes('product.purchased') && j.nextTimerAt !== undefined);
+    const waiting = await eventually(
+      () => handle.query(journeyQuery),
+      (j) => j.waitingFor.includes('product.purchased') && j.nextTimerAt !== undefined,
+    );
     // The worker goes down; the consideration timeout falls due; then the purchase arrives. Both are due together when
     // the worker comes back.
     await worker.stop();

@@ -60,7 +60,11 @@ function expectUnavailable(r: Awaited<ReturnType<typeof call>>) {
 /** Gives the peer back and waits until the API says it is ready again. */
 async function restore(proxy: TcpProxy) {
   await proxy.open();
-  await eventually(() => call('GET', '/readyz'), (r) => r.status === 200, 20_000);
+  await eventually(
+    () => call('GET', '/readyz'),
+    (r) => r.status === 200,
+    20_000,
+  );
 }
 
 let n = 0;
@@ -142,9 +146,17 @@ describe('Temporal down', () => {
       await restore(temporal);
     }
     // No client retries: the sweeper delivers it, and the journey acts on it (the application-assist task).
-    const delivered = await eventually(() => stack.testDb.db.inboundEvent.findUniqueOrThrow({ where: { eventId: `${c}-app` } }), (e) => e.deliveredAt !== null, 30_000);
+    const delivered = await eventually(
+      () => stack.testDb.db.inboundEvent.findUniqueOrThrow({ where: { eventId: `${c}-app` } }),
+      (e) => e.deliveredAt !== null,
+      30_000,
+    );
     expect(delivered.deliveredTo).toEqual([workflowId]);
-    await eventually(() => stack.testDb.db.task.findFirst({ where: { workflowId } }), (t) => t !== null, 20_000);
+    await eventually(
+      () => stack.testDb.db.task.findFirst({ where: { workflowId } }),
+      (t) => t !== null,
+      20_000,
+    );
   });
 });
 

@@ -12,9 +12,24 @@ let app: ReturnType<typeof createStackApp>;
 /** A definition whose flow jumps to a step id that does not exist. Publishing validates it away, so it is stored as an
  * older release with weaker checks would have stored it: straight into the store, published, never validated. */
 const poison = {
-  key: 'poison-goto', version: 1, name: 'Poison: a goto to nowhere',
-  stages: [{ key: 'one', label: 'One' }, { key: 'two', label: 'Two' }], initialStage: 'one',
-  triggers: [{ event: 'product.viewed', flow: 'f', steps: [{ type: 'stage', stage: 'two' }, { type: 'goto', target: 'nowhere' }] }],
+  key: 'poison-goto',
+  version: 1,
+  name: 'Poison: a goto to nowhere',
+  stages: [
+    { key: 'one', label: 'One' },
+    { key: 'two', label: 'Two' },
+  ],
+  initialStage: 'one',
+  triggers: [
+    {
+      event: 'product.viewed',
+      flow: 'f',
+      steps: [
+        { type: 'stage', stage: 'two' },
+        { type: 'goto', target: 'nowhere' },
+      ],
+    },
+  ],
 };
 
 beforeAll(async () => {
@@ -28,11 +43,18 @@ afterAll(async () => stack?.stop());
 let n = 0;
 async function customer() {
   const id = `poison-${++n}`;
-  await request(app).put(`/v1/customers/${id}`).send({ name: `Poison ${n}`, email: `${id}@example.com`, phone: `+1555777${String(n).padStart(4, '0')}` }).expect(201);
+  await request(app)
+    .put(`/v1/customers/${id}`)
+    .send({ name: `Poison ${n}`, email: `${id}@example.com`, phone: `+1555777${String(n).padStart(4, '0')}` })
+    .expect(201);
   return id;
 }
 const event = (customerId: string, type: string) =>
-  request(app).post(`/v1/customers/${customerId}/events`).send({ eventId: `${customerId}-${++n}`, type }).expect(202).then((r) => r.body as { deliveredTo: string[] });
+  request(app)
+    .post(`/v1/customers/${customerId}/events`)
+    .send({ eventId: `${customerId}-${++n}`, type })
+    .expect(202)
+    .then((r) => r.body as { deliveredTo: string[] });
 
 describe('a poison journey', () => {
   it('ends as failed with the reason and the step in the read model, the log and JourneyStatus, never retrying, and takes no more events', async () => {
@@ -48,7 +70,9 @@ describe('a poison journey', () => {
 
     const row = await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } });
     expect([row.status, row.exitReason, row.endedAt !== null]).toEqual(['failed', reason, true]);
-    const { body: view } = await request(app).get(`/v1/journeys/${encodeURIComponent(workflowId)}`).expect(200);
+    const { body: view } = await request(app)
+      .get(`/v1/journeys/${encodeURIComponent(workflowId)}`)
+      .expect(200);
     expect(view).toMatchObject({ status: 'failed', endReason: reason });
 
     const failures = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId, kind: 'failure' } });
@@ -69,20 +93,32 @@ describe('a poison journey', () => {
 
     // The journey has ended: an event for the customer reaches no journey, one addressed to it is refused.
     expect((await event(customerId, 'product.viewed')).deliveredTo).toEqual([]);
-    const { body: refused } = await request(app).post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`).send({ eventId: `${customerId}-late`, type: 'product.viewed' }).expect(409);
+    const { body: refused } = await request(app)
+      .post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`)
+      .send({ eventId: `${customerId}-late`, type: 'product.viewed' })
+      .expect(409);
     expect(refused.error.code).toBe('journey_ended');
   });
 
   it('refuses at the start a duration param that would overflow at run time (P999999999Y), starting nothing', async () => {
     const customerId = await customer();
-    const { body } = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId, params: { applicationAssistAfter: 'P999999999Y' } }).expect(400);
-    expect(body.error).toMatchObject({ code: 'invalid_params', message: 'invalid params: body.params.applicationAssistAfter: P999999999Y is longer than the maximum duration P10Y' });
+    const { body } = await request(app)
+      .post('/v1/journeys')
+      .send({ journeyKey: 'bank-loan', customerId, params: { applicationAssistAfter: 'P999999999Y' } })
+      .expect(400);
+    expect(body.error).toMatchObject({
+      code: 'invalid_params',
+      message: 'invalid params: body.params.applicationAssistAfter: P999999999Y is longer than the maximum duration P10Y',
+    });
     expect(await stack.testDb.db.journey.count({ where: { customerId } })).toBe(0);
   });
 
   it('refuses at the start a param the journey has only through the prototype ("constructor")', async () => {
     const customerId = await customer();
-    const { body } = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId, params: { constructor: 1 } }).expect(400);
+    const { body } = await request(app)
+      .post('/v1/journeys')
+      .send({ journeyKey: 'bank-loan', customerId, params: { constructor: 1 } })
+      .expect(400);
     expect(body.error).toMatchObject({ code: 'invalid_params', message: 'invalid params: body.params.constructor: unknown parameter for journey "bank-loan"' });
     expect(await stack.testDb.db.journey.count({ where: { customerId } })).toBe(0);
   });

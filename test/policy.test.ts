@@ -37,14 +37,19 @@ describe('quiet hours (pure)', () => {
   });
 });
 
-const probe = (steps: unknown[]) => JourneyDefinition.parse({
-  key: 'policy-probe', version: 1, name: 'Policy probe', stages: [{ key: 'one', label: 'One' }], initialStage: 'one',
-  entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
-  triggers: [
-    { event: 'product.viewed', steps },
-    { event: 'loan.repayment_due', steps: [{ type: 'send', channel: 'sms', template: 'loan-repayment-reminder', class: 'service', expiresAfter: 'PT6H' }] },
-  ],
-});
+const probe = (steps: unknown[]) =>
+  JourneyDefinition.parse({
+    key: 'policy-probe',
+    version: 1,
+    name: 'Policy probe',
+    stages: [{ key: 'one', label: 'One' }],
+    initialStage: 'one',
+    entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
+    triggers: [
+      { event: 'product.viewed', steps },
+      { event: 'loan.repayment_due', steps: [{ type: 'send', channel: 'sms', template: 'loan-repayment-reminder', class: 'service', expiresAfter: 'PT6H' }] },
+    ],
+  });
 
 describe('quiet hours on the workflow clock (time-skipping server, real activities)', () => {
   let stack: Stack;
@@ -74,7 +79,10 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     const c = { id: 'ny-1', timeZone: 'America/New_York', phone: '+12125550101' };
     const handle = await journeyAt('2027-03-14T04:30:00Z', c); // 23:30 EST on 13 March
     await handle.signal(journeyEventSignal, { eventId: 'ny-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
-    const deferred = await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'deferred');
+    const deferred = await eventually(
+      () => story(c.id, 'lifecycle-consideration'),
+      (s) => s.status === 'deferred',
+    );
     expect(deferred.events).toEqual([
       ['created', { class: 'marketing', priority: 5 }],
       ['deferred', { reason: 'quiet_hours', until: '2027-03-14T12:00:00.000Z', timeZone: 'America/New_York' }],
@@ -83,7 +91,10 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     // Skip the server's clock to 08:00 EDT: the workflow's durable timer fires and the send goes out.
     await stack.env.sleep(Date.parse('2027-03-14T12:00:00Z') - (await stack.env.currentTimeMs()));
     await stack.sms.waitFor((m) => m.to === c.phone, 30_000);
-    const sent = await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'sent');
+    const sent = await eventually(
+      () => story(c.id, 'lifecycle-consideration'),
+      (s) => s.status === 'sent',
+    );
     expect(sent.events.map((e) => e[0])).toEqual(['created', 'deferred', 'sent']);
     expect(await stack.env.currentTimeMs()).toBeGreaterThanOrEqual(Date.parse('2027-03-14T12:00:00Z'));
   });
@@ -92,7 +103,10 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     const c = { id: 'mars-1', timeZone: 'Mars/Olympus_Mons', phone: '+8613700000001' };
     const handle = await journeyAt('2027-06-01T14:00:00Z', c); // 22:00 in Shanghai, the fallback zone
     await handle.signal(journeyEventSignal, { eventId: 'mars-1-a', type: 'loan.repayment_due', occurredAt: new Date().toISOString(), data: { dueAt: '2027-06-02T00:00:00Z' } });
-    const dropped = await eventually(() => story(c.id, 'loan-repayment-reminder'), (s) => s.status === 'dropped');
+    const dropped = await eventually(
+      () => story(c.id, 'loan-repayment-reminder'),
+      (s) => s.status === 'dropped',
+    );
     expect(dropped.reason).toBe('quiet_hours_expired');
     expect(dropped.events.map((e) => e[0])).toEqual(['created', 'timezone_fallback', 'dropped']);
     expect(dropped.events[1]![1]).toEqual({ given: 'Mars/Olympus_Mons', used: 'Asia/Shanghai' });
@@ -102,9 +116,15 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     const c = { id: 'bad-number-1', timeZone: 'Asia/Shanghai', phone: '12345' };
     const handle = await journeyAt('2027-08-01T15:00:00Z', c); // 23:00 in Shanghai
     await handle.signal(journeyEventSignal, { eventId: 'bad-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
-    await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'deferred');
+    await eventually(
+      () => story(c.id, 'lifecycle-consideration'),
+      (s) => s.status === 'deferred',
+    );
     await stack.env.sleep(Date.parse('2027-08-02T00:00:00Z') - (await stack.env.currentTimeMs()));
-    const failed = await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'failed');
+    const failed = await eventually(
+      () => story(c.id, 'lifecycle-consideration'),
+      (s) => s.status === 'failed',
+    );
     expect(failed.reason).toBe('rejected_by_provider');
     expect((await handle.describe()).status.name).toBe('RUNNING');
   });
@@ -113,7 +133,10 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     const c = { id: 'ends-1', timeZone: 'Asia/Shanghai', phone: '+8613700000002' };
     const handle = await journeyAt('2027-09-01T15:00:00Z', c); // 23:00 in Shanghai
     await handle.signal(journeyEventSignal, { eventId: 'ends-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
-    await eventually(() => story(c.id, 'lifecycle-consideration'), (s) => s.status === 'deferred');
+    await eventually(
+      () => story(c.id, 'lifecycle-consideration'),
+      (s) => s.status === 'deferred',
+    );
     await handle.signal(exitJourneySignal, { reason: 'opted_out' });
     await handle.result();
     const dropped = await story(c.id, 'lifecycle-consideration');
@@ -127,7 +150,21 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   let stack: Stack;
   let app: ReturnType<typeof createStackApp>;
   beforeAll(async () => {
-    stack = await startStack({ contactPolicy: JSON.stringify({ quietHours: {}, caps: { marketing: { sms: [{ limit: 2, window: 'P1D' }, { limit: 5, window: 'P7D' }] }, service: {} }, onCap: { marketing: 'drop', service: 'defer' } }) });
+    stack = await startStack({
+      contactPolicy: JSON.stringify({
+        quietHours: {},
+        caps: {
+          marketing: {
+            sms: [
+              { limit: 2, window: 'P1D' },
+              { limit: 5, window: 'P7D' },
+            ],
+          },
+          service: {},
+        },
+        onCap: { marketing: 'drop', service: 'defer' },
+      }),
+    });
     await stack.startWorker();
     app = createStackApp(stack);
     const doc = probe([{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }]);
@@ -139,10 +176,27 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   it('50 journeys of one customer send at once: exactly the cap passes, the rest are dropped and recorded', async () => {
     const phone = '+8613800000050';
     await request(app).put('/v1/customers/cap-1').send({ name: 'Busy', phone, timeZone: 'Asia/Shanghai' }).expect(201);
-    const journeys = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-      request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-1', businessKey: `b${i}` }).expect(201)));
-    await Promise.all(journeys.map((j, i) => request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: `cap-${i}`, type: 'product.viewed' }).expect(202)));
-    const settled = await eventually(() => stack.testDb.db.message.findMany({ where: { customerId: 'cap-1' } }), (m) => m.length === 50 && m.every((x) => x.status === 'sent' || x.status === 'dropped'), 60_000);
+    const journeys = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        request(app)
+          .post('/v1/journeys')
+          .send({ journeyKey: 'policy-probe', customerId: 'cap-1', businessKey: `b${i}` })
+          .expect(201),
+      ),
+    );
+    await Promise.all(
+      journeys.map((j, i) =>
+        request(app)
+          .post(`/v1/journeys/${j.body.workflowId}/events`)
+          .send({ eventId: `cap-${i}`, type: 'product.viewed' })
+          .expect(202),
+      ),
+    );
+    const settled = await eventually(
+      () => stack.testDb.db.message.findMany({ where: { customerId: 'cap-1' } }),
+      (m) => m.length === 50 && m.every((x) => x.status === 'sent' || x.status === 'dropped'),
+      60_000,
+    );
     const sent = settled.filter((m) => m.status === 'sent');
     const dropped = settled.filter((m) => m.status === 'dropped');
     process.stdout.write(`frequency cap: 50 concurrent sends → ${sent.length} sent, ${dropped.length} dropped\n`);
@@ -158,21 +212,54 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
 
   it('service messages are not capped by the marketing caps', async () => {
     await request(app).put('/v1/customers/cap-2').send({ name: 'Borrower', phone: '+8613800000051', timeZone: 'Asia/Shanghai' }).expect(201);
-    const ids = await Promise.all([0, 1, 2, 3].map((i) => request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-2', businessKey: `s${i}` }).expect(201)));
-    await Promise.all(ids.map((j, i) => request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: `svc-${i}`, type: 'loan.repayment_due', data: { dueAt: '2030-01-01T00:00:00Z' } }).expect(202)));
-    const all = await eventually(() => stack.testDb.db.message.findMany({ where: { customerId: 'cap-2' } }), (m) => m.length === 4 && m.every((x) => x.status === 'sent'));
+    const ids = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        request(app)
+          .post('/v1/journeys')
+          .send({ journeyKey: 'policy-probe', customerId: 'cap-2', businessKey: `s${i}` })
+          .expect(201),
+      ),
+    );
+    await Promise.all(
+      ids.map((j, i) =>
+        request(app)
+          .post(`/v1/journeys/${j.body.workflowId}/events`)
+          .send({ eventId: `svc-${i}`, type: 'loan.repayment_due', data: { dueAt: '2030-01-01T00:00:00Z' } })
+          .expect(202),
+      ),
+    );
+    const all = await eventually(
+      () => stack.testDb.db.message.findMany({ where: { customerId: 'cap-2' } }),
+      (m) => m.length === 4 && m.every((x) => x.status === 'sent'),
+    );
     expect(all.every((m) => m.class === 'service')).toBe(true);
   });
 
   it('a higher-priority message waiting for the same moment gets the last slot', async () => {
     await request(app).put('/v1/customers/cap-3').send({ name: 'Prio', phone: '+8613800000052', timeZone: 'Asia/Shanghai' }).expect(201);
-    const waiting = await stack.testDb.db.message.create({ data: { idempotencyKey: 'prio-high', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'lifecycle-consideration', priority: 9, status: 'deferred', deferredUntil: new Date(Date.now() - 1000) } });
-    await stack.testDb.db.message.create({ data: { idempotencyKey: 'prio-used', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'x', status: 'sent', sentAt: new Date() } });
+    const waiting = await stack.testDb.db.message.create({
+      data: {
+        idempotencyKey: 'prio-high',
+        workflowId: 'w',
+        customerId: 'cap-3',
+        channel: 'sms',
+        template: 'lifecycle-consideration',
+        priority: 9,
+        status: 'deferred',
+        deferredUntil: new Date(Date.now() - 1000),
+      },
+    });
+    await stack.testDb.db.message.create({
+      data: { idempotencyKey: 'prio-used', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'x', status: 'sent', sentAt: new Date() },
+    });
     // one slot of two is used; the high-priority message waiting now takes precedence over a new low-priority one
     const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-3', businessKey: 'low' }).expect(201);
     await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'prio-low', type: 'product.viewed' }).expect(202);
     // The status and its event are one write: the moment the status reads `dropped`, its event is there.
-    const low = await eventually(() => stack.testDb.db.message.findFirst({ where: { customerId: 'cap-3', workflowId: j.body.workflowId }, include: { events: { orderBy: { id: 'asc' } } } }), (m) => m?.status === 'dropped');
+    const low = await eventually(
+      () => stack.testDb.db.message.findFirst({ where: { customerId: 'cap-3', workflowId: j.body.workflowId }, include: { events: { orderBy: { id: 'asc' } } } }),
+      (m) => m?.status === 'dropped',
+    );
     expect(low!.statusReason).toBe('frequency_cap');
     expect(low!.events.map((e) => e.type)).toEqual(['created', 'dropped']);
     expect(low!.events[1]!.detail).toMatchObject({ reason: 'frequency_cap', used: 1, higherPriorityWaiting: 1 });
@@ -183,12 +270,24 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
 
   it('consent and a channel opt-out suppress, and the message log says why', async () => {
     await request(app).put('/v1/customers/opt-1').send({ name: 'Quiet', phone: '+8613800000053', timeZone: 'Asia/Shanghai' }).expect(201);
-    await request(app).post('/v1/customers/opt-1/events').send({ eventId: 'opt-1-out', type: 'customer.opted_out', data: { channel: 'sms' } }).expect(202);
+    await request(app)
+      .post('/v1/customers/opt-1/events')
+      .send({ eventId: 'opt-1-out', type: 'customer.opted_out', data: { channel: 'sms' } })
+      .expect(202);
     const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'opt-1', businessKey: 'x' }).expect(201);
     await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'opt-1-v', type: 'product.viewed' }).expect(202);
-    const log = await eventually(() => request(app).get('/v1/customers/opt-1/messages').then((r) => r.body.messages), (m) => m.length === 1 && m[0].status === 'suppressed');
+    const log = await eventually(
+      () =>
+        request(app)
+          .get('/v1/customers/opt-1/messages')
+          .then((r) => r.body.messages),
+      (m) => m.length === 1 && m[0].status === 'suppressed',
+    );
     expect(log[0]).toMatchObject({ statusReason: 'no_consent', channel: 'sms' });
-    expect(log[0].events.map((e: { type: string; detail: { reason?: string } }) => [e.type, e.detail.reason ?? null])).toEqual([['created', null], ['suppressed', 'no_consent']]);
+    expect(log[0].events.map((e: { type: string; detail: { reason?: string } }) => [e.type, e.detail.reason ?? null])).toEqual([
+      ['created', null],
+      ['suppressed', 'no_consent'],
+    ]);
     expect(stack.sms.messages().some((m) => m.to === '+8613800000053')).toBe(false);
   });
 });

@@ -29,21 +29,29 @@ try {
   const workflowId = journeyWorkflowId('bank-loan', customerId);
   const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
   let e = 0;
-  const send = (type: string, data: Record<string, unknown> = {}) =>
-    handle.signal(journeyEventSignal, { eventId: `h-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  const send = (type: string, data: Record<string, unknown> = {}) => handle.signal(journeyEventSignal, { eventId: `h-${++e}`, type, occurredAt: new Date().toISOString(), data });
 
   await send('loan.stage_changed', { stage: 'interest' });
   await send('loan.stage_changed', { stage: 'comparison' });
   await stack.sms.waitFor((m) => m.to === phone);
   await send('loan.application_started');
-  const task = await eventually(() => stack.testDb.db.task.findFirst({ where: { customerId } }), (t) => t !== null);
+  const task = await eventually(
+    () => stack.testDb.db.task.findFirst({ where: { customerId } }),
+    (t) => t !== null,
+  );
   await handle.signal(taskCompletedSignal, { taskId: task!.id, taskKey: task!.taskKey, outcome: 'interested' });
   await send('loan.application_submitted');
   await send('loan.approved', { limit: 50000, expiresAt: new Date(Date.now() + 30 * 86_400_000 + 3000).toISOString() });
   await send('loan.drawdown', { amount: 1000 });
   await send('loan.repayment_due', { dueAt: new Date(Date.now() + 3 * 86_400_000 + 500).toISOString() });
-  await eventually(() => handle.query(stageQuery), (s) => s.stage === 'renewal');
-  await eventually(() => stack.testDb.db.task.count({ where: { customerId } }), (c) => c === 2);
+  await eventually(
+    () => handle.query(stageQuery),
+    (s) => s.stage === 'renewal',
+  );
+  await eventually(
+    () => stack.testDb.db.task.count({ where: { customerId } }),
+    (c) => c === 2,
+  );
   await send('loan.renewed');
   assert.deepEqual(await handle.result(), { status: 'completed', reason: 'renewed', stage: 'renewal' });
   await save('bank-loan-renewed', handle);
@@ -56,7 +64,10 @@ try {
   const sendTo = (type: string, data: Record<string, unknown> = {}) =>
     lifeHandle.signal(journeyEventSignal, { eventId: `h2-${++e}`, type, occurredAt: new Date().toISOString(), data });
   await sendTo('product.viewed');
-  await eventually(() => stack.testDb.db.journeyLogEntry.count({ where: { workflowId: life.journey.workflowId, kind: 'split' } }), (c) => c === 1);
+  await eventually(
+    () => stack.testDb.db.journeyLogEntry.count({ where: { workflowId: life.journey.workflowId, kind: 'split' } }),
+    (c) => c === 1,
+  );
   await sendTo('product.purchased');
   await stack.smtp.waitFor((m) => m.to.includes('history2@example.com') && m.subject === 'How are we doing?');
   await sendTo('feedback.answered', { survey: 'csat', score: 5 });
@@ -72,7 +83,10 @@ try {
   const orderHandle = stack.env.client.workflow.getHandle(order.journey.workflowId);
   const sendOrder = (type: string) => orderHandle.signal(journeyEventSignal, { eventId: `h3-${++e}`, type, occurredAt: new Date().toISOString(), data: {} });
   await sendOrder('product.viewed');
-  const waiting = await eventually(() => orderHandle.query(journeyQuery), (j) => j.nextTimerAt !== undefined);
+  const waiting = await eventually(
+    () => orderHandle.query(journeyQuery),
+    (j) => j.nextTimerAt !== undefined,
+  );
   await worker.stop();
   await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(waiting.nextTimerAt!) + 500 - Date.now())));
   await sendOrder('product.purchased');
@@ -84,12 +98,24 @@ try {
 
   // A poison definition (a goto to a missing step, as if stored without validation): the journey ends as failed.
   const poison = {
-    key: 'poison-goto', version: 1, name: 'Poison', stages: [{ key: 'one', label: 'One' }], initialStage: 'one', tags: [], params: {}, exits: [], goals: [],
+    key: 'poison-goto',
+    version: 1,
+    name: 'Poison',
+    stages: [{ key: 'one', label: 'One' }],
+    initialStage: 'one',
+    tags: [],
+    params: {},
+    exits: [],
+    goals: [],
     entry: { api: true, events: [], reentry: { mode: 'once' as const } },
     triggers: [{ event: 'product.viewed', scope: 'journey' as const, replace: false, steps: [{ type: 'goto' as const, target: 'nowhere' }] }],
   };
   const poisonId = journeyWorkflowId(poison.key, third);
-  const poisonHandle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId: poisonId, args: [{ definition: poison, customerId: third, params: {} } satisfies JourneyWorkflowInput] });
+  const poisonHandle = await stack.env.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: poisonId,
+    args: [{ definition: poison, customerId: third, params: {} } satisfies JourneyWorkflowInput],
+  });
   await poisonHandle.signal(journeyEventSignal, { eventId: `h4-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
   assert.equal((await poisonHandle.result()).status, 'failed');
   await save('poison-failed', poisonHandle);

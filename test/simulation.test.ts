@@ -16,7 +16,14 @@ beforeAll(async () => {
   stack = await startStack();
   simulator = new Simulator({ timeoutMs: BUDGET_MS, threads: 1 });
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  app = createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger, simulator, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+  app = createApp({
+    service: stack.service,
+    definitions: stack.definitions,
+    templates: stack.templates,
+    logger,
+    simulator,
+    readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+  });
 });
 afterAll(async () => {
   await simulator?.close();
@@ -28,11 +35,21 @@ const journey = (steps: unknown[]) => ({ key: 'sim-probe', version: 1, name: 'Si
 const simulate = (body: object) => request(app).post('/v1/journey-definitions/simulate').send(body);
 
 describe('simulation off the request thread', () => {
-  it('a definition that loops every second for ten years answers 422 simulation_budget at the simulator\'s input budget', async () => {
-    const looping = journey([{ type: 'delay', id: 'tick', duration: 'PT1S' }, { type: 'goto', target: 'tick' }]);
+  it("a definition that loops every second for ten years answers 422 simulation_budget at the simulator's input budget", async () => {
+    const looping = journey([
+      { type: 'delay', id: 'tick', duration: 'PT1S' },
+      { type: 'goto', target: 'tick' },
+    ]);
     // A small input budget and a generous clock, so the input budget is what stops it.
     const counted = new Simulator({ timeoutMs: 60_000, threads: 1, maxInputs: 5_000 });
-    const capp = createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger: createLogger({ logLevel: 'warn' }, 'test-api'), simulator: counted, readiness: async () => ({}) });
+    const capp = createApp({
+      service: stack.service,
+      definitions: stack.definitions,
+      templates: stack.templates,
+      logger: createLogger({ logLevel: 'warn' }, 'test-api'),
+      simulator: counted,
+      readiness: async () => ({}),
+    });
     const res = await request(capp).post('/v1/journey-definitions/simulate').send({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('simulation_budget');
@@ -47,7 +64,11 @@ describe('simulation off the request thread', () => {
     let settled = false;
     const runaway = simulate({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' }).then((r) => ((settled = true), r));
     // Once the simulation is in the pool, the API's own thread is free.
-    await eventually(async () => simulator.inFlight, (n) => n === 1, 5_000);
+    await eventually(
+      async () => simulator.inFlight,
+      (n) => n === 1,
+      5_000,
+    );
     const t0 = performance.now();
     await request(app).get('/healthz').expect(200);
     expect(performance.now() - t0).toBeLessThan(500);
@@ -59,13 +80,23 @@ describe('simulation off the request thread', () => {
   });
 
   it('a simulation after a runaway one runs on a fresh thread and answers', async () => {
-    const res = await simulate({ definition: journey([{ type: 'delay', duration: 'P1D' }, { type: 'complete', reason: 'done' }]), start: '2026-01-01T00:00:00Z', until: '2026-02-01T00:00:00Z' });
+    const res = await simulate({
+      definition: journey([
+        { type: 'delay', duration: 'P1D' },
+        { type: 'complete', reason: 'done' },
+      ]),
+      start: '2026-01-01T00:00:00Z',
+      until: '2026-02-01T00:00:00Z',
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'completed', endReason: 'done' });
   });
 
   it('a delay PT0S → goto loop answers 4xx, and other requests are answered meanwhile', async () => {
-    const spinning = journey([{ type: 'delay', id: 'spin', duration: 'PT0S' }, { type: 'goto', target: 'spin' }]);
+    const spinning = journey([
+      { type: 'delay', id: 'spin', duration: 'PT0S' },
+      { type: 'goto', target: 'spin' },
+    ]);
     const pending = simulate({ definition: spinning, start: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' });
     await request(app).get('/healthz').expect(200);
     const res = await pending;
@@ -83,7 +114,11 @@ describe('simulation off the request thread', () => {
   });
 
   it('a P999999999Y delay answers 4xx', async () => {
-    const res = await simulate({ definition: journey([{ type: 'delay', duration: 'P999999999Y' }, { type: 'complete' }]), start: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' });
+    const res = await simulate({
+      definition: journey([{ type: 'delay', duration: 'P999999999Y' }, { type: 'complete' }]),
+      start: '2026-01-01T00:00:00Z',
+      until: '2026-01-02T00:00:00Z',
+    });
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
     expect(typeof res.body.error.message).toBe('string');

@@ -119,7 +119,14 @@ describe('the template routes', () => {
   it('preview renders ad-hoc text, escaping html', async () => {
     const res = await request(app)
       .post('/v1/templates/preview')
-      .send({ text: 'Hi {{ customer.name }} {{ params.n | plus: 1 }}', html: '<b>{{ customer.name }}</b>', subject: 'S', channel: 'email', customer: { name: '<Ann>' }, params: { n: 41 } })
+      .send({
+        text: 'Hi {{ customer.name }} {{ params.n | plus: 1 }}',
+        html: '<b>{{ customer.name }}</b>',
+        subject: 'S',
+        channel: 'email',
+        customer: { name: '<Ann>' },
+        params: { n: 41 },
+      })
       .expect(200);
     expect(res.body).toEqual({ subject: 'S', text: 'Hi <Ann> 42', html: '<b>&lt;Ann&gt;</b>' });
   });
@@ -154,7 +161,15 @@ describe('the template routes', () => {
       policy: loadPolicy(NO_LIMITS),
       chorus: stack.service,
     });
-    const input: SendInput = { idempotencyKey: 'poisoned/1', workflowId: 'w', customerId: 'poisoned', channel: 'sms', template: 'poison', flow: 't', vars: { event: {}, params: {} } };
+    const input: SendInput = {
+      idempotencyKey: 'poisoned/1',
+      workflowId: 'w',
+      customerId: 'poisoned',
+      channel: 'sms',
+      template: 'poison',
+      flow: 't',
+      vars: { event: {}, params: {} },
+    };
     const started = performance.now();
     const err = await new MockActivityEnvironment().run(activities.sendMessage, input).catch((e: unknown) => e);
     email.close();

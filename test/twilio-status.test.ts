@@ -82,8 +82,7 @@ describe('Twilio status callbacks', () => {
     }
   }
 
-  const events = (messageId: string) =>
-    t.db.messageEvent.findMany({ where: { messageId }, orderBy: { id: 'asc' }, select: { type: true, detail: true } });
+  const events = (messageId: string) => t.db.messageEvent.findMany({ where: { messageId }, orderBy: { id: 'asc' }, select: { type: true, detail: true } });
 
   async function post(params: Record<string, string>, opts: { signature?: string | null; url?: string } = {}) {
     const url = opts.url ?? statusUrl;
@@ -119,7 +118,12 @@ describe('Twilio status callbacks', () => {
     const message = await send('+15551230001');
     const sid = message.providerId!;
     const delivered = await sink.waitForCallback((c) => c.sid === sid && c.status === 'delivered');
-    expect(sink.callbacks().filter((c) => c.sid === sid).map((c) => [c.status, c.httpStatus])).toEqual([
+    expect(
+      sink
+        .callbacks()
+        .filter((c) => c.sid === sid)
+        .map((c) => [c.status, c.httpStatus]),
+    ).toEqual([
       ['sent', 204],
       ['delivered', 204],
     ]);
@@ -236,7 +240,12 @@ describe('Twilio status callbacks', () => {
     });
     const cb = await sink.waitForCallback((c) => c.sid === created.sid && c.status === 'delivered');
     expect(cb).toMatchObject({ httpStatus: null, error: expect.any(String) });
-    expect(sink.callbacks().filter((c) => c.sid === created.sid).map((c) => c.status)).toEqual(['sent', 'delivered']);
+    expect(
+      sink
+        .callbacks()
+        .filter((c) => c.sid === created.sid)
+        .map((c) => c.status),
+    ).toEqual(['sent', 'delivered']);
     // Still serving.
     expect((await client.messages(created.sid).fetch()).status).toBe('delivered');
   });

@@ -21,8 +21,7 @@ function serve(handler: (req: IncomingMessage, body: string) => { status: number
   });
   return { server, seen };
 }
-const listen = (server: Server) =>
-  new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+const listen = (server: Server) => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 let elsewhere: ReturnType<typeof serve>;

@@ -7,7 +7,16 @@ import type { JourneyState } from '../engine/engine.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import {
-  CustomerIdAttr, exitJourneySignal, journeyEventSignal, JourneyKeyAttr, JourneyStageAttr, JourneyStatusAttr, journeyWorkflowId, stageQuery, stateQuery, taskCompletedSignal,
+  CustomerIdAttr,
+  exitJourneySignal,
+  journeyEventSignal,
+  JourneyKeyAttr,
+  JourneyStageAttr,
+  JourneyStatusAttr,
+  journeyWorkflowId,
+  stageQuery,
+  stateQuery,
+  taskCompletedSignal,
 } from '../workflows/messages.js';
 import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
 
@@ -67,11 +76,17 @@ describe('journeyWorkflow on the dev server', () => {
   it('creates an RM task when the application stalls, and takes its outcome', async () => {
     const j = await newJourney({ applicationAssistAfter: 'PT1S' });
     await j.send('loan.application_started');
-    const task = await eventually(() => stack.testDb.db.task.findFirst({ where: { customerId: j.customerId } }), (t) => t !== null);
+    const task = await eventually(
+      () => stack.testDb.db.task.findFirst({ where: { customerId: j.customerId } }),
+      (t) => t !== null,
+    );
     expect(task).toMatchObject({ taskKey: 'application-assist', title: 'Assist with the application', rmId: 'rm-1', status: 'open' });
     expect((await j.stage()).stage).toBe('first_loan');
     await j.handle.signal(taskCompletedSignal, { taskId: task!.id, taskKey: task!.taskKey, outcome: 'interested' });
-    const state = await eventually(() => j.handle.query(stateQuery), (s: JourneyState) => s.recentEventIds.includes(`task:${task!.id}:completed`));
+    const state = await eventually(
+      () => j.handle.query(stateQuery),
+      (s: JourneyState) => s.recentEventIds.includes(`task:${task!.id}:completed`),
+    );
     expect(state.status).toBe('running');
   });
 

@@ -35,7 +35,12 @@ export async function createTestDb(): Promise<TestDb> {
 /** Counts of every table, to prove a refused request wrote nothing. */
 export async function tableCounts(db: Db): Promise<Record<string, number>> {
   const [customers, journeys, transitions, events, messages, tasks] = await Promise.all([
-    db.customer.count(), db.journey.count(), db.stageTransition.count(), db.inboundEvent.count(), db.message.count(), db.task.count(),
+    db.customer.count(),
+    db.journey.count(),
+    db.stageTransition.count(),
+    db.inboundEvent.count(),
+    db.message.count(),
+    db.task.count(),
   ]);
   return { customers, journeys, transitions, events, messages, tasks };
 }

@@ -107,7 +107,18 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     return handle;
   };
   return {
-    env, testDb, smtp, sms, push, config, taskQueue, startWorker, definitions, templates, service, simulator,
+    env,
+    testDb,
+    smtp,
+    sms,
+    push,
+    config,
+    taskQueue,
+    startWorker,
+    definitions,
+    templates,
+    service,
+    simulator,
     async stop() {
       for (const w of [...workers]) await w.stop();
       await simulator.close();
@@ -126,7 +137,8 @@ export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolea
   for (;;) {
     last = await read();
     if (ok(last)) return last;
-    if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(last, (_k, v) => (typeof v === "bigint" ? String(v) : v)).slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not reached in ${timeoutMs} ms; last value: ${JSON.stringify(last, (_k, v) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -141,5 +153,12 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 /** The API app over the stack's database and Temporal, for supertest. */
 export function createStackApp(stack: Stack) {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  return createApp({ service: stack.service, definitions: stack.definitions, templates: stack.templates, logger, simulator: stack.simulator, readiness: async () => ({ temporal: 'ok', postgres: 'ok' }) });
+  return createApp({
+    service: stack.service,
+    definitions: stack.definitions,
+    templates: stack.templates,
+    logger,
+    simulator: stack.simulator,
+    readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+  });
 }
