@@ -60,6 +60,12 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
       res.status(400).json({ error: { code: 'invalid_request', message: 'MessageSid and MessageStatus are required' } });
       return;
     }
+    // The message id our send put in the callback URL; anything else is not a callback of ours.
+    const byId = typeof req.query.m === 'string' ? req.query.m : undefined;
+    if (byId !== undefined && !UUID.test(byId)) {
+      res.status(400).json({ error: { code: 'invalid_request', message: 'query.m: not a message id' } });
+      return;
+    }
     const errorCode = first(params.ErrorCode);
     const outcome = mapTwilioStatus(providerStatus, errorCode, first(params.ErrorMessage));
     const detail = { providerStatus, ...(errorCode ? { errorCode } : {}) };
@@ -67,7 +73,6 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
     const result = await db.$transaction(async (tx) => {
       // The send names its message in the callback URL (signed with the rest), so a callback that overtakes the
       // write of the provider id still finds it; without it, by the provider id.
-      const byId = typeof req.query.m === 'string' ? req.query.m : undefined;
       const message = await tx.message.findFirst({
         where: byId ? { id: byId, OR: [{ providerId: sid }, { providerId: null }] } : { providerId: sid },
         select: { id: true, status: true },
@@ -106,6 +111,8 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
 
   return router;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The parsed form as string (or repeated: string[]) values; anything else (no or non-form body) is dropped. */
 function formParams(body: unknown): Record<string, string | string[]> {

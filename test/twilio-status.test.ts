@@ -228,6 +228,16 @@ describe('Twilio status callbacks', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('answers 400 to a signed callback whose message id is not one (a NUL byte, a non-UUID) and writes nothing', async () => {
+    const before = await counts();
+    for (const m of ['%00', 'not-a-message-id']) {
+      const res = await post(callbackParams('SM00000000000000000000000000000001', 'delivered'), { url: `${statusUrl}?m=${m}` });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', message: expect.any(String) });
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('keeps the sink running when the callback target is down', async () => {
     const down = createServer();
     const port = await listen(down, 0, '127.0.0.1');

@@ -80,7 +80,7 @@ const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: ['PermanentDeliveryError'],
+    nonRetryableErrorTypes: ['PermanentDeliveryError', 'PermanentError'],
   },
 });
 
