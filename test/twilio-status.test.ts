@@ -233,7 +233,7 @@ describe('Twilio status callbacks', () => {
     for (const m of ['%00', 'not-a-message-id']) {
       const res = await post(callbackParams('SM00000000000000000000000000000001', 'delivered'), { url: `${statusUrl}?m=${m}` });
       expect(res.status).toBe(400);
-      expect((await res.json()).error).toMatchObject({ code: 'invalid_request', message: expect.any(String) });
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'invalid_request', message: expect.any(String) });
     }
     expect(await counts()).toEqual(before);
   });
