@@ -7,12 +7,16 @@ export { Prisma } from './generated/client.js';
 export interface DbOptions {
   /** Connections per process. */
   poolSize?: number;
-  /** A connection that does not open within this is an error (a dead or unreachable server answers in time). */
+  /** Waiting for a connection — a free one from a busy pool, or a new one from the server — past this is an error (a
+   * dead or unreachable server answers in time). Default 5 s; the API asks for less, to answer 503 within its promise.
+   * Interactive transactions wait as long for their connection. */
   connectTimeoutMs?: number;
   /** A query with no answer within this fails on the client side (a server that stopped answering mid-query);
    * unset, a query waits as long as the server takes. */
   queryTimeoutMs?: number;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 /** One Prisma client over a node-postgres pool, through the driver adapter: no native engine at run time. */
 export function createDb(databaseUrl: string, poolSizeOrOptions: number | DbOptions = {}): Db {
@@ -20,9 +24,10 @@ export function createDb(databaseUrl: string, poolSizeOrOptions: number | DbOpti
   const adapter = new PrismaPg({
     connectionString: databaseUrl,
     max: o.poolSize ?? 10,
-    connectionTimeoutMillis: o.connectTimeoutMs ?? 2_000,
+    connectionTimeoutMillis: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     keepAlive: true,
     ...(o.queryTimeoutMs !== undefined ? { query_timeout: o.queryTimeoutMs } : {}),
   });
-  return new PrismaClient({ adapter });
+  // Prisma's own wait for a transaction's connection (2 s by default) would cut the pool's wait short.
+  return new PrismaClient({ adapter, transactionOptions: { maxWait: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS } });
 }
