@@ -13,6 +13,7 @@ import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
+import { RmScope } from '../service/scope.js';
 import { createApp } from './app.js';
 import { authenticator } from './auth.js';
 import { twilioStatusRouter } from './twilio-status.js';
@@ -53,7 +54,19 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator, authenticate, keys, rateLimitPerMinute: config.rateLimitPerMinute });
+  const app = createApp({
+    service,
+    definitions,
+    templates,
+    twilioStatus,
+    logger,
+    readiness,
+    simulator,
+    authenticate,
+    keys,
+    scope: new RmScope(db),
+    rateLimitPerMinute: config.rateLimitPerMinute,
+  });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
