@@ -1,5 +1,6 @@
 // Builds the Express app (no listening here: tests drive it with supertest). Route → validate → service.
-import express, { type Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
+import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
 import { Content, type TemplateCatalog } from '../channels/templates.js';
@@ -10,6 +11,10 @@ import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { checkUpload, PreviewBody, previewTemplate } from '../service/templates.js';
+import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
+import { RateLimited } from '../service/errors.js';
+import type { RmScope } from '../service/scope.js';
+import { allow, principalOf } from './principal.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -22,21 +27,38 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, 'ok' | string>>;
   /** The thread pool simulations run in (the engine never runs on the request thread). */
   simulator: Simulator;
+  /** Puts the caller's principal on `res.locals` or answers 401 (api/auth.ts); every route but the health checks and
+   * the signed Twilio callback is behind it. */
+  authenticate: RequestHandler;
+  /** The API keys, for the admin's key routes. */
+  keys: ApiKeyStore;
+  /** What an rm may see (its customers, their journeys and messages, its tasks). */
+  scope: RmScope;
+  /** Requests per minute per principal (default 1200). */
+  rateLimitPerMinute?: number;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
 
-export function createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator }: AppDeps): express.Express {
+export function createApp({
+  service,
+  definitions,
+  templates,
+  twilioStatus,
+  logger,
+  readiness,
+  simulator,
+  authenticate,
+  keys,
+  scope,
+  rateLimitPerMinute = 1200,
+}: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
   if (twilioStatus) app.use(twilioStatus);
-  // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
-  app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
-  app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
-  app.use(cleanStrings);
-
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -46,94 +68,143 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
 
-  app.put('/v1/customers/:customerId', async (req, res) => {
+  // Everything else: who is calling first (before a body is read), then at most so many requests a minute each.
+  app.use(authenticate);
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: rateLimitPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (_req, res) => principalOf(res).id,
+      handler: (req, _res, next, options) => {
+        const reset = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime?.getTime() ?? Date.now() + 60_000;
+        const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
+        next(new RateLimited('rate_limited', `more than ${options.limit} requests a minute from this caller; try again in ${retryAfter} s`, retryAfter));
+      },
+    }),
+  );
+  // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
+  app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
+  app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
+  app.use(cleanStrings);
+
+  // Who may do what: the role matrix of the README (admin may do everything; `allow` lets it through). An rm sees only
+  // its own customers, their journeys and messages, and its own tasks (service/scope.ts); anything else reads as 404.
+  const READERS = ['rm', 'ops'] as const;
+  const DEFINITION_READERS = ['designer', 'ops'] as const;
+
+  app.put('/v1/customers/:customerId', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
     const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'));
     res.status(created ? 201 : 200).json(customer);
   });
-  app.get('/v1/customers/:customerId', async (req, res) => {
-    res.json(await service.getCustomer(param(req, 'customerId')));
+  app.get('/v1/customers/:customerId', allow('system', ...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
+    await scope.customer(principalOf(res), customerId);
+    res.json(await service.getCustomer(customerId));
   });
-  app.post('/v1/customers/:customerId/events', async (req, res) => {
+  app.post('/v1/customers/:customerId/events', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
     const event = parse(EventBody, body(req), 'body');
     await service.getCustomer(customerId);
     res.status(202).json(await service.receiveEvent(customerId, event));
   });
-  app.get('/v1/customers/:customerId/journeys', async (req, res) => {
-    res.json({ journeys: await service.listCustomerJourneys(param(req, 'customerId')) });
+  app.get('/v1/customers/:customerId/journeys', allow(...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
+    await scope.customer(principalOf(res), customerId);
+    res.json({ journeys: await service.listCustomerJourneys(customerId) });
   });
-  app.get('/v1/customers/:customerId/messages', async (req, res) => {
+  app.get('/v1/customers/:customerId/messages', allow(...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
     const { limit } = parse(ListQuery, req.query, 'query');
-    res.json({ messages: await service.listCustomerMessages(param(req, 'customerId'), limit) });
+    await scope.customer(principalOf(res), customerId);
+    res.json({ messages: await service.listCustomerMessages(customerId, limit) });
   });
 
-  app.post('/v1/journeys', async (req, res) => {
+  app.post('/v1/journeys', allow('system'), async (req, res) => {
     const { created, journey } = await service.startJourney({ ...parse(StartJourneyBody, body(req), 'body'), via: 'api' });
     res.status(created ? 201 : 200).json(journey);
   });
-  app.get('/v1/journeys/:workflowId', async (req, res) => {
-    res.json(await service.getJourney(journeyParam(req)));
+  app.get('/v1/journeys/:workflowId', allow(...READERS), async (req, res) => {
+    const workflowId = journeyParam(req);
+    await scope.journey(principalOf(res), workflowId);
+    res.json(await service.getJourney(workflowId));
   });
-  app.post('/v1/journeys/:workflowId/events', async (req, res) => {
+  app.post('/v1/journeys/:workflowId/events', allow('system'), async (req, res) => {
     const event = parse(EventBody, body(req), 'body');
     res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event));
   });
-  app.post('/v1/journeys/:workflowId/exit', async (req, res) => {
+  app.post('/v1/journeys/:workflowId/exit', allow('system', 'ops'), async (req, res) => {
     const { reason } = parse(ExitBody, body(req), 'body');
     res.status(202).json(await service.exitJourney(journeyParam(req), reason));
   });
 
-  app.get('/v1/tasks', async (req, res) => {
-    res.json({ tasks: await service.listTasks(parse(TaskQuery, req.query, 'query')) });
+  app.get('/v1/tasks', allow(...READERS), async (req, res) => {
+    const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
+    res.json({ tasks: q ? await service.listTasks(q) : [] });
   });
-  app.post('/v1/tasks/:taskId/complete', async (req, res) => {
+  app.post('/v1/tasks/:taskId/complete', allow(...READERS), async (req, res) => {
     const taskId = param(req, 'taskId');
-    res.json(await service.completeTask(taskId, parse(CompleteTaskBody, body(req), 'body')));
+    const outcome = parse(CompleteTaskBody, body(req), 'body');
+    await scope.task(principalOf(res), taskId);
+    res.json(await service.completeTask(taskId, outcome));
   });
 
   const version = (req: Request) => parse(z.coerce.number().int().min(1), req.params.version, 'params');
   const definitionKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
-  app.get('/v1/journey-definitions/schema', (_req, res) => {
+  app.get('/v1/journey-definitions/schema', allow(...DEFINITION_READERS), (_req, res) => {
     res.json(definitionJsonSchema());
   });
-  app.post('/v1/journey-definitions/validate', async (req, res) => {
+  app.post('/v1/journey-definitions/validate', allow('designer'), async (req, res) => {
     res.json(await definitions.validate(req.body));
   });
-  app.post('/v1/journey-definitions/simulate', async (req, res) => {
+  app.post('/v1/journey-definitions/simulate', allow('designer'), async (req, res) => {
     res.json(await runSimulation(definitions, simulator, parse(SimulateBody, body(req), 'body')));
   });
-  app.get('/v1/journey-definitions', async (_req, res) => {
+  app.get('/v1/journey-definitions', allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ definitions: await definitions.list() });
   });
-  app.post('/v1/journey-definitions', async (req, res) => {
+  app.post('/v1/journey-definitions', allow('designer'), async (req, res) => {
     res.status(201).json(await definitions.createDraft(req.body));
   });
-  app.get('/v1/journey-definitions/:key/versions/:version', async (req, res) => {
+  app.get('/v1/journey-definitions/:key/versions/:version', allow(...DEFINITION_READERS), async (req, res) => {
     res.json(await definitions.get(definitionKey(req), version(req)));
   });
-  app.post('/v1/journey-definitions/:key/versions/:version/publish', async (req, res) => {
+  app.post('/v1/journey-definitions/:key/versions/:version/publish', allow('ops'), async (req, res) => {
     res.json(await definitions.publish(definitionKey(req), version(req)));
   });
-  app.post('/v1/journey-definitions/:key/versions/:version/retire', async (req, res) => {
+  app.post('/v1/journey-definitions/:key/versions/:version/retire', allow('ops'), async (req, res) => {
     res.json(await definitions.retire(definitionKey(req), version(req)));
   });
 
-  app.get('/v1/templates', async (_req, res) => {
+  app.get('/v1/templates', allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ templates: await templates.list() });
   });
-  app.put('/v1/templates/:key/:channel/:locale', async (req, res) => {
+  app.put('/v1/templates/:key/:channel/:locale', allow('designer'), async (req, res) => {
     const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
     const content = parse(Content, body(req), 'body');
     checkUpload(channel, locale, content);
     const row = await templates.put(key, channel, locale, content);
     res.status(201).json(row);
   });
-  app.post('/v1/templates/preview', async (req, res) => {
+  app.post('/v1/templates/preview', allow('designer'), async (req, res) => {
     res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
   });
-  app.get('/v1/messages/:messageId', async (req, res) => {
-    res.json(await service.getMessage(parse(z.uuid(), req.params.messageId, 'params')));
+  app.get('/v1/messages/:messageId', allow(...READERS), async (req, res) => {
+    const messageId = parse(z.uuid(), req.params.messageId, 'params');
+    await scope.message(principalOf(res), messageId);
+    res.json(await service.getMessage(messageId));
+  });
+
+  app.post('/v1/api-keys', allow('admin'), async (req, res) => {
+    res.status(201).json(await keys.create(parse(KeySpec, body(req), 'body'), principalOf(res).id));
+  });
+  app.get('/v1/api-keys', allow('admin'), async (_req, res) => {
+    res.json({ keys: await keys.list() });
+  });
+  app.delete('/v1/api-keys/:keyId', allow('admin'), async (req, res) => {
+    res.json(await keys.revoke(req.params.keyId as string));
   });
 
   app.use(unknownRoute);

@@ -1,6 +1,25 @@
 // The one place that reads process.env. Everything else receives a Config.
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
+import { ConfiguredKey } from '../service/api-keys.js';
+import type { OidcConfig } from '../api/oidc.js';
+
+/** API_KEYS: a JSON list of keys given by configuration. Never echoed in an error (it holds secrets). */
+const ApiKeysJson = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not valid JSON (a list of {"key", "role", "rmId"?, "name"?})' });
+    return z.NEVER;
+  }
+  const r = z.array(ConfiguredKey).max(1000).safeParse(value);
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: `${i.path.join('.') || '(list)'}: ${i.message}` });
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -40,6 +59,30 @@ const schema = z.object({
   EVENT_SWEEP_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   /** The longest duration a journey definition or a start request's params may use (an ISO-8601 duration, ≤ P100Y). */
   JOURNEY_MAX_DURATION: z.string().refine(isMaxDuration, 'an ISO-8601 duration from PT1S to P100Y').default(DEFAULT_DURATION_LIMITS.max),
+  /** Keys the API accepts from start-up: a JSON list of {"key", "role", "rmId"?, "name"?}, each key ≥ 24 characters;
+   * stored hashed (by hash, so a key given again is updated, not duplicated). */
+  API_KEYS: ApiKeysJson.optional(),
+  /** OIDC bearer tokens: accepted when OIDC_ISSUER is set (then OIDC_AUDIENCE is required). */
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** Unset: the jwks_uri of the issuer's /.well-known/openid-configuration. */
+  OIDC_JWKS_URL: z.string().url().optional(),
+  /** The claims the role and the RM id are read from (a dotted path reaches into an object, e.g. realm_access.roles). */
+  OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+  OIDC_RM_ID_CLAIM: z.string().min(1).default('rm_id'),
+  /** The signature algorithms accepted, comma-separated. */
+  OIDC_ALGORITHMS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256', 'ES256']),
+  /** Requests per minute one principal may make; more are answered 429 with Retry-After. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
 
 export type Config = {
@@ -64,6 +107,12 @@ export type Config = {
   eventSweep: { intervalMs: number; afterMs: number };
   /** Bounds on journey durations, checked when a definition is validated and when a journey starts. */
   durationLimits: DurationLimits;
+  /** Keys given by configuration (API_KEYS), stored at start-up. */
+  apiKeys: ConfiguredKey[];
+  /** Requests per minute per principal. */
+  rateLimitPerMinute: number;
+  /** Set when OIDC_ISSUER is: bearer tokens from that identity provider are accepted. */
+  oidc?: OidcConfig;
 };
 
 export class ConfigError extends Error {}
@@ -96,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.OIDC_ISSUER !== undefined && e.OIDC_AUDIENCE === undefined) throw new ConfigError('invalid configuration: OIDC_AUDIENCE: required when OIDC_ISSUER is set');
   if (e.NODE_ENV === 'production') {
     const problems = productionProblems(given);
     if (problems.length)
@@ -123,6 +173,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     temporalCallTimeoutMs: e.TEMPORAL_CALL_TIMEOUT_MS,
     eventSweep: { intervalMs: e.EVENT_SWEEP_INTERVAL_MS, afterMs: e.EVENT_SWEEP_AFTER_MS },
     durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
+    apiKeys: e.API_KEYS ?? [],
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    ...(e.OIDC_ISSUER !== undefined
+      ? {
+          oidc: {
+            issuer: e.OIDC_ISSUER,
+            audience: e.OIDC_AUDIENCE!,
+            ...(e.OIDC_JWKS_URL !== undefined ? { jwksUrl: e.OIDC_JWKS_URL } : {}),
+            roleClaim: e.OIDC_ROLE_CLAIM,
+            rmIdClaim: e.OIDC_RM_ID_CLAIM,
+            algorithms: e.OIDC_ALGORITHMS,
+          },
+        }
+      : {}),
   };
 }
 
