@@ -24,7 +24,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   // A query the server stops answering fails before the API's 5 s promise; a dead server fails at connect.
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize, connectTimeoutMs: 2_000, queryTimeoutMs: 4_000 });
   // Lazy: the API starts while Temporal is down, answers 503 for what needs it, and says so at /readyz.
-  const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
+  const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, payloadKeys: config.payloadKeys, callTimeoutMs: config.temporalCallTimeoutMs });
   const templates = new TemplateCatalog(db);
   await templates.seed();
   const definitions = new DefinitionStore(db, templates, undefined, config.durationLimits);

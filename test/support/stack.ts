@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
 import { createEmailChannel } from '../../channels/email.js';
 import { createSmsChannel } from '../../channels/sms.js';
@@ -19,6 +20,7 @@ import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
+import { dataConverterFor } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
@@ -29,8 +31,19 @@ export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPa
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
+/** The payload keys of every test stack: fixed, so histories recorded by a test stack replay in the replay test. (A
+ * test key, never a deployment's.) */
+export const TEST_PAYLOAD_KEYS = { test1: 'dGVzdC1wYXlsb2FkLWtleS1ub3QtZm9yLXByb2R1Y3Q=' };
+export const TEST_PAYLOAD_KEY_ID = 'test1';
+/** The data converter of every test stack's clients and worker (and of a replay of what they recorded). */
+export const testDataConverter = () =>
+  dataConverterFor({ currentKeyId: TEST_PAYLOAD_KEY_ID, keys: Object.fromEntries(Object.entries(TEST_PAYLOAD_KEYS).map(([id, k]) => [id, Buffer.from(k, 'base64')])) });
+
 export interface Stack {
+  /** The Temporal test environment. Its own `env.client` has no payload codec: use `client` to read journeys. */
   env: TestWorkflowEnvironment;
+  /** A client on the environment's connection with the service's payload codec, as the API and the worker have. */
+  client: Client;
   testDb: TestDb;
   smtp: SmtpCatcher;
   sms: TwilioSink;
@@ -72,13 +85,17 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     WEBHOOK_SECRET: webhookSecret,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
+    TEMPORAL_PAYLOAD_KEYS: JSON.stringify(TEST_PAYLOAD_KEYS),
+    TEMPORAL_PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID,
   });
+  const dataConverter = testDataConverter();
+  const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
   const templates = new TemplateCatalog(testDb.db, 0);
   await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: env.client, taskQueue, definitions });
+  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions });
   const activities = createActivities({
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
@@ -93,6 +110,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
+      dataConverter,
       activities,
     });
     const running = worker.run();
@@ -108,6 +126,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
   };
   return {
     env,
+    client,
     testDb,
     smtp,
     sms,
