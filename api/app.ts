@@ -1,5 +1,6 @@
 // Builds the Express app (no listening here: tests drive it with supertest). Route → validate → service.
-import express, { type Request } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
+import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
 import { Content, type TemplateCatalog } from '../channels/templates.js';
@@ -10,6 +11,9 @@ import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { checkUpload, PreviewBody, previewTemplate } from '../service/templates.js';
+import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
+import { RateLimited } from '../service/errors.js';
+import { allow, principalOf } from './principal.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -22,21 +26,35 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, 'ok' | string>>;
   /** The thread pool simulations run in (the engine never runs on the request thread). */
   simulator: Simulator;
+  /** Puts the caller's principal on `res.locals` or answers 401 (api/auth.ts); every route but the health checks and
+   * the signed Twilio callback is behind it. */
+  authenticate: RequestHandler;
+  /** The API keys, for the admin's key routes. */
+  keys: ApiKeyStore;
+  /** Requests per minute per principal (default 1200). */
+  rateLimitPerMinute?: number;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
 
-export function createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator }: AppDeps): express.Express {
+export function createApp({
+  service,
+  definitions,
+  templates,
+  twilioStatus,
+  logger,
+  readiness,
+  simulator,
+  authenticate,
+  keys,
+  rateLimitPerMinute = 1200,
+}: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
   if (twilioStatus) app.use(twilioStatus);
-  // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
-  app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
-  app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
-  app.use(cleanStrings);
-
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -45,6 +63,27 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
+
+  // Everything else: who is calling first (before a body is read), then at most so many requests a minute each.
+  app.use(authenticate);
+  app.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: rateLimitPerMinute,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      keyGenerator: (_req, res) => principalOf(res).id,
+      handler: (req, _res, next, options) => {
+        const reset = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit?.resetTime?.getTime() ?? Date.now() + 60_000;
+        const retryAfter = Math.max(1, Math.ceil((reset - Date.now()) / 1000));
+        next(new RateLimited('rate_limited', `more than ${options.limit} requests a minute from this caller; try again in ${retryAfter} s`, retryAfter));
+      },
+    }),
+  );
+  // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
+  app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
+  app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
+  app.use(cleanStrings);
 
   app.put('/v1/customers/:customerId', async (req, res) => {
     const customerId = param(req, 'customerId');
@@ -134,6 +173,16 @@ export function createApp({ service, definitions, templates, twilioStatus, logge
   });
   app.get('/v1/messages/:messageId', async (req, res) => {
     res.json(await service.getMessage(parse(z.uuid(), req.params.messageId, 'params')));
+  });
+
+  app.post('/v1/api-keys', allow('admin'), async (req, res) => {
+    res.status(201).json(await keys.create(parse(KeySpec, body(req), 'body'), principalOf(res).id));
+  });
+  app.get('/v1/api-keys', allow('admin'), async (_req, res) => {
+    res.json({ keys: await keys.list() });
+  });
+  app.delete('/v1/api-keys/:keyId', allow('admin'), async (req, res) => {
+    res.json(await keys.revoke(req.params.keyId as string));
   });
 
   app.use(unknownRoute);

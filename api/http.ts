@@ -3,7 +3,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import { classifyFault } from '../service/faults.js';
-import { Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unavailable, Unprocessable } from '../service/errors.js';
+import { Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated, Unavailable, Unprocessable } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): Invalid {
   const details = error.issues.map((i) => ({ path: [where, ...i.path].join('.'), message: i.message }));
@@ -121,6 +121,7 @@ export const unknownRoute: RequestHandler = (req, _res, next) => next(new NotFou
 /** The one place a domain error becomes an HTTP status. */
 export function statusOf(err: DomainError): number {
   if (err instanceof Invalid) return 400;
+  if (err instanceof Unauthenticated) return 401;
   if (err instanceof Forbidden) return 403;
   if (err instanceof NotFound) return 404;
   if (err instanceof Conflict) return 409;

@@ -12,7 +12,9 @@ import { JourneyService } from '../service/journeys.js';
 import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
+import { ApiKeyStore } from '../service/api-keys.js';
 import { createApp } from './app.js';
+import { authenticator } from './auth.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
 /** A readiness check answers within this, whatever the peer does. */
@@ -42,11 +44,16 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     return { temporal: temporalCheck, postgres };
   };
 
+  const keys = new ApiKeyStore(db);
+  await keys.upsertConfigured(config.apiKeys);
+  if (config.apiKeys.length) logger.info({ keys: config.apiKeys.length }, 'API keys from configuration stored');
+  const authenticate = authenticator([(token) => keys.authenticate(token)]);
+
   const simulator = new Simulator(config.simulation);
   const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator });
+  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator, authenticate, keys, rateLimitPerMinute: config.rateLimitPerMinute });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -2,6 +2,24 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
+import { ConfiguredKey } from '../service/api-keys.js';
+
+/** API_KEYS: a JSON list of keys given by configuration. Never echoed in an error (it holds secrets). */
+const ApiKeysJson = z.string().transform((raw, ctx) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not valid JSON (a list of {"key", "role", "rmId"?, "name"?})' });
+    return z.NEVER;
+  }
+  const r = z.array(ConfiguredKey).max(1000).safeParse(value);
+  if (!r.success) {
+    for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: `${i.path.join('.') || '(list)'}: ${i.message}` });
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -57,6 +75,11 @@ const schema = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   /** An API key for Temporal Cloud or a cluster that authenticates callers by bearer token. */
   TEMPORAL_API_KEY: z.string().optional(),
+  /** Keys the API accepts from start-up: a JSON list of {"key", "role", "rmId"?, "name"?}, each key ≥ 24 characters;
+   * stored hashed (by hash, so a key given again is updated, not duplicated). */
+  API_KEYS: ApiKeysJson.optional(),
+  /** Requests per minute one principal may make; more are answered 429 with Retry-After. */
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
 
 /** How the service reaches a secured Temporal: TLS (server CA, SNI, mTLS client pair) and/or an API key. */
@@ -92,6 +115,10 @@ export type Config = {
   eventSweep: { intervalMs: number; afterMs: number };
   /** Bounds on journey durations, checked when a definition is validated and when a journey starts. */
   durationLimits: DurationLimits;
+  /** Keys given by configuration (API_KEYS), stored at start-up. */
+  apiKeys: ConfiguredKey[];
+  /** Requests per minute per principal. */
+  rateLimitPerMinute: number;
 };
 
 export class ConfigError extends Error {}
@@ -158,6 +185,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     temporalCallTimeoutMs: e.TEMPORAL_CALL_TIMEOUT_MS,
     eventSweep: { intervalMs: e.EVENT_SWEEP_INTERVAL_MS, afterMs: e.EVENT_SWEEP_AFTER_MS },
     durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
+    apiKeys: e.API_KEYS ?? [],
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
   };
 }
 

@@ -19,6 +19,10 @@ export abstract class DomainError extends Error {
 export class Invalid extends DomainError {
   readonly transient = false;
 }
+/** The request does not say who is calling, or says it with a token that does not check out (401). */
+export class Unauthenticated extends DomainError {
+  readonly transient = false;
+}
 /** The caller may not (403). */
 export class Forbidden extends DomainError {
   readonly transient = false;

@@ -1,8 +1,7 @@
 // Every endpoint's bad input: the documented 4xx, a clear message, and nothing written.
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tableCounts } from './support/db.js';
-import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
@@ -13,26 +12,26 @@ beforeAll(async () => {
   stack = await startStack();
   await stack.startWorker();
   app = createStackApp(stack);
-  await request(app).put('/v1/customers/c-ok').send({ name: 'Ok', email: 'ok@example.com', phone: '+8613800138000' }).expect(201);
+  await api(app).put('/v1/customers/c-ok').send({ name: 'Ok', email: 'ok@example.com', phone: '+8613800138000' }).expect(201);
   // A journey that has ended, and a task that is done, for the 409 cases.
-  const started = await request(app)
+  const started = await api(app)
     .post('/v1/journeys')
     .send({ journeyKey: 'bank-loan', customerId: 'c-ok', businessKey: 'ended', params: { applicationAssistAfter: 'PT1S' } })
     .expect(201);
   endedJourney = started.body.workflowId;
-  await request(app).post(`/v1/journeys/${endedJourney}/events`).send({ eventId: 'ended-1', type: 'loan.application_started' }).expect(202);
+  await api(app).post(`/v1/journeys/${endedJourney}/events`).send({ eventId: 'ended-1', type: 'loan.application_started' }).expect(202);
   const task = await eventually(
     () => stack.testDb.db.task.findFirst({ where: { workflowId: endedJourney } }),
     (t) => t !== null,
   );
   doneTask = task!.id;
-  await request(app).post(`/v1/tasks/${doneTask}/complete`).send({ outcome: 'closed' }).expect(200);
-  await request(app).post(`/v1/journeys/${endedJourney}/exit`).send({ reason: 'test' }).expect(202);
+  await api(app).post(`/v1/tasks/${doneTask}/complete`).send({ outcome: 'closed' }).expect(200);
+  await api(app).post(`/v1/journeys/${endedJourney}/exit`).send({ reason: 'test' }).expect(202);
   await eventually(
     () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: endedJourney } }),
     (j) => j.status === 'exited',
   );
-  await request(app).post('/v1/customers/c-ok/events').send({ eventId: 'used-1', type: 'loan.drawdown' }).expect(202);
+  await api(app).post('/v1/customers/c-ok/events').send({ eventId: 'used-1', type: 'loan.drawdown' }).expect(202);
 });
 afterAll(async () => stack?.stop());
 
@@ -97,8 +96,8 @@ describe('bad input gets a 4xx and changes nothing', () => {
   it.each(cases)('%s', async (_name, method, path, body, status, code, message) => {
     const before = await tableCounts(stack.testDb.db);
     const res = await (body === undefined
-      ? request(app)[method](path())
-      : request(app)
+      ? api(app)[method](path())
+      : api(app)
           [method](path())
           .send(body as object));
     expect(res.status).toBe(status);
@@ -109,7 +108,7 @@ describe('bad input gets a 4xx and changes nothing', () => {
   });
 
   it('answers malformed JSON with 400 invalid_json', async () => {
-    const res = await request(app).post('/v1/journeys').set('content-type', 'application/json').send('{"journeyKey": ');
+    const res = await api(app).post('/v1/journeys').set('content-type', 'application/json').send('{"journeyKey": ');
     expect(res.status).toBe(400);
     expect(res.body.error).toEqual({ code: 'invalid_json', message: 'request body is not valid JSON' });
   });
@@ -117,35 +116,35 @@ describe('bad input gets a 4xx and changes nothing', () => {
 
 describe('idempotency', () => {
   it('starting the same journey twice answers the same workflow, 201 then 200', async () => {
-    await request(app).put('/v1/customers/c-twice').send({ name: 'Twice' }).expect(201);
+    await api(app).put('/v1/customers/c-twice').send({ name: 'Twice' }).expect(201);
     const body = { journeyKey: 'bank-loan', customerId: 'c-twice' };
-    const first = await request(app).post('/v1/journeys').send(body).expect(201);
-    const again = await request(app).post('/v1/journeys').send(body).expect(200);
+    const first = await api(app).post('/v1/journeys').send(body).expect(201);
+    const again = await api(app).post('/v1/journeys').send(body).expect(200);
     expect(first.body).toEqual({ workflowId: 'journey:bank-loan:c-twice', journeyKey: 'bank-loan', version: 1, customerId: 'c-twice', stage: 'awareness', status: 'running' });
     expect(again.body.workflowId).toBe(first.body.workflowId);
     expect(await stack.testDb.db.journey.count({ where: { customerId: 'c-twice' } })).toBe(1);
   });
 
   it('concurrent identical starts make one workflow', async () => {
-    await request(app).put('/v1/customers/c-race').send({ name: 'Race' }).expect(201);
+    await api(app).put('/v1/customers/c-race').send({ name: 'Race' }).expect(201);
     const body = { journeyKey: 'bank-loan', customerId: 'c-race' };
-    const answers = await Promise.all([1, 2, 3, 4].map(() => request(app).post('/v1/journeys').send(body)));
+    const answers = await Promise.all([1, 2, 3, 4].map(() => api(app).post('/v1/journeys').send(body)));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 201]);
     expect(new Set(answers.map((a) => a.body.workflowId)).size).toBe(1);
   });
 
   it('the same eventId again is a duplicate with no second effect', async () => {
-    await request(app).put('/v1/customers/c-dup').send({ name: 'Dup', email: 'dup@example.com' }).expect(201);
-    const { body: j } = await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'c-dup' }).expect(201);
+    await api(app).put('/v1/customers/c-dup').send({ name: 'Dup', email: 'dup@example.com' }).expect(201);
+    const { body: j } = await api(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'c-dup' }).expect(201);
     const event = { eventId: 'dup-1', type: 'loan.stage_changed', data: { stage: 'interest' } };
-    const first = await request(app).post('/v1/customers/c-dup/events').send(event).expect(202);
-    const again = await request(app).post('/v1/customers/c-dup/events').send(event).expect(202);
+    const first = await api(app).post('/v1/customers/c-dup/events').send(event).expect(202);
+    const again = await api(app).post('/v1/customers/c-dup/events').send(event).expect(202);
     expect(first.body).toEqual({ eventId: 'dup-1', duplicate: false, deliveredTo: [j.workflowId] });
     expect(again.body).toEqual({ eventId: 'dup-1', duplicate: true, deliveredTo: [j.workflowId] });
     await stack.smtp.waitFor((m) => m.to.includes('dup@example.com'));
     const view = await eventually(
       () =>
-        request(app)
+        api(app)
           .get(`/v1/journeys/${j.workflowId}`)
           .then((r) => r.body),
       (v) => v.stage === 'interest',
@@ -155,15 +154,15 @@ describe('idempotency', () => {
   });
 
   it("a channel opt-out event withdraws that channel's consent without ending the journey", async () => {
-    await request(app)
+    await api(app)
       .put('/v1/customers/c-sms')
       .send({ name: 'Sms', consents: { email: true } })
       .expect(201);
-    await request(app)
+    await api(app)
       .post('/v1/customers/c-sms/events')
       .send({ eventId: 'sms-out', type: 'customer.opted_out', data: { channel: 'sms' } })
       .expect(202);
-    const c = await request(app).get('/v1/customers/c-sms').expect(200);
+    const c = await api(app).get('/v1/customers/c-sms').expect(200);
     expect(c.body.consents).toEqual({ email: true, sms: false });
   });
 });

@@ -22,6 +22,8 @@ const TIME_LIMIT_MS = Number(process.env.FUZZ_TIME_LIMIT_MS ?? Math.max(10 * 60_
 /** A request unanswered this long is a hang (the API's own deadlines are all shorter). */
 const REQUEST_TIMEOUT_MS = 15_000;
 const TWILIO_TOKEN = 'fuzz-twilio-auth-token';
+/** The API key every generated request carries (given to the API by API_KEYS, as a deployment gives its first keys). */
+const FUZZ_KEY = 'fuzz-admin-key-0123456789abcdef';
 /** `shrink` (default): stop at the first failure and shrink it to the smallest request that still fails. `survey`
  * (`npm run fuzz`): send every request, then fail with every distinct failure found, counted. */
 const MODE = process.env.FUZZ_MODE === 'survey' ? 'survey' : 'shrink';
@@ -53,6 +55,9 @@ async function startApi(): Promise<ApiProcess> {
       TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
       TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
       CONTACT_POLICY: NO_LIMITS,
+      API_KEYS: JSON.stringify([{ key: FUZZ_KEY, role: 'admin', name: 'fuzz' }]),
+      // The fuzz sends far more than a minute's worth of requests from one key: the limit is tested elsewhere.
+      RATE_LIMIT_PER_MINUTE: '1000000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -118,6 +123,7 @@ function send(req: Req): Promise<Res> {
         headers: {
           ...(req.contentType ? { 'content-type': req.contentType } : {}),
           ...(body ? { 'content-length': String(body.length) } : {}),
+          authorization: `Bearer ${FUZZ_KEY}`,
           ...req.headers,
         },
       },

@@ -2,13 +2,12 @@
 // what such input used to break further in: colliding workflow ids, garbage consent keys, a missing time zone stored
 // as UTC, a chorus start refused for ever, and a journey row that lost its tags.
 import fc from 'fast-check';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveParams } from '../engine/definition.js';
 import { journeyWorkflowId, parseJourneyWorkflowId } from '../workflows/messages.js';
 import { tableCounts } from './support/db.js';
 import { loadPolicy } from '../policy/policy.js';
-import { createStackApp, eventually, NO_LIMITS, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, eventually, NO_LIMITS, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
@@ -17,7 +16,7 @@ beforeAll(async () => {
   stack = await startStack();
   await stack.startWorker();
   app = createStackApp(stack);
-  await request(app)
+  await api(app)
     .put('/v1/customers/h-ok')
     .send({ name: 'Ok', email: 'h-ok@example.com', consents: { email: true } })
     .expect(201);
@@ -146,7 +145,7 @@ const cases: Case[] = [
 describe('hostile input gets a named 4xx and changes nothing', () => {
   it.each(cases)('%s', async (_name, method, path, body, status, code, message) => {
     const before = await snapshot();
-    let req = request(app)[method](path);
+    let req = api(app)[method](path);
     if (typeof body === 'string') req = req.set('content-type', 'application/json').send(body);
     else if (body !== undefined) req = req.send(body);
     const res = await req;
@@ -158,7 +157,7 @@ describe('hostile input gets a named 4xx and changes nothing', () => {
   });
 
   it('a body just inside the depth limit is still served', async () => {
-    const res = await request(app)
+    const res = await api(app)
       .post('/v1/customers/h-ok/events')
       .set('content-type', 'application/json')
       .send(`{"eventId":"h-ok-deep","type":"loan.drawdown","data":{"a":${nestedArrays(30)},"s":"[[[{{{\\"]]"}}`);
@@ -166,19 +165,19 @@ describe('hostile input gets a named 4xx and changes nothing', () => {
   });
 
   it('an opt-out without a channel, or with a consent channel, is accepted; only the channel enum becomes a consent key', async () => {
-    await request(app)
+    await api(app)
       .put('/v1/customers/h-optout')
       .send({ name: 'Opt', consents: { email: true } })
       .expect(201);
-    await request(app)
+    await api(app)
       .post('/v1/customers/h-optout/events')
       .send({ eventId: 'h-oo1', type: 'customer.opted_out', data: { channel: 'sms' } })
       .expect(202);
-    await request(app)
+    await api(app)
       .post('/v1/customers/h-optout/events')
       .send({ eventId: 'h-oo2', type: 'customer.opted_out', data: { channel: null } })
       .expect(202);
-    await request(app).post('/v1/customers/h-optout/events').send({ eventId: 'h-oo3', type: 'customer.opted_out' }).expect(202);
+    await api(app).post('/v1/customers/h-optout/events').send({ eventId: 'h-oo3', type: 'customer.opted_out' }).expect(202);
     expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: 'h-optout' } })).consents).toEqual({ email: true, sms: false });
   });
 });
@@ -217,13 +216,13 @@ describe('workflow ids', () => {
   });
 
   it('customers "a" with business key "vip" and "a:vip" get separate journeys', async () => {
-    await request(app).put('/v1/customers/hx').send({ name: 'A' }).expect(201);
-    await request(app).put('/v1/customers/hx:vip').send({ name: 'A vip' }).expect(201);
-    const first = await request(app).post('/v1/journeys').send({ journeyKey: 'insurance-event', customerId: 'hx', businessKey: 'vip' }).expect(201);
-    const second = await request(app).post('/v1/journeys').send({ journeyKey: 'insurance-event', customerId: 'hx:vip' }).expect(201);
+    await api(app).put('/v1/customers/hx').send({ name: 'A' }).expect(201);
+    await api(app).put('/v1/customers/hx:vip').send({ name: 'A vip' }).expect(201);
+    const first = await api(app).post('/v1/journeys').send({ journeyKey: 'insurance-event', customerId: 'hx', businessKey: 'vip' }).expect(201);
+    const second = await api(app).post('/v1/journeys').send({ journeyKey: 'insurance-event', customerId: 'hx:vip' }).expect(201);
     expect(first.body).toMatchObject({ workflowId: 'journey:insurance-event:hx:vip', customerId: 'hx', businessKey: 'vip' });
     expect(second.body).toMatchObject({ workflowId: 'journey:insurance-event:hx%3Avip', customerId: 'hx:vip' });
-    const read = await request(app)
+    const read = await api(app)
       .get(`/v1/journeys/${encodeURIComponent(second.body.workflowId)}`)
       .expect(200);
     expect(read.body).toMatchObject({ customerId: 'hx:vip', status: 'running' });
@@ -232,15 +231,15 @@ describe('workflow ids', () => {
 
 describe('a customer without a time zone', () => {
   it('is stored without one, and a send falls back to the policy zone and records timezone_fallback', async () => {
-    await request(app).put('/v1/customers/h-notz').send({ name: 'No zone', email: 'h-notz@example.com' }).expect(201);
+    await api(app).put('/v1/customers/h-notz').send({ name: 'No zone', email: 'h-notz@example.com' }).expect(201);
     expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: 'h-notz' } })).timeZone).toBeNull();
-    await request(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'h-notz' }).expect(201);
-    await request(app)
+    await api(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId: 'h-notz' }).expect(201);
+    await api(app)
       .post('/v1/customers/h-notz/events')
       .send({ eventId: 'h-notz-1', type: 'loan.stage_changed', data: { stage: 'interest' } })
       .expect(202);
     await stack.smtp.waitFor((m) => m.to.includes('h-notz@example.com'));
-    const messages = (await request(app).get('/v1/customers/h-notz/messages').expect(200)).body.messages;
+    const messages = (await api(app).get('/v1/customers/h-notz/messages').expect(200)).body.messages;
     expect(messages).toHaveLength(1);
     expect(messages[0].events).toContainEqual(expect.objectContaining({ type: 'timezone_fallback', detail: { given: null, used: loadPolicy(NO_LIMITS).defaultTimeZone } }));
   });
@@ -265,8 +264,8 @@ describe('chorus params', () => {
     ],
   });
   const publish = async (doc: object) => {
-    const d = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
-    return request(app).post(`/v1/journey-definitions/${d.body.key}/versions/${d.body.version}/publish`);
+    const d = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    return api(app).post(`/v1/journey-definitions/${d.body.key}/versions/${d.body.version}/publish`);
   };
 
   it('are checked against the target journey at publish', async () => {
@@ -284,9 +283,9 @@ describe('chorus params', () => {
     // Valid when published; the target's next version changes the param's type, so the start is refused at run time.
     await publish(source('h-source', { waitFor: 'PT1H' })).then((r) => expect(r.status).toBe(200));
     await publish({ ...target({ waitFor: { type: 'number', default: 1 } }), version: 2 }).then((r) => expect(r.status).toBe(200));
-    await request(app).put('/v1/customers/h-chorus').send({ name: 'Chorus' }).expect(201);
-    const { body: j } = await request(app).post('/v1/journeys').send({ journeyKey: 'h-source', customerId: 'h-chorus' }).expect(201);
-    await request(app).post('/v1/customers/h-chorus/events').send({ eventId: 'h-chorus-1', type: 'product.purchased' }).expect(202);
+    await api(app).put('/v1/customers/h-chorus').send({ name: 'Chorus' }).expect(201);
+    const { body: j } = await api(app).post('/v1/journeys').send({ journeyKey: 'h-source', customerId: 'h-chorus' }).expect(201);
+    await api(app).post('/v1/customers/h-chorus/events').send({ eventId: 'h-chorus-1', type: 'product.purchased' }).expect(202);
     const row = await eventually(
       () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: j.workflowId } }),
       (r) => r.status !== 'running',
@@ -307,13 +306,13 @@ describe('chorus params', () => {
 
 describe('the journey row has one writer', () => {
   it('a journey started through the API has its row, tags included, before the workflow runs', async () => {
-    await request(app).put('/v1/customers/h-tags').send({ name: 'Tags' }).expect(201);
-    const { body: j } = await request(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-tags' }).expect(201);
+    await api(app).put('/v1/customers/h-tags').send({ name: 'Tags' }).expect(201);
+    const { body: j } = await api(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-tags' }).expect(201);
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: j.workflowId } })).tags).toEqual(['marketing']);
   });
 
   it('when the worker writes progress before the API, the row keeps its tags and a stop by tag reaches the journey', async () => {
-    await request(app).put('/v1/customers/h-race').send({ name: 'Race' }).expect(201);
+    await api(app).put('/v1/customers/h-race').send({ name: 'Race' }).expect(201);
     const customer = await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: 'h-race' } });
     const { definition } = (await stack.definitions.latestPublished('lifecycle'))!;
     const workflowId = journeyWorkflowId('lifecycle', 'h-race');
@@ -327,7 +326,7 @@ describe('the journey row has one writer', () => {
       () => stack.testDb.db.journey.findUnique({ where: { workflowId } }),
       (r) => r !== null,
     );
-    const again = await request(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-race' }).expect(200);
+    const again = await api(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-race' }).expect(200);
     expect(again.body.workflowId).toBe(workflowId);
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).tags).toEqual(['marketing']);
     expect(await stack.service.chorusStop('h-race', { tag: 'marketing' }, 'opted_out', 'some-other-journey')).toEqual([workflowId]);
@@ -347,11 +346,11 @@ describe('the journey row has one writer', () => {
       taskQueue: stack.taskQueue,
       definitions: stack.definitions,
     });
-    await request(app).put('/v1/customers/h-nostart').send({ name: 'No start' }).expect(201);
+    await api(app).put('/v1/customers/h-nostart').send({ name: 'No start' }).expect(201);
     const before = await snapshot();
     await expect(broken.startJourney({ journeyKey: 'lifecycle', customerId: 'h-nostart', via: 'api' })).rejects.toThrow();
     expect(await snapshot()).toEqual(before);
-    const { body } = await request(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-nostart' }).expect(201);
+    const { body } = await api(app).post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'h-nostart' }).expect(201);
     expect(body).toMatchObject({ customerId: 'h-nostart', status: 'running' });
   });
 });

@@ -1,13 +1,12 @@
 // Journey definitions as data on the real stack: the definitions API, the seed journeys end to end on the Temporal
 // dev server (durations shortened by params), version pinning, the chorus, and simulation agreeing with the workflow.
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveParams } from '../engine/definition.js';
 import type { Profile } from '../engine/engine.js';
 import { describe as describeCommand, simulate } from '../engine/simulate.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import { journeyQuery } from '../workflows/messages.js';
-import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
@@ -28,31 +27,31 @@ let seq = 0;
 async function customer(fields: Record<string, unknown> = {}) {
   const n = ++seq;
   const c = { id: `jc-${n}`, name: `Customer ${n}`, email: `jc-${n}@example.com`, phone: `+861390000${String(n).padStart(4, '0')}` };
-  await request(app)
+  await api(app)
     .put(`/v1/customers/${c.id}`)
     .send({ name: c.name, email: c.email, phone: c.phone, rmId: 'rm-3', ...fields })
     .expect(201);
   return c;
 }
 const event = (customerId: string, type: string, data?: Record<string, unknown>) =>
-  request(app)
+  api(app)
     .post(`/v1/customers/${customerId}/events`)
     .send({ eventId: `${customerId}-${++seq}`, type, ...(data ? { data } : {}) })
     .expect(202)
     .then((r) => r.body as { deliveredTo: string[] });
 const start = (journeyKey: string, customerId: string, params?: Record<string, unknown>) =>
-  request(app)
+  api(app)
     .post('/v1/journeys')
     .send({ journeyKey, customerId, ...(params ? { params } : {}) })
     .then((r) => r.body as { workflowId: string; version: number });
 const journey = (workflowId: string) =>
-  request(app)
+  api(app)
     .get(`/v1/journeys/${encodeURIComponent(workflowId)}`)
     .then((r) => r.body);
 const openTask = (customerId: string, taskKey: string) =>
   eventually(
     () =>
-      request(app)
+      api(app)
         .get(`/v1/tasks?customerId=${customerId}&status=open`)
         .then((r) => r.body.tasks.find((t: { taskKey: string }) => t.taskKey === taskKey)),
     (t) => t !== undefined,
@@ -81,7 +80,7 @@ describe('definitions API', () => {
   });
 
   it('serves the language as JSON Schema', async () => {
-    const { body } = await request(app).get('/v1/journey-definitions/schema').expect(200);
+    const { body } = await api(app).get('/v1/journey-definitions/schema').expect(200);
     expect(body.title).toBe('Journey definition');
     expect(body.required).toEqual(expect.arrayContaining(['key', 'version', 'name', 'stages', 'initialStage']));
     const text = JSON.stringify(body);
@@ -100,7 +99,7 @@ describe('definitions API', () => {
         },
       ],
     });
-    const { body } = await request(app).post('/v1/journey-definitions/validate').send(bad).expect(200);
+    const { body } = await api(app).post('/v1/journey-definitions/validate').send(bad).expect(200);
     expect(body).toEqual({
       valid: false,
       problems: [
@@ -109,35 +108,35 @@ describe('definitions API', () => {
         { path: 'stages[1]', message: 'stage "active" is never entered' },
       ],
     });
-    expect((await request(app).post('/v1/journey-definitions/validate').send(draft()).expect(200)).body).toEqual({ valid: true, problems: [] });
-    expect((await request(app).post('/v1/journey-definitions/validate').send({ key: 'x' }).expect(200)).body.valid).toBe(false);
+    expect((await api(app).post('/v1/journey-definitions/validate').send(draft()).expect(200)).body).toEqual({ valid: true, problems: [] });
+    expect((await api(app).post('/v1/journey-definitions/validate').send({ key: 'x' }).expect(200)).body.valid).toBe(false);
   });
 
   it('draft → published → retired; a published version is immutable; invalid drafts cannot be published', async () => {
-    const v1 = await request(app).post('/v1/journey-definitions').send(draft()).expect(201);
+    const v1 = await api(app).post('/v1/journey-definitions').send(draft()).expect(201);
     expect(v1.body).toMatchObject({ key: 'onboarding-test', version: 1, status: 'draft', problems: [] });
-    const v2 = await request(app)
+    const v2 = await api(app)
       .post('/v1/journey-definitions')
       .send(draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }] }] }))
       .expect(201);
     expect(v2.body.version).toBe(2);
-    const refused = await request(app).post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
+    const refused = await api(app).post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
     expect(refused.body.error.code).toBe('definition_invalid');
     expect(refused.body.error.details).toContainEqual({ path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' });
-    await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
-    expect((await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
-    expect((await request(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({
+    await api(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
+    expect((await api(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
+    expect((await api(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({
       status: 'published',
       definition: { key: 'onboarding-test', version: 1 },
     });
     const c = await customer();
     expect(await start('onboarding-test', c.id)).toMatchObject({ version: 1 });
-    await request(app).post('/v1/journey-definitions/onboarding-test/versions/1/retire').expect(200);
+    await api(app).post('/v1/journey-definitions/onboarding-test/versions/1/retire').expect(200);
     const other = await customer();
-    expect((await request(app).post('/v1/journeys').send({ journeyKey: 'onboarding-test', customerId: other.id }).expect(404)).body.error.message).toContain(
+    expect((await api(app).post('/v1/journeys').send({ journeyKey: 'onboarding-test', customerId: other.id }).expect(404)).body.error.message).toContain(
       'journey "onboarding-test" not found',
     );
-    const list = (await request(app).get('/v1/journey-definitions').expect(200)).body.definitions;
+    const list = (await api(app).get('/v1/journey-definitions').expect(200)).body.definitions;
     expect(list.find((d: { key: string }) => d.key === 'onboarding-test')).toMatchObject({
       publishedVersion: null,
       versions: [
@@ -161,8 +160,8 @@ describe('definitions API', () => {
         },
       ],
     });
-    const d = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
-    const refused = await request(app).post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
+    const d = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    const refused = await api(app).post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
     expect(refused.body.error.details).toEqual([
       { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.limit, which "product.purchased" does not carry' },
       { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.expiresAt, which "product.purchased" does not carry' },
@@ -170,18 +169,16 @@ describe('definitions API', () => {
   });
 
   it('versions templates: a new version is used by the next send; bad Liquid is refused', async () => {
-    const bad = await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ subject: 'Hi', text: 'Hello {{ customer.name ' }).expect(400);
+    const bad = await api(app).put('/v1/templates/lifecycle-thanks/email/en').send({ subject: 'Hi', text: 'Hello {{ customer.name ' }).expect(400);
     expect(bad.body.error.code).toBe('invalid_template');
-    expect((await request(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe(
-      'an email template needs a subject',
-    );
-    const v2 = await request(app).put('/v1/templates/lifecycle-ces/sms/en').send({ text: '{{ customer.name }}, how easy was it? Reply 1-7 (v2).' }).expect(201);
+    expect((await api(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe('an email template needs a subject');
+    const v2 = await api(app).put('/v1/templates/lifecycle-ces/sms/en').send({ text: '{{ customer.name }}, how easy was it? Reply 1-7 (v2).' }).expect(201);
     expect(v2.body).toMatchObject({ key: 'lifecycle-ces', channel: 'sms', locale: 'en', version: 2 });
     const c = await customer();
     await start('lifecycle', c.id);
     await event(c.id, 'service.case_closed', { caseId: 'K1' });
     expect((await stack.sms.waitFor((m) => m.to === c.phone)).body).toBe(`${c.name}, how easy was it? Reply 1-7 (v2).`);
-    const listed = (await request(app).get('/v1/templates').expect(200)).body.templates;
+    const listed = (await api(app).get('/v1/templates').expect(200)).body.templates;
     expect(listed.find((t: { key: string; channel: string; locale: string }) => t.key === 'lifecycle-ces' && t.channel === 'sms' && t.locale === 'en').version).toBe(2);
   });
 
@@ -202,7 +199,7 @@ describe('definitions API', () => {
     ],
   ] as const)('refuses %s', async (_name, method, path, body, status, code) => {
     const before = await stack.testDb.db.journeyDefinitionVersion.count();
-    const res = await (body === undefined ? request(app)[method](path) : request(app)[method](path).send(body));
+    const res = await (body === undefined ? api(app)[method](path) : api(app)[method](path).send(body));
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(await stack.testDb.db.journeyDefinitionVersion.count()).toBe(before);
@@ -221,7 +218,7 @@ describe('simulation API', () => {
         type: 'loan.repayment_due',
         data: { dueAt: `2026-${String(m + 1).padStart(2, '0')}-01T00:00:00Z` } as never,
       });
-    const { body } = await request(app)
+    const { body } = await api(app)
       .post('/v1/journey-definitions/simulate')
       .send({ key: 'bank-loan', customer: { segment: 'young', timeZone: 'Asia/Shanghai' }, start: '2026-01-01T00:00:00Z', events, until: '2027-01-01T00:00:00Z' })
       .expect(200);
@@ -281,7 +278,7 @@ describe('seed journeys on the dev server', () => {
     const task = await openTask(c.id, 'needs-discovery');
     expect(task).toMatchObject({ title: 'Book a one-to-one needs discovery', rmId: 'rm-3' });
     await stack.sms.waitFor((m) => m.to === c.phone && m.body.includes('Reply 0-10'));
-    await request(app).post(`/v1/tasks/${task.id}/complete`).send({ outcome: 'interested' }).expect(200);
+    await api(app).post(`/v1/tasks/${task.id}/complete`).send({ outcome: 'interested' }).expect(200);
     const view = await eventually(
       () => journey(deliveredTo[0]!),
       (v) => v.stage === 'needs_discovery',
@@ -324,8 +321,8 @@ describe('versions and the chorus', () => {
     expect(v1.version).toBe(1);
     const doc = structuredClone(loadBuiltIn('lifecycle')) as any;
     doc.triggers.find((t: { event: string }) => t.event === 'product.purchased').steps[2] = { type: 'send', channel: 'sms', template: 'lifecycle-consideration' };
-    const draft = await request(app).post('/v1/journey-definitions').send(doc).expect(201);
-    await request(app).post(`/v1/journey-definitions/lifecycle/versions/${draft.body.version}/publish`).expect(200);
+    const draft = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    await api(app).post(`/v1/journey-definitions/lifecycle/versions/${draft.body.version}/publish`).expect(200);
     const b = await customer();
     const v2 = await start('lifecycle', b.id, { onboardingAfter: 'PT1S' });
     expect(v2.version).toBe(draft.body.version);
@@ -358,7 +355,7 @@ describe('versions and the chorus', () => {
     const c = await customer();
     const loan = await start('bank-loan', c.id);
     const life = await start('lifecycle', c.id);
-    await request(app)
+    await api(app)
       .post(`/v1/journeys/${loan.workflowId}/events`)
       .send({ eventId: `${c.id}-out`, type: 'customer.opted_out' })
       .expect(202);
@@ -384,20 +381,20 @@ describe('re-entry and escalation on the real stack', () => {
   };
 
   it('cool-down: no second journey while one runs or cools down, a new instance after', async () => {
-    const d = await request(app).post('/v1/journey-definitions').send(quick).expect(201);
-    await request(app).post(`/v1/journey-definitions/quick-check/versions/${d.body.version}/publish`).expect(200);
+    const d = await api(app).post('/v1/journey-definitions').send(quick).expect(201);
+    await api(app).post(`/v1/journey-definitions/quick-check/versions/${d.body.version}/publish`).expect(200);
     const c = await customer();
-    const first = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(201);
-    await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(200);
-    await request(app).post(`/v1/journeys/${first.body.workflowId}/exit`).send({ reason: 'done' }).expect(202);
+    const first = await api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(201);
+    await api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(200);
+    await api(app).post(`/v1/journeys/${first.body.workflowId}/exit`).send({ reason: 'done' }).expect(202);
     await eventually(
       () => stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId: first.body.workflowId } }),
       (j) => j.status === 'exited',
     );
-    const cooling = await request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(409);
+    const cooling = await api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(409);
     expect(cooling.body.error.code).toBe('reentry_cooldown');
     const again = await eventually(
-      () => request(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }),
+      () => api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }),
       (r) => r.status === 201,
       10_000,
     );
@@ -407,13 +404,13 @@ describe('re-entry and escalation on the real stack', () => {
   it('a task still open at its due time is escalated to the second assignee', async () => {
     const c = await customer();
     const { workflowId } = await start('quick-check', c.id);
-    await request(app)
+    await api(app)
       .post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`)
       .send({ eventId: `${c.id}-v`, type: 'product.viewed' })
       .expect(202);
     const escalated = await eventually(
       () =>
-        request(app)
+        api(app)
           .get('/v1/tasks?rmId=rm-lead&status=open')
           .then((r) => r.body.tasks.find((t: { customerId: string }) => t.customerId === c.id)),
       (t) => t !== undefined,

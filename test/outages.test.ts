@@ -44,7 +44,8 @@ afterAll(async () => {
 /** A request to the API, with how long it took to answer. */
 async function call(method: string, path: string, body?: unknown) {
   const t0 = performance.now();
-  const res = await fetch(`${api.url}${path}`, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
+  const headers = { authorization: `Bearer ${stack.keys.admin}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) };
+  const res = await fetch(`${api.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const json = (await res.json()) as Record<string, any>;
   return { status: res.status, body: json, retryAfter: res.headers.get('retry-after'), ms: performance.now() - t0 };
 }

@@ -2,9 +2,8 @@
 // visibly (read model, journey log, JourneyStatus search attribute), without a single workflow-task retry, and events
 // to it are no longer reported as delivered. Params that would overflow at run time are refused at the start.
 import proto from '@temporalio/proto';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { api, collect, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
@@ -43,14 +42,14 @@ afterAll(async () => stack?.stop());
 let n = 0;
 async function customer() {
   const id = `poison-${++n}`;
-  await request(app)
+  await api(app)
     .put(`/v1/customers/${id}`)
     .send({ name: `Poison ${n}`, email: `${id}@example.com`, phone: `+1555777${String(n).padStart(4, '0')}` })
     .expect(201);
   return id;
 }
 const event = (customerId: string, type: string) =>
-  request(app)
+  api(app)
     .post(`/v1/customers/${customerId}/events`)
     .send({ eventId: `${customerId}-${++n}`, type })
     .expect(202)
@@ -59,7 +58,7 @@ const event = (customerId: string, type: string) =>
 describe('a poison journey', () => {
   it('ends as failed with the reason and the step in the read model, the log and JourneyStatus, never retrying, and takes no more events', async () => {
     const customerId = await customer();
-    const { body: started } = await request(app).post('/v1/journeys').send({ journeyKey: poison.key, customerId }).expect(201);
+    const { body: started } = await api(app).post('/v1/journeys').send({ journeyKey: poison.key, customerId }).expect(201);
     const workflowId = started.workflowId as string;
     const handle = stack.client.workflow.getHandle(workflowId);
 
@@ -70,7 +69,7 @@ describe('a poison journey', () => {
 
     const row = await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } });
     expect([row.status, row.exitReason, row.endedAt !== null]).toEqual(['failed', reason, true]);
-    const { body: view } = await request(app)
+    const { body: view } = await api(app)
       .get(`/v1/journeys/${encodeURIComponent(workflowId)}`)
       .expect(200);
     expect(view).toMatchObject({ status: 'failed', endReason: reason });
@@ -93,7 +92,7 @@ describe('a poison journey', () => {
 
     // The journey has ended: an event for the customer reaches no journey, one addressed to it is refused.
     expect((await event(customerId, 'product.viewed')).deliveredTo).toEqual([]);
-    const { body: refused } = await request(app)
+    const { body: refused } = await api(app)
       .post(`/v1/journeys/${encodeURIComponent(workflowId)}/events`)
       .send({ eventId: `${customerId}-late`, type: 'product.viewed' })
       .expect(409);
@@ -102,7 +101,7 @@ describe('a poison journey', () => {
 
   it('refuses at the start a duration param that would overflow at run time (P999999999Y), starting nothing', async () => {
     const customerId = await customer();
-    const { body } = await request(app)
+    const { body } = await api(app)
       .post('/v1/journeys')
       .send({ journeyKey: 'bank-loan', customerId, params: { applicationAssistAfter: 'P999999999Y' } })
       .expect(400);
@@ -115,7 +114,7 @@ describe('a poison journey', () => {
 
   it('refuses at the start a param the journey has only through the prototype ("constructor")', async () => {
     const customerId = await customer();
-    const { body } = await request(app)
+    const { body } = await api(app)
       .post('/v1/journeys')
       .send({ journeyKey: 'bank-loan', customerId, params: { constructor: 1 } })
       .expect(400);

@@ -1,13 +1,12 @@
 // The contact policy: quiet hours across time zones and DST (pure, and on the workflow clock of the time-skipping
 // test server with the real activities), expiry, time-zone fallback, frequency caps under concurrency, priorities,
 // consent and opt-out in the message log.
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JourneyDefinition, resolveParams } from '../engine/definition.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import { exitJourneySignal, journeyEventSignal } from '../workflows/messages.js';
 import { effectiveTimeZone, loadPolicy, quietUntil } from '../policy/policy.js';
-import { createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 const policy = loadPolicy();
 
@@ -168,17 +167,17 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     await stack.startWorker();
     app = createStackApp(stack);
     const doc = probe([{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }]);
-    await request(app).post('/v1/journey-definitions').send(doc).expect(201);
-    await request(app).post('/v1/journey-definitions/policy-probe/versions/1/publish').expect(200);
+    await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    await api(app).post('/v1/journey-definitions/policy-probe/versions/1/publish').expect(200);
   });
   afterAll(async () => stack?.stop());
 
   it('50 journeys of one customer send at once: exactly the cap passes, the rest are dropped and recorded', async () => {
     const phone = '+8613800000050';
-    await request(app).put('/v1/customers/cap-1').send({ name: 'Busy', phone, timeZone: 'Asia/Shanghai' }).expect(201);
+    await api(app).put('/v1/customers/cap-1').send({ name: 'Busy', phone, timeZone: 'Asia/Shanghai' }).expect(201);
     const journeys = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        request(app)
+        api(app)
           .post('/v1/journeys')
           .send({ journeyKey: 'policy-probe', customerId: 'cap-1', businessKey: `b${i}` })
           .expect(201),
@@ -186,7 +185,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     );
     await Promise.all(
       journeys.map((j, i) =>
-        request(app)
+        api(app)
           .post(`/v1/journeys/${j.body.workflowId}/events`)
           .send({ eventId: `cap-${i}`, type: 'product.viewed' })
           .expect(202),
@@ -204,17 +203,17 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     expect(dropped.every((m) => m.statusReason === 'frequency_cap')).toBe(true);
     expect(stack.sms.messages().filter((m) => m.to === phone)).toHaveLength(2);
     // the reason is in each message's story, visible through the API
-    const log = (await request(app).get('/v1/customers/cap-1/messages?limit=100').expect(200)).body.messages;
+    const log = (await api(app).get('/v1/customers/cap-1/messages?limit=100').expect(200)).body.messages;
     const one = log.find((m: { status: string }) => m.status === 'dropped');
     expect(one.events.map((e: { type: string }) => e.type)).toEqual(['created', 'dropped']);
     expect(one.events[1].detail).toMatchObject({ reason: 'frequency_cap', limit: 2, window: 'P1D', used: 2 });
   });
 
   it('service messages are not capped by the marketing caps', async () => {
-    await request(app).put('/v1/customers/cap-2').send({ name: 'Borrower', phone: '+8613800000051', timeZone: 'Asia/Shanghai' }).expect(201);
+    await api(app).put('/v1/customers/cap-2').send({ name: 'Borrower', phone: '+8613800000051', timeZone: 'Asia/Shanghai' }).expect(201);
     const ids = await Promise.all(
       [0, 1, 2, 3].map((i) =>
-        request(app)
+        api(app)
           .post('/v1/journeys')
           .send({ journeyKey: 'policy-probe', customerId: 'cap-2', businessKey: `s${i}` })
           .expect(201),
@@ -222,7 +221,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     );
     await Promise.all(
       ids.map((j, i) =>
-        request(app)
+        api(app)
           .post(`/v1/journeys/${j.body.workflowId}/events`)
           .send({ eventId: `svc-${i}`, type: 'loan.repayment_due', data: { dueAt: '2030-01-01T00:00:00Z' } })
           .expect(202),
@@ -236,7 +235,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   });
 
   it('a higher-priority message waiting for the same moment gets the last slot', async () => {
-    await request(app).put('/v1/customers/cap-3').send({ name: 'Prio', phone: '+8613800000052', timeZone: 'Asia/Shanghai' }).expect(201);
+    await api(app).put('/v1/customers/cap-3').send({ name: 'Prio', phone: '+8613800000052', timeZone: 'Asia/Shanghai' }).expect(201);
     const waiting = await stack.testDb.db.message.create({
       data: {
         idempotencyKey: 'prio-high',
@@ -253,8 +252,8 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
       data: { idempotencyKey: 'prio-used', workflowId: 'w', customerId: 'cap-3', channel: 'sms', template: 'x', status: 'sent', sentAt: new Date() },
     });
     // one slot of two is used; the high-priority message waiting now takes precedence over a new low-priority one
-    const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-3', businessKey: 'low' }).expect(201);
-    await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'prio-low', type: 'product.viewed' }).expect(202);
+    const j = await api(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'cap-3', businessKey: 'low' }).expect(201);
+    await api(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'prio-low', type: 'product.viewed' }).expect(202);
     // The status and its event are one write: the moment the status reads `dropped`, its event is there.
     const low = await eventually(
       () => stack.testDb.db.message.findFirst({ where: { customerId: 'cap-3', workflowId: j.body.workflowId }, include: { events: { orderBy: { id: 'asc' } } } }),
@@ -269,16 +268,16 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
   });
 
   it('consent and a channel opt-out suppress, and the message log says why', async () => {
-    await request(app).put('/v1/customers/opt-1').send({ name: 'Quiet', phone: '+8613800000053', timeZone: 'Asia/Shanghai' }).expect(201);
-    await request(app)
+    await api(app).put('/v1/customers/opt-1').send({ name: 'Quiet', phone: '+8613800000053', timeZone: 'Asia/Shanghai' }).expect(201);
+    await api(app)
       .post('/v1/customers/opt-1/events')
       .send({ eventId: 'opt-1-out', type: 'customer.opted_out', data: { channel: 'sms' } })
       .expect(202);
-    const j = await request(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'opt-1', businessKey: 'x' }).expect(201);
-    await request(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'opt-1-v', type: 'product.viewed' }).expect(202);
+    const j = await api(app).post('/v1/journeys').send({ journeyKey: 'policy-probe', customerId: 'opt-1', businessKey: 'x' }).expect(201);
+    await api(app).post(`/v1/journeys/${j.body.workflowId}/events`).send({ eventId: 'opt-1-v', type: 'product.viewed' }).expect(202);
     const log = await eventually(
       () =>
-        request(app)
+        api(app)
           .get('/v1/customers/opt-1/messages')
           .then((r) => r.body.messages),
       (m) => m.length === 1 && m[0].status === 'suppressed',

@@ -1,29 +1,18 @@
 // Simulation runs off the request thread, under a wall-clock budget: a definition that keeps the engine busy answers
 // 422 and never stalls the API; whatever the engine refuses answers 4xx with its message.
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.js';
-import { createLogger } from '../config/logger.js';
 import { Simulator } from '../service/simulation.js';
-import { eventually, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 const BUDGET_MS = 2_000;
 let stack: Stack;
 let simulator: Simulator;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof createStackApp>;
 
 beforeAll(async () => {
   stack = await startStack();
   simulator = new Simulator({ timeoutMs: BUDGET_MS, threads: 1 });
-  const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  app = createApp({
-    service: stack.service,
-    definitions: stack.definitions,
-    templates: stack.templates,
-    logger,
-    simulator,
-    readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
-  });
+  app = createStackApp(stack, { simulator });
 });
 afterAll(async () => {
   await simulator?.close();
@@ -32,7 +21,7 @@ afterAll(async () => {
 
 /** A one-stage journey whose stage runs `steps` on entry. */
 const journey = (steps: unknown[]) => ({ key: 'sim-probe', version: 1, name: 'Simulation probe', stages: [{ key: 'only', label: 'Only', onEnter: steps }], initialStage: 'only' });
-const simulate = (body: object) => request(app).post('/v1/journey-definitions/simulate').send(body);
+const simulate = (body: object) => api(app).post('/v1/journey-definitions/simulate').send(body);
 
 describe('simulation off the request thread', () => {
   it("a definition that loops every second for ten years answers 422 simulation_budget at the simulator's input budget", async () => {
@@ -42,15 +31,8 @@ describe('simulation off the request thread', () => {
     ]);
     // A small input budget and a generous clock, so the input budget is what stops it.
     const counted = new Simulator({ timeoutMs: 60_000, threads: 1, maxInputs: 5_000 });
-    const capp = createApp({
-      service: stack.service,
-      definitions: stack.definitions,
-      templates: stack.templates,
-      logger: createLogger({ logLevel: 'warn' }, 'test-api'),
-      simulator: counted,
-      readiness: async () => ({}),
-    });
-    const res = await request(capp).post('/v1/journey-definitions/simulate').send({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' });
+    const capp = createStackApp(stack, { simulator: counted });
+    const res = await api(capp).post('/v1/journey-definitions/simulate').send({ definition: looping, start: '2026-01-01T00:00:00Z', until: '2035-12-31T00:00:00Z' });
     expect(res.status).toBe(422);
     expect(res.body.error.code).toBe('simulation_budget');
     expect(res.body.error.message).toMatch(/applied 5000 inputs/);
@@ -70,7 +52,7 @@ describe('simulation off the request thread', () => {
       5_000,
     );
     const t0 = performance.now();
-    await request(app).get('/healthz').expect(200);
+    await api(app).get('/healthz').expect(200);
     expect(performance.now() - t0).toBeLessThan(500);
     expect(settled).toBe(false);
     const res = await runaway;
@@ -98,7 +80,7 @@ describe('simulation off the request thread', () => {
       { type: 'goto', target: 'spin' },
     ]);
     const pending = simulate({ definition: spinning, start: '2026-01-01T00:00:00Z', until: '2026-01-02T00:00:00Z' });
-    await request(app).get('/healthz').expect(200);
+    await api(app).get('/healthz').expect(200);
     const res = await pending;
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);

@@ -4,7 +4,6 @@
 import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/activity';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SendInput } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
@@ -13,7 +12,7 @@ import { createWebhookChannel } from '../channels/webhook.js';
 import { TemplateError, TemplateLimitError, TemplateStore, type TemplateContent } from '../channels/templates.js';
 import { loadPolicy } from '../policy/policy.js';
 import { checkUpload } from '../service/templates.js';
-import { createStackApp, NO_LIMITS, startStack, type Stack } from './support/stack.js';
+import { api, createStackApp, NO_LIMITS, startStack, type Stack } from './support/stack.js';
 
 const HUGE_LOOP = '{% for i in (1..100000000) %}x{% endfor %}';
 /** Allocates little (a thousand-element range, a thousand times) but runs a million iterations: only the clock stops it. */
@@ -95,7 +94,7 @@ describe('the template routes', () => {
     ['an SMS over 1 600 characters on sample data', 'sms', { text: '{% for i in (1..400) %}{{ params.word }}{% endfor %}' }, 'template_limit', 'sms allows at most 1600'],
   ] as const)('PUT refuses %s with 400 and stores nothing', async (_name, channel, content, code, message) => {
     const before = await stored();
-    const res = await request(app).put(`/v1/templates/sandbox-test/${channel}/en`).send(content);
+    const res = await api(app).put(`/v1/templates/sandbox-test/${channel}/en`).send(content);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toContain(message);
@@ -103,11 +102,11 @@ describe('the template routes', () => {
   });
 
   it('PUT stores a template within its limits', async () => {
-    await request(app).put('/v1/templates/sandbox-ok/sms/en').send({ text: '{{ customer.name }}: {{ event.stage }}' }).expect(201);
+    await api(app).put('/v1/templates/sandbox-ok/sms/en').send({ text: '{{ customer.name }}: {{ event.stage }}' }).expect(201);
   });
 
   it('preview renders a stored template with the given customer, event and params', async () => {
-    const res = await request(app)
+    const res = await api(app)
       .post('/v1/templates/preview')
       .send({ key: 'loan-approved', channel: 'email', locale: 'zh-CN', customer: { name: 'Wei' }, event: { limit: 80000 } })
       .expect(200);
@@ -117,7 +116,7 @@ describe('the template routes', () => {
   });
 
   it('preview renders ad-hoc text, escaping html', async () => {
-    const res = await request(app)
+    const res = await api(app)
       .post('/v1/templates/preview')
       .send({
         text: 'Hi {{ customer.name }} {{ params.n | plus: 1 }}',
@@ -143,7 +142,7 @@ describe('the template routes', () => {
     ['the 1..100000000 loop', { text: HUGE_LOOP, channel: 'sms' }, 422, 'template_limit'],
     ['an SMS over 1 600 characters', { text: '{{ params.s }}', channel: 'sms', params: { s: 'y'.repeat(1_601) } }, 422, 'template_limit'],
   ] as const)('preview answers %s with a clear 4xx', async (_name, body, status, code) => {
-    const res = await request(app).post('/v1/templates/preview').send(body);
+    const res = await api(app).post('/v1/templates/preview').send(body);
     expect(res.status).toBe(status);
     expect(res.body.error.code).toBe(code);
     expect(typeof res.body.error.message).toBe('string');

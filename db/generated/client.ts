@@ -93,3 +93,9 @@ export type JourneyDefinitionVersion = Prisma.JourneyDefinitionVersionModel
  * outcomes. Keyed by the engine's idempotency key, so a retried activity records once.
  */
 export type JourneyLogEntry = Prisma.JourneyLogEntryModel
+/**
+ * Model ApiKey
+ * API keys: who may call the API, with which role. Only a SHA-256 hash of the key is stored (the key is shown once,
+ * when it is made); `prefix` is its first characters, not secret, to recognise a key by in lists.
+ */
+export type ApiKey = Prisma.ApiKeyModel

@@ -1,6 +1,8 @@
 // The whole service on real parts for a test file: Temporal dev server, a fresh Postgres database, the SMTP catcher,
 // the Twilio-compatible sink, and a worker running the real activities.
 import { randomBytes } from 'node:crypto';
+import type express from 'express';
+import request from 'supertest';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
@@ -15,6 +17,9 @@ import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
 import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
+import { authenticator, type TokenVerifier } from '../../api/auth.js';
+import { ROLES, type Role } from '../../api/principal.js';
+import { ApiKeyStore } from '../../service/api-keys.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { DefinitionStore } from '../../service/definitions.js';
@@ -55,9 +60,18 @@ export interface Stack {
   /** The simulation thread pool the stack's apps share. */
   simulator: Simulator;
   taskQueue: string;
+  /** The stack's API keys in Postgres. */
+  keyStore: ApiKeyStore;
+  /** One key per role, made when the stack starts; the `rm` key is bound to `RM_ID`. */
+  keys: Record<Role, string>;
+  /** A new key for a role (an `rm` key for `rmId`, default `RM_ID`). */
+  keyFor(role: Role, rmId?: string): Promise<string>;
   startWorker(): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
+
+/** The relationship manager the stack's `rm` key speaks for. */
+export const RM_ID = 'rm-001';
 
 /** Tests of journeys run at any hour: no quiet hours and no caps unless a test asks for a policy. */
 export const NO_LIMITS = JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } });
@@ -104,6 +118,9 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     chorus: service,
   });
   const simulator = new Simulator(config.simulation);
+  const keyStore = new ApiKeyStore(testDb.db);
+  const keyFor = async (role: Role, rmId?: string) => (await keyStore.create({ role, ...(role === 'rm' ? { rmId: rmId ?? RM_ID } : {}), name: `test ${role}` }, 'test')).key;
+  const keys = Object.fromEntries(await Promise.all(ROLES.map(async (role) => [role, await keyFor(role)] as const))) as Record<Role, string>;
   const workers = new Set<{ stop(): Promise<void> }>();
   const startWorker = async () => {
     const worker = await Worker.create({
@@ -138,6 +155,9 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     templates,
     service,
     simulator,
+    keyStore,
+    keys,
+    keyFor,
     async stop() {
       for (const w of [...workers]) await w.stop();
       await simulator.close();
@@ -169,15 +189,40 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** The API app over the stack's database and Temporal, for supertest. */
-export function createStackApp(stack: Stack) {
+const stackOf = new WeakMap<express.Express, Stack>();
+
+/** The API app over the stack's database and Temporal, for supertest; API keys are the stack's (`api(app, role)` calls
+ * it with one), and `verifiers` may add token verifiers before them (OIDC). */
+export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator } = {}): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
-  return createApp({
+  const app = createApp({
     service: stack.service,
     definitions: stack.definitions,
     templates: stack.templates,
     logger,
-    simulator: stack.simulator,
+    simulator: opts.simulator ?? stack.simulator,
     readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+    authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
+    keys: stack.keyStore,
+    ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
+  stackOf.set(app, stack);
+  return app;
+}
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'] as const;
+type Method = (typeof METHODS)[number];
+/** Like supertest's `request(app)`, every request carrying `Authorization: Bearer <key>`. */
+export type Api = Record<Method, (url: string) => request.Test>;
+
+/** Requests to a stack app as a role (default admin: the stack's key for it) or with a given bearer token. A fresh
+ * supertest request per call, as `request(app)` (an agent would share one listening server between concurrent calls). */
+export function api(app: express.Express, who: Role | { token: string } = 'admin'): Api {
+  let token: string;
+  if (typeof who === 'string') {
+    const stack = stackOf.get(app);
+    if (!stack) throw new Error('api(app, role): the app was not made by createStackApp; pass { token }');
+    token = stack.keys[who];
+  } else token = who.token;
+  return Object.fromEntries(METHODS.map((m) => [m, (url: string) => request(app)[m](url).set('authorization', `Bearer ${token}`)])) as Api;
 }

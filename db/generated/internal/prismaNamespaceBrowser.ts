@@ -60,7 +60,8 @@ export const ModelName = {
   MessageTemplate: 'MessageTemplate',
   Task: 'Task',
   JourneyDefinitionVersion: 'JourneyDefinitionVersion',
-  JourneyLogEntry: 'JourneyLogEntry'
+  JourneyLogEntry: 'JourneyLogEntry',
+  ApiKey: 'ApiKey'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -246,6 +247,22 @@ export const JourneyLogEntryScalarFieldEnum = {
 } as const
 
 export type JourneyLogEntryScalarFieldEnum = (typeof JourneyLogEntryScalarFieldEnum)[keyof typeof JourneyLogEntryScalarFieldEnum]
+
+
+export const ApiKeyScalarFieldEnum = {
+  id: 'id',
+  name: 'name',
+  role: 'role',
+  rmId: 'rmId',
+  keyHash: 'keyHash',
+  prefix: 'prefix',
+  createdAt: 'createdAt',
+  createdBy: 'createdBy',
+  revokedAt: 'revokedAt',
+  lastUsedAt: 'lastUsedAt'
+} as const
+
+export type ApiKeyScalarFieldEnum = (typeof ApiKeyScalarFieldEnum)[keyof typeof ApiKeyScalarFieldEnum]
 
 
 export const SortOrder = {
