@@ -14,6 +14,8 @@ import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
 import { createApp } from './app.js';
+import type { CodecServerOptions } from './codec.js';
+import { AesGcmPayloadCodec, type PayloadKeys } from '../service/payload-codec.js';
 import { authenticator } from './auth.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
@@ -53,7 +55,19 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator, authenticate, keys, rateLimitPerMinute: config.rateLimitPerMinute });
+  const app = createApp({
+    service,
+    definitions,
+    templates,
+    twilioStatus,
+    logger,
+    readiness,
+    simulator,
+    authenticate,
+    keys,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
+  });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -79,4 +93,9 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
       await db.$disconnect();
     },
   };
+}
+
+/** The codec server of a config with payload keys: the same keys as the clients and workers, the UI's origins. */
+export function codecServerOptions(config: Config, keys: PayloadKeys): CodecServerOptions {
+  return { codec: new AesGcmPayloadCodec(keys), uiOrigins: config.temporalUiOrigins, ...(config.codecUiToken ? { uiToken: config.codecUiToken } : {}) };
 }

@@ -63,8 +63,20 @@ const schema = z.object({
   TEMPORAL_PAYLOAD_KEYS: z.string().optional(),
   /** Which of them seals new payloads (may be omitted when there is only one). */
   TEMPORAL_PAYLOAD_KEY_ID: z.string().optional(),
-  /** The origin of the Temporal UI allowed to call the codec server (CORS), e.g. http://localhost:8080. */
-  TEMPORAL_UI_ORIGIN: z.string().url().optional(),
+  /** The origin(s) of the Temporal UI allowed to call the codec server from the browser (CORS), comma-separated, e.g.
+   * https://temporal-ui.bank.internal. */
+  TEMPORAL_UI_ORIGIN: z
+    .string()
+    .refine((v) => v.split(',').every((o) => URL.canParse(o.trim())), 'one or more URLs, comma-separated')
+    .optional(),
+  /** Outside production only: a random path segment that lets the Temporal UI of `npm start` (which has no login and
+   * so no token to forward) call /codec/<token>/decode without a bearer key. `npm start` makes a new one each start. */
+  TEMPORAL_UI_CODEC_TOKEN: z
+    .string()
+    .min(32)
+    .max(128)
+    .regex(/^[A-Za-z0-9_-]+$/, 'URL-safe characters')
+    .optional(),
   /** TLS to Temporal: on by default when TEMPORAL_API_KEY or a TLS file is set; `false` forces plain TCP. */
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   /** mTLS client certificate and key, and the CA that signed the server's certificate: a PEM file path or PEM text. */
@@ -100,8 +112,10 @@ export type Config = {
   temporal: { address: string; namespace: string; taskQueue: string } & TemporalSecurity;
   /** Payload encryption keys; undefined only outside production when none are configured (payloads travel plain). */
   payloadKeys?: { currentKeyId: string; keys: Record<string, Uint8Array> };
-  /** The Temporal UI's origin, allowed to call /codec/* from the browser. */
-  temporalUiOrigin?: string;
+  /** The Temporal UI's origins, allowed to call /codec/* from the browser. */
+  temporalUiOrigins: string[];
+  /** The codec server's path segment for the local Temporal UI (never in production). */
+  codecUiToken?: string;
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
@@ -156,6 +170,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production') {
     const problems = productionProblems(given);
     if (!payloadKeys) problems.push('TEMPORAL_PAYLOAD_KEYS is not set (customer data would sit in plain text in Temporal)');
+    if (e.TEMPORAL_UI_CODEC_TOKEN !== undefined)
+      problems.push("TEMPORAL_UI_CODEC_TOKEN is for the local Temporal UI of npm start only (in production the UI forwards its users' access tokens)");
     if (problems.length)
       throw new ConfigError(
         `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token, a long random webhook secret and TEMPORAL_PAYLOAD_KEYS (see the README).`,
@@ -170,7 +186,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     databasePoolSize: e.DATABASE_POOL_SIZE,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, ...security },
     ...(payloadKeys ? { payloadKeys } : {}),
-    ...(e.TEMPORAL_UI_ORIGIN !== undefined ? { temporalUiOrigin: new URL(e.TEMPORAL_UI_ORIGIN).origin } : {}),
+    temporalUiOrigins: (e.TEMPORAL_UI_ORIGIN ?? '')
+      .split(',')
+      .filter((o) => o.trim())
+      .map((o) => new URL(o.trim()).origin),
+    ...(e.TEMPORAL_UI_CODEC_TOKEN !== undefined ? { codecUiToken: e.TEMPORAL_UI_CODEC_TOKEN } : {}),
     smtp: { url: e.SMTP_URL, from: e.MAIL_FROM },
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,

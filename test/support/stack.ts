@@ -17,6 +17,7 @@ import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
 import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
+import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
@@ -193,7 +194,10 @@ const stackOf = new WeakMap<express.Express, Stack>();
 
 /** The API app over the stack's database and Temporal, for supertest; API keys are the stack's (`api(app, role)` calls
  * it with one), and `verifiers` may add token verifiers before them (OIDC). */
-export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator } = {}): express.Express {
+export function createStackApp(
+  stack: Stack,
+  opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator; config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken'>> } = {},
+): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
     service: stack.service,
@@ -204,6 +208,7 @@ export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number
     readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
+    ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
   stackOf.set(app, stack);
