@@ -41,6 +41,8 @@ const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, e
  * test key, never a deployment's.) */
 export const TEST_PAYLOAD_KEYS = { test1: 'dGVzdC1wYXlsb2FkLWtleS1ub3QtZm9yLXByb2R1Y3Q=' };
 export const TEST_PAYLOAD_KEY_ID = 'test1';
+/** The payload key settings of every test stack, for a service process a test starts on the stack's Temporal. */
+export const TEST_PAYLOAD_ENV = { TEMPORAL_PAYLOAD_KEYS: JSON.stringify(TEST_PAYLOAD_KEYS), TEMPORAL_PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID };
 /** The data converter of every test stack's clients and worker (and of a replay of what they recorded). */
 export const testDataConverter = () =>
   dataConverterFor({ currentKeyId: TEST_PAYLOAD_KEY_ID, keys: Object.fromEntries(Object.entries(TEST_PAYLOAD_KEYS).map(([id, k]) => [id, Buffer.from(k, 'base64')])) });
@@ -100,8 +102,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     WEBHOOK_SECRET: webhookSecret,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
-    TEMPORAL_PAYLOAD_KEYS: JSON.stringify(TEST_PAYLOAD_KEYS),
-    TEMPORAL_PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID,
+    ...TEST_PAYLOAD_ENV,
   });
   const dataConverter = testDataConverter();
   const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
