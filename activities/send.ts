@@ -8,6 +8,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command } from '../engine/engine.js';
 import { addDuration } from '../engine/duration.js';
 import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
+import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
 import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
@@ -230,8 +231,11 @@ export function createSendActivity(deps: SendDeps) {
       const delivery = await channel.send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
       await db.$transaction(markSent(db, id, delivery.providerId));
       return { messageId: id, status: 'sent' };
-    } catch (err) {
-      const text = err instanceof Error ? err.message : String(err);
+    } catch (caught) {
+      // Adapters scrub their errors; this is the last gate before the text reaches the message row, its events, the
+      // activity failure (Temporal's history) and the logs, so it scrubs again with what it knows of the customer.
+      const err = scrubbedError(caught, [to, customer.name, customer.email, customer.phone]);
+      const text = err.message;
       if (err instanceof PermanentChannelError) {
         await settle('failed', 'rejected_by_provider', { code: err.code ?? null }, text);
         throw ApplicationFailure.nonRetryable(text, PERMANENT_DELIVERY_ERROR);

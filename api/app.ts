@@ -15,6 +15,7 @@ import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
+import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -36,6 +37,8 @@ export interface AppDeps {
   scope: RmScope;
   /** Requests per minute per principal (default 1200). */
   rateLimitPerMinute?: number;
+  /** The codec server for the Temporal UI (api/codec.ts); unset when payloads are not encrypted. */
+  codec?: CodecServerOptions;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -54,6 +57,7 @@ export function createApp({
   keys,
   scope,
   rateLimitPerMinute = 1200,
+  codec,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -67,6 +71,13 @@ export function createApp({
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
+
+  // The codec server's CORS preflights (browsers send them without credentials), and its routes for the local UI of
+  // `npm start`, which carry their own random path segment instead of a key.
+  if (codec) {
+    app.use('/codec', codecCors(codec.uiOrigins));
+    app.use(codecUiRouter(codec));
+  }
 
   // Everything else: who is calling first (before a body is read), then at most so many requests a minute each.
   app.use(authenticate);
@@ -84,6 +95,7 @@ export function createApp({
       },
     }),
   );
+  if (codec) app.use(codecRouter(codec));
   // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
   app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
   app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));

@@ -15,6 +15,8 @@ import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
 import { RmScope } from '../service/scope.js';
 import { createApp } from './app.js';
+import type { CodecServerOptions } from './codec.js';
+import { AesGcmPayloadCodec, type PayloadKeys } from '../service/payload-codec.js';
 import { authenticator } from './auth.js';
 import { oidcVerifier } from './oidc.js';
 import { twilioStatusRouter } from './twilio-status.js';
@@ -28,7 +30,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   // A query the server stops answering fails before the API's 5 s promise; a dead server fails at connect.
   const db = createDb(config.databaseUrl, { poolSize: config.databasePoolSize, connectTimeoutMs: 2_000, queryTimeoutMs: 4_000 });
   // Lazy: the API starts while Temporal is down, answers 503 for what needs it, and says so at /readyz.
-  const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
+  const { connection, client: temporal, withDeadline } = createTemporalClient({ ...config.temporal, payloadKeys: config.payloadKeys, callTimeoutMs: config.temporalCallTimeoutMs });
   const templates = new TemplateCatalog(db);
   await templates.seed();
   const definitions = new DefinitionStore(db, templates, undefined, config.durationLimits);
@@ -67,6 +69,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     keys,
     scope: new RmScope(db),
     rateLimitPerMinute: config.rateLimitPerMinute,
+    ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
@@ -93,4 +96,9 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
       await db.$disconnect();
     },
   };
+}
+
+/** The codec server of a config with payload keys: the same keys as the clients and workers, the UI's origins. */
+export function codecServerOptions(config: Config, keys: PayloadKeys): CodecServerOptions {
+  return { codec: new AesGcmPayloadCodec(keys), uiOrigins: config.temporalUiOrigins, ...(config.codecUiToken ? { uiToken: config.codecUiToken } : {}) };
 }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { resolveParams } from '../engine/definition.js';
+import { newPayloadKey } from '../service/payload-codec.js';
 import { simulate } from '../engine/simulate.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import { resolveTemporalCli } from '../dev/temporal-cli.js';
@@ -188,10 +189,12 @@ progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname
   results.ceiling = { starts, signalWithStart };
 }
 
-// The service, in a child process (API + worker), with no quiet hours or caps in the way.
+// The service, in a child process (API + worker), with no quiet hours or caps in the way, encrypting its payloads as
+// production does. (The ceiling above is the bare SDK: no codec.)
 const BENCH_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const benchHeaders = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
 const serviceEnv = {
+  TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ bench: newPayloadKey() }),
   DATABASE_URL: databaseUrl,
   TEMPORAL_ADDRESS: temporal.address,
   TEMPORAL_TASK_QUEUE: 'bench-journeys',

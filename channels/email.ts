@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { type Channel, type Delivery, type OutboundMessage, PermanentChannelError } from './channel.js';
+import { scrubbedError } from './scrub.js';
 
 /** A Message-ID derived from the idempotency key: a resent mail carries the same id, so mail systems can drop it. */
 export function messageIdFor(idempotencyKey: string, domain: string): string {
@@ -26,11 +27,11 @@ export function createEmailChannel(opts: { smtpUrl: string; from: string }): Cha
       } catch (err) {
         const e = err as { responseCode?: number; code?: string; message: string };
         // 5xx SMTP replies to the envelope mean the address or message is refused for good; anything else
-        // (connection refused, timeouts, 4xx) is transient.
+        // (connection refused, timeouts, 4xx) is transient. Replies quote the address: scrubbed (channels/scrub.ts).
         if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600)
-          throw new PermanentChannelError(`SMTP ${e.responseCode}: ${e.message}`, e.responseCode);
-        if (e.code === 'EENVELOPE') throw new PermanentChannelError(e.message, e.code);
-        throw err;
+          throw scrubbedError(new PermanentChannelError(`SMTP ${e.responseCode}: ${e.message}`, e.responseCode), [m.to]);
+        if (e.code === 'EENVELOPE') throw scrubbedError(new PermanentChannelError(e.message, e.code), [m.to]);
+        throw scrubbedError(err, [m.to]);
       }
     },
     close: () => transport.close(),

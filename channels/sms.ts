@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import { type Channel, type Delivery, type OutboundMessage, PermanentChannelError } from './channel.js';
+import { scrubbedError } from './scrub.js';
 import { twilioHttpClient } from './twilio-http.js';
 
 /** Where the API takes Twilio's delivery callbacks (api/twilio-status.ts). */
@@ -46,10 +47,11 @@ export function createSmsChannel(opts: SmsOptions): Channel {
         return { providerId: msg.sid };
       } catch (err) {
         const e = err as { status?: number; code?: number; message: string };
-        // 4xx other than 429 (too many requests) means Twilio refused this message for good.
+        // 4xx other than 429 (too many requests) means Twilio refused this message for good. Twilio's messages quote
+        // the number: scrubbed (channels/scrub.ts).
         if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429)
-          throw new PermanentChannelError(`Twilio ${e.status}/${e.code ?? '-'}: ${e.message}`, e.code ?? e.status);
-        throw err;
+          throw scrubbedError(new PermanentChannelError(`Twilio ${e.status}/${e.code ?? '-'}: ${e.message}`, e.code ?? e.status), [m.to]);
+        throw scrubbedError(err, [m.to]);
       }
     },
 
@@ -67,7 +69,9 @@ export function createSmsChannel(opts: SmsOptions): Channel {
       const [sent, newest] = await Promise.all([
         client.messages.list({ to: m.to, from: opts.from, dateSentAfter: after, pageSize: 100, limit: 100 }),
         client.messages.list({ to: m.to, from: opts.from, pageSize: 20, limit: 20 }),
-      ]);
+      ]).catch((err: unknown) => {
+        throw scrubbedError(err, [m.to]);
+      });
       const bySid = new Map([...sent, ...newest].map((x) => [x.sid, x]));
       return [...bySid.values()]
         .filter((x) => x.direction.startsWith('outbound') && x.to === m.to && x.from === opts.from && x.body === m.text)

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { type Channel, type Delivery, type OutboundMessage, PermanentChannelError } from './channel.js';
+import { scrub } from './scrub.js';
 
 export const SIGNATURE_HEADER = 'x-journeys-signature';
 export const TIMESTAMP_HEADER = 'x-journeys-timestamp';
@@ -40,9 +41,10 @@ export function createWebhookChannel(opts: { url: string; secret: string; timeou
           `webhook answered ${res.status} (a redirect${redirectTarget(res, opts.url)}); redirects are not followed: set WEBHOOK_URL to the receiver's final address`,
           res.status,
         );
+      // A receiver's answer may echo what it was sent (the text, a name, a number): scrubbed (channels/scrub.ts).
       if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
-        throw new PermanentChannelError(`webhook answered ${res.status}: ${text.slice(0, 200)}`, res.status);
-      if (!res.ok) throw new Error(`webhook answered ${res.status}: ${text.slice(0, 200)}`);
+        throw new PermanentChannelError(`webhook answered ${res.status}: ${scrub(text.slice(0, 200), [m.to])}`, res.status);
+      if (!res.ok) throw new Error(`webhook answered ${res.status}: ${scrub(text.slice(0, 200), [m.to])}`);
       return { providerId: res.headers.get('x-request-id') ?? m.idempotencyKey };
     },
   };

@@ -1,4 +1,5 @@
 // The one place that reads process.env. Everything else receives a Config.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 import { ConfiguredKey } from '../service/api-keys.js';
@@ -59,6 +60,34 @@ const schema = z.object({
   EVENT_SWEEP_AFTER_MS: z.coerce.number().int().min(0).max(3_600_000).default(15_000),
   /** The longest duration a journey definition or a start request's params may use (an ISO-8601 duration, ≤ P100Y). */
   JOURNEY_MAX_DURATION: z.string().refine(isMaxDuration, 'an ISO-8601 duration from PT1S to P100Y').default(DEFAULT_DURATION_LIMITS.max),
+  /** Keys that encrypt Temporal payloads: JSON `{"<keyId>": "<base64 of 32 random bytes>", …}`; several for rotation. */
+  TEMPORAL_PAYLOAD_KEYS: z.string().optional(),
+  /** Which of them seals new payloads (may be omitted when there is only one). */
+  TEMPORAL_PAYLOAD_KEY_ID: z.string().optional(),
+  /** The origin(s) of the Temporal UI allowed to call the codec server from the browser (CORS), comma-separated, e.g.
+   * https://temporal-ui.bank.internal. */
+  TEMPORAL_UI_ORIGIN: z
+    .string()
+    .refine((v) => v.split(',').every((o) => URL.canParse(o.trim())), 'one or more URLs, comma-separated')
+    .optional(),
+  /** Outside production only: a random path segment that lets the Temporal UI of `npm start` (which has no login and
+   * so no token to forward) call /codec/<token>/decode without a bearer key. `npm start` makes a new one each start. */
+  TEMPORAL_UI_CODEC_TOKEN: z
+    .string()
+    .min(32)
+    .max(128)
+    .regex(/^[A-Za-z0-9_-]+$/, 'URL-safe characters')
+    .optional(),
+  /** TLS to Temporal: on by default when TEMPORAL_API_KEY or a TLS file is set; `false` forces plain TCP. */
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  /** mTLS client certificate and key, and the CA that signed the server's certificate: a PEM file path or PEM text. */
+  TEMPORAL_TLS_CERT: z.string().optional(),
+  TEMPORAL_TLS_KEY: z.string().optional(),
+  TEMPORAL_TLS_CA: z.string().optional(),
+  /** The server name the certificate is checked against, when it differs from TEMPORAL_ADDRESS's host. */
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  /** An API key for Temporal Cloud or a cluster that authenticates callers by bearer token. */
+  TEMPORAL_API_KEY: z.string().optional(),
   /** Keys the API accepts from start-up: a JSON list of {"key", "role", "rmId"?, "name"?}, each key ≥ 24 characters;
    * stored hashed (by hash, so a key given again is updated, not duplicated). */
   API_KEYS: ApiKeysJson.optional(),
@@ -85,6 +114,13 @@ const schema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
 
+/** How the service reaches a secured Temporal: TLS (server CA, SNI, mTLS client pair) and/or an API key. */
+export interface TemporalSecurity {
+  /** Undefined: plain TCP. */
+  tls?: { serverRootCACertificate?: string; serverNameOverride?: string; clientCertPair?: { crt: string; key: string } };
+  apiKey?: string;
+}
+
 export type Config = {
   env: 'development' | 'test' | 'production';
   logLevel: string;
@@ -93,7 +129,13 @@ export type Config = {
   host?: string;
   databaseUrl: string;
   databasePoolSize: number;
-  temporal: { address: string; namespace: string; taskQueue: string };
+  temporal: { address: string; namespace: string; taskQueue: string } & TemporalSecurity;
+  /** Payload encryption keys; undefined only outside production when none are configured (payloads travel plain). */
+  payloadKeys?: { currentKeyId: string; keys: Record<string, Uint8Array> };
+  /** The Temporal UI's origins, allowed to call /codec/* from the browser. */
+  temporalUiOrigins: string[];
+  /** The codec server's path segment for the local Temporal UI (never in production). */
+  codecUiToken?: string;
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
@@ -146,10 +188,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   if (e.OIDC_ISSUER !== undefined && e.OIDC_AUDIENCE === undefined) throw new ConfigError('invalid configuration: OIDC_AUDIENCE: required when OIDC_ISSUER is set');
+  const payloadKeys = parsePayloadKeys(e.TEMPORAL_PAYLOAD_KEYS, e.TEMPORAL_PAYLOAD_KEY_ID);
+  const security = temporalSecurity(e);
   if (e.NODE_ENV === 'production') {
     const problems = productionProblems(given);
+    if (!payloadKeys) problems.push('TEMPORAL_PAYLOAD_KEYS is not set (customer data would sit in plain text in Temporal)');
+    if (e.TEMPORAL_UI_CODEC_TOKEN !== undefined)
+      problems.push("TEMPORAL_UI_CODEC_TOKEN is for the local Temporal UI of npm start only (in production the UI forwards its users' access tokens)");
     if (problems.length)
-      throw new ConfigError(`refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set them to the real Twilio auth token and a long random webhook secret.`);
+      throw new ConfigError(
+        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token, a long random webhook secret and TEMPORAL_PAYLOAD_KEYS (see the README).`,
+      );
   }
   return {
     env: e.NODE_ENV,
@@ -158,7 +207,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.HOST !== undefined ? { host: e.HOST } : {}),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, ...security },
+    ...(payloadKeys ? { payloadKeys } : {}),
+    temporalUiOrigins: (e.TEMPORAL_UI_ORIGIN ?? '')
+      .split(',')
+      .filter((o) => o.trim())
+      .map((o) => new URL(o.trim()).origin),
+    ...(e.TEMPORAL_UI_CODEC_TOKEN !== undefined ? { codecUiToken: e.TEMPORAL_UI_CODEC_TOKEN } : {}),
     smtp: { url: e.SMTP_URL, from: e.MAIL_FROM },
     twilio: {
       accountSid: e.TWILIO_ACCOUNT_SID,
@@ -187,6 +242,71 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           },
         }
       : {}),
+  };
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** TEMPORAL_PAYLOAD_KEYS / TEMPORAL_PAYLOAD_KEY_ID, checked: each key 32 bytes of base64, the current one among them.
+ * The values never appear in an error. */
+function parsePayloadKeys(raw: string | undefined, currentKeyId: string | undefined): Config['payloadKeys'] {
+  if (raw === undefined) {
+    if (currentKeyId !== undefined) throw new ConfigError('invalid configuration: TEMPORAL_PAYLOAD_KEY_ID is set but TEMPORAL_PAYLOAD_KEYS is not');
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('invalid configuration: TEMPORAL_PAYLOAD_KEYS: not JSON (expected {"<keyId>": "<base64 of 32 bytes>"})');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.keys(parsed).length === 0)
+    throw new ConfigError('invalid configuration: TEMPORAL_PAYLOAD_KEYS: expected a non-empty object {"<keyId>": "<base64 of 32 bytes>"}');
+  const keys: Record<string, Uint8Array> = {};
+  for (const [id, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!KEY_ID.test(id)) throw new ConfigError(`invalid configuration: TEMPORAL_PAYLOAD_KEYS: key id "${id.slice(0, 64)}" must be 1-64 of A-Z a-z 0-9 . _ -`);
+    const bytes = typeof value === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(value.trim()) ? Buffer.from(value.trim(), 'base64') : undefined;
+    if (bytes?.length !== 32) throw new ConfigError(`invalid configuration: TEMPORAL_PAYLOAD_KEYS: key "${id}" must be the base64 of 32 random bytes`);
+    keys[id] = new Uint8Array(bytes);
+  }
+  const ids = Object.keys(keys);
+  const current = currentKeyId ?? (ids.length === 1 ? ids[0] : undefined);
+  if (current === undefined) throw new ConfigError('invalid configuration: TEMPORAL_PAYLOAD_KEY_ID: say which of the TEMPORAL_PAYLOAD_KEYS seals new payloads');
+  if (!(current in keys)) throw new ConfigError(`invalid configuration: TEMPORAL_PAYLOAD_KEY_ID: "${current.slice(0, 64)}" is not among TEMPORAL_PAYLOAD_KEYS`);
+  return { currentKeyId: current, keys };
+}
+
+/** PEM text as given, or the contents of the file it names. */
+function pem(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${name}: cannot read ${value} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function temporalSecurity(e: z.infer<typeof schema>): TemporalSecurity {
+  if ((e.TEMPORAL_TLS_CERT === undefined) !== (e.TEMPORAL_TLS_KEY === undefined))
+    throw new ConfigError('invalid configuration: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (the mTLS client certificate and its key)');
+  const anyTls = [e.TEMPORAL_TLS_CERT, e.TEMPORAL_TLS_CA, e.TEMPORAL_TLS_SERVER_NAME].some((v) => v !== undefined);
+  const tlsOn = e.TEMPORAL_TLS !== undefined ? e.TEMPORAL_TLS === 'true' : anyTls || e.TEMPORAL_API_KEY !== undefined;
+  if (!tlsOn && anyTls) throw new ConfigError('invalid configuration: TEMPORAL_TLS=false contradicts the TEMPORAL_TLS_* settings');
+  const ca = pem('TEMPORAL_TLS_CA', e.TEMPORAL_TLS_CA);
+  const crt = pem('TEMPORAL_TLS_CERT', e.TEMPORAL_TLS_CERT);
+  const key = pem('TEMPORAL_TLS_KEY', e.TEMPORAL_TLS_KEY);
+  return {
+    ...(tlsOn
+      ? {
+          tls: {
+            ...(ca !== undefined ? { serverRootCACertificate: ca } : {}),
+            ...(e.TEMPORAL_TLS_SERVER_NAME !== undefined ? { serverNameOverride: e.TEMPORAL_TLS_SERVER_NAME } : {}),
+            ...(crt !== undefined && key !== undefined ? { clientCertPair: { crt, key } } : {}),
+          },
+        }
+      : {}),
+    ...(e.TEMPORAL_API_KEY !== undefined ? { apiKey: e.TEMPORAL_API_KEY } : {}),
   };
 }
 

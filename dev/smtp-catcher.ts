@@ -37,6 +37,8 @@ export type SmtpCatcher = {
   /** Resolves with the first captured mail (already there or arriving later) that matches. */
   waitFor(predicate: (mail: CapturedMail) => boolean, timeoutMs?: number): Promise<CapturedMail>;
   clear(): void;
+  /** RCPT TO this address is refused as a mail server refuses an unknown mailbox (550 5.1.1 … Recipient address rejected). */
+  refuseRecipient(address: string): void;
   /** From now on, each mail is captured but the reply to its DATA is held back until `release()`. */
   hold(): void;
   /** Mails whose DATA reply is held right now. */
@@ -65,6 +67,7 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
   const inbox = new Inbox<CapturedMail>('mail');
   let seq = 0;
   const holding = new Hold();
+  const refused = new Set<string>();
 
   const smtp = new SMTPServer({
     authOptional: true,
@@ -76,6 +79,10 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
     closeTimeout: 2000,
     onAuth(auth, _session, callback) {
       callback(null, { user: auth.username ?? 'anonymous' });
+    },
+    onRcptTo(address, _session, callback) {
+      if (!refused.has(address.address.toLowerCase())) return callback();
+      callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`), { responseCode: 550 }));
     },
     onData(stream, session, callback) {
       simpleParser(stream)
@@ -129,7 +136,11 @@ export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<S
     ...(httpUrl ? { httpUrl } : {}),
     messages: () => inbox.list(),
     waitFor: (predicate, timeoutMs = 10_000) => inbox.waitFor(predicate, timeoutMs, (m) => `#${m.id} to ${m.to.join(',')} "${m.subject}"`),
-    clear: () => inbox.clear(),
+    clear: () => {
+      inbox.clear();
+      refused.clear();
+    },
+    refuseRecipient: (address) => void refused.add(address.trim().toLowerCase()),
     hold: () => holding.start(),
     held: () => holding.count,
     waitForHeld: (count, timeoutMs) => holding.waitFor(count, timeoutMs),

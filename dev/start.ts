@@ -14,6 +14,7 @@
 // The API listens on 127.0.0.1 unless HOST says otherwise (PORT, default 3000). The embedded peers' ports can be moved
 // with DEV_TEMPORAL_PORT, DEV_TEMPORAL_UI_PORT, DEV_POSTGRES_PORT, DEV_SMTP_PORT, DEV_MAIL_PAGE_PORT,
 // DEV_TWILIO_SINK_PORT and DEV_WEBHOOK_SINK_PORT (0 picks a free port where the peer allows it).
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +72,16 @@ async function main(): Promise<void> {
   const logger = createLogger(initial, 'dev');
   const dataDir = path.resolve(env.DATA_DIR?.trim() || path.join(projectRoot, '.data'));
   mkdirSync(dataDir, { recursive: true });
+  // Payloads are encrypted in development as in production: with the keys given, or a key of this data folder's own.
+  if (!env.TEMPORAL_PAYLOAD_KEYS?.trim()) {
+    env.TEMPORAL_PAYLOAD_KEYS = devPayloadKeys(dataDir, logger);
+    delete env.TEMPORAL_PAYLOAD_KEY_ID;
+  }
+  // The local Temporal UI has no login, so no token to forward to the codec server: it gets a random path segment of
+  // its own, new at each start, that opens the codec routes and nothing else (README: "Reading histories").
+  const codecToken = randomBytes(24).toString('base64url');
+  const apiPort = initial.port;
+  const codecEndpoint = apiPort > 0 ? `http://${HOST}:${apiPort}/codec/${codecToken}` : undefined;
 
   const stops: Stop[] = []; // in start order; stopped in reverse
   const urls: [string, string][] = [];
@@ -123,6 +134,7 @@ async function main(): Promise<void> {
         host: HOST,
         port: ports.DEV_TEMPORAL_PORT,
         uiPort: ports.DEV_TEMPORAL_UI_PORT,
+        ...(codecEndpoint ? { uiCodecEndpoint: codecEndpoint } : {}),
         searchAttributes: SEARCH_ATTRIBUTES.map((a) => `${a.name}=${CLI_TYPES[a.type] ?? 'Keyword'}`),
         env,
         logger,
@@ -131,7 +143,12 @@ async function main(): Promise<void> {
       stops.push({ name: 'temporal dev server', stop: temporal.stop });
       env.TEMPORAL_ADDRESS = temporal.address;
       urls.push(['Temporal', `${temporal.address} (embedded dev server, ${path.join(dataDir, 'temporal.db')})`]);
-      urls.push(['Temporal UI', temporal.uiUrl]);
+      urls.push(['Temporal UI', `${temporal.uiUrl}${codecEndpoint ? ' (decodes payloads through the API)' : ''}`]);
+      if (codecEndpoint) {
+        env.TEMPORAL_UI_CODEC_TOKEN = codecToken;
+        const uiHosts = [HOST, 'localhost'].map((h) => `http://${h}:${new URL(temporal.uiUrl).port}`);
+        env.TEMPORAL_UI_ORIGIN = [...new Set([...(env.TEMPORAL_UI_ORIGIN?.split(',').filter((o) => o.trim()) ?? []), ...uiHosts])].join(',');
+      } else logger.warn('PORT=0: the Temporal UI cannot be pointed at the codec server (its port is not known yet); payloads show encrypted');
       checkpoint();
     } else {
       urls.push(['Temporal', env.TEMPORAL_ADDRESS]);
@@ -213,6 +230,7 @@ async function main(): Promise<void> {
     stops.push({ name: 'api', stop: () => api.close() });
     checkpoint();
     urls.unshift(['API', api.listening === api.url ? api.url : `${api.listening} (every interface; ${api.url} from this machine)`]);
+    urls.push(['Codec server', `${api.url}/codec (an ops or admin key; the Temporal UI uses a path of its own, new each start)`]);
     started = true;
   } catch (err) {
     if (!abort.signal.aborted) logger.error({ err }, 'start-up failed');
@@ -258,6 +276,19 @@ async function startEmbeddedPostgresOnPreferredPort(dataDir: string, port: numbe
     logger.warn(`port ${port} is taken; the embedded Postgres uses a free port`);
     return startEmbeddedPostgres({ dataDir, host: HOST, port: 0, log });
   }
+}
+
+const DEV_PAYLOAD_KEYS_FILE = 'payload-keys.json';
+
+/** The payload keys of this data folder: made on the first start (its Temporal history needs the same key on every
+ * later start), readable by this user only. */
+function devPayloadKeys(dataDir: string, logger: Logger): string {
+  const file = path.join(dataDir, DEV_PAYLOAD_KEYS_FILE);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const keys = JSON.stringify({ [`dev-${new Date().toISOString().slice(0, 10)}`]: randomBytes(32).toString('base64') });
+  writeFileSync(file, `${keys}\n`, { mode: 0o600 });
+  logger.info({ file }, 'made a payload encryption key for this data folder');
+  return keys;
 }
 
 function redactUrl(raw: string): string {

@@ -58,6 +58,8 @@ export interface DevServerOptions {
   host: string;
   port: number;
   uiPort: number;
+  /** Where the UI sends payloads to be decoded (the API's codec server), if anywhere. */
+  uiCodecEndpoint?: string;
   /** `Name=Type` as the CLI takes them. */
   searchAttributes: string[];
   env: NodeJS.ProcessEnv;
@@ -169,6 +171,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     String(port),
     '--ui-port',
     String(uiPort),
+    ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     '--namespace',
     'default',
     ...o.searchAttributes.flatMap((sa) => ['--search-attribute', sa]),

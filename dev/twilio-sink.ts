@@ -53,8 +53,10 @@ export type TwilioSink = {
   waitFor(predicate: (sms: SentSms) => boolean, timeoutMs?: number): Promise<SentSms>;
   /** The next `count` message creates fail with `status` (429 carries Retry-After: 1) and are not recorded. */
   failNext(count: number, status: FaultStatus): void;
-  /** Messages created to this number from now on end `undelivered` (ErrorCode 30003) instead of `delivered`. */
+  /** Messages created to this number end `undelivered` (ErrorCode 30003) instead of `delivered`. */
   failDelivery(to: string): void;
+  /** Creates to this number are refused as Twilio refuses a number it cannot send to (400, code 21211). */
+  refuseNumber(to: string): void;
   /** Status callbacks made so far, in completion order (each recorded once its target answered or failed). */
   callbacks(): StatusCallbackRecord[];
   /** Resolves with the first completed status callback (already there or arriving later) that matches. */
@@ -109,6 +111,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
   const callbackDelayMs = opts.callbackDelayMs ?? 250;
   const callbacks = new Inbox<StatusCallbackRecord>('status callback');
   const failing = new Set<string>();
+  const refused = new Set<string>();
   /** The latest status per sid (a message without callbacks stays `queued`). */
   const statuses = new Map<string, CallbackStatus>();
   let held: CallbackJob[] | undefined;
@@ -227,7 +230,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     const from = form.get('From')?.trim() ?? '';
     const body = form.get('Body') ?? '';
     if (!to) return sendError(res, 400, 21604, "A 'To' phone number is required.");
-    if (!E164.test(to)) return sendError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
+    if (!E164.test(to) || refused.has(to)) return sendError(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     if (!from && !form.get('MessagingServiceSid')) return sendError(res, 400, 21603, "A 'From' phone number is required.");
     if (!body && form.getAll('MediaUrl').length === 0 && !form.get('ContentSid')) return sendError(res, 400, 21602, 'Message body is required.');
 
@@ -273,6 +276,9 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
     failDelivery(to) {
       failing.add(to.trim());
     },
+    refuseNumber(to) {
+      refused.add(to.trim());
+    },
     callbacks: () => callbacks.list(),
     waitForCallback: (predicate, timeoutMs = 10_000) => callbacks.waitFor(predicate, timeoutMs, (c) => `${c.status} for ${c.sid} → ${c.httpStatus ?? c.error}`),
     holdCallbacks() {
@@ -292,6 +298,7 @@ export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<Twi
       faults.length = 0;
       callbacks.clear();
       failing.clear();
+      refused.clear();
       statuses.clear();
       if (held) held.length = 0;
     },

@@ -42,6 +42,12 @@ export class DefinitionStore {
     this.eventFields = new Map(Object.entries(catalog).map(([type, e]) => [type, e.fields]));
   }
 
+  /** The data fields the event catalogue (journeys/events.json) declares for an event type; undefined when the type is
+   * not in it. */
+  declaredFields(type: string): readonly string[] | undefined {
+    return this.eventFields.get(type);
+  }
+
   /** Loads the built-in journeys as published version 1 of each key that has no version yet. */
   async seedBuiltIns(): Promise<string[]> {
     const seeded: string[] = [];

@@ -54,6 +54,17 @@ export function profileSnapshot(c: { segment: string | null; timeZone: string | 
 }
 
 /**
+ * Least data in: the part of an event's data a journey receives, only the fields the event catalogue declares for its
+ * type (none for a type the catalogue does not know). Whatever else a business system sends stays in `inbound_events`
+ * (the service's own database, erasable) and never enters a workflow's signals, history or continue-as-new state.
+ */
+export function journeyEventData(declared: readonly string[] | undefined, data: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of declared ?? []) if (Object.hasOwn(data, field)) out[field] = data[field];
+  return out;
+}
+
+/**
  * A start's params against the journey's declared params and the duration bounds, as a 400 naming each bad one (the
  * engine looks names up as the definition's own params: `constructor` is an unknown param, not something inherited).
  */
@@ -266,9 +277,11 @@ export class JourneyService {
 
   private async deliver(row: { eventId: string; customerId: string; workflowId: string | null; type: string; occurredAt: Date; data: Prisma.JsonValue }): Promise<string[]> {
     const { customerId, workflowId } = row;
-    const event: JourneyEvent = { eventId: row.eventId, type: row.type, occurredAt: row.occurredAt.toISOString(), data: row.data as Record<string, unknown> };
+    const data = row.data as Record<string, unknown>;
     const targets = workflowId ? [workflowId] : await this.runningJourneys(customerId);
-    if (!workflowId) for (const id of await this.startByEvent(customerId, event)) if (!targets.includes(id)) targets.push(id);
+    // Entry rules and business keys are decided here on the event as recorded; journeys receive only declared fields.
+    if (!workflowId) for (const id of await this.startByEvent(customerId, { type: row.type, data })) if (!targets.includes(id)) targets.push(id);
+    const event: JourneyEvent = { eventId: row.eventId, type: row.type, occurredAt: row.occurredAt.toISOString(), data: this.journeyData(row.type, data) };
     const deliveredTo: string[] = [];
     for (const target of targets) if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
     await this.db.inboundEvent.update({ where: { eventId: row.eventId }, data: { deliveredTo, deliveredAt: new Date() } });
@@ -286,6 +299,10 @@ export class JourneyService {
   private async runningJourneys(customerId: string, where: Prisma.JourneyWhereInput = {}): Promise<string[]> {
     const rows = await this.db.journey.findMany({ where: { customerId, status: 'running', ...where }, select: { workflowId: true }, orderBy: { startedAt: 'asc' } });
     return rows.map((j) => j.workflowId);
+  }
+
+  private journeyData(type: string, data: Record<string, unknown>): Record<string, unknown> {
+    return journeyEventData(this.deps.definitions.declaredFields(type), data);
   }
 
   /** Runs `send` on the journey's workflow; false when the workflow has ended meanwhile. */
@@ -313,7 +330,9 @@ export class JourneyService {
   }
 
   /** A journey sends an event to the customer's running journeys of a key. */
-  async chorusSignal(customerId: string, journeyKey: string, event: JourneyEvent): Promise<string[]> {
+  async chorusSignal(customerId: string, journeyKey: string, sent: JourneyEvent): Promise<string[]> {
+    // A journey passing its event's data on passes only what the catalogue declares for the event it sends.
+    const event = { ...sent, data: this.journeyData(sent.type, sent.data) };
     const delivered: string[] = [];
     for (const id of await this.runningJourneys(customerId, { journeyKey })) if (await this.signalIfRunning(id, (h) => h.signal(journeyEventSignal, event))) delivered.push(id);
     return delivered;

@@ -24,7 +24,7 @@ describe('continue-as-new', () => {
     await stack.testDb.db.customer.create({ data: { id: customerId, name: 'Long', email: 'long@example.com' } });
     const workflowId = journeyWorkflowId('bank-loan', customerId);
     const input: JourneyWorkflowInput = { definition: loan, customerId, params: resolveParams(loan) };
-    const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+    const handle = await stack.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
     const firstRunId = handle.firstExecutionRunId;
 
     const signal = (i: number, type: string, data: Record<string, unknown> = {}) =>
@@ -36,13 +36,13 @@ describe('continue-as-new', () => {
     await signal(TOTAL + 1, 'loan.stage_changed', { stage: 'comparison' });
 
     const state = await eventually(
-      () => stack.env.client.workflow.getHandle(workflowId).query(stateQuery),
+      () => stack.client.workflow.getHandle(workflowId).query(stateQuery),
       (s: JourneyState) => s.eventsSeen === TOTAL + 2,
     );
     expect(state.stage).toBe('comparison');
     expect(state.stageHistory.map((h) => h.stage)).toEqual(['awareness', 'interest', 'comparison']);
     const runs: string[] = [];
-    for await (const w of stack.env.client.workflow.list({ query: `WorkflowId="${workflowId}"` })) runs.push(w.runId);
+    for await (const w of stack.client.workflow.list({ query: `WorkflowId="${workflowId}"` })) runs.push(w.runId);
     expect(runs.length).toBeGreaterThan(1);
     expect(runs).toContain(firstRunId);
     // the stage email went out once, not once per run

@@ -66,9 +66,21 @@ function freePort(): Promise<number> {
 type Run = { launcher: ChildProcess; output: () => string; exited: Promise<number | null>; banner: Promise<string> };
 
 /** `npm start`'s entry point, as npm runs it: the tsx CLI, which runs dev/start.ts in a child node process. */
-function startDev(dataDir: string, temporalPort: number, uiPort: number): Run {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: testDb.url, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
-  for (const k of ['TEMPORAL_ADDRESS', 'HOST', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_API_BASE_URL', 'WEBHOOK_URL', 'API_KEYS']) delete env[k];
+function startDev(dataDir: string, temporalPort: number, uiPort: number, apiPort = 0): Run {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: testDb.url, PORT: String(apiPort), LOG_LEVEL: 'warn', NODE_ENV: 'development' };
+  for (const k of [
+    'TEMPORAL_ADDRESS',
+    'TEMPORAL_PAYLOAD_KEYS',
+    'TEMPORAL_PAYLOAD_KEY_ID',
+    'TEMPORAL_UI_ORIGIN',
+    'TEMPORAL_UI_CODEC_TOKEN',
+    'HOST',
+    'SMTP_URL',
+    'TWILIO_ACCOUNT_SID',
+    'TWILIO_API_BASE_URL',
+    'WEBHOOK_URL',
+  ])
+    delete env[k];
   Object.assign(env, {
     DEV_TEMPORAL_PORT: String(temporalPort),
     DEV_TEMPORAL_UI_PORT: String(uiPort),
@@ -148,6 +160,33 @@ describe('npm start cleans up after itself', () => {
     expect(await as(keys.admin)).toBe(200);
     expect(await as(keys.ops)).toBe(403);
     expect(await as()).toBe(401);
+    run.launcher.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it("encrypts with a key of the data folder, and starts the Temporal UI pointed at the codec server's per-start path", { timeout: BOOT_MS + 30_000 }, async () => {
+    const dataDir = tempDir();
+    const uiPort = await freePort();
+    const run = startDev(dataDir, await freePort(), uiPort, await freePort());
+    const banner = await run.banner;
+    const api = /API\s+(http:\/\/[^\s]+)/.exec(banner)![1]!;
+    const keyFile = path.join(dataDir, 'payload-keys.json');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const [keyId] = Object.keys(JSON.parse(readFileSync(keyFile, 'utf8')) as object);
+    const command = (JSON.parse(readFileSync(path.join(dataDir, PID_FILE), 'utf8')) as { command: string[] }).command;
+    const endpoint = command[command.indexOf('--ui-codec-endpoint') + 1]!;
+    expect(endpoint).toMatch(new RegExp(`^${api}/codec/[A-Za-z0-9_-]{32}$`));
+    expect(banner).not.toContain(endpoint); // the path is the UI's alone
+    const payloads = [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"hello"').toString('base64') }];
+    const post = (url: string, body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${uiPort}` }, body: JSON.stringify(body) });
+    const encoded = await post(`${endpoint}/encode`, { payloads });
+    expect(encoded.status).toBe(200);
+    expect(encoded.headers.get('access-control-allow-origin')).toBe(`http://127.0.0.1:${uiPort}`);
+    const sealed = (await encoded.json()) as { payloads: { metadata: Record<string, string> }[] };
+    expect(Buffer.from(sealed.payloads[0]!.metadata['encryption-key-id']!, 'base64').toString()).toBe(keyId);
+    expect(await (await post(`${endpoint}/decode`, sealed)).json()).toEqual({ payloads });
+    expect((await post(`${api}/codec/decode`, sealed)).status).toBe(401); // without the path, a key is needed
     run.launcher.kill('SIGTERM');
     expect(await run.exited).toBe(0);
   });

@@ -107,7 +107,7 @@ describe('the bank-loan journey end to end', () => {
     expect(view.waitingFor).toEqual([]);
     expect(view.nextTimerAt).toBe(new Date(Date.parse(expiresAt) - 30 * 86_400_000).toISOString());
     const listed = await eventually(
-      () => collect(stack.env.client.workflow.list({ query: `CustomerId="${customerId}" AND JourneyStage="repayment"` })),
+      () => collect(stack.client.workflow.list({ query: `CustomerId="${customerId}" AND JourneyStage="repayment"` })),
       (l) => l.length === 1,
     );
     expect(listed[0]!.workflowId).toBe(wf);

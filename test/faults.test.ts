@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { messageIdFor } from '../channels/email.js';
-import { eventually, NO_LIMITS, startStack, type Stack } from './support/stack.js';
+import { eventually, NO_LIMITS, startStack, type Stack, TEST_PAYLOAD_ENV } from './support/stack.js';
 import { projectRoot } from './support/temporal.js';
 
 let stack: Stack;
@@ -93,6 +93,7 @@ describe('faults', () => {
     const env = {
       DATABASE_URL: stack.config.databaseUrl,
       TEMPORAL_ADDRESS: stack.config.temporal.address,
+      ...TEST_PAYLOAD_ENV,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
       SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       TWILIO_API_BASE_URL: stack.sms.url,
@@ -147,6 +148,7 @@ describe('faults', () => {
     const env = {
       DATABASE_URL: stack.config.databaseUrl,
       TEMPORAL_ADDRESS: stack.config.temporal.address,
+      ...TEST_PAYLOAD_ENV,
       TEMPORAL_TASK_QUEUE: stack.taskQueue,
       SMTP_URL: stack.config.smtp.url,
       TWILIO_API_BASE_URL: stack.sms.url,

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
-import { eventually, NO_LIMITS, startStack, type Stack } from './support/stack.js';
+import { eventually, NO_LIMITS, startStack, type Stack, TEST_PAYLOAD_ENV } from './support/stack.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_500);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_126);
@@ -52,6 +52,7 @@ async function startApi(): Promise<ApiProcess> {
       PORT: '0',
       DATABASE_URL: stack.config.databaseUrl,
       TEMPORAL_ADDRESS: stack.config.temporal.address,
+      ...TEST_PAYLOAD_ENV,
       TEMPORAL_TASK_QUEUE: stack.config.temporal.taskQueue,
       TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
       CONTACT_POLICY: NO_LIMITS,

@@ -295,7 +295,7 @@ describe('chorus params', () => {
     expect(log).toHaveLength(1);
     expect(log[0]!.data).toMatchObject({ command: 'startJourney', journeyKey: 'h-target', code: 'invalid_params' });
     expect(await stack.testDb.db.journey.count({ where: { customerId: 'h-chorus', journeyKey: 'h-target' } })).toBe(0);
-    const history = await stack.env.client.workflow.getHandle(j.workflowId).fetchHistory();
+    const history = await stack.client.workflow.getHandle(j.workflowId).fetchHistory();
     const failed = history.events!.filter((e) => e.activityTaskFailedEventAttributes);
     expect(failed).toHaveLength(1);
     expect(failed[0]!.activityTaskFailedEventAttributes!.failure!.applicationFailureInfo).toMatchObject({ type: 'PermanentError', nonRetryable: true });
@@ -317,7 +317,7 @@ describe('the journey row has one writer', () => {
     const { definition } = (await stack.definitions.latestPublished('lifecycle'))!;
     const workflowId = journeyWorkflowId('lifecycle', 'h-race');
     // The workflow runs (and records its first stage) before the API has written anything for it.
-    await stack.env.client.workflow.start('journeyWorkflow', {
+    await stack.client.workflow.start('journeyWorkflow', {
       taskQueue: stack.taskQueue,
       workflowId,
       args: [{ definition, customerId: 'h-race', params: resolveParams(definition, {}), profile: { segment: null, locale: customer.locale, attributes: {} } }],

@@ -494,7 +494,7 @@ describe('simulation and the workflow agree', () => {
       await event(c.id, type, data);
       sent.push({ at, type, data });
     }
-    expect(await stack.env.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'completed' });
+    expect(await stack.client.workflow.getHandle(workflowId).result()).toMatchObject({ status: 'completed' });
     const { real, simulated } = await timelines(workflowId, params, { segment: 'young', timeZone: 'Asia/Shanghai', locale: 'en', attributes: {} }, sent, t0 + 60_000);
     expect(labels(real)).toEqual(labels(simulated));
     // Times agree to within the latency of a signal and an activity on this machine.
@@ -506,7 +506,7 @@ describe('simulation and the workflow agree', () => {
     const c = await customer({ segment: 'young', timeZone: 'Asia/Shanghai' });
     const params = { considerationNudgeAfter: 'PT2S', onboardingAfter: 'P1D' };
     const { workflowId } = await start('lifecycle', c.id, params);
-    const handle = stack.env.client.workflow.getHandle(workflowId);
+    const handle = stack.client.workflow.getHandle(workflowId);
     const sent: { at: string; type: string; data: Record<string, unknown> }[] = [];
     const send = async (type: string) => {
       const at = new Date().toISOString();

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiServer } from '../api/server.js';
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
-import { eventually, startStack, type Stack } from './support/stack.js';
+import { eventually, startStack, type Stack, TEST_PAYLOAD_ENV } from './support/stack.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 let stack: Stack;
@@ -27,6 +27,7 @@ beforeAll(async () => {
     NODE_ENV: 'test',
     DATABASE_URL: dbUrl.toString(),
     TEMPORAL_ADDRESS: temporal.address,
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_TASK_QUEUE: stack.taskQueue,
     PORT: '0',
     EVENT_SWEEP_INTERVAL_MS: '200',

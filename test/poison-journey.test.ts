@@ -60,7 +60,7 @@ describe('a poison journey', () => {
     const customerId = await customer();
     const { body: started } = await api(app).post('/v1/journeys').send({ journeyKey: poison.key, customerId }).expect(201);
     const workflowId = started.workflowId as string;
-    const handle = stack.env.client.workflow.getHandle(workflowId);
+    const handle = stack.client.workflow.getHandle(workflowId);
 
     expect((await event(customerId, 'product.viewed')).deliveredTo).toEqual([workflowId]);
     const reason = 'unknown_goto_target: goto target "nowhere" does not exist (at triggers[0].steps[1])';
@@ -80,7 +80,7 @@ describe('a poison journey', () => {
     ]);
 
     const found = await eventually(
-      () => collect(stack.env.client.workflow.list({ query: `JourneyStatus="failed" AND CustomerId="${customerId}"` })),
+      () => collect(stack.client.workflow.list({ query: `JourneyStatus="failed" AND CustomerId="${customerId}"` })),
       (l) => l.length === 1,
     );
     expect(found.map((w) => w.workflowId)).toEqual([workflowId]);

@@ -66,7 +66,7 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     await stack.testDb.db.customer.create({ data: { id: customer.id, name: 'Night Owl', phone: customer.phone, timeZone: customer.timeZone, locale: 'en' } });
     const def = probe([{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }]);
     const input: JourneyWorkflowInput = { definition: def, customerId: customer.id, params: resolveParams(def) };
-    const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId: `policy:${customer.id}`, args: [input] });
+    const handle = await stack.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId: `policy:${customer.id}`, args: [input] });
     return handle;
   }
   const story = async (customerId: string, template: string) => {

@@ -7,7 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config/config.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const REAL = { TWILIO_AUTH_TOKEN: '8f3a1c9e2b7d4f60a5c1e9b3d7f2a6c4', WEBHOOK_SECRET: 'Qm9xTqv7Zr2LwP8sYk4NdJ6hFc1GtB5e' };
+const REAL = {
+  TWILIO_AUTH_TOKEN: '8f3a1c9e2b7d4f60a5c1e9b3d7f2a6c4',
+  WEBHOOK_SECRET: 'Qm9xTqv7Zr2LwP8sYk4NdJ6hFc1GtB5e',
+  TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ k1: 'q0CFmUy3xWy9oGn8gZ8Yh0rK7oOa0y2i5qXbN2C4m1c=' }),
+};
 
 describe('production refuses placeholder secrets', () => {
   it.each([
@@ -17,6 +21,7 @@ describe('production refuses placeholder secrets', () => {
     ['the built-in webhook secret', { ...REAL, WEBHOOK_SECRET: 'local-webhook-secret-change-me' }, 'WEBHOOK_SECRET is a placeholder'],
     ["the compose file's placeholder webhook secret", { ...REAL, WEBHOOK_SECRET: 'change-me-to-a-long-random-secret' }, 'WEBHOOK_SECRET is a placeholder'],
     ['an empty Twilio auth token', { ...REAL, TWILIO_AUTH_TOKEN: '  ' }, 'TWILIO_AUTH_TOKEN is not set'],
+    ['no payload encryption keys', { TWILIO_AUTH_TOKEN: REAL.TWILIO_AUTH_TOKEN, WEBHOOK_SECRET: REAL.WEBHOOK_SECRET }, 'TEMPORAL_PAYLOAD_KEYS is not set'],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(message);

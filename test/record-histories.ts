@@ -27,7 +27,7 @@ try {
   const params = resolveParams(loan, { comparisonNudgeAfter: 'PT1S', applicationAssistAfter: 'PT1S', drawdownFollowUpAfter: 'PT1S', renewalFollowUpAfter: 'PT1S' });
   const input: JourneyWorkflowInput = { definition: loan, customerId, params };
   const workflowId = journeyWorkflowId('bank-loan', customerId);
-  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
+  const handle = await stack.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input] });
   let e = 0;
   const send = (type: string, data: Record<string, unknown> = {}) => handle.signal(journeyEventSignal, { eventId: `h-${++e}`, type, occurredAt: new Date().toISOString(), data });
 
@@ -60,7 +60,7 @@ try {
   const other = 'history-2';
   await stack.testDb.db.customer.create({ data: { id: other, name: 'History Two', email: 'history2@example.com', phone: '+15550008888' } });
   const life = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: other, params: { considerationNudgeAfter: 'PT1S', onboardingAfter: 'PT1S' }, via: 'api' });
-  const lifeHandle = stack.env.client.workflow.getHandle(life.journey.workflowId);
+  const lifeHandle = stack.client.workflow.getHandle(life.journey.workflowId);
   const sendTo = (type: string, data: Record<string, unknown> = {}) =>
     lifeHandle.signal(journeyEventSignal, { eventId: `h2-${++e}`, type, occurredAt: new Date().toISOString(), data });
   await sendTo('product.viewed');
@@ -80,7 +80,7 @@ try {
   const third = 'history-3';
   await stack.testDb.db.customer.create({ data: { id: third, name: 'History Three', email: 'history3@example.com', phone: '+15550007777' } });
   const order = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: third, params: { considerationNudgeAfter: 'PT2S', onboardingAfter: 'P1D' }, via: 'api' });
-  const orderHandle = stack.env.client.workflow.getHandle(order.journey.workflowId);
+  const orderHandle = stack.client.workflow.getHandle(order.journey.workflowId);
   const sendOrder = (type: string) => orderHandle.signal(journeyEventSignal, { eventId: `h3-${++e}`, type, occurredAt: new Date().toISOString(), data: {} });
   await sendOrder('product.viewed');
   const waiting = await eventually(
@@ -111,7 +111,7 @@ try {
     triggers: [{ event: 'product.viewed', scope: 'journey' as const, replace: false, steps: [{ type: 'goto' as const, target: 'nowhere' }] }],
   };
   const poisonId = journeyWorkflowId(poison.key, third);
-  const poisonHandle = await stack.env.client.workflow.start('journeyWorkflow', {
+  const poisonHandle = await stack.client.workflow.start('journeyWorkflow', {
     taskQueue: stack.taskQueue,
     workflowId: poisonId,
     args: [{ definition: poison, customerId: third, params: {} } satisfies JourneyWorkflowInput],

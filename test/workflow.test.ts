@@ -18,7 +18,7 @@ import {
   stateQuery,
   taskCompletedSignal,
 } from '../workflows/messages.js';
-import { collect, eventually, startStack, type Stack, workflowBundle } from './support/stack.js';
+import { collect, eventually, startStack, type Stack, testDataConverter, workflowBundle } from './support/stack.js';
 
 const loan = loadBuiltIn('bank-loan');
 let stack: Stack;
@@ -44,7 +44,7 @@ async function newJourney(params: Record<string, unknown> = {}) {
     { key: JourneyStageAttr, value: loan.initialStage },
     { key: JourneyStatusAttr, value: 'running' },
   ];
-  const handle = await stack.env.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input], typedSearchAttributes });
+  const handle = await stack.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId, args: [input], typedSearchAttributes });
   let e = 0;
   const send = (type: string, data: Record<string, unknown> = {}) =>
     handle.signal(journeyEventSignal, { eventId: `${workflowId}-${++e}`, type, occurredAt: new Date().toISOString(), data });
@@ -103,7 +103,7 @@ describe('journeyWorkflow on the dev server', () => {
     const transitions = await stack.testDb.db.stageTransition.findMany({ where: { workflowId: j.workflowId }, orderBy: { seq: 'asc' } });
     expect(transitions.map((t) => t.toStage)).toEqual(['awareness', 'first_loan', 'repayment']);
     const found = await eventually(
-      () => collect(stack.env.client.workflow.list({ query: `CustomerId="${j.customerId}" AND JourneyStage="repayment"` })),
+      () => collect(stack.client.workflow.list({ query: `CustomerId="${j.customerId}" AND JourneyStage="repayment"` })),
       (l) => l.length === 1,
     );
     expect(found[0]!.workflowId).toBe(j.workflowId);
@@ -123,7 +123,7 @@ describe('journeyWorkflow on the dev server', () => {
     ]);
     // Ops find ended journeys by status: the workflow writes JourneyStatus when the journey ends.
     const exited = await eventually(
-      () => collect(stack.env.client.workflow.list({ query: `JourneyStatus="exited" AND CustomerId IN ("${a.customerId}", "${b.customerId}")` })),
+      () => collect(stack.client.workflow.list({ query: `JourneyStatus="exited" AND CustomerId IN ("${a.customerId}", "${b.customerId}")` })),
       (l) => l.length === 2,
     );
     expect(exited.map((w) => w.workflowId).sort()).toEqual([a.workflowId, b.workflowId].sort());
@@ -136,6 +136,6 @@ describe('journeyWorkflow on the dev server', () => {
     await j.send('customer.opted_out');
     await j.handle.result();
     const history = await j.handle.fetchHistory();
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, j.workflowId);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: testDataConverter() }, history, j.workflowId);
   });
 });

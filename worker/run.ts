@@ -7,7 +7,8 @@ import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { createWebhookChannel } from '../channels/webhook.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
-import { createTemporalClient } from '../service/temporal-client.js';
+import { dataConverterFor } from '../service/payload-codec.js';
+import { createTemporalClient, temporalConnectionOptions } from '../service/temporal-client.js';
 import { TemplateCatalog } from '../channels/templates.js';
 import { loadPolicy } from '../policy/policy.js';
 import type { Config } from '../config/config.js';
@@ -43,7 +44,7 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
   const templates = new TemplateCatalog(db);
   // The chorus activities start and signal journeys through the same service the API uses, with the same deadlines
   // on every Temporal call (a call past its deadline fails the activity, which is retried).
-  const { connection, client: temporal } = createTemporalClient({ ...config.temporal, callTimeoutMs: config.temporalCallTimeoutMs });
+  const { connection, client: temporal } = createTemporalClient({ ...config.temporal, payloadKeys: config.payloadKeys, callTimeoutMs: config.temporalCallTimeoutMs });
   const chorus = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions: new DefinitionStore(db, templates, undefined, config.durationLimits) });
   return {
     db,
@@ -62,9 +63,11 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
 export async function runWorker(config: Config, logger: Logger): Promise<{ shutdown(): Promise<void> }> {
   installRuntimeLogger(logger);
   const deps = await createProductionDeps(config);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  if (!config.payloadKeys) logger.warn('TEMPORAL_PAYLOAD_KEYS is not set: customer data travels to Temporal in plain text (refused in production)');
   const worker = await Worker.create({
     connection,
+    dataConverter: dataConverterFor(config.payloadKeys),
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowsPath,

@@ -5,6 +5,7 @@ import type express from 'express';
 import request from 'supertest';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
 import { createEmailChannel } from '../../channels/email.js';
 import { createSmsChannel } from '../../channels/sms.js';
@@ -17,6 +18,7 @@ import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
 import { twilioStatusRouter } from '../../api/twilio-status.js';
+import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
@@ -26,6 +28,7 @@ import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
+import { dataConverterFor } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
@@ -36,8 +39,21 @@ export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPa
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
+/** The payload keys of every test stack: fixed, so histories recorded by a test stack replay in the replay test. (A
+ * test key, never a deployment's.) */
+export const TEST_PAYLOAD_KEYS = { test1: 'dGVzdC1wYXlsb2FkLWtleS1ub3QtZm9yLXByb2R1Y3Q=' };
+export const TEST_PAYLOAD_KEY_ID = 'test1';
+/** The payload key settings of every test stack, for a service process a test starts on the stack's Temporal. */
+export const TEST_PAYLOAD_ENV = { TEMPORAL_PAYLOAD_KEYS: JSON.stringify(TEST_PAYLOAD_KEYS), TEMPORAL_PAYLOAD_KEY_ID: TEST_PAYLOAD_KEY_ID };
+/** The data converter of every test stack's clients and worker (and of a replay of what they recorded). */
+export const testDataConverter = () =>
+  dataConverterFor({ currentKeyId: TEST_PAYLOAD_KEY_ID, keys: Object.fromEntries(Object.entries(TEST_PAYLOAD_KEYS).map(([id, k]) => [id, Buffer.from(k, 'base64')])) });
+
 export interface Stack {
+  /** The Temporal test environment. Its own `env.client` has no payload codec: use `client` to read journeys. */
   env: TestWorkflowEnvironment;
+  /** A client on the environment's connection with the service's payload codec, as the API and the worker have. */
+  client: Client;
   testDb: TestDb;
   smtp: SmtpCatcher;
   sms: TwilioSink;
@@ -88,13 +104,16 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     WEBHOOK_SECRET: webhookSecret,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
+    ...TEST_PAYLOAD_ENV,
   });
+  const dataConverter = testDataConverter();
+  const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
   const templates = new TemplateCatalog(testDb.db, 0);
   await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: env.client, taskQueue, definitions });
+  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions });
   const activities = createActivities({
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
@@ -112,6 +131,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
+      dataConverter,
       activities,
     });
     const running = worker.run();
@@ -127,6 +147,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
   };
   return {
     env,
+    client,
     testDb,
     smtp,
     sms,
@@ -176,7 +197,10 @@ const stackOf = new WeakMap<express.Express, Stack>();
 
 /** The API app over the stack's database and Temporal, for supertest; API keys are the stack's (`api(app, role)` calls
  * it with one), and `verifiers` may add token verifiers before them (OIDC). */
-export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator } = {}): express.Express {
+export function createStackApp(
+  stack: Stack,
+  opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator; config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken'>> } = {},
+): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
     service: stack.service,
@@ -189,6 +213,7 @@ export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
     scope: new RmScope(stack.testDb.db),
+    ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
   stackOf.set(app, stack);
