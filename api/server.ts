@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
 import { TemplateCatalog } from '../channels/templates.js';
+import { AuditLog } from '../service/audit.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { classifyFault } from '../service/faults.js';
 import { JourneyService } from '../service/journeys.js';
@@ -53,7 +54,19 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
   let listeningUrl = '';
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
-  const app = createApp({ service, definitions, templates, twilioStatus, logger, readiness, simulator, authenticate, keys, rateLimitPerMinute: config.rateLimitPerMinute });
+  const app = createApp({
+    service,
+    definitions,
+    templates,
+    twilioStatus,
+    logger,
+    readiness,
+    simulator,
+    authenticate,
+    keys,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    audit: new AuditLog(db),
+  });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -73,6 +86,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await (app.locals.flushAudit as () => Promise<void>)();
       await sweeper.stop();
       await simulator.close();
       await connection.close();

@@ -21,6 +21,7 @@ import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
+import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
@@ -46,6 +47,8 @@ export interface Stack {
   service: JourneyService;
   /** The simulation thread pool the stack's apps share. */
   simulator: Simulator;
+  /** The audit log the stack's apps write. */
+  audit: AuditLog;
   taskQueue: string;
   /** The stack's API keys in Postgres. */
   keyStore: ApiKeyStore;
@@ -139,6 +142,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     keyStore,
     keys,
     keyFor,
+    audit: new AuditLog(testDb.db),
     async stop() {
       for (const w of [...workers]) await w.stop();
       await simulator.close();
@@ -182,6 +186,7 @@ export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number
     templates: stack.templates,
     logger,
     simulator: opts.simulator ?? stack.simulator,
+    audit: stack.audit,
     readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
