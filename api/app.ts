@@ -16,6 +16,7 @@ import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
+import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
 
 export interface AppDeps {
@@ -34,6 +35,8 @@ export interface AppDeps {
   authenticate: RequestHandler;
   /** The API keys, for the admin's key routes. */
   keys: ApiKeyStore;
+  /** What an rm may see (its customers, their journeys and messages, its tasks). */
+  scope: RmScope;
   /** Requests per minute per principal (default 1200). */
   rateLimitPerMinute?: number;
   /** Where every change and every read of personal data is recorded. */
@@ -57,6 +60,7 @@ export function createApp({
   simulator,
   authenticate,
   keys,
+  scope,
   rateLimitPerMinute = 1200,
   audit,
 }: AppDeps): express.Express {
@@ -99,7 +103,12 @@ export function createApp({
   app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
   app.use(cleanStrings);
 
-  app.put('/v1/customers/:customerId', async (req, res) => {
+  // Who may do what: the role matrix of the README (admin may do everything; `allow` lets it through). An rm sees only
+  // its own customers, their journeys and messages, and its own tasks (service/scope.ts); anything else reads as 404.
+  const READERS = ['rm', 'ops'] as const;
+  const DEFINITION_READERS = ['designer', 'ops'] as const;
+
+  app.put('/v1/customers/:customerId', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
     const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'), actorOf(res));
     res.status(created ? 201 : 200).json(customer);
@@ -109,91 +118,100 @@ export function createApp({
     auditNote(res, { detail: { journeysExited: erased.journeysExited } });
     res.status(202).json(erased);
   });
-  app.get('/v1/customers/:customerId', async (req, res) => {
-    res.json(await service.getCustomer(param(req, 'customerId')));
+  app.get('/v1/customers/:customerId', allow('system', ...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
+    await scope.customer(principalOf(res), customerId);
+    res.json(await service.getCustomer(customerId));
   });
-  app.post('/v1/customers/:customerId/events', async (req, res) => {
+  app.post('/v1/customers/:customerId/events', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
     const event = parse(EventBody, body(req), 'body');
     await service.getCustomer(customerId);
     auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
     res.status(202).json(await service.receiveEvent(customerId, event, undefined, actorOf(res)));
   });
-  app.get('/v1/customers/:customerId/journeys', async (req, res) => {
-    res.json({ journeys: await service.listCustomerJourneys(param(req, 'customerId')) });
+  app.get('/v1/customers/:customerId/journeys', allow(...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
+    await scope.customer(principalOf(res), customerId);
+    res.json({ journeys: await service.listCustomerJourneys(customerId) });
   });
-  app.get('/v1/customers/:customerId/messages', async (req, res) => {
+  app.get('/v1/customers/:customerId/messages', allow(...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
     const { limit } = parse(ListQuery, req.query, 'query');
-    res.json({ messages: await service.listCustomerMessages(param(req, 'customerId'), limit) });
+    await scope.customer(principalOf(res), customerId);
+    res.json({ messages: await service.listCustomerMessages(customerId, limit) });
   });
 
-  app.post('/v1/journeys', async (req, res) => {
+  app.post('/v1/journeys', allow('system'), async (req, res) => {
     const start = parse(StartJourneyBody, body(req), 'body');
     auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
     const { created, journey } = await service.startJourney({ ...start, via: 'api' });
     auditNote(res, { targetId: journey.workflowId, detail: { created } });
     res.status(created ? 201 : 200).json(journey);
   });
-  app.get('/v1/journeys/:workflowId', async (req, res) => {
-    res.json(await service.getJourney(journeyParam(req)));
+  app.get('/v1/journeys/:workflowId', allow(...READERS), async (req, res) => {
+    const workflowId = journeyParam(req);
+    await scope.journey(principalOf(res), workflowId);
+    res.json(await service.getJourney(workflowId));
   });
-  app.post('/v1/journeys/:workflowId/events', async (req, res) => {
+  app.post('/v1/journeys/:workflowId/events', allow('system'), async (req, res) => {
     const event = parse(EventBody, body(req), 'body');
     auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
     res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event, actorOf(res)));
   });
-  app.post('/v1/journeys/:workflowId/exit', async (req, res) => {
+  app.post('/v1/journeys/:workflowId/exit', allow('system', 'ops'), async (req, res) => {
     const { reason } = parse(ExitBody, body(req), 'body');
     res.status(202).json(await service.exitJourney(journeyParam(req), reason));
   });
 
-  app.get('/v1/tasks', async (req, res) => {
-    const q = parse(TaskQuery, req.query, 'query');
-    auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
-    res.json({ tasks: await service.listTasks(q) });
+  app.get('/v1/tasks', allow(...READERS), async (req, res) => {
+    const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
+    if (q) auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
+    res.json({ tasks: q ? await service.listTasks(q) : [] });
   });
-  app.post('/v1/tasks/:taskId/complete', async (req, res) => {
+  app.post('/v1/tasks/:taskId/complete', allow(...READERS), async (req, res) => {
     const taskId = param(req, 'taskId');
     const done = parse(CompleteTaskBody, body(req), 'body');
+    await scope.task(principalOf(res), taskId);
     auditNote(res, { detail: { outcome: done.outcome } });
     res.json(await service.completeTask(taskId, done));
   });
 
   const version = (req: Request) => parse(z.coerce.number().int().min(1), req.params.version, 'params');
   const definitionKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
-  app.get('/v1/journey-definitions/schema', (_req, res) => {
+  app.get('/v1/journey-definitions/schema', allow(...DEFINITION_READERS), (_req, res) => {
     res.json(definitionJsonSchema());
   });
-  app.post('/v1/journey-definitions/validate', async (req, res) => {
+  app.post('/v1/journey-definitions/validate', allow('designer'), async (req, res) => {
     res.json(await definitions.validate(req.body));
   });
-  app.post('/v1/journey-definitions/simulate', async (req, res) => {
+  app.post('/v1/journey-definitions/simulate', allow('designer'), async (req, res) => {
     res.json(await runSimulation(definitions, simulator, parse(SimulateBody, body(req), 'body')));
   });
-  app.get('/v1/journey-definitions', async (_req, res) => {
+  app.get('/v1/journey-definitions', allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ definitions: await definitions.list() });
   });
-  app.post('/v1/journey-definitions', async (req, res) => {
+  app.post('/v1/journey-definitions', allow('designer'), async (req, res) => {
     const draft = await definitions.createDraft(req.body, principalOf(res).id);
     auditNote(res, { targetId: `${draft.key}@${draft.version}` });
     res.status(201).json(draft);
   });
-  app.get('/v1/journey-definitions/:key/versions/:version', async (req, res) => {
+  app.get('/v1/journey-definitions/:key/versions/:version', allow(...DEFINITION_READERS), async (req, res) => {
     res.json(await definitions.get(definitionKey(req), version(req)));
   });
-  app.post('/v1/journey-definitions/:key/versions/:version/publish', async (req, res) => {
+  app.post('/v1/journey-definitions/:key/versions/:version/publish', allow('ops'), async (req, res) => {
     const published = await definitions.publish(definitionKey(req), version(req), principalOf(res).id);
     auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
     res.json(published);
   });
-  app.post('/v1/journey-definitions/:key/versions/:version/retire', async (req, res) => {
+  app.post('/v1/journey-definitions/:key/versions/:version/retire', allow('ops'), async (req, res) => {
     res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
   });
 
-  app.get('/v1/templates', async (_req, res) => {
+  app.get('/v1/templates', allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ templates: await templates.list() });
   });
-  app.put('/v1/templates/:key/:channel/:locale', async (req, res) => {
+  app.put('/v1/templates/:key/:channel/:locale', allow('designer'), async (req, res) => {
     const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
     const content = parse(Content, body(req), 'body');
     checkUpload(channel, locale, content);
@@ -201,7 +219,7 @@ export function createApp({
     auditNote(res, { targetId: `${key}/${channel}/${locale}@${row.version}` });
     res.status(201).json(row);
   });
-  app.get('/v1/templates/:key/:channel/:locale/versions', async (req, res) => {
+  app.get('/v1/templates/:key/:channel/:locale/versions', allow(...DEFINITION_READERS), async (req, res) => {
     const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
     const versions = await templates.versions(key, channel, locale);
     if (versions.length === 0) throw new NotFound('not_found', `no ${channel} template "${key}" in ${locale}`);
@@ -213,14 +231,16 @@ export function createApp({
     auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
     res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
   });
-  app.post('/v1/templates/preview', async (req, res) => {
-    res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
-  });
   app.get('/v1/audit', allow('ops'), async (req, res) => {
     res.json({ entries: await audit.query(parse(AuditQuery, req.query, 'query')) });
   });
-  app.get('/v1/messages/:messageId', async (req, res) => {
-    res.json(await service.getMessage(parse(z.uuid(), req.params.messageId, 'params')));
+  app.post('/v1/templates/preview', allow('designer'), async (req, res) => {
+    res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
+  });
+  app.get('/v1/messages/:messageId', allow(...READERS), async (req, res) => {
+    const messageId = parse(z.uuid(), req.params.messageId, 'params');
+    await scope.message(principalOf(res), messageId);
+    res.json(await service.getMessage(messageId));
   });
 
   app.post('/v1/api-keys', allow('admin'), async (req, res) => {

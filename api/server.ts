@@ -14,8 +14,10 @@ import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
+import { RmScope } from '../service/scope.js';
 import { createApp } from './app.js';
 import { authenticator } from './auth.js';
+import { oidcVerifier } from './oidc.js';
 import { twilioStatusRouter } from './twilio-status.js';
 
 /** A readiness check answers within this, whatever the peer does. */
@@ -48,7 +50,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const keys = new ApiKeyStore(db);
   await keys.upsertConfigured(config.apiKeys);
   if (config.apiKeys.length) logger.info({ keys: config.apiKeys.length }, 'API keys from configuration stored');
-  const authenticate = authenticator([(token) => keys.authenticate(token)]);
+  const authenticate = authenticator([...(config.oidc ? [oidcVerifier(config.oidc, logger)] : []), (token) => keys.authenticate(token)]);
 
   const simulator = new Simulator(config.simulation);
   const sweeper = startEventSweeper({ db, service, logger }, config.eventSweep);
@@ -64,6 +66,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     simulator,
     authenticate,
     keys,
+    scope: new RmScope(db),
     rateLimitPerMinute: config.rateLimitPerMinute,
     audit: new AuditLog(db),
   });

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 import { ConfiguredKey } from '../service/api-keys.js';
+import type { OidcConfig } from '../api/oidc.js';
 
 /** API_KEYS: a JSON list of keys given by configuration. Never echoed in an error (it holds secrets). */
 const ApiKeysJson = z.string().transform((raw, ctx) => {
@@ -61,6 +62,25 @@ const schema = z.object({
   /** Keys the API accepts from start-up: a JSON list of {"key", "role", "rmId"?, "name"?}, each key ≥ 24 characters;
    * stored hashed (by hash, so a key given again is updated, not duplicated). */
   API_KEYS: ApiKeysJson.optional(),
+  /** OIDC bearer tokens: accepted when OIDC_ISSUER is set (then OIDC_AUDIENCE is required). */
+  OIDC_ISSUER: z.string().url().optional(),
+  OIDC_AUDIENCE: z.string().min(1).optional(),
+  /** Unset: the jwks_uri of the issuer's /.well-known/openid-configuration. */
+  OIDC_JWKS_URL: z.string().url().optional(),
+  /** The claims the role and the RM id are read from (a dotted path reaches into an object, e.g. realm_access.roles). */
+  OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
+  OIDC_RM_ID_CLAIM: z.string().min(1).default('rm_id'),
+  /** The signature algorithms accepted, comma-separated. */
+  OIDC_ALGORITHMS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256', 'ES256']),
   /** Requests per minute one principal may make; more are answered 429 with Retry-After. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
@@ -91,6 +111,8 @@ export type Config = {
   apiKeys: ConfiguredKey[];
   /** Requests per minute per principal. */
   rateLimitPerMinute: number;
+  /** Set when OIDC_ISSUER is: bearer tokens from that identity provider are accepted. */
+  oidc?: OidcConfig;
 };
 
 export class ConfigError extends Error {}
@@ -123,6 +145,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.OIDC_ISSUER !== undefined && e.OIDC_AUDIENCE === undefined) throw new ConfigError('invalid configuration: OIDC_AUDIENCE: required when OIDC_ISSUER is set');
   if (e.NODE_ENV === 'production') {
     const problems = productionProblems(given);
     if (problems.length)
@@ -152,6 +175,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
     apiKeys: e.API_KEYS ?? [],
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    ...(e.OIDC_ISSUER !== undefined
+      ? {
+          oidc: {
+            issuer: e.OIDC_ISSUER,
+            audience: e.OIDC_AUDIENCE!,
+            ...(e.OIDC_JWKS_URL !== undefined ? { jwksUrl: e.OIDC_JWKS_URL } : {}),
+            roleClaim: e.OIDC_ROLE_CLAIM,
+            rmIdClaim: e.OIDC_RM_ID_CLAIM,
+            algorithms: e.OIDC_ALGORITHMS,
+          },
+        }
+      : {}),
   };
 }
 

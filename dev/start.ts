@@ -9,14 +9,18 @@
 // in reverse order and exits 0; so does the death of the process that launched this one (npm, tsx). The Temporal dev
 // server is supervised so that it dies with this process even on SIGKILL, and one an earlier start left behind is
 // stopped (dev/temporal-dev-server.ts).
+// With no API_KEYS given, the first start makes one API key per role (the rm key for DEV_RM_ID), writes them to
+// DATA_DIR/dev-keys.json (mode 0600) and later starts reuse them; the banner prints them.
 // The API listens on 127.0.0.1 unless HOST says otherwise (PORT, default 3000). The embedded peers' ports can be moved
 // with DEV_TEMPORAL_PORT, DEV_TEMPORAL_UI_PORT, DEV_POSTGRES_PORT, DEV_SMTP_PORT, DEV_MAIL_PAGE_PORT,
 // DEV_TWILIO_SINK_PORT and DEV_WEBHOOK_SINK_PORT (0 picks a free port where the peer allows it).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../config/logger.js';
+import { ROLES, type Role } from '../api/principal.js';
+import { newKey } from '../service/api-keys.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startSmtpCatcher } from './smtp-catcher.js';
@@ -82,6 +86,7 @@ async function main(): Promise<void> {
     }
   };
   let started = false;
+  let devKeys: DevKeys | undefined;
   let firstSignalAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     // A terminal Ctrl-C reaches this process twice under tsx (from the terminal, and relayed by the tsx parent),
@@ -186,7 +191,13 @@ async function main(): Promise<void> {
       urls.push(['Webhook', env.WEBHOOK_URL]);
     }
 
-    // (f) the service, in this process, on the environment built above. Loaded lazily so that a broken service
+    // (f) API keys: the ones given, or this machine's development keys.
+    if (!env.API_KEYS?.trim()) {
+      devKeys = loadOrMakeDevKeys(path.join(dataDir, DEV_KEYS_FILE));
+      env.API_KEYS = JSON.stringify(ROLES.map((role) => ({ key: devKeys![role], role, name: `dev ${role}`, ...(role === 'rm' ? { rmId: devKeys!.rmId } : {}) })));
+    }
+
+    // (g) the service, in this process, on the environment built above. Loaded lazily so that a broken service
     // module is reported as a start-up failure, with the peers above stopped cleanly.
     const config = loadConfig(env);
     const appLogger = createLogger(config, 'journeys');
@@ -212,7 +223,30 @@ async function main(): Promise<void> {
   urls.push(['Data folder', dataDir]);
   const width = Math.max(...urls.map(([k]) => k.length));
   const lines = urls.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
-  process.stdout.write(`\nJourneys is running.\n${lines.join('\n')}\n\nCtrl-C stops it.\n\n`);
+  const keyLines = devKeys
+    ? `\n\nAPI keys (development only; also in ${path.join(dataDir, DEV_KEYS_FILE)}), as Authorization: Bearer <key>:\n${ROLES.map(
+        (r) => `  ${r.padEnd(8)}  ${devKeys![r]}${r === 'rm' ? ` (${devKeys!.rmId})` : ''}`,
+      ).join('\n')}`
+    : '';
+  process.stdout.write(`\nJourneys is running.\n${lines.join('\n')}${keyLines}\n\nCtrl-C stops it.\n\n`);
+}
+
+const DEV_KEYS_FILE = 'dev-keys.json';
+/** The RM the development rm key speaks for. */
+const DEV_RM_ID = 'rm-001';
+type DevKeys = Record<Role, string> & { rmId: string };
+
+/** This machine's development keys: read back from the data folder, or made (one per role) and written there, readable
+ * by this user only. */
+function loadOrMakeDevKeys(file: string): DevKeys {
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevKeys>;
+    if (ROLES.every((r) => typeof saved[r] === 'string' && saved[r].length >= 24) && typeof saved.rmId === 'string') return saved as DevKeys;
+  }
+  const keys = { ...(Object.fromEntries(ROLES.map((r) => [r, newKey()])) as Record<Role, string>), rmId: DEV_RM_ID };
+  writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return keys;
 }
 
 async function startEmbeddedPostgresOnPreferredPort(dataDir: string, port: number, logger: Logger) {

@@ -3,7 +3,7 @@
 // Each case runs the real entry point (tsx dev/start.ts, as `npm start` does) on a temporary data folder and free
 // ports, against a database of the test Postgres server.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,7 +68,7 @@ type Run = { launcher: ChildProcess; output: () => string; exited: Promise<numbe
 /** `npm start`'s entry point, as npm runs it: the tsx CLI, which runs dev/start.ts in a child node process. */
 function startDev(dataDir: string, temporalPort: number, uiPort: number): Run {
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: testDb.url, PORT: '0', LOG_LEVEL: 'warn', NODE_ENV: 'development' };
-  for (const k of ['TEMPORAL_ADDRESS', 'HOST', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_API_BASE_URL', 'WEBHOOK_URL']) delete env[k];
+  for (const k of ['TEMPORAL_ADDRESS', 'HOST', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_API_BASE_URL', 'WEBHOOK_URL', 'API_KEYS']) delete env[k];
   Object.assign(env, {
     DEV_TEMPORAL_PORT: String(temporalPort),
     DEV_TEMPORAL_UI_PORT: String(uiPort),
@@ -131,6 +131,27 @@ describe('npm start cleans up after itself', () => {
     expect(await run.exited).toBe(0);
   });
 
+  it('with no API_KEYS, the first start makes a key per role: in the banner, in dev-keys.json (0600), and the API takes them', { timeout: BOOT_MS + 30_000 }, async () => {
+    const dataDir = tempDir();
+    const run = startDev(dataDir, await freePort(), await freePort());
+    const banner = await run.banner;
+    const api = /API\s+(http:\/\/[^\s]+)/.exec(banner)![1]!;
+    const file = path.join(dataDir, 'dev-keys.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const keys = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    expect(keys.rmId).toBe('rm-001');
+    for (const role of ['system', 'rm', 'designer', 'ops', 'admin']) {
+      expect(keys[role]).toMatch(/^jk_[\w-]{43}$/);
+      expect(banner).toContain(keys[role]);
+    }
+    const as = (key?: string) => fetch(`${api}/v1/api-keys`, { headers: key ? { authorization: `Bearer ${key}` } : {} }).then((r) => r.status);
+    expect(await as(keys.admin)).toBe(200);
+    expect(await as(keys.ops)).toBe(403);
+    expect(await as()).toBe(401);
+    run.launcher.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
   it('SIGKILL of the process running npm start: its Temporal dev server is gone soon after', { timeout: BOOT_MS + 60_000 }, async () => {
     const dataDir = tempDir();
     const run = startDev(dataDir, await freePort(), await freePort());
@@ -163,8 +184,11 @@ describe('npm start cleans up after itself', () => {
     await until('the first start is gone', () => !alive(left.service) && !alive(left.supervisor));
     expect(alive(left.temporal)).toBe(true);
 
+    const keys = readFileSync(path.join(dataDir, 'dev-keys.json'), 'utf8');
     const second = startDev(dataDir, port, uiPort); // the same ports: it would fail with "port in use" otherwise
-    await second.banner;
+    // A later start reuses the keys the first one made.
+    expect(await second.banner).toContain((JSON.parse(keys) as { admin: string }).admin);
+    expect(readFileSync(path.join(dataDir, 'dev-keys.json'), 'utf8')).toBe(keys);
     expect(alive(left.temporal)).toBe(false);
     const now = track(dataDir);
     expect(now.temporal).not.toBe(left.temporal);

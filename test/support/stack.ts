@@ -16,9 +16,11 @@ import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
 import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
+import { twilioStatusRouter } from '../../api/twilio-status.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
+import { RmScope } from '../../service/scope.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { AuditLog } from '../../service/audit.js';
@@ -188,8 +190,10 @@ export function createStackApp(stack: Stack, opts: { rateLimitPerMinute?: number
     simulator: opts.simulator ?? stack.simulator,
     audit: stack.audit,
     readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+    twilioStatus: twilioStatusRouter({ db: stack.testDb.db, authToken: stack.config.twilio.authToken, publicBaseUrl: 'http://127.0.0.1', logger }),
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
+    scope: new RmScope(stack.testDb.db),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
   stackOf.set(app, stack);
