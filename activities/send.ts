@@ -145,6 +145,8 @@ export function createSendActivity(deps: SendDeps) {
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
+    // 0. An erased customer is never sent to (their address is gone, the row stays for the id's facts).
+    if (customer.erasedAt) return settle('suppressed', 'erased');
     // 1. Consent and an address: checked on every attempt (consent may be withdrawn while a send waits).
     const consents = (customer.consents ?? {}) as Record<string, unknown>;
     if (consents[input.channel] === false) return settle('suppressed', 'no_consent');
@@ -179,7 +181,9 @@ export function createSendActivity(deps: SendDeps) {
     // already holding a slot (a retry after a provider error) keeps it.
     if (message.status !== 'sending') {
       const decision = await db.$transaction(async (tx) => {
-        await tx.$queryRaw`SELECT id FROM customers WHERE id = ${input.customerId} FOR UPDATE`;
+        const [locked] = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${input.customerId} FOR UPDATE`;
+        // Erased since it was read above: the address must not be written back.
+        if (locked?.erased_at) return { capped: false as const, erased: true as const };
         for (const c of capsFor(policy, cls, input.channel)) {
           const since = windowStart(now, c.window);
           const counted = await tx.message.findMany({
@@ -217,8 +221,9 @@ export function createSendActivity(deps: SendDeps) {
             attempts: { increment: 1 },
           },
         });
-        return { capped: false as const };
+        return { capped: false as const, erased: false as const };
       });
+      if (decision.erased) return settle('suppressed', 'erased');
       if (decision.capped) {
         const detail = { limit: decision.cap.limit, window: decision.cap.window, used: decision.used, higherPriorityWaiting: decision.ahead };
         return policy.onCap[cls] === 'drop' ? settle('dropped', 'frequency_cap', detail) : defer(decision.freeAt, 'frequency_cap', detail);

@@ -4,15 +4,18 @@ import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
 import { Content, type TemplateCatalog } from '../channels/templates.js';
+import { NotFound } from '../service/errors.js';
 import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
-import { checkUpload, PreviewBody, previewTemplate } from '../service/templates.js';
+import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
+import { AuditQuery, type AuditLog } from '../service/audit.js';
+import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
@@ -39,11 +42,16 @@ export interface AppDeps {
   rateLimitPerMinute?: number;
   /** The codec server for the Temporal UI (api/codec.ts); unset when payloads are not encrypted. */
   codec?: CodecServerOptions;
+  /** Where every change and every read of personal data is recorded. */
+  audit: AuditLog;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
+
+/** Who made a change and in which request: a consent change keeps it. */
+const actorOf = (res: express.Response) => ({ principalId: principalOf(res).id, ...(requestIdOf(res) !== undefined ? { requestId: requestIdOf(res)! } : {}) });
 
 export function createApp({
   service,
@@ -58,9 +66,15 @@ export function createApp({
   scope,
   rateLimitPerMinute = 1200,
   codec,
+  audit,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // Every response names its request; every change and every read of personal data is recorded once it is answered.
+  const trail = auditTrail(audit, logger);
+  app.locals.flushAudit = trail.flush;
+  app.use(requestIds);
+  app.use(trail);
   // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
   if (twilioStatus) app.use(twilioStatus);
   app.get('/healthz', (_req, res) => {
@@ -108,8 +122,13 @@ export function createApp({
 
   app.put('/v1/customers/:customerId', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
-    const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'));
+    const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'), actorOf(res));
     res.status(created ? 201 : 200).json(customer);
+  });
+  app.delete('/v1/customers/:customerId', allow(), async (req, res) => {
+    const erased = await service.eraseCustomer(param(req, 'customerId'));
+    auditNote(res, { detail: { journeysExited: erased.journeysExited } });
+    res.status(202).json(erased);
   });
   app.get('/v1/customers/:customerId', allow('system', ...READERS), async (req, res) => {
     const customerId = param(req, 'customerId');
@@ -120,7 +139,8 @@ export function createApp({
     const customerId = param(req, 'customerId');
     const event = parse(EventBody, body(req), 'body');
     await service.getCustomer(customerId);
-    res.status(202).json(await service.receiveEvent(customerId, event));
+    auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
+    res.status(202).json(await service.receiveEvent(customerId, event, undefined, actorOf(res)));
   });
   app.get('/v1/customers/:customerId/journeys', allow(...READERS), async (req, res) => {
     const customerId = param(req, 'customerId');
@@ -135,7 +155,10 @@ export function createApp({
   });
 
   app.post('/v1/journeys', allow('system'), async (req, res) => {
-    const { created, journey } = await service.startJourney({ ...parse(StartJourneyBody, body(req), 'body'), via: 'api' });
+    const start = parse(StartJourneyBody, body(req), 'body');
+    auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
+    const { created, journey } = await service.startJourney({ ...start, via: 'api' });
+    auditNote(res, { targetId: journey.workflowId, detail: { created } });
     res.status(created ? 201 : 200).json(journey);
   });
   app.get('/v1/journeys/:workflowId', allow(...READERS), async (req, res) => {
@@ -145,7 +168,8 @@ export function createApp({
   });
   app.post('/v1/journeys/:workflowId/events', allow('system'), async (req, res) => {
     const event = parse(EventBody, body(req), 'body');
-    res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event));
+    auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
+    res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event, actorOf(res)));
   });
   app.post('/v1/journeys/:workflowId/exit', allow('system', 'ops'), async (req, res) => {
     const { reason } = parse(ExitBody, body(req), 'body');
@@ -154,13 +178,15 @@ export function createApp({
 
   app.get('/v1/tasks', allow(...READERS), async (req, res) => {
     const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
+    if (q) auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
     res.json({ tasks: q ? await service.listTasks(q) : [] });
   });
   app.post('/v1/tasks/:taskId/complete', allow(...READERS), async (req, res) => {
     const taskId = param(req, 'taskId');
-    const outcome = parse(CompleteTaskBody, body(req), 'body');
+    const done = parse(CompleteTaskBody, body(req), 'body');
     await scope.task(principalOf(res), taskId);
-    res.json(await service.completeTask(taskId, outcome));
+    auditNote(res, { detail: { outcome: done.outcome } });
+    res.json(await service.completeTask(taskId, done));
   });
 
   const version = (req: Request) => parse(z.coerce.number().int().min(1), req.params.version, 'params');
@@ -178,16 +204,20 @@ export function createApp({
     res.json({ definitions: await definitions.list() });
   });
   app.post('/v1/journey-definitions', allow('designer'), async (req, res) => {
-    res.status(201).json(await definitions.createDraft(req.body));
+    const draft = await definitions.createDraft(req.body, principalOf(res).id);
+    auditNote(res, { targetId: `${draft.key}@${draft.version}` });
+    res.status(201).json(draft);
   });
   app.get('/v1/journey-definitions/:key/versions/:version', allow(...DEFINITION_READERS), async (req, res) => {
     res.json(await definitions.get(definitionKey(req), version(req)));
   });
   app.post('/v1/journey-definitions/:key/versions/:version/publish', allow('ops'), async (req, res) => {
-    res.json(await definitions.publish(definitionKey(req), version(req)));
+    const published = await definitions.publish(definitionKey(req), version(req), principalOf(res).id);
+    auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
+    res.json(published);
   });
   app.post('/v1/journey-definitions/:key/versions/:version/retire', allow('ops'), async (req, res) => {
-    res.json(await definitions.retire(definitionKey(req), version(req)));
+    res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
   });
 
   app.get('/v1/templates', allow(...DEFINITION_READERS), async (_req, res) => {
@@ -197,8 +227,24 @@ export function createApp({
     const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
     const content = parse(Content, body(req), 'body');
     checkUpload(channel, locale, content);
-    const row = await templates.put(key, channel, locale, content);
+    const row = await templates.put(key, channel, locale, content, principalOf(res).id);
+    auditNote(res, { targetId: `${key}/${channel}/${locale}@${row.version}` });
     res.status(201).json(row);
+  });
+  app.get('/v1/templates/:key/:channel/:locale/versions', allow(...DEFINITION_READERS), async (req, res) => {
+    const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
+    const versions = await templates.versions(key, channel, locale);
+    if (versions.length === 0) throw new NotFound('not_found', `no ${channel} template "${key}" in ${locale}`);
+    res.json({ versions });
+  });
+  app.post('/v1/templates/:key/:channel/:locale/versions/:version/publish', allow('ops'), async (req, res) => {
+    const t = parse(TemplateParams, { key: req.params.key, channel: req.params.channel, locale: req.params.locale }, 'params');
+    const published = await publishTemplate(templates, t, version(req), principalOf(res).id);
+    auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
+    res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
+  });
+  app.get('/v1/audit', allow('ops'), async (req, res) => {
+    res.json({ entries: await audit.query(parse(AuditQuery, req.query, 'query')) });
   });
   app.post('/v1/templates/preview', allow('designer'), async (req, res) => {
     res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
@@ -210,7 +256,9 @@ export function createApp({
   });
 
   app.post('/v1/api-keys', allow('admin'), async (req, res) => {
-    res.status(201).json(await keys.create(parse(KeySpec, body(req), 'body'), principalOf(res).id));
+    const made = await keys.create(parse(KeySpec, body(req), 'body'), principalOf(res).id);
+    auditNote(res, { targetId: made.id, detail: { role: made.role } });
+    res.status(201).json(made);
   });
   app.get('/v1/api-keys', allow('admin'), async (_req, res) => {
     res.json({ keys: await keys.list() });

@@ -134,6 +134,8 @@ export function statusOf(err: DomainError): number {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (err instanceof DomainError) {
+      // The audit trail records a refusal's code (never its message, which may quote input).
+      res.locals.errorCode = err.code;
       if (err instanceof Unavailable || err instanceof RateLimited) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       res.status(statusOf(err)).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
       return;
@@ -142,6 +144,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const e = err as { status?: number; type?: string; message?: string };
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       const code = e.type === 'entity.parse.failed' ? 'invalid_json' : e.type === 'entity.too.large' ? 'payload_too_large' : 'bad_request';
+      res.locals.errorCode = code;
       res.status(e.status).json({ error: { code, message: e.type === 'entity.parse.failed' ? 'request body is not valid JSON' : (e.message ?? 'bad request') } });
       return;
     }
@@ -150,10 +153,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (fault) {
       logger.warn({ code: fault.code, reason: fault.message, error: (err as { name?: string })?.name, method: req.method, path: req.path }, 'peer unavailable');
       res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+      res.locals.errorCode = fault.code;
       res.status(statusOf(fault)).json({ error: { code: fault.code, message: fault.message } });
       return;
     }
     logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    res.locals.errorCode = 'internal';
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   };
 }

@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
 import { TemplateCatalog } from '../channels/templates.js';
+import { AuditLog } from '../service/audit.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { classifyFault } from '../service/faults.js';
 import { JourneyService } from '../service/journeys.js';
@@ -70,6 +71,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     scope: new RmScope(db),
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
+    audit: new AuditLog(db),
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
@@ -90,6 +92,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      await (app.locals.flushAudit as () => Promise<void>)();
       await sweeper.stop();
       await simulator.close();
       await connection.close();

@@ -1,5 +1,6 @@
 // Message templates: per key, channel and locale, rendered with LiquidJS against the customer's profile, the event's
-// data and the journey's params. Versioned in Postgres (seeded from templates/*.json); a send uses the newest version.
+// data and the journey's params. Versioned in Postgres (seeded from templates/*.json) as draft → published versions;
+// a send uses the newest published version (four-eyes: a draft goes live only when another principal publishes it).
 // Text is rendered as is; HTML escapes every output.
 //
 // Templates are written by people outside the engineering team and run inside the worker, so rendering is sandboxed:
@@ -10,6 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import diff, { type Difference } from 'microdiff';
 import { type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
 import { z } from 'zod';
 import type { Channel } from '../engine/definition.js';
@@ -42,6 +44,8 @@ export const OUTPUT_CAPS: Record<Channel, { subject: number; text: number; html:
 };
 
 export const DEFAULT_LOCALE = 'en';
+/** The principal that loads the built-in templates and journeys at start-up (it drafts and publishes them). */
+export const SEED_PRINCIPAL = 'system:seed';
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');
 
 /** The engines' file system: nothing exists and nothing can be read. */
@@ -200,7 +204,24 @@ export function renderContent(content: TemplateContent, channel: Channel, vars: 
   };
 }
 
-/** Templates as versioned rows in Postgres. */
+type TemplateRow = {
+  key: string;
+  channel: string;
+  locale: string;
+  version: number;
+  status: string;
+  subject: string | null;
+  text: string;
+  html: string | null;
+};
+const contentOf = (r: Pick<TemplateRow, 'subject' | 'text' | 'html'>): TemplateContent => ({
+  ...(r.subject !== null ? { subject: r.subject } : {}),
+  text: r.text,
+  ...(r.html !== null ? { html: r.html } : {}),
+});
+const ORDER = [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }] as const;
+
+/** Templates as versioned rows in Postgres: drafts, and published versions a send may use. */
 export class TemplateCatalog {
   private cached?: { at: number; store: Promise<TemplateStore> };
 
@@ -209,56 +230,116 @@ export class TemplateCatalog {
     private readonly cacheMs = 5_000,
   ) {}
 
-  /** Loads the files' templates as version 1 of every (key, channel, locale) that has no version yet. */
+  /** Loads the files' templates as published version 1 of every (key, channel, locale) that has no version yet. */
   async seed(files = TemplateStore.fromFiles()): Promise<number> {
+    const now = new Date();
     const r = await this.db.messageTemplate.createMany({
-      data: files
-        .all()
-        .map((t) => ({ key: t.key, channel: t.channel, locale: t.locale, version: 1, subject: t.content.subject ?? null, text: t.content.text, html: t.content.html ?? null })),
+      data: files.all().map((t) => ({
+        key: t.key,
+        channel: t.channel,
+        locale: t.locale,
+        version: 1,
+        status: 'published',
+        subject: t.content.subject ?? null,
+        text: t.content.text,
+        html: t.content.html ?? null,
+        createdBy: SEED_PRINCIPAL,
+        publishedBy: SEED_PRINCIPAL,
+        publishedAt: now,
+      })),
       skipDuplicates: true,
     });
     this.cached = undefined;
     return r.count;
   }
 
-  /** The newest version of every template (cached briefly: a send does not query templates each time). */
+  /** The newest published version of every template (cached briefly: a send does not query templates each time). */
   snapshot(): Promise<TemplateStore> {
     if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.store;
-    const store = this.db.messageTemplate
-      .findMany({ orderBy: [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }], distinct: ['key', 'channel', 'locale'] })
-      .then((rows) => {
-        const entries: Entries = new Map();
-        for (const r of rows) {
-          const id = `${r.key}|${r.channel}`;
-          entries.set(id, {
-            ...(entries.get(id) ?? {}),
-            [r.locale]: { ...(r.subject !== null ? { subject: r.subject } : {}), text: r.text, ...(r.html !== null ? { html: r.html } : {}) },
-          });
-        }
-        return new TemplateStore(entries);
-      });
+    const store = this.db.messageTemplate.findMany({ where: { status: 'published' }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] }).then((rows) => {
+      const entries: Entries = new Map();
+      for (const r of rows) {
+        const id = `${r.key}|${r.channel}`;
+        entries.set(id, { ...(entries.get(id) ?? {}), [r.locale]: contentOf(r) });
+      }
+      return new TemplateStore(entries);
+    });
     this.cached = { at: Date.now(), store };
     store.catch(() => (this.cached = undefined));
     return store;
   }
 
+  /** Every (key, channel, locale): its live (newest published) version, or its newest draft when none is live yet;
+   * `draftVersion` names a draft newer than the live version, waiting to be published. */
   async list() {
-    return this.db.messageTemplate.findMany({ orderBy: [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }], distinct: ['key', 'channel', 'locale'] });
+    const [published, drafts] = await Promise.all(
+      (['published', 'draft'] as const).map((status) => this.db.messageTemplate.findMany({ where: { status }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] })),
+    );
+    const id = (r: TemplateRow) => `${r.key}|${r.channel}|${r.locale}`;
+    const newestDraft = new Map(drafts!.map((r) => [id(r), r]));
+    const live = new Set(published!.map(id));
+    return [...published!, ...drafts!.filter((r) => !live.has(id(r)))]
+      .map((r) => {
+        const draft = newestDraft.get(id(r));
+        return { ...r, draftVersion: draft && draft.version > r.version ? draft.version : null };
+      })
+      .sort((a, b) => id(a).localeCompare(id(b)));
   }
 
-  /** Stores a new version; the previous ones stay for the record. */
-  async put(key: string, channel: Channel, locale: string, content: TemplateContent) {
+  /** Every version of one template, newest first. */
+  async versions(key: string, channel: Channel, locale: string) {
+    return this.db.messageTemplate.findMany({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
+  }
+
+  /** One stored version (any status), or undefined. */
+  async get(key: string, channel: Channel, locale: string, version: number) {
+    return (await this.db.messageTemplate.findUnique({ where: { key_channel_locale_version: { key, channel, locale, version } } })) ?? undefined;
+  }
+
+  /** Stores a new draft version, drafted by `by` (a principal id); the previous versions stay for the record. */
+  async put(key: string, channel: Channel, locale: string, content: TemplateContent, by: string) {
     for (let attempt = 0; ; attempt++) {
       const last = await this.db.messageTemplate.findFirst({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
       try {
-        const row = await this.db.messageTemplate.create({
-          data: { key, channel, locale, version: (last?.version ?? 0) + 1, subject: content.subject ?? null, text: content.text, html: content.html ?? null },
+        return await this.db.messageTemplate.create({
+          data: {
+            key,
+            channel,
+            locale,
+            version: (last?.version ?? 0) + 1,
+            status: 'draft',
+            subject: content.subject ?? null,
+            text: content.text,
+            html: content.html ?? null,
+            createdBy: by,
+          },
         });
-        this.cached = undefined;
-        return row;
       } catch (err) {
         if (attempt >= 5 || (err as { code?: string }).code !== 'P2002') throw err;
       }
     }
   }
+
+  /**
+   * Publishes a draft version, `by` a principal. What may refuse it (drafter is publisher, not a draft, older than the
+   * live version) is the caller's to check with `publishable`; this only flips a row that is still a draft, and
+   * answers the live version it replaces (undefined: the first) with the difference of their contents. Undefined when
+   * the row is no draft any more (published meanwhile).
+   */
+  async markPublished(key: string, channel: Channel, locale: string, version: number, by: string) {
+    const live = await this.db.messageTemplate.findFirst({ where: { key, channel, locale, status: 'published' }, orderBy: { version: 'desc' } });
+    const r = await this.db.messageTemplate.updateMany({
+      where: { key, channel, locale, version, status: 'draft' },
+      data: { status: 'published', publishedBy: by, publishedAt: new Date() },
+    });
+    if (r.count === 0) return undefined;
+    this.cached = undefined;
+    const row = (await this.get(key, channel, locale, version))!;
+    return { template: row, previousVersion: live?.version ?? null, diff: contentDiff(live ? contentOf(live) : {}, contentOf(row)) };
+  }
+}
+
+/** What publishing a template changes: subject, text and html against the live version's. */
+export function contentDiff(before: Partial<TemplateContent>, after: TemplateContent): Difference[] {
+  return diff(before, after);
 }

@@ -1,6 +1,8 @@
 // Journey definitions as versioned data in Postgres: draft → published → retired. A published version is never
 // changed; a new start takes the newest published version; a running journey keeps the document it started with
-// (it travels in the workflow input).
+// (it travels in the workflow input). Four-eyes: a version is published by another principal than the one who drafted
+// it, and the publish answers with what changes against the version that was live.
+import diff, { type Difference } from 'microdiff';
 import { z } from 'zod';
 import { JourneyDefinition, ParamsError, resolveParams, walkSteps } from '../engine/definition.js';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits } from '../engine/duration.js';
@@ -11,7 +13,8 @@ import type { TemplateStore } from '../channels/templates.js';
 export type TemplateSource = { snapshot(): Promise<TemplateStore> };
 import { type Db, Prisma } from '../db/client.js';
 import { builtInDefinitions, eventCatalog } from '../journeys/index.js';
-import { conflict, Invalid, notFound, Unprocessable } from './errors.js';
+import { conflict, Forbidden, Invalid, notFound, Unprocessable } from './errors.js';
+import { SEED_PRINCIPAL } from '../channels/templates.js';
 
 export type DefinitionStatus = 'draft' | 'published' | 'retired';
 
@@ -23,7 +26,14 @@ export interface StoredDefinition {
   createdAt: Date;
   publishedAt: Date | null;
   retiredAt: Date | null;
+  /** Principal ids: who drafted, published and retired this version (null for versions older than the record). */
+  createdBy: string | null;
+  publishedBy: string | null;
+  retiredBy: string | null;
 }
+
+/** What a publish answers: the version now live, and its changes against the one that was (null: the first). */
+export type Published<T> = T & { previousVersion: number | null; diff: Difference[] };
 
 export class DefinitionStore {
   private readonly knownEvents: ReadonlySet<string>;
@@ -53,7 +63,17 @@ export class DefinitionStore {
     const seeded: string[] = [];
     for (const def of builtInDefinitions()) {
       const r = await this.db.journeyDefinitionVersion.createMany({
-        data: [{ key: def.key, version: 1, status: 'published', document: { ...def, version: 1 } as Prisma.InputJsonValue, publishedAt: new Date() }],
+        data: [
+          {
+            key: def.key,
+            version: 1,
+            status: 'published',
+            document: { ...def, version: 1 } as Prisma.InputJsonValue,
+            publishedAt: new Date(),
+            createdBy: SEED_PRINCIPAL,
+            publishedBy: SEED_PRINCIPAL,
+          },
+        ],
         skipDuplicates: true,
       });
       if (r.count && (await this.db.journeyDefinitionVersion.count({ where: { key: def.key } })) === 1) seeded.push(def.key);
@@ -130,8 +150,11 @@ export class DefinitionStore {
     return { valid: problems.length === 0, problems };
   }
 
-  /** Stores a document as the next draft version of its key. */
-  async createDraft(document: unknown): Promise<StoredDefinition & { problems: Problem[] }> {
+  /**
+   * Stores a document as the next draft version of its key, drafted by `by` (a principal id). A draft under a built-in
+   * key is allowed: a bank tailors its journeys, and no draft goes live before another principal publishes it.
+   */
+  async createDraft(document: unknown, by: string): Promise<StoredDefinition & { problems: Problem[] }> {
     const def = this.parse(document);
     const problems = await this.problems(def);
     for (let attempt = 0; ; attempt++) {
@@ -139,7 +162,7 @@ export class DefinitionStore {
       const version = (last?.version ?? 0) + 1;
       try {
         const row = await this.db.journeyDefinitionVersion.create({
-          data: { key: def.key, version, status: 'draft', document: { ...def, version } as Prisma.InputJsonValue },
+          data: { key: def.key, version, status: 'draft', document: { ...def, version } as Prisma.InputJsonValue, createdBy: by },
         });
         return { ...toStored(row), problems };
       } catch (err) {
@@ -166,7 +189,15 @@ export class DefinitionStore {
         key,
         name: (latest.document as { name?: string }).name ?? key,
         publishedVersion: published?.version ?? null,
-        versions: versions.map((v) => ({ version: v.version, status: v.status, createdAt: v.createdAt, publishedAt: v.publishedAt, retiredAt: v.retiredAt })),
+        versions: versions.map((v) => ({
+          version: v.version,
+          status: v.status,
+          createdAt: v.createdAt,
+          createdBy: v.createdBy,
+          publishedAt: v.publishedAt,
+          publishedBy: v.publishedBy,
+          retiredAt: v.retiredAt,
+        })),
       };
     });
   }
@@ -191,28 +222,64 @@ export class DefinitionStore {
     return rows;
   }
 
-  async publish(key: string, version: number): Promise<StoredDefinition> {
+  /** Publishes a draft: by another principal than its drafter (403 `four_eyes`), only when it validates. */
+  async publish(key: string, version: number, by: string): Promise<Published<StoredDefinition>> {
     const stored = await this.get(key, version);
     if (stored.status !== 'draft') throw conflict('not_a_draft', `${key}@${version} is ${stored.status}; only a draft can be published`);
+    checkFourEyes(`journey definition ${key}@${version}`, stored.createdBy, by);
     const problems = await this.problems(stored.definition);
     if (problems.length)
       throw new Unprocessable('definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
-    const r = await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'draft' }, data: { status: 'published', publishedAt: new Date() } });
+    const live = await this.db.journeyDefinitionVersion.findFirst({ where: { key, status: 'published' }, orderBy: { version: 'desc' } });
+    const r = await this.db.journeyDefinitionVersion.updateMany({
+      where: { key, version, status: 'draft' },
+      data: { status: 'published', publishedAt: new Date(), publishedBy: by },
+    });
     if (r.count === 0) throw conflict('not_a_draft', `${key}@${version} changed meanwhile`);
     this.published = undefined;
-    return this.get(key, version);
+    const now = await this.get(key, version);
+    return { ...now, previousVersion: live?.version ?? null, diff: documentDiff(live ? toStored(live).definition : {}, now.definition) };
   }
 
-  async retire(key: string, version: number): Promise<StoredDefinition> {
+  async retire(key: string, version: number, by: string): Promise<StoredDefinition> {
     const stored = await this.get(key, version);
     if (stored.status !== 'published') throw conflict('not_published', `${key}@${version} is ${stored.status}; only a published version can be retired`);
-    await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'published' }, data: { status: 'retired', retiredAt: new Date() } });
+    await this.db.journeyDefinitionVersion.updateMany({ where: { key, version, status: 'published' }, data: { status: 'retired', retiredAt: new Date(), retiredBy: by } });
     this.published = undefined;
     return this.get(key, version);
   }
 }
 
-function toStored(row: { key: string; version: number; status: string; document: unknown; createdAt: Date; publishedAt: Date | null; retiredAt: Date | null }): StoredDefinition {
+/**
+ * Four-eyes: the principal who publishes a version is not the one who drafted it. A version whose drafter is not
+ * recorded (drafted before drafters were) is refused too: nobody can show it had a second pair of eyes.
+ */
+export function checkFourEyes(what: string, draftedBy: string | null, by: string): void {
+  if (draftedBy === null) throw new Forbidden('four_eyes', `${what} has no recorded drafter, so four-eyes cannot be shown: draft it again, then publish that draft`);
+  if (draftedBy === by) throw new Forbidden('four_eyes', `${what} was drafted by the principal now publishing it; four-eyes: another principal must review and publish it`);
+}
+
+/** What publishing changes: the difference between two documents, their own version numbers left out. */
+export function documentDiff(before: unknown, after: unknown): Difference[] {
+  const strip = (d: unknown) => {
+    const { version: _v, ...rest } = (d ?? {}) as Record<string, unknown>;
+    return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+  };
+  return diff(strip(before), strip(after));
+}
+
+function toStored(row: {
+  key: string;
+  version: number;
+  status: string;
+  document: unknown;
+  createdAt: Date;
+  publishedAt: Date | null;
+  retiredAt: Date | null;
+  createdBy: string | null;
+  publishedBy: string | null;
+  retiredBy: string | null;
+}): StoredDefinition {
   return {
     key: row.key,
     version: row.version,
@@ -222,6 +289,9 @@ function toStored(row: { key: string; version: number; status: string; document:
     createdAt: row.createdAt,
     publishedAt: row.publishedAt,
     retiredAt: row.retiredAt,
+    createdBy: row.createdBy,
+    publishedBy: row.publishedBy,
+    retiredBy: row.retiredBy,
   };
 }
 

@@ -32,6 +32,15 @@ export interface ServiceDeps {
   definitions: DefinitionStore;
 }
 
+/** Who asked for a change (a principal id) and in which request: the provenance a consent change keeps. */
+export interface Actor {
+  principalId: string;
+  requestId?: string;
+}
+
+/** The reason a journey ends with when its customer is erased. */
+export const ERASED_REASON = 'erased';
+
 /** How a journey came to be started: re-entry refusals are errors for the API, silent for events and journeys. */
 export type StartVia = 'api' | 'event' | 'journey';
 
@@ -87,12 +96,34 @@ export class JourneyService {
 
   // ---- customers -------------------------------------------------------------------------------------------------
 
-  async upsertCustomer(customerId: string, body: z.infer<typeof CustomerBody>) {
+  /**
+   * Creates or updates a customer. Each consent it changes is recorded with who changed it (`consent_changes`), in the
+   * same transaction. An erased customer's id is not reused: 409 `customer_erased`.
+   */
+  async upsertCustomer(customerId: string, body: z.infer<typeof CustomerBody>, actor: Actor) {
     const { consents, attributes, ...fields } = body;
-    const existing = await this.db.customer.findUnique({ where: { id: customerId } });
-    const mergedConsents = { ...((existing?.consents ?? {}) as Record<string, boolean>), ...(consents ?? {}) };
-    const data = { ...fields, consents: mergedConsents, ...(attributes !== undefined ? { attributes: attributes as Prisma.InputJsonValue } : {}) };
-    const customer = await this.db.customer.upsert({ where: { id: customerId }, create: { id: customerId, ...data }, update: data });
+    const { existing, customer } = await this.db.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM customers WHERE id = ${customerId} FOR UPDATE`;
+      const existing = await tx.customer.findUnique({ where: { id: customerId } });
+      if (existing?.erasedAt) throw conflict('customer_erased', `customer "${customerId}" was erased; its id is not used again`);
+      const before = (existing?.consents ?? {}) as Record<string, boolean>;
+      const mergedConsents = { ...before, ...(consents ?? {}) };
+      const data = { ...fields, consents: mergedConsents, ...(attributes !== undefined ? { attributes: attributes as Prisma.InputJsonValue } : {}) };
+      const customer = await tx.customer.upsert({ where: { id: customerId }, create: { id: customerId, ...data }, update: data });
+      const changes = Object.entries(consents ?? {})
+        .filter(([channel, to]) => to !== undefined && before[channel] !== to)
+        .map(([channel, to]) => ({
+          customerId,
+          channel,
+          from: before[channel] ?? null,
+          to: to!,
+          source: 'principal',
+          principalId: actor.principalId,
+          requestId: actor.requestId ?? null,
+        }));
+      if (changes.length) await tx.consentChange.createMany({ data: changes });
+      return { existing, customer };
+    });
     if (existing) {
       // Running journeys branch on the profile: they get the new snapshot.
       const running = await this.db.journey.findMany({ where: { customerId, status: 'running' }, select: { workflowId: true } });
@@ -101,10 +132,55 @@ export class JourneyService {
     return { created: existing === null, customer };
   }
 
+  /** A customer that exists and has not been erased (an erased one reads as not found). */
   async getCustomer(customerId: string) {
     const customer = await this.db.customer.findUnique({ where: { id: customerId } });
-    if (!customer) throw notFound('customer', customerId);
+    if (!customer || customer.erasedAt) throw notFound('customer', customerId);
     return customer;
+  }
+
+  /**
+   * Erases a customer: their running journeys end (exit, reason `erased`), their personal data leaves Postgres
+   * (profile fields, message recipients, subjects, bodies and provider error texts, inbound event data, task notes,
+   * journey params, feedback comments), and the facts analytics count stay under the same id (journeys and their
+   * stage transitions, message status, channel, template and story, task outcomes, goals, splits, consent history).
+   * The row stays, marked `erased_at`, so the id is not reused, events for it are refused and no send can reach it.
+   * Asking again finishes what an interrupted erasure left (journeys still running) and answers the same.
+   */
+  async eraseCustomer(customerId: string): Promise<{ customerId: string; erasedAt: Date; journeysExited: string[] }> {
+    const erasedAt = await this.db.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${customerId} FOR UPDATE`;
+      if (locked.length === 0) throw notFound('customer', customerId);
+      const at = locked[0]!.erased_at ?? new Date();
+      await tx.customer.update({
+        where: { id: customerId },
+        data: {
+          name: null,
+          email: null,
+          phone: null,
+          segment: null,
+          rmId: null,
+          timeZone: null,
+          attributes: {},
+          consents: { email: false, sms: false, webhook: false },
+          erasedAt: at,
+        },
+      });
+      await tx.message.updateMany({ where: { customerId }, data: { recipient: null, subject: null, body: null, error: null } });
+      // A provider's error text can quote the address it failed on.
+      await tx.$executeRaw`UPDATE message_events SET detail = detail - 'error' WHERE message_id IN (SELECT id FROM messages WHERE customer_id = ${customerId}) AND detail ? 'error'`;
+      // Undelivered events are settled too: the sweeper would otherwise try to deliver them to nobody, forever.
+      await tx.inboundEvent.updateMany({ where: { customerId }, data: { data: {} } });
+      await tx.inboundEvent.updateMany({ where: { customerId, deliveredAt: null }, data: { deliveredAt: at } });
+      await tx.task.updateMany({ where: { customerId }, data: { note: null } });
+      await tx.journey.updateMany({ where: { customerId }, data: { params: {} } });
+      await tx.$executeRaw`UPDATE journey_log SET data = data - 'comment' WHERE customer_id = ${customerId} AND data ? 'comment'`;
+      return at;
+    });
+    const journeysExited: string[] = [];
+    for (const id of await this.runningJourneys(customerId))
+      if (await this.signalIfRunning(id, (h) => h.signal(exitJourneySignal, { reason: ERASED_REASON }))) journeysExited.push(id);
+    return { customerId, erasedAt, journeysExited };
   }
 
   // ---- starting journeys -----------------------------------------------------------------------------------------
@@ -237,7 +313,7 @@ export class JourneyService {
    * did not finish, it is delivered again (the workflow ignores an event id it has seen), so a client's retry never
    * loses an event and never applies it twice.
    */
-  async receiveEvent(customerId: string, body: z.infer<typeof EventBody>, workflowId?: string) {
+  async receiveEvent(customerId: string, body: z.infer<typeof EventBody>, workflowId?: string, actor?: Actor) {
     const occurredAt = body.occurredAt ? new Date(body.occurredAt) : new Date();
     const data = body.data ?? {};
     let duplicate = false;
@@ -252,7 +328,21 @@ export class JourneyService {
         const channel = body.type === 'customer.opted_out' ? ConsentChannel.safeParse(data.channel).data : undefined;
         if (channel !== undefined) {
           const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
-          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...(c.consents as object), [channel]: false } } });
+          const before = (c.consents ?? {}) as Record<string, boolean>;
+          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...before, [channel]: false } } });
+          if (before[channel] !== false)
+            await tx.consentChange.create({
+              data: {
+                customerId,
+                channel,
+                from: before[channel] ?? null,
+                to: false,
+                source: 'event',
+                eventId: body.eventId,
+                principalId: actor?.principalId ?? null,
+                requestId: actor?.requestId ?? null,
+              },
+            });
         }
         return created;
       });
@@ -288,12 +378,12 @@ export class JourneyService {
     return deliveredTo;
   }
 
-  async receiveJourneyEvent(workflowId: string, body: z.infer<typeof EventBody>) {
-    const journey = await this.db.journey.findUnique({ where: { workflowId } });
-    if (!journey) throw notFound('journey', workflowId);
+  async receiveJourneyEvent(workflowId: string, body: z.infer<typeof EventBody>, actor?: Actor) {
+    const journey = await this.db.journey.findUnique({ where: { workflowId }, include: { customer: { select: { erasedAt: true } } } });
+    if (!journey || journey.customer.erasedAt) throw notFound('journey', workflowId);
     const seen = await this.db.inboundEvent.findUnique({ where: { eventId: body.eventId } });
     if (journey.status !== 'running' && !seen) throw conflict('journey_ended', `journey "${workflowId}" has ended (${journey.status})`);
-    return this.receiveEvent(journey.customerId, body, workflowId);
+    return this.receiveEvent(journey.customerId, body, workflowId, actor);
   }
 
   private async runningJourneys(customerId: string, where: Prisma.JourneyWhereInput = {}): Promise<string[]> {

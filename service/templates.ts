@@ -1,6 +1,6 @@
 // Templates as the API sees them: an upload is rendered against sample data before it is stored, so a template that
 // breaks a budget or its channel's output cap is refused with a 400 instead of failing every send later; a preview
-// renders a stored or an ad-hoc template for designers and tests.
+// renders a stored or an ad-hoc template for designers and tests; a draft goes live when another principal publishes it.
 import { z } from 'zod';
 import type { Channel } from '../engine/definition.js';
 import {
@@ -14,7 +14,8 @@ import {
   type TemplateCatalog,
   type TemplateContent,
 } from '../channels/templates.js';
-import { Invalid, NotFound, Unprocessable } from './errors.js';
+import { conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
+import { checkFourEyes } from './definitions.js';
 
 const locale = z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN');
 const variables = z.record(z.string().max(64), z.unknown());
@@ -25,6 +26,8 @@ export const PreviewBody = z
       .string()
       .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved')
       .optional(),
+    /** With `key`: this stored version (a draft under review, say) instead of the live one. */
+    version: z.number().int().min(1).optional(),
     subject: Content.shape.subject,
     text: Content.shape.text.optional(),
     html: Content.shape.html,
@@ -40,7 +43,8 @@ export const PreviewBody = z
   })
   .strict()
   .refine((b) => (b.key === undefined) !== (b.text === undefined), { message: 'give either "key" or "text"' })
-  .refine((b) => b.key === undefined || (b.subject === undefined && b.html === undefined), { message: '"subject" and "html" go with "text", not "key"' });
+  .refine((b) => b.key === undefined || (b.subject === undefined && b.html === undefined), { message: '"subject" and "html" go with "text", not "key"' })
+  .refine((b) => b.version === undefined || b.key !== undefined, { message: '"version" goes with "key"', path: ['version'] });
 export type PreviewBody = z.infer<typeof PreviewBody>;
 
 /** The customer a template is tried with when no real one is given (the shape a send renders with). */
@@ -81,11 +85,18 @@ export function checkUpload(channel: Channel, loc: string, content: TemplateCont
   }
 }
 
-/** The rendered subject, text and html of a stored template (the newest version) or of an ad-hoc one. */
+/** The rendered subject, text and html of a stored template (the live version, or the version asked for) or of an
+ * ad-hoc one. */
 export async function previewTemplate(catalog: TemplateCatalog, body: PreviewBody): Promise<TemplateContent> {
   const customer = { ...sampleCustomer(body.customer?.locale ?? body.locale), ...body.customer };
   const vars = { customer, event: body.event ?? {}, params: body.params ?? {} };
   try {
+    if (body.key !== undefined && body.version !== undefined) {
+      const row = await catalog.get(body.key, body.channel, body.locale, body.version);
+      if (!row) throw new NotFound('not_found', `no ${body.channel} template "${body.key}" version ${body.version} in ${body.locale}`);
+      const content: TemplateContent = { ...(row.subject !== null ? { subject: row.subject } : {}), text: row.text, ...(row.html !== null ? { html: row.html } : {}) };
+      return renderContent(content, body.channel, vars);
+    }
     if (body.key !== undefined) {
       const store = await catalog.snapshot();
       if (!store.has(body.key, body.channel)) throw new NotFound('not_found', `no ${body.channel} template "${body.key}"`);
@@ -104,4 +115,23 @@ export async function previewTemplate(catalog: TemplateCatalog, body: PreviewBod
     if (err instanceof TemplateError) throw new Unprocessable('template_render', err.message);
     throw err;
   }
+}
+
+/**
+ * Publishes a draft template version: by another principal than its drafter (403 `four_eyes`); only a draft (409
+ * `not_a_draft`); never one older than the live version (409 `superseded`: publishing it would change nothing a send
+ * uses). Answers the version now live and its difference against the one it replaces.
+ */
+export async function publishTemplate(catalog: TemplateCatalog, t: { key: string; channel: Channel; locale: string }, version: number, by: string) {
+  const name = `template ${t.key} (${t.channel}, ${t.locale}) version ${version}`;
+  const versions = await catalog.versions(t.key, t.channel, t.locale);
+  const row = versions.find((v) => v.version === version);
+  if (!row) throw notFound('template', `${t.key}/${t.channel}/${t.locale}@${version}`);
+  if (row.status !== 'draft') throw conflict('not_a_draft', `${name} is ${row.status}; only a draft can be published`);
+  checkFourEyes(name, row.createdBy, by);
+  const live = versions.find((v) => v.status === 'published');
+  if (live && live.version > version) throw conflict('superseded', `${name} is older than the live version ${live.version}; draft it again to publish it`);
+  const published = await catalog.markPublished(t.key, t.channel, t.locale, version, by);
+  if (!published) throw conflict('not_a_draft', `${name} changed meanwhile`);
+  return published;
 }

@@ -106,8 +106,12 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['POST /v1/journey-definitions/:key/versions/:v/retire', 'post', () => '/v1/journey-definitions/matrix-probe/versions/1/retire', undefined, ['ops']],
   ['GET /v1/templates', 'get', () => '/v1/templates', undefined, ['designer', 'ops']],
   ['PUT /v1/templates/:key/:channel/:locale', 'put', () => '/v1/templates/matrix-probe/email/en', () => ({ subject: 'Hi', text: 'Hello {{ customer.name }}' }), ['designer']],
+  ['GET /v1/templates/:key/:channel/:locale/versions', 'get', () => '/v1/templates/lifecycle-ces/sms/en/versions', undefined, ['designer', 'ops']],
+  ['POST /v1/templates/:key/:channel/:locale/versions/:v/publish', 'post', () => '/v1/templates/matrix-probe/email/en/versions/1/publish', undefined, ['ops']],
   ['POST /v1/templates/preview', 'post', () => '/v1/templates/preview', () => ({ subject: 'Hi', text: 'Hello {{ customer.name }}' }), ['designer']],
   ['GET /v1/messages/:id', 'get', () => `/v1/messages/${f.ownMessage}`, undefined, ['rm', 'ops']],
+  ['GET /v1/audit', 'get', () => '/v1/audit?limit=5', undefined, ['ops']],
+  ['DELETE /v1/customers/:id', 'delete', () => '/v1/customers/m-erase-none', undefined, []],
   ['POST /v1/api-keys', 'post', () => '/v1/api-keys', () => ({ role: 'system', name: 'matrix' }), []],
   ['GET /v1/api-keys', 'get', () => '/v1/api-keys', undefined, []],
   ['DELETE /v1/api-keys/:id', 'delete', () => `/v1/api-keys/${randomUUID()}`, undefined, []],
@@ -137,6 +141,7 @@ describe('the role matrix, every cell', () => {
     expect((await admin.get('/v1/customers/m-put').expect(200)).body.rmId).toBe(RM_ID);
     expect((await admin.get('/v1/journey-definitions/matrix-probe/versions/1').expect(200)).body.status).toBe('retired');
     expect((await admin.get('/v1/journey-definitions/matrix-draft/versions/1').expect(200)).body.status).toBe('draft');
+    expect((await admin.get('/v1/templates/matrix-probe/email/en/versions').expect(200)).body.versions.find((v: { version: number }) => v.version === 1).status).toBe('published');
   });
 });
 

@@ -54,8 +54,8 @@ beforeAll(async () => {
     ],
     initialStage: 'welcome',
   };
-  const d = await stack.definitions.createDraft(probe);
-  await stack.definitions.publish('fault-probe', d.version);
+  const d = await stack.definitions.createDraft(probe, 'test:designer');
+  await stack.definitions.publish('fault-probe', d.version, 'test:ops');
   // One journey per channel, so a held email does not keep a customer's SMS waiting behind it.
   for (const [channel, template] of [
     ['email', 'lifecycle-thanks'],
@@ -63,14 +63,17 @@ beforeAll(async () => {
     ['webhook', 'fund-detail-guide'],
   ] as const) {
     const key = `midsend-${channel}`;
-    const draft = await stack.definitions.createDraft({
-      key,
-      version: 1,
-      name: `Mid-send ${channel}`,
-      initialStage: 'one',
-      stages: [{ key: 'one', label: 'One', onEnter: [{ type: 'send', channel, template }] }],
-    });
-    await stack.definitions.publish(key, draft.version);
+    const draft = await stack.definitions.createDraft(
+      {
+        key,
+        version: 1,
+        name: `Mid-send ${channel}`,
+        initialStage: 'one',
+        stages: [{ key: 'one', label: 'One', onEnter: [{ type: 'send', channel, template }] }],
+      },
+      'test:designer',
+    );
+    await stack.definitions.publish(key, draft.version, 'test:ops');
   }
 });
 afterAll(async () => {

@@ -265,7 +265,7 @@ describe('chorus params', () => {
   });
   const publish = async (doc: object) => {
     const d = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
-    return api(app).post(`/v1/journey-definitions/${d.body.key}/versions/${d.body.version}/publish`);
+    return api(app, 'ops').post(`/v1/journey-definitions/${d.body.key}/versions/${d.body.version}/publish`);
   };
 
   it('are checked against the target journey at publish', async () => {

@@ -120,11 +120,11 @@ describe('definitions API', () => {
       .send(draft({ triggers: [{ event: 'product.purchased', steps: [{ type: 'send', channel: 'sms', template: 'nope' }] }] }))
       .expect(201);
     expect(v2.body.version).toBe(2);
-    const refused = await api(app).post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
+    const refused = await api(app, 'ops').post('/v1/journey-definitions/onboarding-test/versions/2/publish').expect(422);
     expect(refused.body.error.code).toBe('definition_invalid');
     expect(refused.body.error.details).toContainEqual({ path: 'triggers[0].steps[0]', message: 'template "nope" does not exist for sms' });
-    await api(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
-    expect((await api(app).post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
+    await api(app, 'ops').post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(200);
+    expect((await api(app, 'ops').post('/v1/journey-definitions/onboarding-test/versions/1/publish').expect(409)).body.error.code).toBe('not_a_draft');
     expect((await api(app).get('/v1/journey-definitions/onboarding-test/versions/1').expect(200)).body).toMatchObject({
       status: 'published',
       definition: { key: 'onboarding-test', version: 1 },
@@ -161,19 +161,20 @@ describe('definitions API', () => {
       ],
     });
     const d = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
-    const refused = await api(app).post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
+    const refused = await api(app, 'ops').post(`/v1/journey-definitions/variables-test/versions/${d.body.version}/publish`).expect(422);
     expect(refused.body.error.details).toEqual([
       { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.limit, which "product.purchased" does not carry' },
       { path: 'triggers[0].steps[1]', message: 'template "loan-approved" uses event.expiresAt, which "product.purchased" does not carry' },
     ]);
   });
 
-  it('versions templates: a new version is used by the next send; bad Liquid is refused', async () => {
+  it('versions templates: a new version, once another principal publishes it, is used by the next send; bad Liquid is refused', async () => {
     const bad = await api(app).put('/v1/templates/lifecycle-thanks/email/en').send({ subject: 'Hi', text: 'Hello {{ customer.name ' }).expect(400);
     expect(bad.body.error.code).toBe('invalid_template');
     expect((await api(app).put('/v1/templates/lifecycle-thanks/email/en').send({ text: 'no subject' }).expect(400)).body.error.message).toBe('an email template needs a subject');
     const v2 = await api(app).put('/v1/templates/lifecycle-ces/sms/en').send({ text: '{{ customer.name }}, how easy was it? Reply 1-7 (v2).' }).expect(201);
-    expect(v2.body).toMatchObject({ key: 'lifecycle-ces', channel: 'sms', locale: 'en', version: 2 });
+    expect(v2.body).toMatchObject({ key: 'lifecycle-ces', channel: 'sms', locale: 'en', version: 2, status: 'draft' });
+    await api(app, 'ops').post('/v1/templates/lifecycle-ces/sms/en/versions/2/publish').expect(200);
     const c = await customer();
     await start('lifecycle', c.id);
     await event(c.id, 'service.case_closed', { caseId: 'K1' });
@@ -322,7 +323,7 @@ describe('versions and the chorus', () => {
     const doc = structuredClone(loadBuiltIn('lifecycle')) as any;
     doc.triggers.find((t: { event: string }) => t.event === 'product.purchased').steps[2] = { type: 'send', channel: 'sms', template: 'lifecycle-consideration' };
     const draft = await api(app).post('/v1/journey-definitions').send(doc).expect(201);
-    await api(app).post(`/v1/journey-definitions/lifecycle/versions/${draft.body.version}/publish`).expect(200);
+    await api(app, 'ops').post(`/v1/journey-definitions/lifecycle/versions/${draft.body.version}/publish`).expect(200);
     const b = await customer();
     const v2 = await start('lifecycle', b.id, { onboardingAfter: 'PT1S' });
     expect(v2.version).toBe(draft.body.version);
@@ -382,7 +383,7 @@ describe('re-entry and escalation on the real stack', () => {
 
   it('cool-down: no second journey while one runs or cools down, a new instance after', async () => {
     const d = await api(app).post('/v1/journey-definitions').send(quick).expect(201);
-    await api(app).post(`/v1/journey-definitions/quick-check/versions/${d.body.version}/publish`).expect(200);
+    await api(app, 'ops').post(`/v1/journey-definitions/quick-check/versions/${d.body.version}/publish`).expect(200);
     const c = await customer();
     const first = await api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(201);
     await api(app).post('/v1/journeys').send({ journeyKey: 'quick-check', customerId: c.id }).expect(200);

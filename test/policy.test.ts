@@ -168,7 +168,7 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
     app = createStackApp(stack);
     const doc = probe([{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }]);
     await api(app).post('/v1/journey-definitions').send(doc).expect(201);
-    await api(app).post('/v1/journey-definitions/policy-probe/versions/1/publish').expect(200);
+    await api(app, 'ops').post('/v1/journey-definitions/policy-probe/versions/1/publish').expect(200);
   });
   afterAll(async () => stack?.stop());
 

@@ -74,7 +74,8 @@ export type Message = Prisma.MessageModel
 export type MessageEvent = Prisma.MessageEventModel
 /**
  * Model MessageTemplate
- * Message templates, versioned per key, channel and locale (seeded from templates/*.json). Sends use the newest.
+ * Message templates, versioned per key, channel and locale (seeded from templates/*.json): draft → published. A
+ * send uses the newest published version; a draft is published by another principal than the one who drafted it.
  */
 export type MessageTemplate = Prisma.MessageTemplateModel
 /**
@@ -99,3 +100,15 @@ export type JourneyLogEntry = Prisma.JourneyLogEntryModel
  * when it is made); `prefix` is its first characters, not secret, to recognise a key by in lists.
  */
 export type ApiKey = Prisma.ApiKeyModel
+/**
+ * Model AuditLog
+ * What happened: one row per state-changing request and per read of a customer's personal data. Append-only (a
+ * trigger refuses UPDATE, DELETE and TRUNCATE); ids only, never personal data.
+ */
+export type AuditLog = Prisma.AuditLogModel
+/**
+ * Model ConsentChange
+ * Where each consent decision came from: `principal` (a PUT of the customer, by `principalId`) or `event` (an
+ * opt-out, `eventId`).
+ */
+export type ConsentChange = Prisma.ConsentChangeModel

@@ -18,7 +18,8 @@ export async function createTestDb(): Promise<TestDb> {
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   await migrate(url.toString());
-  const db = createDb(url.toString(), 5);
+  // The API and the worker of a test stack share this pool; in production each has its own (10 by default).
+  const db = createDb(url.toString(), 10);
   return {
     url: url.toString(),
     db,

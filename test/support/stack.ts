@@ -25,6 +25,7 @@ import { ApiKeyStore } from '../../service/api-keys.js';
 import { RmScope } from '../../service/scope.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
+import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
@@ -64,6 +65,8 @@ export interface Stack {
   service: JourneyService;
   /** The simulation thread pool the stack's apps share. */
   simulator: Simulator;
+  /** The audit log the stack's apps write. */
+  audit: AuditLog;
   taskQueue: string;
   /** The stack's API keys in Postgres. */
   keyStore: ApiKeyStore;
@@ -162,6 +165,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     keyStore,
     keys,
     keyFor,
+    audit: new AuditLog(testDb.db),
     async stop() {
       for (const w of [...workers]) await w.stop();
       await simulator.close();
@@ -208,6 +212,7 @@ export function createStackApp(
     templates: stack.templates,
     logger,
     simulator: opts.simulator ?? stack.simulator,
+    audit: stack.audit,
     readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
     twilioStatus: twilioStatusRouter({ db: stack.testDb.db, authToken: stack.config.twilio.authToken, publicBaseUrl: 'http://127.0.0.1', logger }),
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),

@@ -407,7 +407,9 @@ export const ModelName = {
   Task: 'Task',
   JourneyDefinitionVersion: 'JourneyDefinitionVersion',
   JourneyLogEntry: 'JourneyLogEntry',
-  ApiKey: 'ApiKey'
+  ApiKey: 'ApiKey',
+  AuditLog: 'AuditLog',
+  ConsentChange: 'ConsentChange'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -423,7 +425,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey"
+    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey" | "auditLog" | "consentChange"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1241,6 +1243,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    AuditLog: {
+      payload: Prisma.$AuditLogPayload<ExtArgs>
+      fields: Prisma.AuditLogFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AuditLogFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AuditLogFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        findFirst: {
+          args: Prisma.AuditLogFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AuditLogFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        findMany: {
+          args: Prisma.AuditLogFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>[]
+        }
+        create: {
+          args: Prisma.AuditLogCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        createMany: {
+          args: Prisma.AuditLogCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AuditLogCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>[]
+        }
+        delete: {
+          args: Prisma.AuditLogDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        update: {
+          args: Prisma.AuditLogUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        deleteMany: {
+          args: Prisma.AuditLogDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AuditLogUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AuditLogUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>[]
+        }
+        upsert: {
+          args: Prisma.AuditLogUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AuditLogPayload>
+        }
+        aggregate: {
+          args: Prisma.AuditLogAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAuditLog>
+        }
+        groupBy: {
+          args: Prisma.AuditLogGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AuditLogGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AuditLogCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AuditLogCountAggregateOutputType> | number
+        }
+      }
+    }
+    ConsentChange: {
+      payload: Prisma.$ConsentChangePayload<ExtArgs>
+      fields: Prisma.ConsentChangeFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ConsentChangeFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ConsentChangeFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        findFirst: {
+          args: Prisma.ConsentChangeFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ConsentChangeFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        findMany: {
+          args: Prisma.ConsentChangeFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>[]
+        }
+        create: {
+          args: Prisma.ConsentChangeCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        createMany: {
+          args: Prisma.ConsentChangeCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ConsentChangeCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>[]
+        }
+        delete: {
+          args: Prisma.ConsentChangeDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        update: {
+          args: Prisma.ConsentChangeUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        deleteMany: {
+          args: Prisma.ConsentChangeDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ConsentChangeUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ConsentChangeUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>[]
+        }
+        upsert: {
+          args: Prisma.ConsentChangeUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConsentChangePayload>
+        }
+        aggregate: {
+          args: Prisma.ConsentChangeAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateConsentChange>
+        }
+        groupBy: {
+          args: Prisma.ConsentChangeGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ConsentChangeGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ConsentChangeCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ConsentChangeCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1292,7 +1442,8 @@ export const CustomerScalarFieldEnum = {
   consents: 'consents',
   attributes: 'attributes',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  erasedAt: 'erasedAt'
 } as const
 
 export type CustomerScalarFieldEnum = (typeof CustomerScalarFieldEnum)[keyof typeof CustomerScalarFieldEnum]
@@ -1391,10 +1542,14 @@ export const MessageTemplateScalarFieldEnum = {
   channel: 'channel',
   locale: 'locale',
   version: 'version',
+  status: 'status',
   subject: 'subject',
   text: 'text',
   html: 'html',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  createdBy: 'createdBy',
+  publishedBy: 'publishedBy',
+  publishedAt: 'publishedAt'
 } as const
 
 export type MessageTemplateScalarFieldEnum = (typeof MessageTemplateScalarFieldEnum)[keyof typeof MessageTemplateScalarFieldEnum]
@@ -1429,7 +1584,10 @@ export const JourneyDefinitionVersionScalarFieldEnum = {
   document: 'document',
   createdAt: 'createdAt',
   publishedAt: 'publishedAt',
-  retiredAt: 'retiredAt'
+  retiredAt: 'retiredAt',
+  createdBy: 'createdBy',
+  publishedBy: 'publishedBy',
+  retiredBy: 'retiredBy'
 } as const
 
 export type JourneyDefinitionVersionScalarFieldEnum = (typeof JourneyDefinitionVersionScalarFieldEnum)[keyof typeof JourneyDefinitionVersionScalarFieldEnum]
@@ -1463,6 +1621,39 @@ export const ApiKeyScalarFieldEnum = {
 } as const
 
 export type ApiKeyScalarFieldEnum = (typeof ApiKeyScalarFieldEnum)[keyof typeof ApiKeyScalarFieldEnum]
+
+
+export const AuditLogScalarFieldEnum = {
+  id: 'id',
+  at: 'at',
+  principalId: 'principalId',
+  role: 'role',
+  action: 'action',
+  targetType: 'targetType',
+  targetId: 'targetId',
+  outcome: 'outcome',
+  status: 'status',
+  requestId: 'requestId',
+  detail: 'detail'
+} as const
+
+export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
+
+
+export const ConsentChangeScalarFieldEnum = {
+  id: 'id',
+  at: 'at',
+  customerId: 'customerId',
+  channel: 'channel',
+  from: 'from',
+  to: 'to',
+  source: 'source',
+  principalId: 'principalId',
+  eventId: 'eventId',
+  requestId: 'requestId'
+} as const
+
+export type ConsentChangeScalarFieldEnum = (typeof ConsentChangeScalarFieldEnum)[keyof typeof ConsentChangeScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1578,6 +1769,13 @@ export type BigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 
  * Reference to a field of type 'BigInt[]'
  */
 export type ListBigIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'BigInt[]'>
+    
+
+
+/**
+ * Reference to a field of type 'Boolean'
+ */
+export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Boolean'>
     
 
 
@@ -1756,6 +1954,8 @@ export type GlobalOmitConfig = {
   journeyDefinitionVersion?: Prisma.JourneyDefinitionVersionOmit
   journeyLogEntry?: Prisma.JourneyLogEntryOmit
   apiKey?: Prisma.ApiKeyOmit
+  auditLog?: Prisma.AuditLogOmit
+  consentChange?: Prisma.ConsentChangeOmit
 }
 
 /* Types for Logging */

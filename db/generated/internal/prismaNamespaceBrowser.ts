@@ -61,7 +61,9 @@ export const ModelName = {
   Task: 'Task',
   JourneyDefinitionVersion: 'JourneyDefinitionVersion',
   JourneyLogEntry: 'JourneyLogEntry',
-  ApiKey: 'ApiKey'
+  ApiKey: 'ApiKey',
+  AuditLog: 'AuditLog',
+  ConsentChange: 'ConsentChange'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -92,7 +94,8 @@ export const CustomerScalarFieldEnum = {
   consents: 'consents',
   attributes: 'attributes',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  erasedAt: 'erasedAt'
 } as const
 
 export type CustomerScalarFieldEnum = (typeof CustomerScalarFieldEnum)[keyof typeof CustomerScalarFieldEnum]
@@ -191,10 +194,14 @@ export const MessageTemplateScalarFieldEnum = {
   channel: 'channel',
   locale: 'locale',
   version: 'version',
+  status: 'status',
   subject: 'subject',
   text: 'text',
   html: 'html',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  createdBy: 'createdBy',
+  publishedBy: 'publishedBy',
+  publishedAt: 'publishedAt'
 } as const
 
 export type MessageTemplateScalarFieldEnum = (typeof MessageTemplateScalarFieldEnum)[keyof typeof MessageTemplateScalarFieldEnum]
@@ -229,7 +236,10 @@ export const JourneyDefinitionVersionScalarFieldEnum = {
   document: 'document',
   createdAt: 'createdAt',
   publishedAt: 'publishedAt',
-  retiredAt: 'retiredAt'
+  retiredAt: 'retiredAt',
+  createdBy: 'createdBy',
+  publishedBy: 'publishedBy',
+  retiredBy: 'retiredBy'
 } as const
 
 export type JourneyDefinitionVersionScalarFieldEnum = (typeof JourneyDefinitionVersionScalarFieldEnum)[keyof typeof JourneyDefinitionVersionScalarFieldEnum]
@@ -263,6 +273,39 @@ export const ApiKeyScalarFieldEnum = {
 } as const
 
 export type ApiKeyScalarFieldEnum = (typeof ApiKeyScalarFieldEnum)[keyof typeof ApiKeyScalarFieldEnum]
+
+
+export const AuditLogScalarFieldEnum = {
+  id: 'id',
+  at: 'at',
+  principalId: 'principalId',
+  role: 'role',
+  action: 'action',
+  targetType: 'targetType',
+  targetId: 'targetId',
+  outcome: 'outcome',
+  status: 'status',
+  requestId: 'requestId',
+  detail: 'detail'
+} as const
+
+export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typeof AuditLogScalarFieldEnum]
+
+
+export const ConsentChangeScalarFieldEnum = {
+  id: 'id',
+  at: 'at',
+  customerId: 'customerId',
+  channel: 'channel',
+  from: 'from',
+  to: 'to',
+  source: 'source',
+  principalId: 'principalId',
+  eventId: 'eventId',
+  requestId: 'requestId'
+} as const
+
+export type ConsentChangeScalarFieldEnum = (typeof ConsentChangeScalarFieldEnum)[keyof typeof ConsentChangeScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -35,6 +35,7 @@ export type CustomerMinAggregateOutputType = {
   rmId: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  erasedAt: Date | null
 }
 
 export type CustomerMaxAggregateOutputType = {
@@ -48,6 +49,7 @@ export type CustomerMaxAggregateOutputType = {
   rmId: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  erasedAt: Date | null
 }
 
 export type CustomerCountAggregateOutputType = {
@@ -63,6 +65,7 @@ export type CustomerCountAggregateOutputType = {
   attributes: number
   createdAt: number
   updatedAt: number
+  erasedAt: number
   _all: number
 }
 
@@ -78,6 +81,7 @@ export type CustomerMinAggregateInputType = {
   rmId?: true
   createdAt?: true
   updatedAt?: true
+  erasedAt?: true
 }
 
 export type CustomerMaxAggregateInputType = {
@@ -91,6 +95,7 @@ export type CustomerMaxAggregateInputType = {
   rmId?: true
   createdAt?: true
   updatedAt?: true
+  erasedAt?: true
 }
 
 export type CustomerCountAggregateInputType = {
@@ -106,6 +111,7 @@ export type CustomerCountAggregateInputType = {
   attributes?: true
   createdAt?: true
   updatedAt?: true
+  erasedAt?: true
   _all?: true
 }
 
@@ -194,6 +200,7 @@ export type CustomerGroupByOutputType = {
   attributes: runtime.JsonValue
   createdAt: Date
   updatedAt: Date
+  erasedAt: Date | null
   _count: CustomerCountAggregateOutputType | null
   _min: CustomerMinAggregateOutputType | null
   _max: CustomerMaxAggregateOutputType | null
@@ -230,6 +237,7 @@ export type CustomerWhereInput = {
   attributes?: Prisma.JsonFilter<"Customer">
   createdAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
+  erasedAt?: Prisma.DateTimeNullableFilter<"Customer"> | Date | string | null
   journeys?: Prisma.JourneyListRelationFilter
   messages?: Prisma.MessageListRelationFilter
   tasks?: Prisma.TaskListRelationFilter
@@ -249,6 +257,7 @@ export type CustomerOrderByWithRelationInput = {
   attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  erasedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   journeys?: Prisma.JourneyOrderByRelationAggregateInput
   messages?: Prisma.MessageOrderByRelationAggregateInput
   tasks?: Prisma.TaskOrderByRelationAggregateInput
@@ -271,6 +280,7 @@ export type CustomerWhereUniqueInput = Prisma.AtLeast<{
   attributes?: Prisma.JsonFilter<"Customer">
   createdAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Customer"> | Date | string
+  erasedAt?: Prisma.DateTimeNullableFilter<"Customer"> | Date | string | null
   journeys?: Prisma.JourneyListRelationFilter
   messages?: Prisma.MessageListRelationFilter
   tasks?: Prisma.TaskListRelationFilter
@@ -290,6 +300,7 @@ export type CustomerOrderByWithAggregationInput = {
   attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  erasedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.CustomerCountOrderByAggregateInput
   _max?: Prisma.CustomerMaxOrderByAggregateInput
   _min?: Prisma.CustomerMinOrderByAggregateInput
@@ -311,6 +322,7 @@ export type CustomerScalarWhereWithAggregatesInput = {
   attributes?: Prisma.JsonWithAggregatesFilter<"Customer">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Customer"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Customer"> | Date | string
+  erasedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Customer"> | Date | string | null
 }
 
 export type CustomerCreateInput = {
@@ -326,6 +338,7 @@ export type CustomerCreateInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskCreateNestedManyWithoutCustomerInput
@@ -345,6 +358,7 @@ export type CustomerUncheckedCreateInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskUncheckedCreateNestedManyWithoutCustomerInput
@@ -364,6 +378,7 @@ export type CustomerUpdateInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUpdateManyWithoutCustomerNestedInput
@@ -383,6 +398,7 @@ export type CustomerUncheckedUpdateInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUncheckedUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUncheckedUpdateManyWithoutCustomerNestedInput
@@ -402,6 +418,7 @@ export type CustomerCreateManyInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
 }
 
 export type CustomerUpdateManyMutationInput = {
@@ -417,6 +434,7 @@ export type CustomerUpdateManyMutationInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type CustomerUncheckedUpdateManyInput = {
@@ -432,6 +450,7 @@ export type CustomerUncheckedUpdateManyInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type CustomerCountOrderByAggregateInput = {
@@ -447,6 +466,7 @@ export type CustomerCountOrderByAggregateInput = {
   attributes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  erasedAt?: Prisma.SortOrder
 }
 
 export type CustomerMaxOrderByAggregateInput = {
@@ -460,6 +480,7 @@ export type CustomerMaxOrderByAggregateInput = {
   rmId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  erasedAt?: Prisma.SortOrder
 }
 
 export type CustomerMinOrderByAggregateInput = {
@@ -473,6 +494,7 @@ export type CustomerMinOrderByAggregateInput = {
   rmId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  erasedAt?: Prisma.SortOrder
 }
 
 export type CustomerScalarRelationFilter = {
@@ -490,6 +512,10 @@ export type NullableStringFieldUpdateOperationsInput = {
 
 export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
 }
 
 export type CustomerCreateNestedOneWithoutJourneysInput = {
@@ -561,6 +587,7 @@ export type CustomerCreateWithoutJourneysInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   messages?: Prisma.MessageCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventCreateNestedManyWithoutCustomerInput
@@ -579,6 +606,7 @@ export type CustomerUncheckedCreateWithoutJourneysInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskUncheckedCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventUncheckedCreateNestedManyWithoutCustomerInput
@@ -613,6 +641,7 @@ export type CustomerUpdateWithoutJourneysInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   messages?: Prisma.MessageUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUpdateManyWithoutCustomerNestedInput
@@ -631,6 +660,7 @@ export type CustomerUncheckedUpdateWithoutJourneysInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   messages?: Prisma.MessageUncheckedUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUncheckedUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUncheckedUpdateManyWithoutCustomerNestedInput
@@ -649,6 +679,7 @@ export type CustomerCreateWithoutEventsInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskCreateNestedManyWithoutCustomerInput
@@ -667,6 +698,7 @@ export type CustomerUncheckedCreateWithoutEventsInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskUncheckedCreateNestedManyWithoutCustomerInput
@@ -701,6 +733,7 @@ export type CustomerUpdateWithoutEventsInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUpdateManyWithoutCustomerNestedInput
@@ -719,6 +752,7 @@ export type CustomerUncheckedUpdateWithoutEventsInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUncheckedUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUncheckedUpdateManyWithoutCustomerNestedInput
@@ -737,6 +771,7 @@ export type CustomerCreateWithoutMessagesInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventCreateNestedManyWithoutCustomerInput
@@ -755,6 +790,7 @@ export type CustomerUncheckedCreateWithoutMessagesInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
   tasks?: Prisma.TaskUncheckedCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventUncheckedCreateNestedManyWithoutCustomerInput
@@ -789,6 +825,7 @@ export type CustomerUpdateWithoutMessagesInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUpdateManyWithoutCustomerNestedInput
@@ -807,6 +844,7 @@ export type CustomerUncheckedUpdateWithoutMessagesInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
   tasks?: Prisma.TaskUncheckedUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUncheckedUpdateManyWithoutCustomerNestedInput
@@ -825,6 +863,7 @@ export type CustomerCreateWithoutTasksInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventCreateNestedManyWithoutCustomerInput
@@ -843,6 +882,7 @@ export type CustomerUncheckedCreateWithoutTasksInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  erasedAt?: Date | string | null
   journeys?: Prisma.JourneyUncheckedCreateNestedManyWithoutCustomerInput
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutCustomerInput
   events?: Prisma.InboundEventUncheckedCreateNestedManyWithoutCustomerInput
@@ -877,6 +917,7 @@ export type CustomerUpdateWithoutTasksInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUpdateManyWithoutCustomerNestedInput
@@ -895,6 +936,7 @@ export type CustomerUncheckedUpdateWithoutTasksInput = {
   attributes?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  erasedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   journeys?: Prisma.JourneyUncheckedUpdateManyWithoutCustomerNestedInput
   messages?: Prisma.MessageUncheckedUpdateManyWithoutCustomerNestedInput
   events?: Prisma.InboundEventUncheckedUpdateManyWithoutCustomerNestedInput
@@ -971,6 +1013,7 @@ export type CustomerSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  erasedAt?: boolean
   journeys?: boolean | Prisma.Customer$journeysArgs<ExtArgs>
   messages?: boolean | Prisma.Customer$messagesArgs<ExtArgs>
   tasks?: boolean | Prisma.Customer$tasksArgs<ExtArgs>
@@ -991,6 +1034,7 @@ export type CustomerSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  erasedAt?: boolean
 }, ExtArgs["result"]["customer"]>
 
 export type CustomerSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -1006,6 +1050,7 @@ export type CustomerSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  erasedAt?: boolean
 }, ExtArgs["result"]["customer"]>
 
 export type CustomerSelectScalar = {
@@ -1021,9 +1066,10 @@ export type CustomerSelectScalar = {
   attributes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  erasedAt?: boolean
 }
 
-export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "attributes" | "createdAt" | "updatedAt", ExtArgs["result"]["customer"]>
+export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "attributes" | "createdAt" | "updatedAt" | "erasedAt", ExtArgs["result"]["customer"]>
 export type CustomerInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   journeys?: boolean | Prisma.Customer$journeysArgs<ExtArgs>
   messages?: boolean | Prisma.Customer$messagesArgs<ExtArgs>
@@ -1066,6 +1112,10 @@ export type $CustomerPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     attributes: runtime.JsonValue
     createdAt: Date
     updatedAt: Date
+    /**
+     * Set when the customer was erased: the row stays (the id the kept facts hang on), with no personal data in it.
+     */
+    erasedAt: Date | null
   }, ExtArgs["result"]["customer"]>
   composites: {}
 }
@@ -1505,6 +1555,7 @@ export interface CustomerFieldRefs {
   readonly attributes: Prisma.FieldRef<"Customer", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Customer", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Customer", 'DateTime'>
+  readonly erasedAt: Prisma.FieldRef<"Customer", 'DateTime'>
 }
     
 

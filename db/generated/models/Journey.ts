@@ -651,10 +651,6 @@ export type JourneyUpdategoalsInput = {
   push?: string | string[]
 }
 
-export type NullableDateTimeFieldUpdateOperationsInput = {
-  set?: Date | string | null
-}
-
 export type JourneyCreateNestedOneWithoutTransitionsInput = {
   create?: Prisma.XOR<Prisma.JourneyCreateWithoutTransitionsInput, Prisma.JourneyUncheckedCreateWithoutTransitionsInput>
   connectOrCreate?: Prisma.JourneyCreateOrConnectWithoutTransitionsInput

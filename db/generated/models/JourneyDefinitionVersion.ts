@@ -41,6 +41,9 @@ export type JourneyDefinitionVersionMinAggregateOutputType = {
   createdAt: Date | null
   publishedAt: Date | null
   retiredAt: Date | null
+  createdBy: string | null
+  publishedBy: string | null
+  retiredBy: string | null
 }
 
 export type JourneyDefinitionVersionMaxAggregateOutputType = {
@@ -50,6 +53,9 @@ export type JourneyDefinitionVersionMaxAggregateOutputType = {
   createdAt: Date | null
   publishedAt: Date | null
   retiredAt: Date | null
+  createdBy: string | null
+  publishedBy: string | null
+  retiredBy: string | null
 }
 
 export type JourneyDefinitionVersionCountAggregateOutputType = {
@@ -60,6 +66,9 @@ export type JourneyDefinitionVersionCountAggregateOutputType = {
   createdAt: number
   publishedAt: number
   retiredAt: number
+  createdBy: number
+  publishedBy: number
+  retiredBy: number
   _all: number
 }
 
@@ -79,6 +88,9 @@ export type JourneyDefinitionVersionMinAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   retiredAt?: true
+  createdBy?: true
+  publishedBy?: true
+  retiredBy?: true
 }
 
 export type JourneyDefinitionVersionMaxAggregateInputType = {
@@ -88,6 +100,9 @@ export type JourneyDefinitionVersionMaxAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   retiredAt?: true
+  createdBy?: true
+  publishedBy?: true
+  retiredBy?: true
 }
 
 export type JourneyDefinitionVersionCountAggregateInputType = {
@@ -98,6 +113,9 @@ export type JourneyDefinitionVersionCountAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   retiredAt?: true
+  createdBy?: true
+  publishedBy?: true
+  retiredBy?: true
   _all?: true
 }
 
@@ -195,6 +213,9 @@ export type JourneyDefinitionVersionGroupByOutputType = {
   createdAt: Date
   publishedAt: Date | null
   retiredAt: Date | null
+  createdBy: string | null
+  publishedBy: string | null
+  retiredBy: string | null
   _count: JourneyDefinitionVersionCountAggregateOutputType | null
   _avg: JourneyDefinitionVersionAvgAggregateOutputType | null
   _sum: JourneyDefinitionVersionSumAggregateOutputType | null
@@ -228,6 +249,9 @@ export type JourneyDefinitionVersionWhereInput = {
   createdAt?: Prisma.DateTimeFilter<"JourneyDefinitionVersion"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"JourneyDefinitionVersion"> | Date | string | null
   retiredAt?: Prisma.DateTimeNullableFilter<"JourneyDefinitionVersion"> | Date | string | null
+  createdBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
+  publishedBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
+  retiredBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
 }
 
 export type JourneyDefinitionVersionOrderByWithRelationInput = {
@@ -238,6 +262,9 @@ export type JourneyDefinitionVersionOrderByWithRelationInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   retiredAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  createdBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  retiredBy?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type JourneyDefinitionVersionWhereUniqueInput = Prisma.AtLeast<{
@@ -252,6 +279,9 @@ export type JourneyDefinitionVersionWhereUniqueInput = Prisma.AtLeast<{
   createdAt?: Prisma.DateTimeFilter<"JourneyDefinitionVersion"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"JourneyDefinitionVersion"> | Date | string | null
   retiredAt?: Prisma.DateTimeNullableFilter<"JourneyDefinitionVersion"> | Date | string | null
+  createdBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
+  publishedBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
+  retiredBy?: Prisma.StringNullableFilter<"JourneyDefinitionVersion"> | string | null
 }, "key_version">
 
 export type JourneyDefinitionVersionOrderByWithAggregationInput = {
@@ -262,6 +292,9 @@ export type JourneyDefinitionVersionOrderByWithAggregationInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   retiredAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  createdBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  retiredBy?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.JourneyDefinitionVersionCountOrderByAggregateInput
   _avg?: Prisma.JourneyDefinitionVersionAvgOrderByAggregateInput
   _max?: Prisma.JourneyDefinitionVersionMaxOrderByAggregateInput
@@ -280,6 +313,9 @@ export type JourneyDefinitionVersionScalarWhereWithAggregatesInput = {
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"JourneyDefinitionVersion"> | Date | string
   publishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"JourneyDefinitionVersion"> | Date | string | null
   retiredAt?: Prisma.DateTimeNullableWithAggregatesFilter<"JourneyDefinitionVersion"> | Date | string | null
+  createdBy?: Prisma.StringNullableWithAggregatesFilter<"JourneyDefinitionVersion"> | string | null
+  publishedBy?: Prisma.StringNullableWithAggregatesFilter<"JourneyDefinitionVersion"> | string | null
+  retiredBy?: Prisma.StringNullableWithAggregatesFilter<"JourneyDefinitionVersion"> | string | null
 }
 
 export type JourneyDefinitionVersionCreateInput = {
@@ -290,6 +326,9 @@ export type JourneyDefinitionVersionCreateInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   retiredAt?: Date | string | null
+  createdBy?: string | null
+  publishedBy?: string | null
+  retiredBy?: string | null
 }
 
 export type JourneyDefinitionVersionUncheckedCreateInput = {
@@ -300,6 +339,9 @@ export type JourneyDefinitionVersionUncheckedCreateInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   retiredAt?: Date | string | null
+  createdBy?: string | null
+  publishedBy?: string | null
+  retiredBy?: string | null
 }
 
 export type JourneyDefinitionVersionUpdateInput = {
@@ -310,6 +352,9 @@ export type JourneyDefinitionVersionUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   retiredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  retiredBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyDefinitionVersionUncheckedUpdateInput = {
@@ -320,6 +365,9 @@ export type JourneyDefinitionVersionUncheckedUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   retiredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  retiredBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyDefinitionVersionCreateManyInput = {
@@ -330,6 +378,9 @@ export type JourneyDefinitionVersionCreateManyInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   retiredAt?: Date | string | null
+  createdBy?: string | null
+  publishedBy?: string | null
+  retiredBy?: string | null
 }
 
 export type JourneyDefinitionVersionUpdateManyMutationInput = {
@@ -340,6 +391,9 @@ export type JourneyDefinitionVersionUpdateManyMutationInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   retiredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  retiredBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyDefinitionVersionUncheckedUpdateManyInput = {
@@ -350,6 +404,9 @@ export type JourneyDefinitionVersionUncheckedUpdateManyInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   retiredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  retiredBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyDefinitionVersionKeyVersionCompoundUniqueInput = {
@@ -365,6 +422,9 @@ export type JourneyDefinitionVersionCountOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   retiredAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  retiredBy?: Prisma.SortOrder
 }
 
 export type JourneyDefinitionVersionAvgOrderByAggregateInput = {
@@ -378,6 +438,9 @@ export type JourneyDefinitionVersionMaxOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   retiredAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  retiredBy?: Prisma.SortOrder
 }
 
 export type JourneyDefinitionVersionMinOrderByAggregateInput = {
@@ -387,6 +450,9 @@ export type JourneyDefinitionVersionMinOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   retiredAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  retiredBy?: Prisma.SortOrder
 }
 
 export type JourneyDefinitionVersionSumOrderByAggregateInput = {
@@ -403,6 +469,9 @@ export type JourneyDefinitionVersionSelect<ExtArgs extends runtime.Types.Extensi
   createdAt?: boolean
   publishedAt?: boolean
   retiredAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  retiredBy?: boolean
 }, ExtArgs["result"]["journeyDefinitionVersion"]>
 
 export type JourneyDefinitionVersionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -413,6 +482,9 @@ export type JourneyDefinitionVersionSelectCreateManyAndReturn<ExtArgs extends ru
   createdAt?: boolean
   publishedAt?: boolean
   retiredAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  retiredBy?: boolean
 }, ExtArgs["result"]["journeyDefinitionVersion"]>
 
 export type JourneyDefinitionVersionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -423,6 +495,9 @@ export type JourneyDefinitionVersionSelectUpdateManyAndReturn<ExtArgs extends ru
   createdAt?: boolean
   publishedAt?: boolean
   retiredAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  retiredBy?: boolean
 }, ExtArgs["result"]["journeyDefinitionVersion"]>
 
 export type JourneyDefinitionVersionSelectScalar = {
@@ -433,9 +508,12 @@ export type JourneyDefinitionVersionSelectScalar = {
   createdAt?: boolean
   publishedAt?: boolean
   retiredAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  retiredBy?: boolean
 }
 
-export type JourneyDefinitionVersionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "version" | "status" | "document" | "createdAt" | "publishedAt" | "retiredAt", ExtArgs["result"]["journeyDefinitionVersion"]>
+export type JourneyDefinitionVersionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "version" | "status" | "document" | "createdAt" | "publishedAt" | "retiredAt" | "createdBy" | "publishedBy" | "retiredBy", ExtArgs["result"]["journeyDefinitionVersion"]>
 
 export type $JourneyDefinitionVersionPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "JourneyDefinitionVersion"
@@ -448,6 +526,12 @@ export type $JourneyDefinitionVersionPayload<ExtArgs extends runtime.Types.Exten
     createdAt: Date
     publishedAt: Date | null
     retiredAt: Date | null
+    /**
+     * The principal ids of who drafted, published and retired the version; the publisher is never the drafter.
+     */
+    createdBy: string | null
+    publishedBy: string | null
+    retiredBy: string | null
   }, ExtArgs["result"]["journeyDefinitionVersion"]>
   composites: {}
 }
@@ -878,6 +962,9 @@ export interface JourneyDefinitionVersionFieldRefs {
   readonly createdAt: Prisma.FieldRef<"JourneyDefinitionVersion", 'DateTime'>
   readonly publishedAt: Prisma.FieldRef<"JourneyDefinitionVersion", 'DateTime'>
   readonly retiredAt: Prisma.FieldRef<"JourneyDefinitionVersion", 'DateTime'>
+  readonly createdBy: Prisma.FieldRef<"JourneyDefinitionVersion", 'String'>
+  readonly publishedBy: Prisma.FieldRef<"JourneyDefinitionVersion", 'String'>
+  readonly retiredBy: Prisma.FieldRef<"JourneyDefinitionVersion", 'String'>
 }
     
 

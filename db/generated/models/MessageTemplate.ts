@@ -14,7 +14,8 @@ import type * as Prisma from "../internal/prismaNamespace.js"
 
 /**
  * Model MessageTemplate
- * Message templates, versioned per key, channel and locale (seeded from templates/*.json). Sends use the newest.
+ * Message templates, versioned per key, channel and locale (seeded from templates/*.json): draft → published. A
+ * send uses the newest published version; a draft is published by another principal than the one who drafted it.
  */
 export type MessageTemplateModel = runtime.Types.Result.DefaultSelection<Prisma.$MessageTemplatePayload>
 
@@ -39,10 +40,14 @@ export type MessageTemplateMinAggregateOutputType = {
   channel: string | null
   locale: string | null
   version: number | null
+  status: string | null
   subject: string | null
   text: string | null
   html: string | null
   createdAt: Date | null
+  createdBy: string | null
+  publishedBy: string | null
+  publishedAt: Date | null
 }
 
 export type MessageTemplateMaxAggregateOutputType = {
@@ -50,10 +55,14 @@ export type MessageTemplateMaxAggregateOutputType = {
   channel: string | null
   locale: string | null
   version: number | null
+  status: string | null
   subject: string | null
   text: string | null
   html: string | null
   createdAt: Date | null
+  createdBy: string | null
+  publishedBy: string | null
+  publishedAt: Date | null
 }
 
 export type MessageTemplateCountAggregateOutputType = {
@@ -61,10 +70,14 @@ export type MessageTemplateCountAggregateOutputType = {
   channel: number
   locale: number
   version: number
+  status: number
   subject: number
   text: number
   html: number
   createdAt: number
+  createdBy: number
+  publishedBy: number
+  publishedAt: number
   _all: number
 }
 
@@ -82,10 +95,14 @@ export type MessageTemplateMinAggregateInputType = {
   channel?: true
   locale?: true
   version?: true
+  status?: true
   subject?: true
   text?: true
   html?: true
   createdAt?: true
+  createdBy?: true
+  publishedBy?: true
+  publishedAt?: true
 }
 
 export type MessageTemplateMaxAggregateInputType = {
@@ -93,10 +110,14 @@ export type MessageTemplateMaxAggregateInputType = {
   channel?: true
   locale?: true
   version?: true
+  status?: true
   subject?: true
   text?: true
   html?: true
   createdAt?: true
+  createdBy?: true
+  publishedBy?: true
+  publishedAt?: true
 }
 
 export type MessageTemplateCountAggregateInputType = {
@@ -104,10 +125,14 @@ export type MessageTemplateCountAggregateInputType = {
   channel?: true
   locale?: true
   version?: true
+  status?: true
   subject?: true
   text?: true
   html?: true
   createdAt?: true
+  createdBy?: true
+  publishedBy?: true
+  publishedAt?: true
   _all?: true
 }
 
@@ -202,10 +227,14 @@ export type MessageTemplateGroupByOutputType = {
   channel: string
   locale: string
   version: number
+  status: string
   subject: string | null
   text: string
   html: string | null
   createdAt: Date
+  createdBy: string | null
+  publishedBy: string | null
+  publishedAt: Date | null
   _count: MessageTemplateCountAggregateOutputType | null
   _avg: MessageTemplateAvgAggregateOutputType | null
   _sum: MessageTemplateSumAggregateOutputType | null
@@ -236,10 +265,14 @@ export type MessageTemplateWhereInput = {
   channel?: Prisma.StringFilter<"MessageTemplate"> | string
   locale?: Prisma.StringFilter<"MessageTemplate"> | string
   version?: Prisma.IntFilter<"MessageTemplate"> | number
+  status?: Prisma.StringFilter<"MessageTemplate"> | string
   subject?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
   text?: Prisma.StringFilter<"MessageTemplate"> | string
   html?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
   createdAt?: Prisma.DateTimeFilter<"MessageTemplate"> | Date | string
+  createdBy?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
+  publishedBy?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
+  publishedAt?: Prisma.DateTimeNullableFilter<"MessageTemplate"> | Date | string | null
 }
 
 export type MessageTemplateOrderByWithRelationInput = {
@@ -247,10 +280,14 @@ export type MessageTemplateOrderByWithRelationInput = {
   channel?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  status?: Prisma.SortOrder
   subject?: Prisma.SortOrderInput | Prisma.SortOrder
   text?: Prisma.SortOrder
   html?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type MessageTemplateWhereUniqueInput = Prisma.AtLeast<{
@@ -262,10 +299,14 @@ export type MessageTemplateWhereUniqueInput = Prisma.AtLeast<{
   channel?: Prisma.StringFilter<"MessageTemplate"> | string
   locale?: Prisma.StringFilter<"MessageTemplate"> | string
   version?: Prisma.IntFilter<"MessageTemplate"> | number
+  status?: Prisma.StringFilter<"MessageTemplate"> | string
   subject?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
   text?: Prisma.StringFilter<"MessageTemplate"> | string
   html?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
   createdAt?: Prisma.DateTimeFilter<"MessageTemplate"> | Date | string
+  createdBy?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
+  publishedBy?: Prisma.StringNullableFilter<"MessageTemplate"> | string | null
+  publishedAt?: Prisma.DateTimeNullableFilter<"MessageTemplate"> | Date | string | null
 }, "key_channel_locale_version">
 
 export type MessageTemplateOrderByWithAggregationInput = {
@@ -273,10 +314,14 @@ export type MessageTemplateOrderByWithAggregationInput = {
   channel?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  status?: Prisma.SortOrder
   subject?: Prisma.SortOrderInput | Prisma.SortOrder
   text?: Prisma.SortOrder
   html?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedBy?: Prisma.SortOrderInput | Prisma.SortOrder
+  publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.MessageTemplateCountOrderByAggregateInput
   _avg?: Prisma.MessageTemplateAvgOrderByAggregateInput
   _max?: Prisma.MessageTemplateMaxOrderByAggregateInput
@@ -292,10 +337,14 @@ export type MessageTemplateScalarWhereWithAggregatesInput = {
   channel?: Prisma.StringWithAggregatesFilter<"MessageTemplate"> | string
   locale?: Prisma.StringWithAggregatesFilter<"MessageTemplate"> | string
   version?: Prisma.IntWithAggregatesFilter<"MessageTemplate"> | number
+  status?: Prisma.StringWithAggregatesFilter<"MessageTemplate"> | string
   subject?: Prisma.StringNullableWithAggregatesFilter<"MessageTemplate"> | string | null
   text?: Prisma.StringWithAggregatesFilter<"MessageTemplate"> | string
   html?: Prisma.StringNullableWithAggregatesFilter<"MessageTemplate"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"MessageTemplate"> | Date | string
+  createdBy?: Prisma.StringNullableWithAggregatesFilter<"MessageTemplate"> | string | null
+  publishedBy?: Prisma.StringNullableWithAggregatesFilter<"MessageTemplate"> | string | null
+  publishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"MessageTemplate"> | Date | string | null
 }
 
 export type MessageTemplateCreateInput = {
@@ -303,10 +352,14 @@ export type MessageTemplateCreateInput = {
   channel: string
   locale: string
   version: number
+  status?: string
   subject?: string | null
   text: string
   html?: string | null
   createdAt?: Date | string
+  createdBy?: string | null
+  publishedBy?: string | null
+  publishedAt?: Date | string | null
 }
 
 export type MessageTemplateUncheckedCreateInput = {
@@ -314,10 +367,14 @@ export type MessageTemplateUncheckedCreateInput = {
   channel: string
   locale: string
   version: number
+  status?: string
   subject?: string | null
   text: string
   html?: string | null
   createdAt?: Date | string
+  createdBy?: string | null
+  publishedBy?: string | null
+  publishedAt?: Date | string | null
 }
 
 export type MessageTemplateUpdateInput = {
@@ -325,10 +382,14 @@ export type MessageTemplateUpdateInput = {
   channel?: Prisma.StringFieldUpdateOperationsInput | string
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   version?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   text?: Prisma.StringFieldUpdateOperationsInput | string
   html?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MessageTemplateUncheckedUpdateInput = {
@@ -336,10 +397,14 @@ export type MessageTemplateUncheckedUpdateInput = {
   channel?: Prisma.StringFieldUpdateOperationsInput | string
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   version?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   text?: Prisma.StringFieldUpdateOperationsInput | string
   html?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MessageTemplateCreateManyInput = {
@@ -347,10 +412,14 @@ export type MessageTemplateCreateManyInput = {
   channel: string
   locale: string
   version: number
+  status?: string
   subject?: string | null
   text: string
   html?: string | null
   createdAt?: Date | string
+  createdBy?: string | null
+  publishedBy?: string | null
+  publishedAt?: Date | string | null
 }
 
 export type MessageTemplateUpdateManyMutationInput = {
@@ -358,10 +427,14 @@ export type MessageTemplateUpdateManyMutationInput = {
   channel?: Prisma.StringFieldUpdateOperationsInput | string
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   version?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   text?: Prisma.StringFieldUpdateOperationsInput | string
   html?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MessageTemplateUncheckedUpdateManyInput = {
@@ -369,10 +442,14 @@ export type MessageTemplateUncheckedUpdateManyInput = {
   channel?: Prisma.StringFieldUpdateOperationsInput | string
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   version?: Prisma.IntFieldUpdateOperationsInput | number
+  status?: Prisma.StringFieldUpdateOperationsInput | string
   subject?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   text?: Prisma.StringFieldUpdateOperationsInput | string
   html?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  createdBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type MessageTemplateKeyChannelLocaleVersionCompoundUniqueInput = {
@@ -387,10 +464,14 @@ export type MessageTemplateCountOrderByAggregateInput = {
   channel?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  status?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   text?: Prisma.SortOrder
   html?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  publishedAt?: Prisma.SortOrder
 }
 
 export type MessageTemplateAvgOrderByAggregateInput = {
@@ -402,10 +483,14 @@ export type MessageTemplateMaxOrderByAggregateInput = {
   channel?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  status?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   text?: Prisma.SortOrder
   html?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  publishedAt?: Prisma.SortOrder
 }
 
 export type MessageTemplateMinOrderByAggregateInput = {
@@ -413,10 +498,14 @@ export type MessageTemplateMinOrderByAggregateInput = {
   channel?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  status?: Prisma.SortOrder
   subject?: Prisma.SortOrder
   text?: Prisma.SortOrder
   html?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  createdBy?: Prisma.SortOrder
+  publishedBy?: Prisma.SortOrder
+  publishedAt?: Prisma.SortOrder
 }
 
 export type MessageTemplateSumOrderByAggregateInput = {
@@ -430,10 +519,14 @@ export type MessageTemplateSelect<ExtArgs extends runtime.Types.Extensions.Inter
   channel?: boolean
   locale?: boolean
   version?: boolean
+  status?: boolean
   subject?: boolean
   text?: boolean
   html?: boolean
   createdAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  publishedAt?: boolean
 }, ExtArgs["result"]["messageTemplate"]>
 
 export type MessageTemplateSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -441,10 +534,14 @@ export type MessageTemplateSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   channel?: boolean
   locale?: boolean
   version?: boolean
+  status?: boolean
   subject?: boolean
   text?: boolean
   html?: boolean
   createdAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  publishedAt?: boolean
 }, ExtArgs["result"]["messageTemplate"]>
 
 export type MessageTemplateSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -452,10 +549,14 @@ export type MessageTemplateSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   channel?: boolean
   locale?: boolean
   version?: boolean
+  status?: boolean
   subject?: boolean
   text?: boolean
   html?: boolean
   createdAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  publishedAt?: boolean
 }, ExtArgs["result"]["messageTemplate"]>
 
 export type MessageTemplateSelectScalar = {
@@ -463,13 +564,17 @@ export type MessageTemplateSelectScalar = {
   channel?: boolean
   locale?: boolean
   version?: boolean
+  status?: boolean
   subject?: boolean
   text?: boolean
   html?: boolean
   createdAt?: boolean
+  createdBy?: boolean
+  publishedBy?: boolean
+  publishedAt?: boolean
 }
 
-export type MessageTemplateOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "channel" | "locale" | "version" | "subject" | "text" | "html" | "createdAt", ExtArgs["result"]["messageTemplate"]>
+export type MessageTemplateOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"key" | "channel" | "locale" | "version" | "status" | "subject" | "text" | "html" | "createdAt" | "createdBy" | "publishedBy" | "publishedAt", ExtArgs["result"]["messageTemplate"]>
 
 export type $MessageTemplatePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "MessageTemplate"
@@ -479,10 +584,17 @@ export type $MessageTemplatePayload<ExtArgs extends runtime.Types.Extensions.Int
     channel: string
     locale: string
     version: number
+    status: string
     subject: string | null
     text: string
     html: string | null
     createdAt: Date
+    /**
+     * The principal ids of who drafted and who published the version (`system:seed` for the built-in files).
+     */
+    createdBy: string | null
+    publishedBy: string | null
+    publishedAt: Date | null
   }, ExtArgs["result"]["messageTemplate"]>
   composites: {}
 }
@@ -910,10 +1022,14 @@ export interface MessageTemplateFieldRefs {
   readonly channel: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly locale: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly version: Prisma.FieldRef<"MessageTemplate", 'Int'>
+  readonly status: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly subject: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly text: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly html: Prisma.FieldRef<"MessageTemplate", 'String'>
   readonly createdAt: Prisma.FieldRef<"MessageTemplate", 'DateTime'>
+  readonly createdBy: Prisma.FieldRef<"MessageTemplate", 'String'>
+  readonly publishedBy: Prisma.FieldRef<"MessageTemplate", 'String'>
+  readonly publishedAt: Prisma.FieldRef<"MessageTemplate", 'DateTime'>
 }
     
 
