@@ -44,6 +44,10 @@ export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
   'POST /v1/templates/preview': false,
   'POST /v1/api-keys': { action: 'api_key.create', target: ['api_key'] },
   'DELETE /v1/api-keys/:keyId': { action: 'api_key.revoke', target: ['api_key', byParam('keyId')] },
+  // The codec server's routes (mounted under /codec, so Express names them by their own path): a decode reads
+  // customer data out of Temporal's history.
+  'POST /decode': { action: 'codec.decode', target: ['payloads'] },
+  'POST /encode': { action: 'codec.encode', target: ['payloads'] },
 };
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -71,6 +71,12 @@ describe('payloads in Temporal are ciphertext', () => {
       data: Buffer.from(p.data, 'base64'),
     }));
     expect(defaultPayloadConverter.fromPayload(opened[0]!)).toMatchObject({ type: 'feedback.answered', data: { comment: COMMENT, score: 9 } });
+    // Reading customer data out of the history is itself a read of personal data: the audit log has it.
+    await eventually(
+      () => stack.testDb.db.auditLog.count({ where: { action: 'codec.decode', role: 'ops' } }),
+      (n) => n >= 1,
+      5_000,
+    );
   });
 
   it('the codec server encodes what it decodes back', async () => {
