@@ -24,28 +24,18 @@ export const hashKey = (key: string) => createHash('sha256').update(key, 'utf8')
 /** A fresh key: `jk_` and 32 random bytes, base64url (256 bits). */
 export const newKey = () => `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
 
-export const KeySpec = z
-  .object({
-    role: z.enum(ROLES),
-    rmId: z.string().trim().min(1).max(128).optional(),
-    name: z.string().trim().min(1).max(200).optional(),
-  })
-  .strict()
-  .refine((k) => k.role !== 'rm' || k.rmId !== undefined, { message: 'an rm key needs an rmId', path: ['rmId'] })
-  .refine((k) => k.role === 'rm' || k.rmId === undefined, { message: 'only an rm key has an rmId', path: ['rmId'] });
+/** Whom a key stands for; an rm key, and only an rm key, names its RM. */
+const holder = { role: z.enum(ROLES), rmId: z.string().trim().min(1).max(128).optional(), name: z.string().trim().min(1).max(200).optional() };
+const rmIdRule = <T extends z.ZodType<{ role: string; rmId?: string | undefined }>>(schema: T) =>
+  schema
+    .refine((k) => k.role !== 'rm' || k.rmId !== undefined, { message: 'an rm key needs an rmId', path: ['rmId'] })
+    .refine((k) => k.role === 'rm' || k.rmId === undefined, { message: 'only an rm key has an rmId', path: ['rmId'] });
+
+export const KeySpec = rmIdRule(z.object(holder).strict());
 export type KeySpec = z.infer<typeof KeySpec>;
 
 /** A key given by configuration: the key itself and whom it stands for. */
-export const ConfiguredKey = z
-  .object({
-    key: z.string().min(MIN_KEY_LENGTH, `a key must be at least ${MIN_KEY_LENGTH} characters`).max(512),
-    role: z.enum(ROLES),
-    rmId: z.string().trim().min(1).max(128).optional(),
-    name: z.string().trim().min(1).max(200).optional(),
-  })
-  .strict()
-  .refine((k) => k.role !== 'rm' || k.rmId !== undefined, { message: 'an rm key needs an rmId', path: ['rmId'] })
-  .refine((k) => k.role === 'rm' || k.rmId === undefined, { message: 'only an rm key has an rmId', path: ['rmId'] });
+export const ConfiguredKey = rmIdRule(z.object({ key: z.string().min(MIN_KEY_LENGTH, `a key must be at least ${MIN_KEY_LENGTH} characters`).max(512), ...holder }).strict());
 export type ConfiguredKey = z.infer<typeof ConfiguredKey>;
 
 /** What a list shows of a key: never the key or its hash. */
