@@ -4,13 +4,13 @@
 // ports, against a database of the test Postgres server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PID_FILE } from '../dev/temporal-dev-server.js';
 import { createTestDb, type TestDb } from './support/db.js';
+import { freePort } from './support/ports.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BOOT_MS = 90_000;
@@ -50,17 +50,6 @@ async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 type Run = { launcher: ChildProcess; output: () => string; exited: Promise<number | null>; banner: Promise<string> };

@@ -6,24 +6,16 @@
 // - mid-send: the worker killed while the SMTP server, Twilio and the webhook receiver each hold its requests open,
 //   having accepted them. What each channel's customers then receive is measured and printed per channel.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { messageIdFor } from '../channels/email.js';
 import { eventually, NO_LIMITS, startStack, type Stack, TEST_PAYLOAD_ENV } from './support/stack.js';
+import { freePort } from './support/ports.js';
 import { projectRoot } from './support/temporal.js';
 
 let stack: Stack;
 let smtp: SmtpCatcher | undefined;
 const workers: ChildProcess[] = [];
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
