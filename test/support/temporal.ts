@@ -6,6 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import proto from '@temporalio/proto';
 import { resolveTemporalCli, resolveTestServer } from '../../dev/temporal-cli.js';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
+import { freePort } from './ports.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -15,6 +16,7 @@ export async function startDevServer(opts: { extraArgs?: string[] } = {}): Promi
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
+      port: await freePort(), // outside the ephemeral range (see ports.ts); the SDK's own pick is inside it
       searchAttributes: SEARCH_ATTRIBUTES,
       extraArgs: ['--log-level', 'error', ...(opts.extraArgs ?? [])],
     },
@@ -24,7 +26,7 @@ export async function startDevServer(opts: { extraArgs?: string[] } = {}): Promi
 /** The Java SDK's time-skipping test server: timers fire as soon as the workflow waits only on them. */
 export async function startTimeSkippingServer(): Promise<TestWorkflowEnvironment> {
   const path = await resolveTestServer({ projectRoot, install: true });
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path }, port: await freePort() } });
   const KEYWORD = proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
