@@ -1462,6 +1462,8 @@ export const JourneyScalarFieldEnum = {
   params: 'params',
   tags: 'tags',
   goals: 'goals',
+  cohort: 'cohort',
+  waiting: 'waiting',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'

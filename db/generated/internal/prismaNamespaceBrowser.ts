@@ -114,6 +114,8 @@ export const JourneyScalarFieldEnum = {
   params: 'params',
   tags: 'tags',
   goals: 'goals',
+  cohort: 'cohort',
+  waiting: 'waiting',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'

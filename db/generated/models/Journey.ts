@@ -44,6 +44,7 @@ export type JourneyMinAggregateOutputType = {
   exitReason: string | null
   stage: string | null
   stageEnteredAt: Date | null
+  cohort: string | null
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
@@ -59,6 +60,7 @@ export type JourneyMaxAggregateOutputType = {
   exitReason: string | null
   stage: string | null
   stageEnteredAt: Date | null
+  cohort: string | null
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
@@ -77,6 +79,8 @@ export type JourneyCountAggregateOutputType = {
   params: number
   tags: number
   goals: number
+  cohort: number
+  waiting: number
   startedAt: number
   endedAt: number
   updatedAt: number
@@ -102,6 +106,7 @@ export type JourneyMinAggregateInputType = {
   exitReason?: true
   stage?: true
   stageEnteredAt?: true
+  cohort?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -117,6 +122,7 @@ export type JourneyMaxAggregateInputType = {
   exitReason?: true
   stage?: true
   stageEnteredAt?: true
+  cohort?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -135,6 +141,8 @@ export type JourneyCountAggregateInputType = {
   params?: true
   tags?: true
   goals?: true
+  cohort?: true
+  waiting?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -240,6 +248,8 @@ export type JourneyGroupByOutputType = {
   params: runtime.JsonValue
   tags: string[]
   goals: string[]
+  cohort: string
+  waiting: string[]
   startedAt: Date
   endedAt: Date | null
   updatedAt: Date
@@ -281,6 +291,8 @@ export type JourneyWhereInput = {
   params?: Prisma.JsonFilter<"Journey">
   tags?: Prisma.StringNullableListFilter<"Journey">
   goals?: Prisma.StringNullableListFilter<"Journey">
+  cohort?: Prisma.StringFilter<"Journey"> | string
+  waiting?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -301,6 +313,8 @@ export type JourneyOrderByWithRelationInput = {
   params?: Prisma.SortOrder
   tags?: Prisma.SortOrder
   goals?: Prisma.SortOrder
+  cohort?: Prisma.SortOrder
+  waiting?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -324,6 +338,8 @@ export type JourneyWhereUniqueInput = Prisma.AtLeast<{
   params?: Prisma.JsonFilter<"Journey">
   tags?: Prisma.StringNullableListFilter<"Journey">
   goals?: Prisma.StringNullableListFilter<"Journey">
+  cohort?: Prisma.StringFilter<"Journey"> | string
+  waiting?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -344,6 +360,8 @@ export type JourneyOrderByWithAggregationInput = {
   params?: Prisma.SortOrder
   tags?: Prisma.SortOrder
   goals?: Prisma.SortOrder
+  cohort?: Prisma.SortOrder
+  waiting?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -370,6 +388,8 @@ export type JourneyScalarWhereWithAggregatesInput = {
   params?: Prisma.JsonWithAggregatesFilter<"Journey">
   tags?: Prisma.StringNullableListFilter<"Journey">
   goals?: Prisma.StringNullableListFilter<"Journey">
+  cohort?: Prisma.StringWithAggregatesFilter<"Journey"> | string
+  waiting?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
@@ -387,6 +407,8 @@ export type JourneyCreateInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -407,6 +429,8 @@ export type JourneyUncheckedCreateInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -425,6 +449,8 @@ export type JourneyUpdateInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -445,6 +471,8 @@ export type JourneyUncheckedUpdateInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -464,6 +492,8 @@ export type JourneyCreateManyInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -481,6 +511,8 @@ export type JourneyUpdateManyMutationInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -499,6 +531,8 @@ export type JourneyUncheckedUpdateManyInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -535,6 +569,8 @@ export type JourneyCountOrderByAggregateInput = {
   params?: Prisma.SortOrder
   tags?: Prisma.SortOrder
   goals?: Prisma.SortOrder
+  cohort?: Prisma.SortOrder
+  waiting?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -554,6 +590,7 @@ export type JourneyMaxOrderByAggregateInput = {
   exitReason?: Prisma.SortOrder
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
+  cohort?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -569,6 +606,7 @@ export type JourneyMinOrderByAggregateInput = {
   exitReason?: Prisma.SortOrder
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
+  cohort?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -633,6 +671,10 @@ export type JourneyCreategoalsInput = {
   set: string[]
 }
 
+export type JourneyCreatewaitingInput = {
+  set: string[]
+}
+
 export type IntFieldUpdateOperationsInput = {
   set?: number
   increment?: number
@@ -647,6 +689,11 @@ export type JourneyUpdatetagsInput = {
 }
 
 export type JourneyUpdategoalsInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
+export type JourneyUpdatewaitingInput = {
   set?: string[]
   push?: string | string[]
 }
@@ -677,6 +724,8 @@ export type JourneyCreateWithoutCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -695,6 +744,8 @@ export type JourneyUncheckedCreateWithoutCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -743,6 +794,8 @@ export type JourneyScalarWhereInput = {
   params?: Prisma.JsonFilter<"Journey">
   tags?: Prisma.StringNullableListFilter<"Journey">
   goals?: Prisma.StringNullableListFilter<"Journey">
+  cohort?: Prisma.StringFilter<"Journey"> | string
+  waiting?: Prisma.StringNullableListFilter<"Journey">
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -760,6 +813,8 @@ export type JourneyCreateWithoutTransitionsInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -779,6 +834,8 @@ export type JourneyUncheckedCreateWithoutTransitionsInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -812,6 +869,8 @@ export type JourneyUpdateWithoutTransitionsInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -831,6 +890,8 @@ export type JourneyUncheckedUpdateWithoutTransitionsInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -848,6 +909,8 @@ export type JourneyCreateManyCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyCreatetagsInput | string[]
   goals?: Prisma.JourneyCreategoalsInput | string[]
+  cohort?: string
+  waiting?: Prisma.JourneyCreatewaitingInput | string[]
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -865,6 +928,8 @@ export type JourneyUpdateWithoutCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -883,6 +948,8 @@ export type JourneyUncheckedUpdateWithoutCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -901,6 +968,8 @@ export type JourneyUncheckedUpdateManyWithoutCustomerInput = {
   params?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   tags?: Prisma.JourneyUpdatetagsInput | string[]
   goals?: Prisma.JourneyUpdategoalsInput | string[]
+  cohort?: Prisma.StringFieldUpdateOperationsInput | string
+  waiting?: Prisma.JourneyUpdatewaitingInput | string[]
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -950,6 +1019,8 @@ export type JourneySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   params?: boolean
   tags?: boolean
   goals?: boolean
+  cohort?: boolean
+  waiting?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -971,6 +1042,8 @@ export type JourneySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   params?: boolean
   tags?: boolean
   goals?: boolean
+  cohort?: boolean
+  waiting?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -990,6 +1063,8 @@ export type JourneySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   params?: boolean
   tags?: boolean
   goals?: boolean
+  cohort?: boolean
+  waiting?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -1009,12 +1084,14 @@ export type JourneySelectScalar = {
   params?: boolean
   tags?: boolean
   goals?: boolean
+  cohort?: boolean
+  waiting?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
 }
 
-export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
+export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "cohort" | "waiting" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
 export type JourneyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   transitions?: boolean | Prisma.Journey$transitionsArgs<ExtArgs>
@@ -1052,6 +1129,14 @@ export type $JourneyPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * Goals reached so far, in order.
      */
     goals: string[]
+    /**
+     * `treated` (the journey as designed) or `control` (held out: the same waits and stages, no sends, no tasks).
+     */
+    cohort: string
+    /**
+     * The step ids the journey waits at now (live counts of the journey map).
+     */
+    waiting: string[]
     startedAt: Date
     endedAt: Date | null
     updatedAt: Date
@@ -1492,6 +1577,8 @@ export interface JourneyFieldRefs {
   readonly params: Prisma.FieldRef<"Journey", 'Json'>
   readonly tags: Prisma.FieldRef<"Journey", 'String[]'>
   readonly goals: Prisma.FieldRef<"Journey", 'String[]'>
+  readonly cohort: Prisma.FieldRef<"Journey", 'String'>
+  readonly waiting: Prisma.FieldRef<"Journey", 'String[]'>
   readonly startedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly endedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Journey", 'DateTime'>
