@@ -109,6 +109,31 @@ describe('the global control group (marketing journeys)', () => {
   });
 });
 
+describe('simulation of a cohort', () => {
+  it('previews a control customer: the same stages and goals, no message, each send held out', async () => {
+    const body = (cohort?: string) => ({
+      key: 'lifecycle',
+      start: '2026-01-05T00:00:00Z',
+      until: '2026-03-01T00:00:00Z',
+      params: { onboardingAfter: 'P1D' },
+      events: [
+        { at: '2026-01-05T01:00:00Z', type: 'product.viewed' },
+        { at: '2026-01-06T00:00:00Z', type: 'product.purchased' },
+      ],
+      ...(cohort ? { cohort } : {}),
+    });
+    const treated = (await api(app).post('/v1/journey-definitions/simulate').send(body()).expect(200)).body;
+    const control = (await api(app).post('/v1/journey-definitions/simulate').send(body('control')).expect(200)).body;
+    expect(treated.messages.length).toBeGreaterThan(0);
+    expect(control.messages).toEqual([]);
+    expect(control.stages).toEqual(treated.stages);
+    expect(control.goals).toEqual(treated.goals);
+    expect(control.timeline.filter((t: { kind: string }) => t.kind === 'held_out')).toHaveLength(treated.messages.length);
+    expect(control.timeline[0]).toMatchObject({ kind: 'holdout', data: { cohort: 'control' } });
+    expect((await api(app).post('/v1/journey-definitions/simulate').send(body('absent')).expect(400)).body.error.code).toBe('invalid_request');
+  });
+});
+
 describe("a journey's own holdout", () => {
   const callMe = {
     key: 'call-me',
