@@ -11,6 +11,7 @@ import {
   nextInput,
   type Profile,
   type QueuedInput,
+  type RecordKind,
   start,
   TASK_COMPLETED_EVENT,
 } from './engine.js';
@@ -105,7 +106,7 @@ export type TimelineEntry = { at: string } & (
   | { kind: 'send'; channel: string; template: string }
   | { kind: 'task'; taskKey: string; title: string; dueAt: string }
   | { kind: 'escalation'; to: string }
-  | { kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown> }
+  | { kind: RecordKind; data: Record<string, unknown> }
   | { kind: 'chorus'; action: 'startJourney' | 'signalJourney' | 'stopJourneys'; journeyKey?: string; tag?: string; event?: string }
   | { kind: 'end'; status: string; reason: string }
 );

@@ -53,6 +53,8 @@ export function runSimulationTask(task: SimulationTask): SimulationOutcome {
       until: task.until,
       inputs: task.inputs,
       ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}),
+      // A preview shows what a journey started today does, decisions and skipped sends included.
+      engine: { recordDecisions: true },
     });
     return { ok: true, result: summarize(task.definition, r, performance.now() - started) };
   } catch (err) {

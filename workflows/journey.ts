@@ -88,6 +88,11 @@ const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus
  * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
 const ENGINE_ORDERS_INPUTS = 'engine-orders-inputs';
 
+/** Patch: the engine records branch decisions and the sends and tasks cancelled flows never made (journey log kinds
+ * `branch`, `send_skipped`). Those records take command sequence numbers, so a history written without them replays
+ * without them. */
+const ENGINE_RECORDS_DECISIONS = 'engine-records-decisions';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -95,6 +100,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const workflowId = workflowInfo().workflowId;
   // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
+  const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const runStartedAt = new Date().toISOString();
   const queue: QueuedInput[] = (input.pending ?? []).map((p) => queued(p, runStartedAt));
   let deferred: DeferredSend[] = [...(input.deferred ?? [])];
@@ -192,7 +198,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     };
     let r;
     try {
-      r = start(def, opts, new Date());
+      r = start(def, opts, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, initialState(def, opts, new Date()));
     }
@@ -231,7 +237,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     }
     let r;
     try {
-      r = advance(def, state, next, new Date());
+      r = advance(def, state, next, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, state);
     }
