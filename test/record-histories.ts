@@ -2,7 +2,8 @@
 // the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
 // commit the files: from then on the replay test guards both the old and the new histories. Histories of earlier
 // releases (first-release-*.json, before-engine-orders-*.json) are never re-recorded: they stand for journeys still
-// running on old code paths.
+// running on old code paths. RECORD_ONLY=<prefix> writes only the files whose names start with it (the others' runs
+// still happen, unsaved), so a new section is recorded without touching the histories already committed.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -14,6 +15,7 @@ import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
 async function save(name: string, handle: { fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]> }) {
+  if (process.env.RECORD_ONLY !== undefined && !name.startsWith(process.env.RECORD_ONLY)) return;
   const file = new URL(`./histories/${name}.json`, import.meta.url);
   await writeFile(file, historyToJSON(await handle.fetchHistory()));
   process.stdout.write(`recorded ${file.pathname}\n`);
@@ -119,6 +121,47 @@ try {
   await poisonHandle.signal(journeyEventSignal, { eventId: `h4-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
   assert.equal((await poisonHandle.result()).status, 'failed');
   await save('poison-failed', poisonHandle);
+
+  // The engine records its decisions (patch engine-records-decisions): a bank loan whose comparison nudge is cut short
+  // when the stage moves on and whose repayment reminder is cancelled by the repayment, then an opt-out that
+  // ends it with the reminder of a second due date still ahead; a fund journey whose branch sends a high-net-worth
+  // customer to an advisor.
+  const fourth = 'history-4';
+  await stack.testDb.db.customer.create({ data: { id: fourth, name: 'History Four', email: 'history4@example.com', phone: '+15550006666', segment: 'hnw', rmId: 'rm-1' } });
+  const decided = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId: fourth, via: 'api' });
+  const decidedHandle = stack.client.workflow.getHandle(decided.journey.workflowId);
+  const sendDecided = (type: string, data: Record<string, unknown> = {}) =>
+    decidedHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  const logged = (workflowId: string, kind: string, count: number) =>
+    eventually(
+      () => stack.testDb.db.journeyLogEntry.count({ where: { workflowId, kind } }),
+      (c) => c === count,
+    );
+  await sendDecided('loan.stage_changed', { stage: 'comparison' });
+  await sendDecided('loan.stage_changed', { stage: 'first_loan' });
+  await logged(decided.journey.workflowId, 'send_skipped', 1);
+  await sendDecided('loan.application_started');
+  const firstDue = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  await sendDecided('loan.repayment_due', { dueAt: firstDue });
+  await sendDecided('loan.repayment_due', { dueAt: new Date(Date.now() + 60 * 86_400_000).toISOString() });
+  await sendDecided('loan.repaid', { dueAt: firstDue });
+  await logged(decided.journey.workflowId, 'send_skipped', 2);
+  await sendDecided('customer.opted_out');
+  assert.equal((await decidedHandle.result()).status, 'exited');
+  await logged(decided.journey.workflowId, 'send_skipped', 4);
+  await save('decisions-bank-loan-skipped', decidedHandle);
+
+  const fund = await stack.service.startJourney({ journeyKey: 'fund-dca', customerId: fourth, via: 'api' });
+  const fundHandle = stack.client.workflow.getHandle(fund.journey.workflowId);
+  await fundHandle.signal(journeyEventSignal, { eventId: `h6-${++e}`, type: 'fund.detail_viewed', occurredAt: new Date().toISOString(), data: { fundCode: 'F001' } });
+  await logged(fund.journey.workflowId, 'branch', 1);
+  await eventually(
+    () => stack.testDb.db.task.count({ where: { workflowId: fund.journey.workflowId } }),
+    (c) => c === 1,
+  );
+  await fundHandle.signal(journeyEventSignal, { eventId: `h6-${++e}`, type: 'customer.opted_out', occurredAt: new Date().toISOString(), data: {} });
+  assert.equal((await fundHandle.result()).status, 'exited');
+  await save('decisions-fund-dca-branch', fundHandle);
 } finally {
   await stack.stop();
 }
