@@ -34,6 +34,8 @@ function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: n
     timers: r.timers,
     messages: timeline.filter((t) => t.kind === 'send'),
     tasks: timeline.filter((t) => t.kind === 'task'),
+    /** Which case each branch took and why, and the sends and tasks flows never made (cancelled, stage left, ended). */
+    decisions: timeline.filter((t) => t.kind === 'branch' || t.kind === 'send_skipped'),
     pending: {
       waitingFor: [...new Set(r.state.flows.flatMap((f) => (f.waiting?.kind === 'event' ? f.waiting.events : [])))],
       nextTimers: r.state.flows.flatMap((f) => (f.waiting?.until ? [{ flow: f.name, until: f.waiting.until }] : [])),
