@@ -831,7 +831,9 @@ function branchDecision(f: Flow, slot: Slot, step: Extract<Step, { type: 'branch
     ...stepRef(slot),
     taken: taken >= 0 ? 'case' : step.otherwise ? 'otherwise' : 'none',
     ...(taken >= 0 ? { case: taken, when: step.cases[taken]!.when } : {}),
-    checked: step.cases.slice(0, checked).map((c, j) => ({ case: j, when: c.when, result: j === taken })),
+    // Bounded like everything driven by a definition: the taken case is named above whatever its index.
+    checked: step.cases.slice(0, Math.min(checked, MAX_RECORDED_ITEMS)).map((c, j) => ({ case: j, when: c.when, result: j === taken })),
+    ...(checked > MAX_RECORDED_ITEMS ? { checkedMore: checked - MAX_RECORDED_ITEMS } : {}),
     read,
   };
 }
@@ -862,7 +864,8 @@ function loggable(path: string, v: unknown): unknown {
   if (CONTACT_FIELD.test(path.split('.').pop()!)) return v === undefined || v === null ? null : '[redacted]';
   if (v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') return v ?? null;
   if (typeof v === 'string') return v.length > MAX_LOGGED_STRING ? `${v.slice(0, MAX_LOGGED_STRING)}…` : v;
-  if (Array.isArray(v)) return v.length <= 10 && v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? v : `[list of ${v.length}]`;
+  if (Array.isArray(v))
+    return v.length <= 10 && v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? v.map((x) => loggable('', x)) : `[list of ${v.length}]`;
   return '[object]';
 }
 

@@ -117,17 +117,19 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
   const customer = await db.customer.findUnique({ where: { id: customerId }, select: { id: true } });
   if (!customer) throw notFound('customer', customerId);
   const limit = q.limit;
-  const range = (field: string) => (q.from || q.to ? { [field]: { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } } : {});
+  // The window each source's own time column must fall in (undefined: no bound; Prisma leaves the field out).
+  const within = q.from || q.to ? { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } : undefined;
+  const happened = { not: null, ...within };
   // Each source gives at most limit + 1 rows in time order: the merge needs no more to know the first `limit` and
   // whether anything is left.
   const take = limit + 1;
   const [journeys, events, transitions, log, messages, created, escalated, completed, ended] = await Promise.all([
     db.journey.findMany({ where: { customerId }, select: { workflowId: true, journeyKey: true, version: true } }),
-    db.inboundEvent.findMany({ where: { customerId, ...range('receivedAt') }, orderBy: [{ receivedAt: 'asc' }, { eventId: 'asc' }], take }),
-    db.stageTransition.findMany({ where: { journey: { customerId }, ...range('enteredAt') }, orderBy: [{ enteredAt: 'asc' }, { id: 'asc' }], take }),
-    db.journeyLogEntry.findMany({ where: { customerId, kind: { in: [...LOG_KINDS] }, ...range('at') }, orderBy: [{ at: 'asc' }, { id: 'asc' }], take }),
+    db.inboundEvent.findMany({ where: { customerId, receivedAt: within }, orderBy: [{ receivedAt: 'asc' }, { eventId: 'asc' }], take }),
+    db.stageTransition.findMany({ where: { journey: { customerId }, enteredAt: within }, orderBy: [{ enteredAt: 'asc' }, { id: 'asc' }], take }),
+    db.journeyLogEntry.findMany({ where: { customerId, kind: { in: [...LOG_KINDS] }, at: within }, orderBy: [{ at: 'asc' }, { id: 'asc' }], take }),
     db.message.findMany({
-      where: { customerId, ...range('createdAt') },
+      where: { customerId, createdAt: within },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take,
       select: {
@@ -147,10 +149,10 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         events: { orderBy: [{ at: 'asc' }, { id: 'asc' }], select: { at: true, type: true, detail: true } },
       },
     }),
-    db.task.findMany({ where: { customerId, ...range('createdAt') }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take }),
-    db.task.findMany({ where: { customerId, escalatedAt: { not: null, ...range('escalatedAt').escalatedAt } }, orderBy: [{ escalatedAt: 'asc' }, { id: 'asc' }], take }),
-    db.task.findMany({ where: { customerId, completedAt: { not: null, ...range('completedAt').completedAt } }, orderBy: [{ completedAt: 'asc' }, { id: 'asc' }], take }),
-    db.journey.findMany({ where: { customerId, endedAt: { not: null, ...range('endedAt').endedAt } }, orderBy: [{ endedAt: 'asc' }, { workflowId: 'asc' }], take }),
+    db.task.findMany({ where: { customerId, createdAt: within }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take }),
+    db.task.findMany({ where: { customerId, escalatedAt: happened }, orderBy: [{ escalatedAt: 'asc' }, { id: 'asc' }], take }),
+    db.task.findMany({ where: { customerId, completedAt: happened }, orderBy: [{ completedAt: 'asc' }, { id: 'asc' }], take }),
+    db.journey.findMany({ where: { customerId, endedAt: happened }, orderBy: [{ endedAt: 'asc' }, { workflowId: 'asc' }], take }),
   ]);
   const refs = new Map(journeys.map((j) => [j.workflowId, { workflowId: j.workflowId, journeyKey: j.journeyKey, version: j.version }]));
   const journeyOf = (workflowId: string | null | undefined) => {

@@ -157,6 +157,18 @@ const waiting = journey({
   ],
 });
 
+describe('branch decisions are bounded', () => {
+  it('lists at most MAX_RECORDED_ITEMS checked conditions, counts the rest, names the taken case whatever its index, and cuts strings in lists', () => {
+    const cases = Array.from({ length: MAX_RECORDED_ITEMS + 5 }, (_, i) => ({ when: `event.n == ${i}`, steps: [] }));
+    const def = journey({ triggers: [{ event: 't.x', steps: [{ type: 'branch', cases: [...cases, { when: '"a" in event.tags', steps: [] }] }] }] });
+    const { commands } = drive(def, [{ type: 'event', event: event('t.x', { n: -1, tags: ['a', 'b'.repeat(300)] }) }]);
+    const [d] = records(commands, 'branch');
+    expect(d).toMatchObject({ taken: 'case', case: MAX_RECORDED_ITEMS + 5, when: '"a" in event.tags', checkedMore: 6 });
+    expect((d!.checked as unknown[]).length).toBe(MAX_RECORDED_ITEMS);
+    expect(d!.read).toEqual({ 'event.n': -1, 'event.tags': ['a', `${'b'.repeat(120)}…`] });
+  });
+});
+
 describe('sends and tasks that never happened', () => {
   it('a cancel step: names the flow and instance cancelled, the step that cancelled it, where it waited and what it had ahead', () => {
     const { commands } = drive(waiting, [

@@ -123,9 +123,9 @@ try {
   await save('poison-failed', poisonHandle);
 
   // The engine records its decisions (patch engine-records-decisions): a bank loan whose comparison nudge is cut short
-  // when the stage moves on and whose repayment reminder is cancelled by the repayment, then an opt-out that
-  // ends it with the reminder of a second due date still ahead; a fund journey whose branch sends a high-net-worth
-  // customer to an advisor.
+  // when the stage moves on and whose repayment reminder is cancelled by the repayment, then an opt-out that ends it
+  // with the application-assist task and the reminder of a second due date still ahead; a fund journey whose branch
+  // sends a high-net-worth customer to an advisor.
   const fourth = 'history-4';
   await stack.testDb.db.customer.create({ data: { id: fourth, name: 'History Four', email: 'history4@example.com', phone: '+15550006666', segment: 'hnw', rmId: 'rm-1' } });
   const decided = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId: fourth, via: 'api' });
