@@ -182,6 +182,46 @@ describe('the customer timeline', () => {
   });
 });
 
+describe('the simulator shows the same decisions', () => {
+  it('a preview of fund-dca for a high-net-worth customer lists the branch to the advisor, and a cancelled reminder for a loan', async () => {
+    const designer = api(app, 'designer');
+    const fund = await designer
+      .post('/v1/journey-definitions/simulate')
+      .send({
+        key: 'fund-dca',
+        customer: { segment: 'hnw' },
+        start: '2026-01-01T00:00:00Z',
+        events: [{ at: '2026-01-01T01:00:00Z', type: 'fund.detail_viewed', data: { fundCode: 'F001' } }],
+        until: '2026-01-02T00:00:00Z',
+      })
+      .expect(200);
+    expect(fund.body.decisions).toEqual([
+      {
+        at: '2026-01-01T01:00:00.000Z',
+        kind: 'branch',
+        data: expect.objectContaining({ flow: 'detail-follow-up', taken: 'case', case: 0, read: { 'profile.segment': 'hnw', 'params.hnwSegment': 'hnw' } }),
+      },
+    ]);
+    const dueAt = '2026-03-01T00:00:00Z';
+    const loan = await designer
+      .post('/v1/journey-definitions/simulate')
+      .send({
+        key: 'bank-loan',
+        start: '2026-01-01T00:00:00Z',
+        events: [
+          { at: '2026-01-02T00:00:00Z', type: 'loan.repayment_due', data: { dueAt } },
+          { at: '2026-01-03T00:00:00Z', type: 'loan.repaid', data: { dueAt } },
+        ],
+        until: '2026-04-01T00:00:00Z',
+      })
+      .expect(200);
+    expect(loan.body.decisions).toEqual([
+      { at: '2026-01-03T00:00:00.000Z', kind: 'send_skipped', data: expect.objectContaining({ reason: 'flow_cancelled', flow: 'repayment-reminder', instance: dueAt }) },
+    ]);
+    expect(loan.body.messages.some((m: { template: string }) => m.template === 'loan-repayment-reminder')).toBe(false);
+  });
+});
+
 describe('erasure', () => {
   it("an erased customer's timeline keeps the decisions but not the values a branch read", async () => {
     await api(app).delete(`/v1/customers/${CUSTOMER}`).expect(202);
