@@ -6,6 +6,7 @@ import {
   type Command,
   EngineError,
   type EngineOptions,
+  type Holdout,
   type Input,
   type JourneyState,
   nextInput,
@@ -39,6 +40,8 @@ export function simulate(
     customerId: string;
     params: ParamValues;
     profile?: Profile;
+    /** Run the journey in a cohort, e.g. to preview what a control customer goes through. */
+    holdout?: Holdout;
     start: string;
     until: string;
     inputs: ScriptedInput[];
@@ -71,7 +74,13 @@ export function simulate(
   const maxInputs = opts.maxInputs ?? SIMULATION_MAX_INPUTS;
   const first = start(
     def,
-    { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) },
+    {
+      instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`,
+      customerId: opts.customerId,
+      params: opts.params,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.holdout ? { holdout: opts.holdout } : {}),
+    },
     new Date(opts.start),
     opts.engine,
   );

@@ -45,9 +45,10 @@ export const TimelineQuery = z
   })
   .strict();
 
-/** The journey-log kinds the timeline shows as they are; `task_outcome` comes from the tasks table instead (every
+/** The journey-log kinds the timeline shows (`held_out`, a send or task a control journey did not issue, as a
+ * `send_skipped` with reason `held_out`: one kind answers "why was nothing sent"); `task_outcome` comes from the tasks table instead (every
  * completed task has one, while the log records it only when a flow waited for it), so one fact shows once. */
-const LOG_KINDS = ['branch', 'split', 'holdout', 'goal', 'feedback', 'failure', 'send_skipped'] as const;
+const LOG_KINDS = ['branch', 'split', 'holdout', 'goal', 'feedback', 'failure', 'send_skipped', 'held_out'] as const;
 type LogKind = (typeof LOG_KINDS)[number];
 
 const iso = (d: Date) => d.toISOString();
@@ -75,6 +76,8 @@ function logSummary(kind: LogKind, d: Record<string, unknown>): string {
       return `holdout: ${str(d.cohort)}${d.source !== undefined ? ` (${str(d.source)}${d.percent !== undefined ? `, ${str(d.percent)} %` : ''})` : ''}`;
     case 'goal':
       return `goal reached: ${str(d.goal)}`;
+    case 'held_out':
+      return `not sent: ${d.action === 'task' ? `task ${str(d.taskKey)}` : `${str(d.channel)} ${str(d.template)}`} — held out (control cohort)`;
     case 'feedback':
       return `feedback ${str(d.survey)} answered: ${str(d.score)}`;
     case 'failure':
@@ -189,7 +192,8 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
     const kind = l.kind as LogKind;
     const d = obj(l.data);
     const step = stepOf(d);
-    add({ at: iso(l.at), kind, ...journeyOf(l.workflowId), ...(step !== undefined ? { step } : {}), summary: logSummary(kind, d), detail: d }, 2);
+    const entry = kind === 'held_out' ? { kind: 'send_skipped' as const, detail: { reason: 'held_out', ...d } } : { kind, detail: d };
+    add({ at: iso(l.at), ...entry, ...journeyOf(l.workflowId), ...(step !== undefined ? { step } : {}), summary: logSummary(kind, d) }, 2);
   }
   for (const m of messages) {
     const story = m.events.map((e) => ({ at: iso(e.at), type: e.type, detail: obj(e.detail) }));

@@ -3,6 +3,10 @@
 // suppressed names the reason, a flow cancelled before its send says what was not sent and why; in time order, each
 // entry naming its journey; an RM reads only their own customers' timelines, and each read is audited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveParams } from '../engine/definition.js';
+import { loadBuiltIn } from '../journeys/index.js';
+import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import { journeyEventSignal, journeyWorkflowId } from '../workflows/messages.js';
 import { api, createStackApp, eventually, NO_LIMITS, RM_ID, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -219,6 +223,35 @@ describe('the simulator shows the same decisions', () => {
       { at: '2026-01-03T00:00:00.000Z', kind: 'send_skipped', data: expect.objectContaining({ reason: 'flow_cancelled', flow: 'repayment-reminder', instance: dueAt }) },
     ]);
     expect(loan.body.messages.some((m: { template: string }) => m.template === 'loan-repayment-reminder')).toBe(false);
+  });
+});
+
+describe('a held-out customer', () => {
+  it('the timeline names the cohort, and each send the control journey did not make as send_skipped, reason held_out', async () => {
+    await api(app).put('/v1/customers/tl-held').send({ name: 'Held', email: 'held@example.com', rmId: RM_ID }).expect(201);
+    const def = loadBuiltIn('lifecycle');
+    const handle = await stack.client.workflow.start('journeyWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: journeyWorkflowId('lifecycle', 'tl-held'),
+      args: [
+        { definition: def, customerId: 'tl-held', params: resolveParams(def, {}), holdout: { cohort: 'control', source: 'global', percent: 10 } } satisfies JourneyWorkflowInput,
+      ],
+    });
+    await handle.signal(journeyEventSignal, { eventId: 'tl-held-1', type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
+    const entries = await eventually(
+      () =>
+        api(app, 'rm')
+          .get('/v1/customers/tl-held/timeline')
+          .then((r) => r.body.entries as Entry[]),
+      (e) => e.some((x) => x.kind === 'send_skipped'),
+    );
+    expect(entries.find((e) => e.kind === 'holdout')).toMatchObject({ summary: 'holdout: control (global, 10 %)', detail: { cohort: 'control', source: 'global', percent: 10 } });
+    expect(entries.find((e) => e.kind === 'send_skipped')).toMatchObject({
+      journey: { workflowId: handle.workflowId, journeyKey: 'lifecycle' },
+      summary: 'not sent: email lifecycle-thanks — held out (control cohort)',
+      detail: { reason: 'held_out', action: 'send', channel: 'email', template: 'lifecycle-thanks' },
+    });
+    expect(entries.some((e) => e.kind === 'send')).toBe(false);
   });
 });
 
