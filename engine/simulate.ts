@@ -12,6 +12,7 @@ import {
   nextInput,
   type Profile,
   type QueuedInput,
+  type RecordKind,
   start,
   TASK_COMPLETED_EVENT,
 } from './engine.js';
@@ -114,7 +115,7 @@ export type TimelineEntry = { at: string } & (
   | { kind: 'send'; channel: string; template: string }
   | { kind: 'task'; taskKey: string; title: string; dueAt: string }
   | { kind: 'escalation'; to: string }
-  | { kind: Extract<Command, { type: 'record' }>['kind']; data: Record<string, unknown> }
+  | { kind: RecordKind; data: Record<string, unknown> }
   | { kind: 'chorus'; action: 'startJourney' | 'signalJourney' | 'stopJourneys'; journeyKey?: string; tag?: string; event?: string }
   | { kind: 'end'; status: string; reason: string }
 );

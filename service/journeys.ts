@@ -23,6 +23,7 @@ import {
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
 import { assignHoldout, type ControlGroup } from './holdouts.js';
+import { customerTimeline, type TimelineQuery } from './timeline.js';
 import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type TaskQuery } from './schemas.js';
 
@@ -196,6 +197,8 @@ export class JourneyService {
       await tx.task.updateMany({ where: { customerId }, data: { note: null } });
       await tx.journey.updateMany({ where: { customerId }, data: { params: {} } });
       await tx.$executeRaw`UPDATE journey_log SET data = data - 'comment' WHERE customer_id = ${customerId} AND data ? 'comment'`;
+      // A branch decision keeps the values its conditions read (event fields, profile attributes): they go too.
+      await tx.$executeRaw`UPDATE journey_log SET data = data - 'read' WHERE customer_id = ${customerId} AND kind = 'branch' AND data ? 'read'`;
       return at;
     });
     const journeysExited: string[] = [];
@@ -497,6 +500,11 @@ export class JourneyService {
     await this.getCustomer(customerId);
     const rows = await this.db.journey.findMany({ where: { customerId }, orderBy: { startedAt: 'desc' } });
     return rows.map((r) => ({ ...this.summary(r), stageEnteredAt: r.stageEnteredAt, startedAt: r.startedAt, endedAt: r.endedAt, endReason: r.exitReason, goals: r.goals }));
+  }
+
+  /** The customer's timeline (service/timeline.ts): why they did, or did not, get each message. */
+  async customerTimeline(customerId: string, q: z.infer<typeof TimelineQuery>) {
+    return customerTimeline(this.db, customerId, q);
   }
 
   /** The customer's messages, newest first, each with its story (created, deferred, suppressed, sent, delivered…). */

@@ -35,6 +35,8 @@ function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: n
     timers: r.timers,
     messages: timeline.filter((t) => t.kind === 'send'),
     tasks: timeline.filter((t) => t.kind === 'task'),
+    /** Which case each branch took and why, and the sends and tasks flows never made (cancelled, stage left, ended). */
+    decisions: timeline.filter((t) => t.kind === 'branch' || t.kind === 'send_skipped'),
     pending: {
       waitingFor: [...new Set(r.state.flows.flatMap((f) => (f.waiting?.kind === 'event' ? f.waiting.events : [])))],
       nextTimers: r.state.flows.flatMap((f) => (f.waiting?.until ? [{ flow: f.name, until: f.waiting.until }] : [])),
@@ -55,6 +57,8 @@ export function runSimulationTask(task: SimulationTask): SimulationOutcome {
       inputs: task.inputs,
       ...(task.holdout ? { holdout: task.holdout } : {}),
       ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}),
+      // A preview shows what a journey started today does, decisions and skipped sends included.
+      engine: { recordDecisions: true },
     });
     return { ok: true, result: summarize(task.definition, r, performance.now() - started) };
   } catch (err) {

@@ -190,6 +190,47 @@ try {
   assert.deepEqual(await taskHandle.result(), { status: 'completed', reason: 'handled', stage: 'open' });
   assert.equal(await stack.testDb.db.task.count({ where: { customerId: held } }), 0);
   await save('holdout-control-task', taskHandle);
+
+  // The engine records its decisions (patch engine-records-decisions): a bank loan whose comparison nudge is cut short
+  // when the stage moves on and whose repayment reminder is cancelled by the repayment, then an opt-out that ends it
+  // with the application-assist task and the reminder of a second due date still ahead; a fund journey whose branch
+  // sends a high-net-worth customer to an advisor.
+  const fifth = 'history-5';
+  await stack.testDb.db.customer.create({ data: { id: fifth, name: 'History Five', email: 'history5@example.com', phone: '+15550005555', segment: 'hnw', rmId: 'rm-1' } });
+  const decided = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId: fifth, via: 'api' });
+  const decidedHandle = stack.client.workflow.getHandle(decided.journey.workflowId);
+  const sendDecided = (type: string, data: Record<string, unknown> = {}) =>
+    decidedHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  const logged = (workflowId: string, kind: string, count: number) =>
+    eventually(
+      () => stack.testDb.db.journeyLogEntry.count({ where: { workflowId, kind } }),
+      (c) => c === count,
+    );
+  await sendDecided('loan.stage_changed', { stage: 'comparison' });
+  await sendDecided('loan.stage_changed', { stage: 'first_loan' });
+  await logged(decided.journey.workflowId, 'send_skipped', 1);
+  await sendDecided('loan.application_started');
+  const firstDue = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  await sendDecided('loan.repayment_due', { dueAt: firstDue });
+  await sendDecided('loan.repayment_due', { dueAt: new Date(Date.now() + 60 * 86_400_000).toISOString() });
+  await sendDecided('loan.repaid', { dueAt: firstDue });
+  await logged(decided.journey.workflowId, 'send_skipped', 2);
+  await sendDecided('customer.opted_out');
+  assert.equal((await decidedHandle.result()).status, 'exited');
+  await logged(decided.journey.workflowId, 'send_skipped', 4);
+  await save('decisions-bank-loan-skipped', decidedHandle);
+
+  const fund = await stack.service.startJourney({ journeyKey: 'fund-dca', customerId: fifth, via: 'api' });
+  const fundHandle = stack.client.workflow.getHandle(fund.journey.workflowId);
+  await fundHandle.signal(journeyEventSignal, { eventId: `h8-${++e}`, type: 'fund.detail_viewed', occurredAt: new Date().toISOString(), data: { fundCode: 'F001' } });
+  await logged(fund.journey.workflowId, 'branch', 1);
+  await eventually(
+    () => stack.testDb.db.task.count({ where: { workflowId: fund.journey.workflowId } }),
+    (c) => c === 1,
+  );
+  await fundHandle.signal(journeyEventSignal, { eventId: `h8-${++e}`, type: 'customer.opted_out', occurredAt: new Date().toISOString(), data: {} });
+  assert.equal((await fundHandle.result()).status, 'exited');
+  await save('decisions-fund-dca-branch', fundHandle);
 } finally {
   await stack.stop();
 }

@@ -94,6 +94,11 @@ const ENGINE_ORDERS_INPUTS = 'engine-orders-inputs';
  * issued). The marker also keeps an older worker from replaying a control journey as a treated one, sends included. */
 const HOLDOUT_COHORT = 'holdout-cohort';
 
+/** Patch: the engine records branch decisions and the sends and tasks cancelled flows never made (journey log kinds
+ * `branch`, `send_skipped`). Those records take command sequence numbers, so a history written without them replays
+ * without them. */
+const ENGINE_RECORDS_DECISIONS = 'engine-records-decisions';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -101,6 +106,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const workflowId = workflowInfo().workflowId;
   // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
+  const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const runStartedAt = new Date().toISOString();
   const queue: QueuedInput[] = (input.pending ?? []).map((p) => queued(p, runStartedAt));
   let deferred: DeferredSend[] = [...(input.deferred ?? [])];
@@ -201,7 +207,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     };
     let r;
     try {
-      r = start(def, opts, new Date());
+      r = start(def, opts, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, initialState(def, opts, new Date()));
     }
@@ -240,7 +246,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     }
     let r;
     try {
-      r = advance(def, state, next, new Date());
+      r = advance(def, state, next, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, state);
     }
