@@ -421,6 +421,22 @@ export function waitingFor(state: JourneyState): string[] {
   return [...types].sort();
 }
 
+/** How analytics and the journey map name a step: its `id` when it has one, else its place in the definition (e.g.
+ * `triggers[2].steps[0]`, as `walkSteps` + `formatPath` give it). Stable within a definition version. */
+export const stepRef = (step: Step, path: string): string => step.id ?? path;
+
+/** The steps the journey's flows wait at now (timers, waits, surveys, tasks), each once, sorted. */
+export function waitingSteps(def: JourneyDefinition, state: JourneyState): string[] {
+  if (state.status !== 'running') return [];
+  const { steps } = compile(def);
+  const refs = new Set<string>();
+  for (const f of state.flows) {
+    const slot = f.waiting !== undefined && f.pc >= 0 ? steps[f.pc] : undefined;
+    if (slot) refs.add(stepRef(slot.step, slot.path));
+  }
+  return [...refs].sort();
+}
+
 type WaitingStep = Extract<Step, { type: 'wait' | 'feedback' | 'task' }>;
 
 class Run {
@@ -514,7 +530,13 @@ class Run {
       }
       case 'feedback': {
         if (event.type !== FEEDBACK_EVENT || event.data.survey !== step.survey) return undefined;
-        this.record('feedback', { survey: step.survey, score: event.data.score ?? null, ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}) });
+        // The template names the touchpoint the answer belongs to (analytics group answers by it).
+        this.record('feedback', {
+          survey: step.survey,
+          template: step.template,
+          score: event.data.score ?? null,
+          ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}),
+        });
         return slot.arms[0]!;
       }
       case 'task': {

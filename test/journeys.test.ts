@@ -260,7 +260,7 @@ describe('seed journeys on the dev server', () => {
     const log = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId }, orderBy: { id: 'asc' } });
     expect(log.map((l) => [l.kind, l.data])).toEqual([
       ['goal', { goal: 'subscribed' }],
-      ['feedback', { survey: 'csat', score: 5 }],
+      ['feedback', { survey: 'csat', template: 'fund-csat', score: 5 }],
       ['goal', { goal: 'dca_started' }],
     ]);
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).goals).toEqual(['subscribed', 'dca_started']);
