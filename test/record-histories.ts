@@ -119,6 +119,37 @@ try {
   await poisonHandle.signal(journeyEventSignal, { eventId: `h4-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
   assert.equal((await poisonHandle.result()).status, 'failed');
   await save('poison-failed', poisonHandle);
+
+  // The waiting steps (the `progress-records-waiting` patch): a delay, then a wait, then the end, all in one stage, so
+  // each change of the steps the journey waits at is written by itself.
+  const steps = {
+    ...poison,
+    key: 'waiting-steps',
+    name: 'Waiting steps',
+    triggers: [
+      {
+        event: 'product.viewed',
+        scope: 'journey' as const,
+        replace: false,
+        steps: [
+          { id: 'pause', type: 'delay' as const, duration: 'PT1S' },
+          { id: 'await-purchase', type: 'wait' as const, for: [{ event: 'product.purchased', then: [{ type: 'complete' as const, reason: 'purchased' }] }], timeout: 'PT1H' },
+        ],
+      },
+    ],
+  };
+  const stepsHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId(steps.key, third),
+    args: [{ definition: steps, customerId: third, params: {} } satisfies JourneyWorkflowInput],
+  });
+  const waitingAt = () => stack.testDb.db.journey.findUnique({ where: { workflowId: stepsHandle.workflowId }, select: { waiting: true } });
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  await eventually(waitingAt, (r) => r?.waiting.join() === 'pause');
+  await eventually(waitingAt, (r) => r?.waiting.join() === 'await-purchase');
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
+  assert.deepEqual(await stepsHandle.result(), { status: 'completed', reason: 'purchased', stage: 'one' });
+  await save('waiting-steps-completed', stepsHandle);
 } finally {
   await stack.stop();
 }
