@@ -93,7 +93,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       if (waiting) {
         // A retried write with the same steps keeps the first write's instant (the set did not change in between).
-        await db.$executeRaw`UPDATE journeys SET waiting_since = CASE WHEN waiting IS DISTINCT FROM ${waiting.steps}::text[] THEN ${new Date(waiting.at)} ELSE waiting_since END,
+        await db.$executeRaw`UPDATE journeys SET waiting_since = CASE WHEN waiting IS DISTINCT FROM ${waiting.steps}::text[] THEN (${waiting.at}::timestamptz AT TIME ZONE 'UTC') ELSE waiting_since END,
           waiting = ${waiting.steps}::text[] WHERE workflow_id = ${j.workflowId}`;
       }
       await db.stageTransition.createMany({
