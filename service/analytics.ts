@@ -12,7 +12,11 @@ import type { DefinitionStore } from './definitions.js';
 import { Invalid, notFound } from './errors.js';
 import { id } from './schemas.js';
 
-const isoTime = z.iso.datetime({ offset: true });
+/** An instant Postgres can hold and compare (year 0000 is valid ISO but not a Postgres date). */
+const MIN_TIME = Date.parse('1900-01-01T00:00:00Z');
+const MAX_TIME = Date.parse('9999-12-31T23:59:59Z');
+const inRange = (text: string) => Date.parse(text) >= MIN_TIME && Date.parse(text) <= MAX_TIME;
+const isoTime = z.iso.datetime({ offset: true }).refine(inRange, 'an instant between the years 1900 and 9999');
 
 export const AnalyticsQuery = z
   .object({
@@ -69,7 +73,7 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
 function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof c.s === 'string' && !Number.isNaN(Date.parse(c.s)) && typeof c.w === 'string') return { s: c.s, w: c.w };
+    if (typeof c.s === 'string' && inRange(c.s) && typeof c.w === 'string') return { s: c.s, w: c.w };
   } catch {
     // not ours: refused below
   }

@@ -461,6 +461,7 @@ describe('the other figures', () => {
       'invalid_request',
     );
     expect((await ops.get('/v1/analytics/journeys/an-loan/lift?version=0').expect(400)).body.error.code).toBe('invalid_request');
+    expect((await ops.get('/v1/analytics/journeys/an-loan/funnel?from=0000-01-01T00:00:00Z').expect(400)).body.error.code).toBe('invalid_request');
     expect((await ops.get('/v1/analytics/journeys/an-loan/map?stage=s1').expect(400)).body.error.code).toBe('invalid_request');
     expect((await ops.get('/v1/analytics/journeys/no-such/funnel').expect(404)).body.error.code).toBe('not_found');
     expect((await ops.get('/v1/analytics/journeys/an-loan/funnel?version=9').expect(404)).body.error.code).toBe('not_found');
@@ -505,6 +506,8 @@ describe('the journey list', () => {
     expect(ids((await ops.get('/v1/journeys?journeyKey=an-loan&cohort=control').expect(200)).body)).toEqual(['an:J8', 'an:J5', 'an:J4']);
     expect(ids((await api(app, 'rm').get('/v1/journeys?journeyKey=an-loan').expect(200)).body)).toEqual(['an:J2', 'an:J1']);
     expect((await ops.get('/v1/journeys?cursor=bm90LWEtY3Vyc29y').expect(400)).body.error.code).toBe('invalid_cursor');
+    const farOff = Buffer.from(JSON.stringify({ s: '+275760-01-01T00:00:00Z', w: 'x' })).toString('base64url');
+    expect((await ops.get(`/v1/journeys?cursor=${farOff}`).expect(400)).body.error.code).toBe('invalid_cursor');
     expect((await ops.get('/v1/journeys?status=paused').expect(400)).body.error.code).toBe('invalid_request');
   });
 });
