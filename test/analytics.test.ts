@@ -509,6 +509,12 @@ describe('the journey list', () => {
     const farOff = Buffer.from(JSON.stringify({ s: '+275760-01-01T00:00:00Z', w: 'x' })).toString('base64url');
     expect((await ops.get(`/v1/journeys?cursor=${farOff}`).expect(400)).body.error.code).toBe('invalid_cursor');
     expect((await ops.get('/v1/journeys?status=paused').expect(400)).body.error.code).toBe('invalid_request');
+    // A list names customers: each is recorded in the audit log (an rm's too), with what it asked for.
+    const listed = await eventually(
+      () => stack.testDb.db.auditLog.findMany({ where: { action: 'journey.list', role: 'rm' } }),
+      (rows) => rows.length === 1,
+    );
+    expect(listed[0]).toMatchObject({ outcome: 'ok', status: 200, targetType: 'journey', detail: { count: 2, journeyKey: 'an-loan' } });
   });
 });
 
