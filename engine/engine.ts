@@ -55,6 +55,15 @@ export interface Profile {
   attributes?: Record<string, unknown>;
 }
 
+/** Which cohort a journey runs in, and the holdout that decided it (the API decides at start; see service/holdouts.ts).
+ * `control`: the journey runs as designed — the same waits, stages and goals — but issues no sends and no RM tasks,
+ * so its conversions measure what the customer does without the journey's touches. */
+export interface Holdout {
+  cohort: 'treated' | 'control';
+  source: 'global' | 'journey';
+  percent: number;
+}
+
 export interface OpenTask {
   ref: string;
   escalateAt: string;
@@ -88,6 +97,8 @@ export interface JourneyState {
   variants?: Record<string, string>;
   /** Tasks to escalate when still open at their due time. */
   openTasks?: OpenTask[];
+  /** Set when a holdout applied at start; absent means treated (journeys started before holdouts existed). */
+  cohort?: Holdout['cohort'];
 }
 
 export type Input =
@@ -120,7 +131,14 @@ export type Command =
       flow: string;
     }
   | { type: 'escalateTask'; taskRef: string; to: string; at: string }
-  | { type: 'record'; idempotencyKey: string; kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown>; at: string }
+  | {
+      type: 'record';
+      idempotencyKey: string;
+      /** `holdout`: the cohort the journey started in; `held_out`: a send or a task a control journey did not issue. */
+      kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out';
+      data: Record<string, unknown>;
+      at: string;
+    }
   | { type: 'startJourney'; idempotencyKey: string; journeyKey: string; params?: Record<string, string | number> }
   | { type: 'signalJourney'; idempotencyKey: string; journeyKey: string; event: { type: string; data: Record<string, unknown> } }
   | { type: 'stopJourneys'; idempotencyKey: string; journeyKey?: string; tag?: string; reason: string }
@@ -255,6 +273,8 @@ export interface StartOptions {
   businessKey?: string;
   params: ParamValues;
   profile?: Profile;
+  /** The cohort the API assigned; absent when no holdout applies to the journey. */
+  holdout?: Holdout;
 }
 
 /** The state of a journey before its first step: what `start` begins from, and what `fail` ends when `start` fails. */
@@ -277,6 +297,7 @@ export function initialState(def: JourneyDefinition, opts: StartOptions, now: Da
     recentEventIds: [],
     eventsSeen: 0,
     ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.holdout ? { cohort: opts.holdout.cohort } : {}),
   };
 }
 
@@ -287,6 +308,7 @@ export function start(def: JourneyDefinition, opts: StartOptions, now: Date, opt
     now,
     options,
     (run) => {
+      if (opts.holdout) run.recordHoldout(opts.holdout);
       run.enterStage(def.initialStage, 'start', true);
     },
     () => initialState(def, opts, now),
@@ -613,6 +635,15 @@ class Run {
     this.commands.push({ type: 'record', idempotencyKey: this.key(), kind, data, at: this.at });
   }
 
+  /** The journey log says which cohort the journey runs in, first of all its entries. */
+  recordHoldout(h: Holdout): void {
+    this.record('holdout', { cohort: h.cohort, source: h.source, percent: h.percent });
+  }
+
+  private get control(): boolean {
+    return this.state.cohort === 'control';
+  }
+
   private reachGoal(key: string) {
     const goals = (this.state.goals ??= []);
     if (goals.includes(key)) return;
@@ -663,11 +694,22 @@ class Run {
           break;
         }
         case 'send':
-          this.send(f, step);
+          this.send(f, step, slot);
           break;
         case 'task': {
-          const idempotencyKey = this.key();
           const dueAt = addDuration(this.now, durationOf(step.due, s.params)).toISOString();
+          if (this.control) {
+            // Nobody is asked: the flow goes on as if the task had fallen due with no outcome — after the due time
+            // when the journey would have waited for an outcome, by the step after the task (no outcome branch, not
+            // even `default`, which stands for an answer the RM gave).
+            this.record('held_out', { action: 'task', taskKey: step.key, flow: f.name, step: slot.step.id ?? slot.path, dueAt });
+            if (step.outcomes !== undefined) {
+              f.waiting = { kind: 'timer', until: dueAt };
+              return;
+            }
+            break;
+          }
+          const idempotencyKey = this.key();
           this.commands.push({
             type: 'createTask',
             idempotencyKey,
@@ -692,7 +734,7 @@ class Run {
           };
           return;
         case 'feedback':
-          this.send(f, step);
+          this.send(f, step, slot);
           f.waiting = { kind: 'event', events: [FEEDBACK_EVENT], until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString() };
           return;
         case 'delay':
@@ -776,7 +818,12 @@ class Run {
     this.finish(f);
   }
 
-  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>) {
+  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>, slot: Slot) {
+    if (this.control) {
+      // A control journey touches no one; the log keeps what it would have sent, so the timeline can say so.
+      this.record('held_out', { action: 'send', channel: step.channel, template: step.template, flow: f.name, step: slot.step.id ?? slot.path });
+      return;
+    }
     this.commands.push({
       type: 'send',
       idempotencyKey: this.key(),

@@ -22,6 +22,7 @@ import {
   taskCompletedSignal,
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
+import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type TaskQuery } from './schemas.js';
 
@@ -30,6 +31,8 @@ export interface ServiceDeps {
   temporal: Client;
   taskQueue: string;
   definitions: DefinitionStore;
+  /** The global control group (config CONTROL_GROUP_PERCENT, HOLDOUT_SALT); absent → none, default salt. */
+  controlGroup?: ControlGroup;
 }
 
 /** Who asked for a change (a principal id) and in which request: the provenance a consent change keeps. */
@@ -52,7 +55,7 @@ export interface StartRequest {
   via: StartVia;
 }
 
-type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string };
+type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string; cohort: string };
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
@@ -147,11 +150,29 @@ export class JourneyService {
    * The row stays, marked `erased_at`, so the id is not reused, events for it are refused and no send can reach it.
    * Asking again finishes what an interrupted erasure left (journeys still running) and answers the same.
    */
-  async eraseCustomer(customerId: string): Promise<{ customerId: string; erasedAt: Date; journeysExited: string[] }> {
+  async eraseCustomer(customerId: string, actor: Actor): Promise<{ customerId: string; erasedAt: Date; journeysExited: string[] }> {
     const erasedAt = await this.db.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${customerId} FOR UPDATE`;
+      const locked = await tx.$queryRaw<
+        { erased_at: Date | null; consents: Record<string, boolean> }[]
+      >`SELECT erased_at, consents FROM customers WHERE id = ${customerId} FOR UPDATE`;
       if (locked.length === 0) throw notFound('customer', customerId);
       const at = locked[0]!.erased_at ?? new Date();
+      // Every consent is withdrawn, with its provenance like any other change: the erasure, and who asked for it.
+      const before = locked[0]!.consents ?? {};
+      const withdrawn = ConsentChannel.options.filter((channel) => before[channel] !== false);
+      if (withdrawn.length)
+        await tx.consentChange.createMany({
+          data: withdrawn.map((channel) => ({
+            customerId,
+            channel,
+            from: before[channel] ?? null,
+            to: false,
+            source: 'erasure',
+            principalId: actor.principalId,
+            requestId: actor.requestId ?? null,
+            at,
+          })),
+        });
       await tx.customer.update({
         where: { id: customerId },
         data: {
@@ -162,7 +183,7 @@ export class JourneyService {
           rmId: null,
           timeZone: null,
           attributes: {},
-          consents: { email: false, sms: false, webhook: false },
+          consents: Object.fromEntries(ConsentChannel.options.map((channel) => [channel, false])),
           erasedAt: at,
         },
       });
@@ -218,6 +239,9 @@ export class JourneyService {
     }
 
     const profile = profileSnapshot(customer);
+    // Every start comes through here (the API, an entry event, another journey's startJourney step): the one place the
+    // cohort is decided. The row keeps it for analytics; the workflow gets it and runs a control journey if so.
+    const holdout = assignHoldout(definition, req.customerId, this.deps.controlGroup);
     const initial = startEngine(definition, { instanceId: workflowId, customerId: req.customerId, params, profile }, new Date()).state;
     const input: JourneyWorkflowInput = {
       definition,
@@ -225,6 +249,7 @@ export class JourneyService {
       ...(businessKey !== undefined ? { businessKey } : {}),
       params,
       profile,
+      ...(holdout ? { holdout } : {}),
     };
     // The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
     // progress only ever updates a row that is already there, tags included (a row the workflow created first would
@@ -239,6 +264,7 @@ export class JourneyService {
           businessKey: businessKey ?? null,
           params,
           tags: definition.tags,
+          cohort: holdout?.cohort ?? 'treated',
           status: 'running',
           stage: initial.stage,
           stageEnteredAt: new Date(initial.stageEnteredAt),
@@ -280,6 +306,7 @@ export class JourneyService {
       ...(row.businessKey !== null ? { businessKey: row.businessKey } : {}),
       stage: row.stage,
       status: row.status,
+      cohort: row.cohort,
     };
   }
 
@@ -461,6 +488,7 @@ export class JourneyService {
       stageEnteredAt: row.stageEnteredAt.toISOString(),
       stageHistory: row.transitions.map((t) => ({ stage: t.toStage, enteredAt: t.enteredAt.toISOString(), cause: t.cause ?? '' })),
       goals: row.goals,
+      cohort: row.cohort === 'control' ? 'control' : 'treated',
       waitingFor: [],
     };
   }

@@ -2,7 +2,8 @@
 // the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
 // commit the files: from then on the replay test guards both the old and the new histories. Histories of earlier
 // releases (first-release-*.json, before-engine-orders-*.json) are never re-recorded: they stand for journeys still
-// running on old code paths.
+// running on old code paths. RECORD_ONLY=<prefix> writes only the files whose names start with it (the sections all
+// run, as later ones may depend on earlier ones): a new section is recorded without touching the histories before it.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -13,7 +14,9 @@ import { journeyEventSignal, journeyQuery, journeyWorkflowId, stageQuery, taskCo
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
+const only = process.env.RECORD_ONLY;
 async function save(name: string, handle: { fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]> }) {
+  if (only !== undefined && !name.startsWith(only)) return;
   const file = new URL(`./histories/${name}.json`, import.meta.url);
   await writeFile(file, historyToJSON(await handle.fetchHistory()));
   process.stdout.write(`recorded ${file.pathname}\n`);
@@ -120,6 +123,74 @@ try {
   assert.equal((await poisonHandle.result()).status, 'failed');
   await save('poison-failed', poisonHandle);
 
+  // Holdouts (patch holdout-cohort): a control lifecycle journey — the holdout entry first, every send held out, the
+  // onboarding delay and the goals as in treatment.
+  const held = 'history-4';
+  await stack.testDb.db.customer.create({ data: { id: held, name: 'History Four', email: 'history4@example.com', phone: '+15550006666' } });
+  const life2 = loadBuiltIn('lifecycle');
+  const heldHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId('lifecycle', held),
+    args: [
+      {
+        definition: life2,
+        customerId: held,
+        params: resolveParams(life2, { onboardingAfter: 'PT1S' }),
+        holdout: { cohort: 'control', source: 'global', percent: 10 },
+      } satisfies JourneyWorkflowInput,
+    ],
+  });
+  const sendHeld = (type: string) => heldHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type, occurredAt: new Date().toISOString(), data: {} });
+  await sendHeld('product.viewed');
+  await sendHeld('product.purchased');
+  await eventually(
+    () => heldHandle.query(stageQuery),
+    (s) => s.stage === 'service',
+  );
+  await sendHeld('customer.referred');
+  assert.deepEqual(await heldHandle.result(), { status: 'completed', reason: 'advocate', stage: 'service' });
+  assert.equal(await stack.testDb.db.message.count({ where: { customerId: held } }), 0);
+  await save('holdout-control-lifecycle', heldHandle);
+
+  // A control journey's task with outcomes: no task, a timer to its due time, then the step after it.
+  const taskDef = {
+    key: 'holdout-task',
+    version: 1,
+    name: 'Holdout task',
+    holdout: { percent: 50 },
+    stages: [
+      { key: 'open', label: 'Open' },
+      { key: 'done', label: 'Done' },
+    ],
+    initialStage: 'open',
+    tags: [],
+    params: {},
+    exits: [],
+    goals: [{ key: 'handled' }],
+    entry: { api: true, events: [], reentry: { mode: 'once' as const } },
+    triggers: [
+      {
+        event: 'product.viewed',
+        scope: 'journey' as const,
+        replace: false,
+        steps: [
+          { type: 'task' as const, key: 'call', title: 'Call', due: 'PT1S', outcomes: { reached: [] } },
+          { type: 'goal' as const, key: 'handled' },
+          { type: 'complete' as const, reason: 'handled' },
+        ],
+      },
+    ],
+  };
+  const taskHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId(taskDef.key, held),
+    args: [{ definition: taskDef, customerId: held, params: {}, holdout: { cohort: 'control', source: 'journey', percent: 50 } } satisfies JourneyWorkflowInput],
+  });
+  await taskHandle.signal(journeyEventSignal, { eventId: `h6-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  assert.deepEqual(await taskHandle.result(), { status: 'completed', reason: 'handled', stage: 'open' });
+  assert.equal(await stack.testDb.db.task.count({ where: { customerId: held } }), 0);
+  await save('holdout-control-task', taskHandle);
+
   // The waiting steps (the `progress-records-waiting` patch): a delay, then a wait, then the end, all in one stage, so
   // each change of the steps the journey waits at is written by itself.
   const steps = {
@@ -144,10 +215,10 @@ try {
     args: [{ definition: steps, customerId: third, params: {} } satisfies JourneyWorkflowInput],
   });
   const waitingAt = () => stack.testDb.db.journey.findUnique({ where: { workflowId: stepsHandle.workflowId }, select: { waiting: true } });
-  await stepsHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
   await eventually(waitingAt, (r) => r?.waiting.join() === 'pause');
   await eventually(waitingAt, (r) => r?.waiting.join() === 'await-purchase');
-  await stepsHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
   assert.deepEqual(await stepsHandle.result(), { status: 'completed', reason: 'purchased', stage: 'one' });
   await save('waiting-steps-completed', stepsHandle);
 } finally {

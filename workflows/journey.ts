@@ -20,6 +20,7 @@ import {
   asEngineError,
   type Command,
   fail,
+  type Holdout,
   initialState,
   type Input,
   type JourneyState,
@@ -59,6 +60,8 @@ export interface JourneyWorkflowInput {
   pending?: (QueuedInput | Input)[];
   /** Sends the contact policy deferred (quiet hours, a cap), each tried again at its instant. */
   deferred?: DeferredSend[];
+  /** The cohort the API assigned at start, when a holdout applies (`control`: no sends, no tasks). */
+  holdout?: Holdout;
 }
 
 type SendCommand = Extract<Command, { type: 'send' }>;
@@ -88,6 +91,9 @@ const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus
 /** Patch: the engine decides whether a due timer or a queued input goes first (`nextInput`); the API's start is the
  * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
 const ENGINE_ORDERS_INPUTS = 'engine-orders-inputs';
+/** Patch: a start with a holdout runs in its cohort (a `holdout` log entry first; in control, sends and tasks are not
+ * issued). The marker also keeps an older worker from replaying a control journey as a treated one, sends included. */
+const HOLDOUT_COHORT = 'holdout-cohort';
 
 /** Patch: the read model's `waiting` (the steps the journey waits at, for the journey map and the breakpoints) is written
  * whenever it changes, not only with a new stage or the end: one more `recordProgress` after such inputs. */
@@ -130,6 +136,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       stageEnteredAt: state.stageEnteredAt,
       stageHistory: state.stageHistory,
       goals: state.goals ?? [],
+      cohort: state.cohort ?? 'treated',
       waitingFor: waitingFor(state),
       ...(next !== undefined ? { nextTimerAt: next } : {}),
     };
@@ -205,6 +212,8 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}),
       params: input.params,
       ...(input.profile ? { profile: input.profile } : {}),
+      // Asked only when the start carries a cohort: histories of starts without one have no marker to meet.
+      ...(input.holdout !== undefined && patched(HOLDOUT_COHORT) ? { holdout: input.holdout } : {}),
     };
     let r;
     try {
