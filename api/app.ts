@@ -16,6 +16,7 @@ import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../s
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
+import { type Analytics, type AnalyticsFilters, AnalyticsQuery, JourneyListQuery } from '../service/analytics.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   codec?: CodecServerOptions;
   /** Where every change and every read of personal data is recorded. */
   audit: AuditLog;
+  /** Funnels, breakpoints, feedback, message outcomes, lift and the journey map over the read model; the journey list. */
+  analytics: Analytics;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -68,6 +71,7 @@ export function createApp({
   rateLimitPerMinute = 1200,
   codec,
   audit,
+  analytics,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -164,6 +168,20 @@ export function createApp({
     res.json(await service.customerTimeline(customerId, q));
   });
 
+  // Ops and BI list journeys by key, stage, status and cohort; an rm lists its own customers' journeys only.
+  app.get('/v1/journeys', allow(...READERS), async (req, res) => {
+    const q = parse(JourneyListQuery, req.query, 'query');
+    const page = await analytics.listJourneys(q, scope.rmIdOf(principalOf(res)));
+    auditNote(res, {
+      detail: {
+        count: page.items.length,
+        ...(q.journeyKey !== undefined ? { journeyKey: q.journeyKey } : {}),
+        ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
+      },
+    });
+    res.json(page);
+  });
+
   app.post('/v1/journeys', allow('system'), async (req, res) => {
     const start = parse(StartJourneyBody, body(req), 'body');
     auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
@@ -253,6 +271,22 @@ export function createApp({
     auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
     res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
   });
+  // Journey analytics: aggregates only (no customer in them), for journey managers and BI tools through ops keys.
+  const analyticsKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
+  const figures = {
+    funnel: (k: string, f: AnalyticsFilters) => analytics.funnel(k, f),
+    'time-in-stage': (k: string, f: AnalyticsFilters) => analytics.timeInStage(k, f),
+    breakpoints: (k: string, f: AnalyticsFilters) => analytics.breakpoints(k, f),
+    feedback: (k: string, f: AnalyticsFilters) => analytics.feedback(k, f),
+    messages: (k: string, f: AnalyticsFilters) => analytics.messages(k, f),
+    lift: (k: string, f: AnalyticsFilters) => analytics.lift(k, f),
+    map: (k: string, f: AnalyticsFilters) => analytics.map(k, f),
+  } satisfies Record<string, (k: string, f: AnalyticsFilters) => Promise<unknown>>;
+  for (const [name, figure] of Object.entries(figures))
+    app.get(`/v1/analytics/journeys/:key/${name}`, allow('ops'), async (req, res) => {
+      res.json(await figure(analyticsKey(req), parse(AnalyticsQuery, req.query, 'query')));
+    });
+
   app.get('/v1/audit', allow('ops'), async (req, res) => {
     res.json({ entries: await audit.query(parse(AuditQuery, req.query, 'query')) });
   });

@@ -14,6 +14,7 @@ import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
+import { Analytics } from '../service/analytics.js';
 import { RmScope } from '../service/scope.js';
 import { createApp } from './app.js';
 import type { CodecServerOptions } from './codec.js';
@@ -69,6 +70,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     authenticate,
     keys,
     scope: new RmScope(db),
+    analytics: new Analytics(db, definitions),
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
     audit: new AuditLog(db),

@@ -310,4 +310,28 @@ describe('createTask and recordProgress', () => {
     expect(await testDb.db.stageTransition.count({ where: { workflowId: `wf-${id}` } })).toBe(2);
     expect(await testDb.db.journey.findUniqueOrThrow({ where: { workflowId: `wf-${id}` } })).toMatchObject({ stage: 'interest', status: 'running' });
   });
+
+  it('writes the waiting steps; their since moves only when they change (a retried write keeps the first instant)', async () => {
+    const id = await customer();
+    const journey = {
+      workflowId: `wf-${id}`,
+      customerId: id,
+      journeyKey: 'bank-loan',
+      version: 1,
+      params: {},
+      status: 'running' as const,
+      stage: 'awareness',
+      stageEnteredAt: '2026-11-01T00:00:00.000Z',
+    };
+    const row = () => testDb.db.journey.findUniqueOrThrow({ where: { workflowId: `wf-${id}` }, select: { waiting: true, waitingSince: true } });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['a', 'b'], at: '2026-11-01T01:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['a', 'b'], waitingSince: new Date('2026-11-01T01:00:00.000Z') });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['a', 'b'], at: '2026-11-01T02:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['a', 'b'], waitingSince: new Date('2026-11-01T01:00:00.000Z') });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['b'], at: '2026-11-01T03:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['b'], waitingSince: new Date('2026-11-01T03:00:00.000Z') });
+    // Older workflow code sends no waiting steps: what is there stays.
+    await env.run(activities.recordProgress, { journey, transitions: [] });
+    expect(await row()).toEqual({ waiting: ['b'], waitingSince: new Date('2026-11-01T03:00:00.000Z') });
+  });
 });

@@ -264,7 +264,7 @@ describe('node kinds', () => {
     });
     expect(run(def, [ev(T0, 'product.purchased'), ev(at('P1D'), 'feedback.answered', { survey: 'nps', score: 10 })]).lines.slice(1)).toEqual([
       `${T0} send sms nps`,
-      `${at('P1D')} feedback {"survey":"nps","score":10}`,
+      `${at('P1D')} feedback {"survey":"nps","template":"nps","score":10}`,
       `${at('P1D')} goal {"goal":"promoter"}`,
     ]);
     expect(run(def, [ev(T0, 'product.purchased'), ev(at('P1D'), 'feedback.answered', { survey: 'csat', score: 5 })]).lines.at(-1)).toBe(`${at('P3D')} send email no-answer`);

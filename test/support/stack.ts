@@ -22,6 +22,7 @@ import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
+import { Analytics } from '../../service/analytics.js';
 import { RmScope } from '../../service/scope.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
@@ -222,6 +223,7 @@ export function createStackApp(
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
     scope: new RmScope(stack.testDb.db),
+    analytics: new Analytics(stack.testDb.db, stack.definitions),
     ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });
