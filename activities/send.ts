@@ -164,7 +164,8 @@ export function createSendActivity(deps: SendDeps) {
     let content: TemplateContent;
     try {
       content = (await deps.templates.snapshot()).render(input.template, input.channel, customer.locale, {
-        customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, segment: customer.segment, attributes: customer.attributes },
+        // The zone the date filters show times in: the customer's, or the policy's default (as quiet hours use).
+        customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, timeZone: zone.timeZone, segment: customer.segment, attributes: customer.attributes },
         event: input.vars.event,
         params: input.vars.params,
       });
