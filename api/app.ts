@@ -19,6 +19,9 @@ import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
+import { preferencesRouter } from './preferences.js';
+import type { PreferenceLinks } from '../service/preference-links.js';
+import type { PreferenceService } from '../service/preferences.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -44,6 +47,8 @@ export interface AppDeps {
   codec?: CodecServerOptions;
   /** Where every change and every read of personal data is recorded. */
   audit: AuditLog;
+  /** The customer's unsubscribe and preference links (api/preferences.ts): signed links, open without a key. */
+  preferences?: { links: PreferenceLinks; service: PreferenceService };
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -67,6 +72,7 @@ export function createApp({
   rateLimitPerMinute = 1200,
   codec,
   audit,
+  preferences,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -75,8 +81,10 @@ export function createApp({
   app.locals.flushAudit = trail.flush;
   app.use(requestIds);
   app.use(trail);
-  // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
+  // Open to anyone who reaches the port: the health checks, Twilio's callback and the customers' links from their
+  // emails (their own signatures are their checks).
   if (twilioStatus) app.use(twilioStatus);
+  if (preferences) app.use(preferencesRouter({ links: preferences.links, preferences: preferences.service, audit, logger }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
