@@ -117,7 +117,7 @@ describe('the bank-loan journey end to end', () => {
     // a reminder before the due date
     const dueAt = new Date(Date.now() + 3 * 86_400_000 + 1_000).toISOString();
     await send('loan.repayment_due', { dueAt });
-    await smsTo(`将于 ${dueAt} 到期还款`);
+    await smsTo(`将于 ${new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: 'long', day: 'numeric' }).format(new Date(dueAt))} 到期还款`);
     // renewal: the offer before the limit expires, an RM task when it is not answered, renewed → completed
     await stageIs('renewal');
     await mailTo('您的授信即将到期：一键续贷');
