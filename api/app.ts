@@ -21,6 +21,9 @@ import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf } from './principal.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
+import { preferencesRouter } from './preferences.js';
+import type { PreferenceLinks } from '../service/preference-links.js';
+import type { PreferenceService } from '../service/preferences.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -48,6 +51,8 @@ export interface AppDeps {
   audit: AuditLog;
   /** Funnels, breakpoints, feedback, message outcomes, lift and the journey map over the read model; the journey list. */
   analytics: Analytics;
+  /** The customer's unsubscribe and preference links (api/preferences.ts): signed links, open without a key. */
+  preferences?: { links: PreferenceLinks; service: PreferenceService };
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -72,6 +77,7 @@ export function createApp({
   codec,
   audit,
   analytics,
+  preferences,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -80,8 +86,10 @@ export function createApp({
   app.locals.flushAudit = trail.flush;
   app.use(requestIds);
   app.use(trail);
-  // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
+  // Open to anyone who reaches the port: the health checks, Twilio's callback and the customers' links from their
+  // emails (their own signatures are their checks).
   if (twilioStatus) app.use(twilioStatus);
+  if (preferences) app.use(preferencesRouter({ links: preferences.links, preferences: preferences.service, audit, logger }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -22,6 +22,8 @@ import { AesGcmPayloadCodec, type PayloadKeys } from '../service/payload-codec.j
 import { authenticator } from './auth.js';
 import { oidcVerifier } from './oidc.js';
 import { twilioStatusRouter } from './twilio-status.js';
+import { PreferenceLinks } from '../service/preference-links.js';
+import { PreferenceService } from '../service/preferences.js';
 
 /** A readiness check answers within this, whatever the peer does. */
 const READINESS_TIMEOUT_MS = 4_000;
@@ -74,6 +76,10 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
     audit: new AuditLog(db),
+    preferences: {
+      links: new PreferenceLinks({ ...config.preferences, baseUrl: () => config.publicBaseUrl ?? listeningUrl }),
+      service: new PreferenceService({ db, journeys: service, definitions }),
+    },
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {

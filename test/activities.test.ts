@@ -68,7 +68,7 @@ describe('sendMessage', () => {
     expect(first.status).toBe('sent');
     const mails = smtp.messages().filter((m) => m.to.includes(`act${n}@example.com`));
     expect(mails).toHaveLength(1);
-    expect(mails[0]!.subject).toBe('Your loan is approved: limit 1000');
+    expect(mails[0]!.subject).toBe('Your loan is approved: limit CN¥1,000.00');
     const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
     expect(row).toMatchObject({ status: 'sent', attempts: 1, providerId: mails[0]!.messageId, recipient: `act${n}@example.com` });
   });
@@ -210,8 +210,8 @@ describe('sendMessage', () => {
     const fr = await customer({ locale: 'fr-FR' });
     await send(zh, 'email', `${zh}/1`);
     await send(fr, 'email', `${fr}/1`);
-    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 1000');
-    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit 1000');
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 ¥1,000.00');
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit CN¥1,000.00');
   });
 });
 
