@@ -203,7 +203,12 @@ const stackOf = new WeakMap<express.Express, Stack>();
  * it with one), and `verifiers` may add token verifiers before them (OIDC). */
 export function createStackApp(
   stack: Stack,
-  opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator; config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken'>> } = {},
+  opts: {
+    rateLimitPerMinute?: number;
+    verifiers?: TokenVerifier[];
+    simulator?: Simulator;
+    config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken' | 'metricsToken'>>;
+  } = {},
 ): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
@@ -220,6 +225,7 @@ export function createStackApp(
     scope: new RmScope(stack.testDb.db),
     ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
   });
   stackOf.set(app, stack);
   return app;
