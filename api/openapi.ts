@@ -108,7 +108,6 @@ const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** The OpenAPI 3.1 document of these routes. Undocumented routes are left out (test/openapi.test.ts fails on one). */
 export function openApiDocument(routes: AppRoute[]): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
-  registry.register('Error', ErrorBody);
   const bearer = registry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',
     scheme: 'bearer',
