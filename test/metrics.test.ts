@@ -6,6 +6,9 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { createLogger } from '../config/logger.js';
+import { startWorkerMetricsServer } from '../worker/metrics-server.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 let stack: Stack;
@@ -109,5 +112,29 @@ describe('the series move with real traffic', () => {
     // Workflow and activity task polling, and the slots the worker offers, are what every worker reports.
     expect([...names].some((n) => /workflow_task/.test(n))).toBe(true);
     expect([...names].some((n) => /slots/.test(n))).toBe(true);
+  });
+});
+
+describe('a worker run alone', () => {
+  it('serves the same registry at WORKER_METRICS_PORT, to METRICS_TOKEN only', async () => {
+    const server = await startWorkerMetricsServer({ port: 0, host: '127.0.0.1', token: TOKEN, logger: createLogger({ logLevel: 'warn' }, 'test') });
+    try {
+      const origin = new URL(server.url).origin;
+      expect((await request(origin).get('/metrics').expect(401)).body.error.code).toBe('unauthenticated');
+      await request(origin).get('/metrics').set('authorization', `Bearer ${TOKEN}x`).expect(401);
+      await request(origin).get('/other').set('authorization', `Bearer ${TOKEN}`).expect(404);
+      const res = await request(origin).get('/metrics').set('authorization', `Bearer ${TOKEN}`).expect(200);
+      expect(res.text).toContain('# TYPE journeys_sends_total counter');
+      expect(parse(res.text).some((s) => s.name.startsWith('journeys_process_'))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('WORKER_METRICS_PORT without METRICS_TOKEN is refused at start-up; a short token too', () => {
+    expect(() => loadConfig({ WORKER_METRICS_PORT: '9464' })).toThrow(ConfigError);
+    expect(() => loadConfig({ WORKER_METRICS_PORT: '9464' })).toThrow(/METRICS_TOKEN/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short' })).toThrow(/METRICS_TOKEN/);
+    expect(loadConfig({ WORKER_METRICS_PORT: '9464', METRICS_TOKEN: TOKEN })).toMatchObject({ workerMetricsPort: 9464, metricsToken: TOKEN });
   });
 });
