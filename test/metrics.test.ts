@@ -11,13 +11,14 @@ import { createLogger } from '../config/logger.js';
 import { startWorkerMetricsServer } from '../worker/metrics-server.js';
 
 const TOKEN = randomBytes(32).toString('hex');
+const UI_TOKEN = randomBytes(32).toString('hex');
 let stack: Stack;
 let app: ReturnType<typeof createStackApp>;
 
 beforeAll(async () => {
   stack = await startStack();
   await stack.startWorker();
-  app = createStackApp(stack, { config: { metricsToken: TOKEN } });
+  app = createStackApp(stack, { config: { metricsToken: TOKEN, codecUiToken: UI_TOKEN } });
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -74,6 +75,9 @@ describe('the series move with real traffic', () => {
     await system.post('/v1/customers/metrics-a/events').send({ eventId: 'metrics-a-1', type: 'product.purchased' }).expect(202);
     await system.post('/v1/customers/metrics-b/events').send({ eventId: 'metrics-b-1', type: 'product.purchased' }).expect(202);
     await api(app, 'rm').get('/v1/customers/metrics-zzz').expect(404);
+    // Routes of mounted routers: under their mount pattern, the local UI's secret path segment included.
+    await api(app, 'ops').post('/codec/decode').send({ payloads: [] }).expect(200);
+    await request(app).post(`/codec/${UI_TOKEN}/decode`).send({ payloads: [] }).expect(200);
     // The thank-you email: sent to A, suppressed for B (no consent).
     await eventually(
       async () => (await stack.testDb.db.message.findMany({ where: { customerId: { in: ['metrics-a', 'metrics-b'] } } })).map((m) => m.status).sort(),
@@ -92,7 +96,9 @@ describe('the series move with real traffic', () => {
     expect(moved('journeys_http_requests_total', { method: 'POST', route: '/v1/customers/:customerId/events', status: '202' })).toBe(3);
     expect(moved('journeys_http_requests_total', { method: 'GET', route: '/v1/customers/:customerId', status: '404' })).toBe(1);
     expect(moved('journeys_http_request_duration_seconds_count', { method: 'POST', route: '/v1/journeys', status: '201' })).toBe(2);
-    expect(after.some((s) => Object.values(s.labels).some((v) => v.includes('metrics-')))).toBe(false);
+    expect(moved('journeys_http_requests_total', { method: 'POST', route: '/codec/decode', status: '200' })).toBe(1);
+    expect(moved('journeys_http_requests_total', { method: 'POST', route: '/codec/:token/decode', status: '200' })).toBe(1);
+    expect(after.some((s) => Object.values(s.labels).some((v) => v.includes('metrics-') || v.includes(UI_TOKEN)))).toBe(false);
 
     expect(moved('journeys_events_received_total', { outcome: 'new' })).toBe(2);
     expect(moved('journeys_events_received_total', { outcome: 'duplicate' })).toBe(1);
