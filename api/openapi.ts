@@ -24,8 +24,9 @@ export interface RouteDoc {
   query?: z.ZodObject;
   /** A JSON body (its schema), or a form-encoded one (`{ form: schema }`). */
   body?: z.ZodType | { form: z.ZodObject };
-  /** Success answers by status: a JSON schema, or a content type and description (HTML, Prometheus text). */
-  responses: Record<number, z.ZodType | { type: string; description: string }>;
+  /** Success answers by status: a zod schema of the JSON (preferred), a description of JSON whose shape is not written
+   * down yet, or a content type and description (HTML, Prometheus text). */
+  responses: Record<number, z.ZodType | string | { type: string; description: string }>;
   /** Refusals this route answers beyond the ones every route may (400, 401, 403, 404, 429, 503 are added as they
    * apply): e.g. 409 for a conflict, 422 for a document that does not hold together. */
   errors?: number[];
@@ -130,7 +131,9 @@ export function openApiDocument(routes: AppRoute[]): ReturnType<OpenApiGenerator
       responses[status] =
         answer instanceof z.ZodType
           ? { description: answer.description ?? 'OK', content: { 'application/json': { schema: answer } } }
-          : { description: answer.description, content: { [answer.type]: { schema: { type: 'string' } } } };
+          : typeof answer === 'string'
+            ? { description: answer, content: { 'application/json': { schema: { type: 'object' } } } }
+            : { description: answer.description, content: { [answer.type]: { schema: { type: 'string' } } } };
     const refusals = new Set(d.errors ?? []);
     if (r.authenticated) [400, 401, 429, 503].forEach((s) => refusals.add(s));
     if (d.params || d.query || d.body) refusals.add(400);

@@ -107,7 +107,7 @@ describe('real answers match the documented schemas', () => {
   const schemaOf = (method: string, path: string, status: number) => {
     const route = appRoutes(app, () => undefined).find((r) => r.method === method && r.path === path);
     const s = route?.doc?.responses[status];
-    if (!s || !('safeParse' in s)) throw new Error(`no documented ${status} schema for ${method} ${path}`);
+    if (!s || typeof s !== 'object' || !('safeParse' in s)) throw new Error(`no documented ${status} schema for ${method} ${path}`);
     return s as z.ZodType;
   };
   const conforms = (method: string, path: string, res: request.Response) => {
