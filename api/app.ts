@@ -11,6 +11,7 @@ import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
+import { TimelineQuery } from '../service/timeline.js';
 import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
@@ -170,7 +171,7 @@ export function createApp({
     doc({ summary: 'Erase a customer (personal data out, facts kept)', params: P.customer, responses: { 202: R.Erasure } }),
     allow(),
     async (req, res) => {
-      const erased = await service.eraseCustomer(param(req, 'customerId'));
+      const erased = await service.eraseCustomer(param(req, 'customerId'), actorOf(res));
       auditNote(res, { detail: { journeysExited: erased.journeysExited } });
       res.status(202).json(erased);
     },
@@ -211,6 +212,25 @@ export function createApp({
       const { limit } = parse(ListQuery, req.query, 'query');
       await scope.customer(principalOf(res), customerId);
       res.json({ messages: await service.listCustomerMessages(customerId, limit) });
+    },
+  );
+
+  // Why did (or didn't) this customer get that message: events, stages, decisions, sends with every policy decision,
+  // tasks, in time order (service/timeline.ts). Paged by time: `from`, `to`, `limit`; `nextFrom` continues.
+  app.get(
+    '/v1/customers/:customerId/timeline',
+    doc({
+      summary: "A customer's timeline: events, stages, decisions, sends and why, tasks, in time order",
+      params: P.customer,
+      query: TimelineQuery,
+      responses: { 200: R.Timeline },
+    }),
+    allow(...READERS),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      const q = parse(TimelineQuery, req.query, 'query');
+      await scope.customer(principalOf(res), customerId);
+      res.json(await service.customerTimeline(customerId, q));
     },
   );
 

@@ -144,3 +144,36 @@ export const ApiKeyMade = KeyInfo.extend({ key: z.string().meta({ description: '
 export const ApiKeys = z.looseObject({ keys: z.array(ApiKeyInfo) });
 
 export const CodecPayloads = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()).nullish(), data: z.string().nullish() })) });
+
+export const Timeline = z
+  .looseObject({
+    customerId: z.string(),
+    entries: z.array(
+      z.looseObject({
+        at: time,
+        kind: z.enum([
+          'event',
+          'stage',
+          'branch',
+          'split',
+          'holdout',
+          'goal',
+          'feedback',
+          'failure',
+          'send',
+          'send_skipped',
+          'task_created',
+          'task_escalated',
+          'task_outcome',
+          'ended',
+        ]),
+        journey: z.looseObject({ workflowId: z.string(), journeyKey: z.string(), version: z.number().int() }).optional(),
+        step: z.string().optional(),
+        summary: z.string(),
+        detail: z.record(z.string(), z.unknown()),
+      }),
+    ),
+    truncated: z.boolean().meta({ description: 'Entries past `limit` were left out: ask again with `from` = `nextFrom`' }),
+    nextFrom: time.optional(),
+  })
+  .meta({ id: 'Timeline' });

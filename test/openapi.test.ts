@@ -139,6 +139,7 @@ describe('real answers match the documented schemas', () => {
     );
     conforms('GET', '/v1/customers/:customerId/messages', messages);
     conforms('GET', '/v1/messages/:messageId', await admin.get(`/v1/messages/${messages.body.messages[0].id}`).expect(200));
+    conforms('GET', '/v1/customers/:customerId/timeline', await admin.get(`/v1/customers/${id}/timeline`).expect(200));
     conforms('GET', '/v1/tasks', await admin.get('/v1/tasks').expect(200));
     conforms('GET', '/v1/journey-definitions', await admin.get('/v1/journey-definitions').expect(200));
     conforms('GET', '/v1/journey-definitions/:key/versions/:version', await admin.get('/v1/journey-definitions/lifecycle/versions/1').expect(200));

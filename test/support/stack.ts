@@ -29,13 +29,14 @@ import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
-import { dataConverterFor } from '../../service/payload-codec.js';
+import { dataConverterFor, failureConverterPath } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling the workflow code takes seconds: once per test process. */
-export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }));
+/** Bundling the workflow code takes seconds: once per test process. Built as the worker builds it with payload keys
+ * (every test stack has them): with the failure converter that encodes failures' messages. */
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger }));
 
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
@@ -84,7 +85,9 @@ export const RM_ID = 'rm-001';
 /** Tests of journeys run at any hour: no quiet hours and no caps unless a test asks for a policy. */
 export const NO_LIMITS = JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } });
 
-export async function startStack(opts: { extraServerArgs?: string[]; contactPolicy?: string; timeSkipping?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { extraServerArgs?: string[]; contactPolicy?: string; timeSkipping?: boolean; /** CONTROL_GROUP_PERCENT (default none). */ controlGroupPercent?: number } = {},
+): Promise<Stack> {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
   const webhookSecret = 'test-webhook-secret-0123456789';
@@ -107,6 +110,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     WEBHOOK_SECRET: webhookSecret,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
+    ...(opts.controlGroupPercent !== undefined ? { CONTROL_GROUP_PERCENT: String(opts.controlGroupPercent) } : {}),
     ...TEST_PAYLOAD_ENV,
   });
   const dataConverter = testDataConverter();
@@ -116,7 +120,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
   await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions });
+  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
   const activities = createActivities({
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
