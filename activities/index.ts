@@ -6,6 +6,7 @@ import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma } from '../db/client.js';
 import { DomainError } from '../service/errors.js';
+import { activityDuration, journeysEnded } from '../service/metrics.js';
 
 /** What the chorus activities need from the journey service (kept to an interface: activities know no HTTP). */
 export interface ChorusPort {
@@ -54,7 +55,7 @@ export type ChorusInput = Journey & { command: Extract<Command, { type: 'startJo
 export function createActivities(deps: ActivityDeps) {
   const { db } = deps;
 
-  return {
+  return timed({
     /**
      * Writes what the workflow owns on the journey's read-model row (status, end, stage) and appends its new stage
      * transitions. The row itself is the API's: it is written, tags included, before the workflow starts. A row can
@@ -64,6 +65,8 @@ export function createActivities(deps: ActivityDeps) {
      * change once published; a definition that is not stored has no tags to address it by).
      */
     async recordProgress({ journey: j, transitions, waiting }: ProgressInput): Promise<void> {
+      // An end is counted once: when this write moves the row out of running.
+      const ending = j.status !== 'running' && (await db.journey.count({ where: { workflowId: j.workflowId, status: 'running' } })) > 0;
       const owned = {
         status: j.status,
         exitReason: j.endReason ?? null,
@@ -107,6 +110,7 @@ export function createActivities(deps: ActivityDeps) {
         })),
         skipDuplicates: true,
       });
+      if (ending) journeysEnded.inc({ journey: j.journeyKey, status: j.status });
     },
 
     sendMessage: createSendActivity(deps),
@@ -233,7 +237,28 @@ export function createActivities(deps: ActivityDeps) {
       log.info('chorus', { action: c.type, from: input.workflowId, affected });
       return { affected };
     },
-  };
+  });
+}
+
+/** Each activity, timed per attempt (`journeys_activity_duration_seconds`): wrapping the factory's output times every
+ * activity a worker runs, in production and in tests, without a second list of names. */
+function timed<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
+  return Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      async (...args: never[]) => {
+        const end = activityDuration.startTimer({ activity: name });
+        try {
+          const result = await fn(...args);
+          end({ outcome: 'ok' });
+          return result;
+        } catch (err) {
+          end({ outcome: 'error' });
+          throw err;
+        }
+      },
+    ]),
+  ) as A;
 }
 
 export type JourneyActivities = ReturnType<typeof createActivities>;

@@ -14,6 +14,7 @@ import { Prisma, type Db } from '../db/client.js';
 import { marketingConsentKey } from '../service/schemas.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
 import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
+import { policyDecisions, sends } from '../service/metrics.js';
 
 export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
   workflowId: string;
@@ -68,7 +69,19 @@ export function createSendActivity(deps: SendDeps) {
       return found;
     });
 
+  /** One attempt, counted by its outcome: what it settled on, or `failed` (for good) / `error` (retried) when it threw. */
   return async function sendMessage(input: SendInput): Promise<SendResult> {
+    try {
+      const result = await sendOnce(input);
+      sends.inc({ channel: input.channel, outcome: result.status });
+      return result;
+    } catch (err) {
+      sends.inc({ channel: input.channel, outcome: err instanceof ApplicationFailure && err.nonRetryable ? 'failed' : 'error' });
+      throw err;
+    }
+  };
+
+  async function sendOnce(input: SendInput): Promise<SendResult> {
     const log = Context.current().log;
     const wall = Date.now();
     const now = new Date(input.at ? Math.max(Date.parse(input.at), wall) : wall);
@@ -131,6 +144,8 @@ export function createSendActivity(deps: SendDeps) {
 
     const settle = async (status: 'suppressed' | 'dropped' | 'failed', reason: string, detail: Record<string, unknown> = {}, error?: string): Promise<SendResult> => {
       await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null, ...withEvent(status, { reason, ...detail }) } });
+      // A failure is the provider's or the template's, not the policy's.
+      if (status !== 'failed') policyDecisions.inc({ decision: status, reason });
       log.info('message not sent', { messageId: id, status, reason });
       return { messageId: id, status, reason };
     };
@@ -146,6 +161,7 @@ export function createSendActivity(deps: SendDeps) {
           ...withEvent('deferred', { reason, until: until.toISOString(), ...detail }),
         },
       });
+      policyDecisions.inc({ decision: 'deferred', reason });
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
@@ -236,6 +252,7 @@ export function createSendActivity(deps: SendDeps) {
         const detail = { limit: decision.cap.limit, window: decision.cap.window, used: decision.used, higherPriorityWaiting: decision.ahead };
         return policy.onCap[cls] === 'drop' ? settle('dropped', 'frequency_cap', detail) : defer(decision.freeAt, 'frequency_cap', detail);
       }
+      policyDecisions.inc({ decision: 'allowed', reason: 'none' });
     }
 
     // 6. The provider call, marked after. (A first attempt counted itself when it took its slot.)
@@ -267,5 +284,5 @@ export function createSendActivity(deps: SendDeps) {
       await db.message.update({ where: { id }, data: { error: text, ...withEvent('error', { error: text.slice(0, 500), attempt: Context.current().info.attempt }) } });
       throw err; // transient: the activity's retry policy tries again, holding the slot
     }
-  };
+  }
 }

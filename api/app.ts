@@ -24,6 +24,9 @@ import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from '
 import { preferencesRouter } from './preferences.js';
 import type { PreferenceLinks } from '../service/preference-links.js';
 import type { PreferenceService } from '../service/preferences.js';
+import { doc, openApiRouter } from './openapi.js';
+import { httpMetrics, scraperToken, serveMetrics } from './metrics.js';
+import * as R from './responses.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -53,10 +56,27 @@ export interface AppDeps {
   analytics: Analytics;
   /** The customer's unsubscribe and preference links (api/preferences.ts): signed links, open without a key. */
   preferences?: { links: PreferenceLinks; service: PreferenceService };
+  /** The bearer token of the Prometheus scraper at /metrics (METRICS_TOKEN); ops and admin keys work there too. */
+  metricsToken?: string;
 }
 
+// Path params: what each route parses them with, and what the OpenAPI document says they are.
+const WorkflowId = z.string().min(1).max(512);
+const Version = z.coerce.number().int().min(1);
+const DefinitionKey = z.string().min(1).max(64);
+const P = {
+  customer: z.object({ customerId: id }),
+  journey: z.object({ workflowId: WorkflowId }),
+  task: z.object({ taskId: id }),
+  definition: z.object({ key: DefinitionKey, version: Version }),
+  template: TemplateParams,
+  templateVersion: TemplateParams.extend({ version: Version }),
+  message: z.object({ messageId: z.uuid() }),
+  apiKey: z.object({ keyId: z.uuid() }),
+  analytics: z.object({ key: DefinitionKey }),
+};
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
-const journeyParam = (req: Request) => parse(z.string().min(1).max(512), req.params.workflowId, 'params');
+const journeyParam = (req: Request) => parse(WorkflowId, req.params.workflowId, 'params');
 const body = (req: Request) => req.body ?? {};
 
 /** Who made a change and in which request: a consent change keeps it. */
@@ -78,9 +98,11 @@ export function createApp({
   audit,
   analytics,
   preferences,
+  metricsToken,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(httpMetrics);
   // Every response names its request; every change and every read of personal data is recorded once it is answered.
   const trail = auditTrail(audit, logger);
   app.locals.flushAudit = trail.flush;
@@ -90,14 +112,26 @@ export function createApp({
   // emails (their own signatures are their checks).
   if (twilioStatus) app.use(twilioStatus);
   if (preferences) app.use(preferencesRouter({ links: preferences.links, preferences: preferences.service, audit, logger }));
-  app.get('/healthz', (_req, res) => {
+  // Documenting a route: `doc({ summary, params?, query?, body?, responses })` as its first handler (api/openapi.ts);
+  // its roles come from its `allow(...)`. test/openapi.test.ts fails on a route without one.
+  app.use(openApiRouter(app, authenticate));
+  app.get('/healthz', doc({ summary: 'Liveness', tag: 'service', responses: { 200: R.Health } }), (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', doc({ summary: 'Readiness: Temporal and Postgres answer', tag: 'service', responses: { 200: R.Readiness, 503: R.Readiness } }), async (_req, res) => {
     const checks = await readiness();
     const ready = Object.values(checks).every((v) => v === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
   });
+
+  // Prometheus: the scraper's own token, or an ops or admin key (api/metrics.ts says why).
+  const metricsDoc = doc({
+    summary: 'Prometheus metrics',
+    description: 'Bearer METRICS_TOKEN (a scraper), or an ops or admin key.',
+    tag: 'service',
+    responses: { 200: { type: 'text/plain', description: 'Prometheus text format' } },
+  });
+  app.get('/metrics', metricsDoc, scraperToken(metricsToken), authenticate, allow('ops'), serveMetrics);
 
   // The codec server's CORS preflights (browsers send them without credentials), and its routes for the local UI of
   // `npm start`, which carry their own random path segment instead of a key.
@@ -132,155 +166,282 @@ export function createApp({
   // its own customers, their journeys and messages, and its own tasks (service/scope.ts); anything else reads as 404.
   const READERS = ['rm', 'ops'] as const;
   const DEFINITION_READERS = ['designer', 'ops'] as const;
+  // A definition document as the OpenAPI document shows it: GET /v1/journey-definitions/schema has the whole language.
+  const JourneyDefinitionDoc = z.record(z.string(), z.unknown()).meta({ description: 'A journey definition (JSON Schema at /v1/journey-definitions/schema)' });
 
-  app.put('/v1/customers/:customerId', allow('system'), async (req, res) => {
-    const customerId = param(req, 'customerId');
-    const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'), actorOf(res));
-    res.status(created ? 201 : 200).json(customer);
-  });
-  app.delete('/v1/customers/:customerId', allow(), async (req, res) => {
-    const erased = await service.eraseCustomer(param(req, 'customerId'), actorOf(res));
-    auditNote(res, { detail: { journeysExited: erased.journeysExited } });
-    res.status(202).json(erased);
-  });
-  app.get('/v1/customers/:customerId', allow('system', ...READERS), async (req, res) => {
+  app.put(
+    '/v1/customers/:customerId',
+    doc({ summary: 'Create or update a customer', params: P.customer, body: CustomerBody, responses: { 200: R.Customer, 201: R.Customer } }),
+    allow('system'),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'), actorOf(res));
+      res.status(created ? 201 : 200).json(customer);
+    },
+  );
+  app.delete(
+    '/v1/customers/:customerId',
+    doc({ summary: 'Erase a customer (personal data out, facts kept)', params: P.customer, responses: { 202: R.Erasure } }),
+    allow(),
+    async (req, res) => {
+      const erased = await service.eraseCustomer(param(req, 'customerId'), actorOf(res));
+      auditNote(res, { detail: { journeysExited: erased.journeysExited } });
+      res.status(202).json(erased);
+    },
+  );
+  app.get('/v1/customers/:customerId', doc({ summary: 'A customer', params: P.customer, responses: { 200: R.Customer } }), allow('system', ...READERS), async (req, res) => {
     const customerId = param(req, 'customerId');
     await scope.customer(principalOf(res), customerId);
     res.json(await service.getCustomer(customerId));
   });
-  app.post('/v1/customers/:customerId/events', allow('system'), async (req, res) => {
-    const customerId = param(req, 'customerId');
-    const event = parse(EventBody, body(req), 'body');
-    await service.getCustomer(customerId);
-    auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
-    res.status(202).json(await service.receiveEvent(customerId, event, undefined, actorOf(res)));
-  });
-  app.get('/v1/customers/:customerId/journeys', allow(...READERS), async (req, res) => {
-    const customerId = param(req, 'customerId');
-    await scope.customer(principalOf(res), customerId);
-    res.json({ journeys: await service.listCustomerJourneys(customerId) });
-  });
-  app.get('/v1/customers/:customerId/messages', allow(...READERS), async (req, res) => {
-    const customerId = param(req, 'customerId');
-    const { limit } = parse(ListQuery, req.query, 'query');
-    await scope.customer(principalOf(res), customerId);
-    res.json({ messages: await service.listCustomerMessages(customerId, limit) });
-  });
+  app.post(
+    '/v1/customers/:customerId/events',
+    doc({ summary: 'Send a business event about a customer', params: P.customer, body: EventBody, responses: { 202: R.EventReceipt }, errors: [409] }),
+    allow('system'),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      const event = parse(EventBody, body(req), 'body');
+      await service.getCustomer(customerId);
+      auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
+      res.status(202).json(await service.receiveEvent(customerId, event, undefined, actorOf(res)));
+    },
+  );
+  app.get(
+    '/v1/customers/:customerId/journeys',
+    doc({ summary: "A customer's journeys", params: P.customer, responses: { 200: R.CustomerJourneys } }),
+    allow(...READERS),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      await scope.customer(principalOf(res), customerId);
+      res.json({ journeys: await service.listCustomerJourneys(customerId) });
+    },
+  );
+  app.get(
+    '/v1/customers/:customerId/messages',
+    doc({ summary: "A customer's messages, each with its story", params: P.customer, query: ListQuery, responses: { 200: R.Messages } }),
+    allow(...READERS),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      const { limit } = parse(ListQuery, req.query, 'query');
+      await scope.customer(principalOf(res), customerId);
+      res.json({ messages: await service.listCustomerMessages(customerId, limit) });
+    },
+  );
 
   // Why did (or didn't) this customer get that message: events, stages, decisions, sends with every policy decision,
   // tasks, in time order (service/timeline.ts). Paged by time: `from`, `to`, `limit`; `nextFrom` continues.
-  app.get('/v1/customers/:customerId/timeline', allow(...READERS), async (req, res) => {
-    const customerId = param(req, 'customerId');
-    const q = parse(TimelineQuery, req.query, 'query');
-    await scope.customer(principalOf(res), customerId);
-    res.json(await service.customerTimeline(customerId, q));
-  });
+  app.get(
+    '/v1/customers/:customerId/timeline',
+    doc({
+      summary: "A customer's timeline: events, stages, decisions, sends and why, tasks, in time order",
+      params: P.customer,
+      query: TimelineQuery,
+      responses: { 200: R.Timeline },
+    }),
+    allow(...READERS),
+    async (req, res) => {
+      const customerId = param(req, 'customerId');
+      const q = parse(TimelineQuery, req.query, 'query');
+      await scope.customer(principalOf(res), customerId);
+      res.json(await service.customerTimeline(customerId, q));
+    },
+  );
 
   // Ops and BI list journeys by key, stage, status and cohort; an rm lists its own customers' journeys only.
-  app.get('/v1/journeys', allow(...READERS), async (req, res) => {
-    const q = parse(JourneyListQuery, req.query, 'query');
-    const page = await analytics.listJourneys(q, scope.rmIdOf(principalOf(res)));
-    auditNote(res, {
-      detail: {
-        count: page.items.length,
-        ...(q.journeyKey !== undefined ? { journeyKey: q.journeyKey } : {}),
-        ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
-      },
-    });
-    res.json(page);
-  });
+  app.get(
+    '/v1/journeys',
+    doc({ summary: 'Journeys by key, stage, status and cohort, newest first (paged)', query: JourneyListQuery, responses: { 200: 'A page of journeys: {items, nextCursor}' } }),
+    allow(...READERS),
+    async (req, res) => {
+      const q = parse(JourneyListQuery, req.query, 'query');
+      const page = await analytics.listJourneys(q, scope.rmIdOf(principalOf(res)));
+      auditNote(res, {
+        detail: {
+          count: page.items.length,
+          ...(q.journeyKey !== undefined ? { journeyKey: q.journeyKey } : {}),
+          ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
+        },
+      });
+      res.json(page);
+    },
+  );
 
-  app.post('/v1/journeys', allow('system'), async (req, res) => {
-    const start = parse(StartJourneyBody, body(req), 'body');
-    auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
-    const { created, journey } = await service.startJourney({ ...start, via: 'api' });
-    auditNote(res, { targetId: journey.workflowId, detail: { created } });
-    res.status(created ? 201 : 200).json(journey);
-  });
-  app.get('/v1/journeys/:workflowId', allow(...READERS), async (req, res) => {
-    const workflowId = journeyParam(req);
-    await scope.journey(principalOf(res), workflowId);
-    res.json(await service.getJourney(workflowId));
-  });
-  app.post('/v1/journeys/:workflowId/events', allow('system'), async (req, res) => {
-    const event = parse(EventBody, body(req), 'body');
-    auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
-    res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event, actorOf(res)));
-  });
-  app.post('/v1/journeys/:workflowId/exit', allow('system', 'ops'), async (req, res) => {
-    const { reason } = parse(ExitBody, body(req), 'body');
-    res.status(202).json(await service.exitJourney(journeyParam(req), reason));
-  });
+  app.post(
+    '/v1/journeys',
+    doc({ summary: 'Start a journey', body: StartJourneyBody, responses: { 200: R.JourneySummary, 201: R.JourneySummary }, errors: [404, 409, 422] }),
+    allow('system'),
+    async (req, res) => {
+      const start = parse(StartJourneyBody, body(req), 'body');
+      auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
+      const { created, journey } = await service.startJourney({ ...start, via: 'api' });
+      auditNote(res, { targetId: journey.workflowId, detail: { created } });
+      res.status(created ? 201 : 200).json(journey);
+    },
+  );
+  app.get(
+    '/v1/journeys/:workflowId',
+    doc({ summary: 'A journey: stage, history, goals, what it waits for', params: P.journey, responses: { 200: R.Journey } }),
+    allow(...READERS),
+    async (req, res) => {
+      const workflowId = journeyParam(req);
+      await scope.journey(principalOf(res), workflowId);
+      res.json(await service.getJourney(workflowId));
+    },
+  );
+  app.post(
+    '/v1/journeys/:workflowId/events',
+    doc({ summary: 'Send a business event to one journey', params: P.journey, body: EventBody, responses: { 202: R.EventReceipt }, errors: [409] }),
+    allow('system'),
+    async (req, res) => {
+      const event = parse(EventBody, body(req), 'body');
+      auditNote(res, { detail: { eventId: event.eventId, type: event.type } });
+      res.status(202).json(await service.receiveJourneyEvent(journeyParam(req), event, actorOf(res)));
+    },
+  );
+  app.post(
+    '/v1/journeys/:workflowId/exit',
+    doc({ summary: 'End a journey (exit)', params: P.journey, body: ExitBody, responses: { 202: R.Exiting }, errors: [409] }),
+    allow('system', 'ops'),
+    async (req, res) => {
+      const { reason } = parse(ExitBody, body(req), 'body');
+      res.status(202).json(await service.exitJourney(journeyParam(req), reason));
+    },
+  );
 
-  app.get('/v1/tasks', allow(...READERS), async (req, res) => {
-    const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
-    if (q) auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
-    res.json({ tasks: q ? await service.listTasks(q) : [] });
-  });
-  app.post('/v1/tasks/:taskId/complete', allow(...READERS), async (req, res) => {
-    const taskId = param(req, 'taskId');
-    const done = parse(CompleteTaskBody, body(req), 'body');
-    await scope.task(principalOf(res), taskId);
-    auditNote(res, { detail: { outcome: done.outcome } });
-    res.json(await service.completeTask(taskId, done));
-  });
+  app.get(
+    '/v1/tasks',
+    doc({ summary: 'RM tasks (an rm: its own and those escalated to it)', query: TaskQuery, responses: { 200: R.Tasks } }),
+    allow(...READERS),
+    async (req, res) => {
+      const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
+      if (q) auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
+      res.json({ tasks: q ? await service.listTasks(q) : [] });
+    },
+  );
+  app.post(
+    '/v1/tasks/:taskId/complete',
+    doc({ summary: 'Complete a task with an outcome', params: P.task, body: CompleteTaskBody, responses: { 200: R.Task }, errors: [409] }),
+    allow(...READERS),
+    async (req, res) => {
+      const taskId = param(req, 'taskId');
+      const done = parse(CompleteTaskBody, body(req), 'body');
+      await scope.task(principalOf(res), taskId);
+      auditNote(res, { detail: { outcome: done.outcome } });
+      res.json(await service.completeTask(taskId, done));
+    },
+  );
 
-  const version = (req: Request) => parse(z.coerce.number().int().min(1), req.params.version, 'params');
-  const definitionKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
-  app.get('/v1/journey-definitions/schema', allow(...DEFINITION_READERS), (_req, res) => {
-    res.json(definitionJsonSchema());
-  });
-  app.post('/v1/journey-definitions/validate', allow('designer'), async (req, res) => {
-    res.json(await definitions.validate(req.body));
-  });
-  app.post('/v1/journey-definitions/simulate', allow('designer'), async (req, res) => {
-    res.json(await runSimulation(definitions, simulator, parse(SimulateBody, body(req), 'body')));
-  });
-  app.get('/v1/journey-definitions', allow(...DEFINITION_READERS), async (_req, res) => {
-    res.json({ definitions: await definitions.list() });
-  });
-  app.post('/v1/journey-definitions', allow('designer'), async (req, res) => {
-    const draft = await definitions.createDraft(req.body, principalOf(res).id);
-    auditNote(res, { targetId: `${draft.key}@${draft.version}` });
-    res.status(201).json(draft);
-  });
-  app.get('/v1/journey-definitions/:key/versions/:version', allow(...DEFINITION_READERS), async (req, res) => {
-    res.json(await definitions.get(definitionKey(req), version(req)));
-  });
-  app.post('/v1/journey-definitions/:key/versions/:version/publish', allow('ops'), async (req, res) => {
-    const published = await definitions.publish(definitionKey(req), version(req), principalOf(res).id);
-    auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
-    res.json(published);
-  });
-  app.post('/v1/journey-definitions/:key/versions/:version/retire', allow('ops'), async (req, res) => {
-    res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
-  });
+  const version = (req: Request) => parse(Version, req.params.version, 'params');
+  const definitionKey = (req: Request) => parse(DefinitionKey, req.params.key, 'params');
+  app.get(
+    '/v1/journey-definitions/schema',
+    doc({ summary: 'The definition language as JSON Schema', responses: { 200: R.JsonSchema } }),
+    allow(...DEFINITION_READERS),
+    (_req, res) => {
+      res.json(definitionJsonSchema());
+    },
+  );
+  app.post(
+    '/v1/journey-definitions/validate',
+    doc({ summary: 'Validate a journey definition', body: JourneyDefinitionDoc, responses: { 200: R.Validation } }),
+    allow('designer'),
+    async (req, res) => {
+      res.json(await definitions.validate(req.body));
+    },
+  );
+  app.post(
+    '/v1/journey-definitions/simulate',
+    doc({ summary: 'Simulate a journey in virtual time', body: SimulateBody, responses: { 200: R.Simulation }, errors: [404, 422] }),
+    allow('designer'),
+    async (req, res) => {
+      res.json(await runSimulation(definitions, simulator, parse(SimulateBody, body(req), 'body')));
+    },
+  );
+  app.get(
+    '/v1/journey-definitions',
+    doc({ summary: 'Journey definitions and their versions', responses: { 200: R.Definitions } }),
+    allow(...DEFINITION_READERS),
+    async (_req, res) => {
+      res.json({ definitions: await definitions.list() });
+    },
+  );
+  app.post(
+    '/v1/journey-definitions',
+    doc({ summary: 'Store a definition as a new draft version', body: JourneyDefinitionDoc, responses: { 201: R.DefinitionVersion }, errors: [409, 422] }),
+    allow('designer'),
+    async (req, res) => {
+      const draft = await definitions.createDraft(req.body, principalOf(res).id);
+      auditNote(res, { targetId: `${draft.key}@${draft.version}` });
+      res.status(201).json(draft);
+    },
+  );
+  app.get(
+    '/v1/journey-definitions/:key/versions/:version',
+    doc({ summary: 'One version of a definition', params: P.definition, responses: { 200: R.DefinitionVersion } }),
+    allow(...DEFINITION_READERS),
+    async (req, res) => {
+      res.json(await definitions.get(definitionKey(req), version(req)));
+    },
+  );
+  app.post(
+    '/v1/journey-definitions/:key/versions/:version/publish',
+    doc({ summary: 'Publish a draft (by someone other than its author)', params: P.definition, responses: { 200: R.Publication }, errors: [409, 422] }),
+    allow('ops'),
+    async (req, res) => {
+      const published = await definitions.publish(definitionKey(req), version(req), principalOf(res).id);
+      auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
+      res.json(published);
+    },
+  );
+  app.post(
+    '/v1/journey-definitions/:key/versions/:version/retire',
+    doc({ summary: 'Retire a published version', params: P.definition, responses: { 200: R.DefinitionVersion }, errors: [409] }),
+    allow('ops'),
+    async (req, res) => {
+      res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
+    },
+  );
 
-  app.get('/v1/templates', allow(...DEFINITION_READERS), async (_req, res) => {
+  app.get('/v1/templates', doc({ summary: 'Message templates', responses: { 200: R.Templates } }), allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ templates: await templates.list() });
   });
-  app.put('/v1/templates/:key/:channel/:locale', allow('designer'), async (req, res) => {
-    const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
-    const content = parse(Content, body(req), 'body');
-    checkUpload(channel, locale, content);
-    const row = await templates.put(key, channel, locale, content, principalOf(res).id);
-    auditNote(res, { targetId: `${key}/${channel}/${locale}@${row.version}` });
-    res.status(201).json(row);
-  });
-  app.get('/v1/templates/:key/:channel/:locale/versions', allow(...DEFINITION_READERS), async (req, res) => {
-    const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
-    const versions = await templates.versions(key, channel, locale);
-    if (versions.length === 0) throw new NotFound('not_found', `no ${channel} template "${key}" in ${locale}`);
-    res.json({ versions });
-  });
-  app.post('/v1/templates/:key/:channel/:locale/versions/:version/publish', allow('ops'), async (req, res) => {
-    const t = parse(TemplateParams, { key: req.params.key, channel: req.params.channel, locale: req.params.locale }, 'params');
-    const published = await publishTemplate(templates, t, version(req), principalOf(res).id);
-    auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
-    res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
-  });
+  app.put(
+    '/v1/templates/:key/:channel/:locale',
+    doc({ summary: 'Store a template as a new draft version', params: P.template, body: Content, responses: { 201: R.Template }, errors: [422] }),
+    allow('designer'),
+    async (req, res) => {
+      const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
+      const content = parse(Content, body(req), 'body');
+      checkUpload(channel, locale, content);
+      const row = await templates.put(key, channel, locale, content, principalOf(res).id);
+      auditNote(res, { targetId: `${key}/${channel}/${locale}@${row.version}` });
+      res.status(201).json(row);
+    },
+  );
+  app.get(
+    '/v1/templates/:key/:channel/:locale/versions',
+    doc({ summary: "A template's versions", params: P.template, responses: { 200: R.TemplateVersions } }),
+    allow(...DEFINITION_READERS),
+    async (req, res) => {
+      const { key, channel, locale } = parse(TemplateParams, req.params, 'params');
+      const versions = await templates.versions(key, channel, locale);
+      if (versions.length === 0) throw new NotFound('not_found', `no ${channel} template "${key}" in ${locale}`);
+      res.json({ versions });
+    },
+  );
+  app.post(
+    '/v1/templates/:key/:channel/:locale/versions/:version/publish',
+    doc({ summary: 'Publish a template draft (by someone other than its author)', params: P.templateVersion, responses: { 200: R.TemplatePublication }, errors: [409] }),
+    allow('ops'),
+    async (req, res) => {
+      const t = parse(TemplateParams, { key: req.params.key, channel: req.params.channel, locale: req.params.locale }, 'params');
+      const published = await publishTemplate(templates, t, version(req), principalOf(res).id);
+      auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
+      res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
+    },
+  );
   // Journey analytics: aggregates only (no customer in them), for journey managers and BI tools through ops keys.
-  const analyticsKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
+  const analyticsKey = (req: Request) => parse(DefinitionKey, req.params.key, 'params');
   const figures = {
     funnel: (k: string, f: AnalyticsFilters) => analytics.funnel(k, f),
     'time-in-stage': (k: string, f: AnalyticsFilters) => analytics.timeInStage(k, f),
@@ -291,31 +452,41 @@ export function createApp({
     map: (k: string, f: AnalyticsFilters) => analytics.map(k, f),
   } satisfies Record<string, (k: string, f: AnalyticsFilters) => Promise<unknown>>;
   for (const [name, figure] of Object.entries(figures))
-    app.get(`/v1/analytics/journeys/:key/${name}`, allow('ops'), async (req, res) => {
-      res.json(await figure(analyticsKey(req), parse(AnalyticsQuery, req.query, 'query')));
-    });
+    app.get(
+      `/v1/analytics/journeys/:key/${name}`,
+      doc({ summary: `Journey analytics: ${name}`, params: P.analytics, query: AnalyticsQuery, responses: { 200: `The ${name} figure (see the README's "Journey analytics")` } }),
+      allow('ops'),
+      async (req, res) => {
+        res.json(await figure(analyticsKey(req), parse(AnalyticsQuery, req.query, 'query')));
+      },
+    );
 
-  app.get('/v1/audit', allow('ops'), async (req, res) => {
+  app.get('/v1/audit', doc({ summary: 'The audit log', query: AuditQuery, responses: { 200: R.AuditEntries } }), allow('ops'), async (req, res) => {
     res.json({ entries: await audit.query(parse(AuditQuery, req.query, 'query')) });
   });
-  app.post('/v1/templates/preview', allow('designer'), async (req, res) => {
-    res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
-  });
-  app.get('/v1/messages/:messageId', allow(...READERS), async (req, res) => {
+  app.post(
+    '/v1/templates/preview',
+    doc({ summary: 'Render a template with sample data', body: PreviewBody, responses: { 200: R.Preview }, errors: [422] }),
+    allow('designer'),
+    async (req, res) => {
+      res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
+    },
+  );
+  app.get('/v1/messages/:messageId', doc({ summary: 'A message and its story', params: P.message, responses: { 200: R.Message } }), allow(...READERS), async (req, res) => {
     const messageId = parse(z.uuid(), req.params.messageId, 'params');
     await scope.message(principalOf(res), messageId);
     res.json(await service.getMessage(messageId));
   });
 
-  app.post('/v1/api-keys', allow('admin'), async (req, res) => {
+  app.post('/v1/api-keys', doc({ summary: 'Make an API key (shown once)', body: KeySpec, responses: { 201: R.ApiKeyMade } }), allow('admin'), async (req, res) => {
     const made = await keys.create(parse(KeySpec, body(req), 'body'), principalOf(res).id);
     auditNote(res, { targetId: made.id, detail: { role: made.role } });
     res.status(201).json(made);
   });
-  app.get('/v1/api-keys', allow('admin'), async (_req, res) => {
+  app.get('/v1/api-keys', doc({ summary: 'API keys (never the keys themselves)', responses: { 200: R.ApiKeys } }), allow('admin'), async (_req, res) => {
     res.json({ keys: await keys.list() });
   });
-  app.delete('/v1/api-keys/:keyId', allow('admin'), async (req, res) => {
+  app.delete('/v1/api-keys/:keyId', doc({ summary: 'Revoke an API key', params: P.apiKey, responses: { 200: R.ApiKeyInfo } }), allow('admin'), async (req, res) => {
     res.json(await keys.revoke(req.params.keyId as string));
   });
 

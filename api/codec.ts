@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { Unprocessable } from '../service/errors.js';
 import { jsonBody, parse } from './http.js';
 import { allow } from './principal.js';
+import { doc } from './openapi.js';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -71,16 +72,26 @@ function codecRoutes(codec: PayloadCodec): Router {
   // Histories hold large payloads; one UI request carries the payloads of one event.
   router.use(jsonBody({ limit: '8mb', maxDepth: 6 }));
   for (const op of ['encode', 'decode'] as const) {
-    router.post(`/${op}`, async (req, res) => {
-      const { payloads } = parse(CodecBody, req.body ?? {}, 'body');
-      let out: Payload[];
-      try {
-        out = await codec[op](payloads.map(fromJson));
-      } catch (err) {
-        throw new Unprocessable(`cannot_${op}`, `a payload could not be ${op}d: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      res.json({ payloads: out.map(toJson) });
-    });
+    router.post(
+      `/${op}`,
+      doc({
+        summary: `${op === 'decode' ? 'Decrypt' : 'Encrypt'} Temporal payloads (the Temporal UI's codec server)`,
+        tag: 'codec',
+        body: CodecBody,
+        responses: { 200: CodecBody },
+        errors: [422],
+      }),
+      async (req, res) => {
+        const { payloads } = parse(CodecBody, req.body ?? {}, 'body');
+        let out: Payload[];
+        try {
+          out = await codec[op](payloads.map(fromJson));
+        } catch (err) {
+          throw new Unprocessable(`cannot_${op}`, `a payload could not be ${op}d: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        res.json({ payloads: out.map(toJson) });
+      },
+    );
   }
   return router;
 }
@@ -95,6 +106,8 @@ export function codecUiRouter(o: CodecServerOptions): Router {
     const given = createHash('sha256').update(String(req.params.token)).digest();
     // Not the token: on to the authenticator (which answers 401 without a key), no hint that a token exists.
     if (!timingSafeEqual(given, expected)) return next('router');
+    // Metrics name the route by its pattern: the token is a secret, and new each start.
+    res.locals.routeBase = '/codec/:token';
     routes(req, res, next);
   });
   return router;

@@ -18,6 +18,31 @@ import { Conflict, NotFound } from '../service/errors.js';
 import { LinkRefused, type PreferenceLink, type PreferenceLinks } from '../service/preference-links.js';
 import { PreferenceChoice, type PreferenceService, type PreferenceView } from '../service/preferences.js';
 import { requestIdOf } from './audit.js';
+import { doc, type RouteDoc } from './openapi.js';
+
+// The customer's links in the OpenAPI document: no bearer token, the signed token in the path is the credential.
+const TokenParam = z.object({ token: z.string().meta({ description: 'The signed, expiring link token from the email' }) });
+const LINK: Pick<RouteDoc, 'tag' | 'params' | 'errors'> = { tag: 'preferences', params: TokenParam, errors: [403, 404, 409, 410] };
+const DOCS = {
+  unsubscribe: {
+    ...LINK,
+    summary: "RFC 8058 one-click unsubscribe (the email's List-Unsubscribe-Post): withdraws the link's channel for marketing",
+    body: { form: z.object({ 'List-Unsubscribe': z.literal('One-Click').optional() }) },
+    responses: { 200: 'JSON {unsubscribed, channel}' },
+  },
+  unsubscribeGet: {
+    ...LINK,
+    summary: 'A link scanner or a click on the one-click URL: 303 to the preference page; changes nothing',
+    responses: { 303: { type: 'text/html', description: 'To the preference page' } },
+  },
+  page: { ...LINK, summary: 'The preference page (HTML, zh-CN/en)', responses: { 200: { type: 'text/html', description: 'The page' } } },
+  choose: {
+    ...LINK,
+    summary: 'A choice on the preference page: stop a channel, stop this journey, or fewer messages',
+    body: { form: z.object({ choice: z.enum(['stop_channel', 'stop_journey', 'fewer_messages']), channel: z.string().optional() }) },
+    responses: { 303: { type: 'text/html', description: 'Back to the page, saying what was done' } },
+  },
+} satisfies Record<string, RouteDoc>;
 
 export interface PreferencesRouterDeps {
   links: PreferenceLinks;
@@ -211,7 +236,7 @@ export function preferencesRouter({ links, preferences, audit, logger }: Prefere
     next(err);
   };
 
-  router.post('/u/:token', form, async (req, res, next) => {
+  router.post('/u/:token', doc(DOCS.unsubscribe), form, async (req, res, next) => {
     try {
       const link = await verified(req, res, 'json');
       if (!link) return;
@@ -225,11 +250,11 @@ export function preferencesRouter({ links, preferences, audit, logger }: Prefere
       next(err);
     }
   });
-  router.get('/u/:token', (req, res) => {
+  router.get('/u/:token', doc(DOCS.unsubscribeGet), (req, res) => {
     res.redirect(303, `../p/${encodeURIComponent(String(req.params.token))}`);
   });
 
-  router.get('/p/:token', async (req, res, next) => {
+  router.get('/p/:token', doc(DOCS.page), async (req, res, next) => {
     let lang = browserLang(req);
     try {
       const link = await verified(req, res, 'page');
@@ -245,7 +270,7 @@ export function preferencesRouter({ links, preferences, audit, logger }: Prefere
     }
   });
 
-  router.post('/p/:token', form, async (req, res, next) => {
+  router.post('/p/:token', doc(DOCS.choose), form, async (req, res, next) => {
     let lang = browserLang(req);
     try {
       const link = await verified(req, res, 'page');

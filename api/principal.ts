@@ -24,10 +24,16 @@ export function principalOf(res: Response): Principal {
   return p;
 }
 
-/** Only these roles may call the route (admin may call every route); anyone else gets 403 `forbidden`. */
-export function allow(...roles: Role[]): RequestHandler {
-  return (_req, res, next) => {
+/** Only these roles may call the route (admin may call every route); anyone else gets 403 `forbidden`. The handler
+ * carries its roles (`rolesOf`), so the OpenAPI document states what this check enforces, not a second list. */
+export function allow(...roles: Role[]): RequestHandler & { allowedRoles: readonly Role[] } {
+  const allowedRoles = ROLES.filter((r) => r === 'admin' || roles.includes(r));
+  const check: RequestHandler = (_req, res, next) => {
     const { role } = principalOf(res);
     next(role === 'admin' || roles.includes(role) ? undefined : new Forbidden('forbidden', `the ${role} role may not do this`));
   };
+  return Object.assign(check, { allowedRoles });
 }
+
+/** The roles an `allow` handler lets through; undefined for any other handler. */
+export const rolesOf = (handler: unknown): readonly Role[] | undefined => (handler as { allowedRoles?: readonly Role[] } | undefined)?.allowedRoles;

@@ -80,6 +80,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
       links: new PreferenceLinks({ ...config.preferences, baseUrl: () => config.publicBaseUrl ?? listeningUrl }),
       service: new PreferenceService({ db, journeys: service, definitions }),
     },
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {

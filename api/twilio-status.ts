@@ -2,6 +2,8 @@
 // X-Twilio-Signature over the exact URL it called. A valid callback moves the message to delivered or failed (never
 // backwards, never twice) and is logged as a message event; anything unsigned or badly signed changes nothing.
 import express from 'express';
+import { z } from 'zod';
+import { doc, type RouteDoc } from './openapi.js';
 import twilio from 'twilio';
 import type { Logger } from '../config/logger.js';
 import type { Db } from '../db/client.js';
@@ -36,12 +38,28 @@ export function mapTwilioStatus(providerStatus: string, errorCode?: string, erro
 /** Statuses a delivery outcome may move a message out of: anything else is already final (or never went out). */
 const IN_FLIGHT = ['sent', 'sending'];
 
+const STATUS_DOC: RouteDoc = {
+  summary: "Twilio's SMS delivery status callback (signed with X-Twilio-Signature, no bearer token)",
+  tag: 'channels',
+  query: z.object({ m: z.uuid().optional().meta({ description: 'The message id our send put in the callback URL' }) }),
+  body: {
+    form: z.looseObject({
+      MessageSid: z.string(),
+      MessageStatus: z.string().meta({ description: 'queued, sent, delivered, undelivered, failed…' }),
+      ErrorCode: z.string().optional(),
+      ErrorMessage: z.string().optional(),
+    }),
+  },
+  responses: { 200: { type: 'text/plain', description: 'Not a message of ours (Twilio is not asked to retry)' }, 204: { type: 'text/plain', description: 'Recorded' } },
+  errors: [403],
+};
+
 export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
   const { db, authToken, logger } = deps;
   const base = deps.publicBaseUrl;
   const router = express.Router();
 
-  router.post(TWILIO_STATUS_PATH, express.urlencoded({ extended: false, limit: '64kb' }), async (req, res) => {
+  router.post(TWILIO_STATUS_PATH, doc(STATUS_DOC), express.urlencoded({ extended: false, limit: '64kb' }), async (req, res) => {
     const params = formParams(req.body);
     const signature = req.get('x-twilio-signature');
     // Twilio signs the URL it called: the public one, with the query string exactly as it was sent.

@@ -84,6 +84,11 @@ const schema = z.object({
     .max(128)
     .regex(/^[A-Za-z0-9_-]+$/, 'URL-safe characters')
     .optional(),
+  /** The bearer token a Prometheus scraper presents at /metrics (ops and admin keys are accepted there too). A token of
+   * its own, not an API key: a scraper needs the counters and nothing else — an ops key would also read customers. */
+  METRICS_TOKEN: z.string().min(32, 'at least 32 characters').max(256).optional(),
+  /** A worker run on its own (`npm run worker`) serves /metrics on this port (needs METRICS_TOKEN); unset: not served. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** TLS to Temporal: on by default when TEMPORAL_API_KEY or a TLS file is set; `false` forces plain TCP. */
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   /** mTLS client certificate and key, and the CA that signed the server's certificate: a PEM file path or PEM text. */
@@ -170,6 +175,10 @@ export type Config = {
   controlGroup: ControlGroup;
   /** Set when OIDC_ISSUER is: bearer tokens from that identity provider are accepted. */
   oidc?: OidcConfig;
+  /** The scraper's bearer token for /metrics. */
+  metricsToken?: string;
+  /** Where a lone worker serves /metrics. */
+  workerMetricsPort?: number;
 };
 
 export class ConfigError extends Error {}
@@ -204,6 +213,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const e = parsed.data;
+  if (e.WORKER_METRICS_PORT !== undefined && e.METRICS_TOKEN === undefined)
+    throw new ConfigError('invalid configuration: METRICS_TOKEN: required when WORKER_METRICS_PORT is set (the worker has no API keys to check)');
   if (e.OIDC_ISSUER !== undefined && e.OIDC_AUDIENCE === undefined) throw new ConfigError('invalid configuration: OIDC_AUDIENCE: required when OIDC_ISSUER is set');
   const payloadKeys = parsePayloadKeys(e.TEMPORAL_PAYLOAD_KEYS, e.TEMPORAL_PAYLOAD_KEY_ID);
   const security = temporalSecurity(e);
@@ -251,6 +262,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     apiKeys: e.API_KEYS ?? [],
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     controlGroup: { percent: e.CONTROL_GROUP_PERCENT, salt: e.HOLDOUT_SALT },
+    ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
+    ...(e.WORKER_METRICS_PORT !== undefined ? { workerMetricsPort: e.WORKER_METRICS_PORT } : {}),
     ...(e.OIDC_ISSUER !== undefined
       ? {
           oidc: {

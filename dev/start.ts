@@ -69,7 +69,9 @@ async function main(): Promise<void> {
   if (!env.HOST?.trim()) env.HOST = HOST;
   const initial = loadConfig(env);
   const ports = devPorts(env);
-  const logger = createLogger(initial, 'dev');
+  // Readable in a terminal, JSON when the output goes to a file or a collector.
+  const pretty = process.stdout.isTTY === true;
+  const logger = createLogger(initial, 'dev', { pretty });
   const dataDir = path.resolve(env.DATA_DIR?.trim() || path.join(projectRoot, '.data'));
   mkdirSync(dataDir, { recursive: true });
   // Payloads are encrypted in development as in production: with the keys given, or a key of this data folder's own.
@@ -217,7 +219,7 @@ async function main(): Promise<void> {
     // (g) the service, in this process, on the environment built above. Loaded lazily so that a broken service
     // module is reported as a start-up failure, with the peers above stopped cleanly.
     const config = loadConfig(env);
-    const appLogger = createLogger(config, 'journeys');
+    const appLogger = createLogger(config, 'journeys', { pretty });
     const { migrate } = await import('../db/migrate.js');
     const { runWorker } = await import('../worker/run.js');
     const { startApiServer } = await import('../api/server.js');
@@ -230,6 +232,8 @@ async function main(): Promise<void> {
     stops.push({ name: 'api', stop: () => api.close() });
     checkpoint();
     urls.unshift(['API', api.listening === api.url ? api.url : `${api.listening} (every interface; ${api.url} from this machine)`]);
+    urls.push(['API docs', `${api.url}/docs (Swagger UI; the document at ${api.url}/openapi.json)`]);
+    urls.push(['Metrics', `${api.url}/metrics (an ops or admin key, or METRICS_TOKEN)`]);
     urls.push(['Codec server', `${api.url}/codec (an ops or admin key; the Temporal UI uses a path of its own, new each start)`]);
     started = true;
   } catch (err) {

@@ -26,6 +26,7 @@ import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { customerTimeline, type TimelineQuery } from './timeline.js';
 import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, OptOutClass, type TaskQuery } from './schemas.js';
+import { eventsReceived, journeysStarted } from './metrics.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -296,6 +297,7 @@ export class JourneyService {
       }
       created = false; // a concurrent identical request won the start
     }
+    if (created) journeysStarted.inc({ journey: definition.key, via: req.via });
     const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
     return { created, journey: this.summary(row) };
   }
@@ -384,8 +386,10 @@ export class JourneyService {
       row = await this.db.inboundEvent.findUniqueOrThrow({ where: { eventId: body.eventId } });
       if (row.customerId !== customerId || row.type !== body.type || row.workflowId !== (workflowId ?? null))
         throw conflict('event_id_reused', `eventId "${body.eventId}" was already used for a different event`);
+      eventsReceived.inc({ outcome: 'duplicate' });
       if (row.deliveredAt) return { eventId: row.eventId, duplicate, deliveredTo: row.deliveredTo };
     }
+    if (!duplicate) eventsReceived.inc({ outcome: 'new' });
     return { eventId: row.eventId, duplicate, deliveredTo: await this.deliver(row) };
   }
 

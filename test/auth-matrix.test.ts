@@ -124,6 +124,7 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['POST /v1/api-keys', 'post', () => '/v1/api-keys', () => ({ role: 'system', name: 'matrix' }), []],
   ['GET /v1/api-keys', 'get', () => '/v1/api-keys', undefined, []],
   ['DELETE /v1/api-keys/:id', 'delete', () => `/v1/api-keys/${randomUUID()}`, undefined, []],
+  ['GET /metrics', 'get', () => '/metrics', undefined, ['ops']],
 ];
 
 const CELLS = MATRIX.flatMap(([route, method, path, body, allowed]) =>

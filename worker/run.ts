@@ -1,6 +1,7 @@
 // The worker's composition root: config → connections → channel adapters → activities → worker.
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel, MetricsBuffer } from '@temporalio/worker';
+import { bridgeTemporalMetrics } from './temporal-metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
@@ -20,7 +21,8 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 
 let runtimeInstalled = false;
 
-/** Routes the SDK's own logs (worker, workflow and activity loggers) to the app logger, once per process. */
+/** Routes the SDK's own logs (worker, workflow and activity loggers) to the app logger, and its metrics into the
+ * service's registry (worker/temporal-metrics.ts), once per process. */
 export function installRuntimeLogger(logger: Logger): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
@@ -31,8 +33,13 @@ export function installRuntimeLogger(logger: Logger): void {
       const fn = l === 'ERROR' ? 'error' : l === 'WARN' ? 'warn' : l === 'DEBUG' || l === 'TRACE' ? 'debug' : 'info';
       logger[fn](meta ?? {}, message);
     }),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      metrics: { buffer: new MetricsBuffer({ useSecondsForDurations: true }) },
+    },
   });
+  const buffer = Runtime.instance().metricsBuffer;
+  if (buffer) bridgeTemporalMetrics(buffer);
 }
 
 export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {

@@ -219,7 +219,12 @@ const stackOf = new WeakMap<express.Express, Stack>();
  * it with one), and `verifiers` may add token verifiers before them (OIDC). */
 export function createStackApp(
   stack: Stack,
-  opts: { rateLimitPerMinute?: number; verifiers?: TokenVerifier[]; simulator?: Simulator; config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken'>> } = {},
+  opts: {
+    rateLimitPerMinute?: number;
+    verifiers?: TokenVerifier[];
+    simulator?: Simulator;
+    config?: Partial<Pick<Config, 'temporalUiOrigins' | 'codecUiToken' | 'metricsToken'>>;
+  } = {},
 ): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
@@ -238,6 +243,7 @@ export function createStackApp(
     preferences: { links: stack.links, service: new PreferenceService({ db: stack.testDb.db, journeys: stack.service, definitions: stack.definitions }) },
     ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+    ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
   });
   stackOf.set(app, stack);
   return app;
