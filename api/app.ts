@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
-import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
+import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
@@ -17,7 +17,9 @@ import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
-import { allow, principalOf } from './principal.js';
+import { allow, principalOf, ROLES } from './principal.js';
+import { consoleRouter } from './console.js';
+import type { OidcConfig } from './oidc.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
 
 export interface AppDeps {
@@ -44,6 +46,8 @@ export interface AppDeps {
   codec?: CodecServerOptions;
   /** Where every change and every read of personal data is recorded. */
   audit: AuditLog;
+  /** The identity provider, when configured: the console offers sign-in through it (api/console.ts). */
+  oidc?: OidcConfig;
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -67,6 +71,7 @@ export function createApp({
   rateLimitPerMinute = 1200,
   codec,
   audit,
+  oidc,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -92,6 +97,9 @@ export function createApp({
     app.use('/codec', codecCors(codec.uiOrigins));
     app.use(codecUiRouter(codec));
   }
+
+  // The console's page and scripts (no data in them: the page calls the API below with the signed-in caller's token).
+  app.use(consoleRouter(oidc));
 
   // Everything else: who is calling first (before a body is read), then at most so many requests a minute each.
   app.use(authenticate);
@@ -120,6 +128,16 @@ export function createApp({
   const READERS = ['rm', 'ops'] as const;
   const DEFINITION_READERS = ['designer', 'ops'] as const;
 
+  // Who the caller is, so the console shows what the role may see.
+  app.get('/v1/me', allow(...ROLES), (_req, res) => {
+    const p = principalOf(res);
+    res.json({ principalId: p.id, role: p.role, ...(p.rmId !== undefined ? { rmId: p.rmId } : {}), ...(p.name !== undefined ? { name: p.name } : {}), via: p.via });
+  });
+  // An RM's book of customers (every customer for ops): journeys, stages and the next open task of each.
+  app.get('/v1/customers', allow(...READERS), async (req, res) => {
+    const { limit } = parse(ListQuery, req.query, 'query');
+    res.json({ customers: await service.listCustomers({ limit, ...scope.listFilter(principalOf(res)) }) });
+  });
   app.put('/v1/customers/:customerId', allow('system'), async (req, res) => {
     const customerId = param(req, 'customerId');
     const { created, customer } = await service.upsertCustomer(customerId, parse(CustomerBody, body(req), 'body'), actorOf(res));
@@ -180,6 +198,11 @@ export function createApp({
     const q = scope.taskFilter(principalOf(res), parse(TaskQuery, req.query, 'query'));
     if (q) auditNote(res, { detail: { ...(q.rmId !== undefined ? { rmId: q.rmId } : {}), ...(q.customerId !== undefined ? { customerId: q.customerId } : {}) } });
     res.json({ tasks: q ? await service.listTasks(q) : [] });
+  });
+  app.get('/v1/tasks/:taskId', allow(...READERS), async (req, res) => {
+    const taskId = param(req, 'taskId');
+    await scope.task(principalOf(res), taskId);
+    res.json(await service.getTask(taskId));
   });
   app.post('/v1/tasks/:taskId/complete', allow(...READERS), async (req, res) => {
     const taskId = param(req, 'taskId');
@@ -248,6 +271,11 @@ export function createApp({
   });
   app.post('/v1/templates/preview', allow('designer'), async (req, res) => {
     res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
+  });
+  // Operations' view of sends by status (deferred ones waiting out quiet hours or a cap): ids, channel and template,
+  // never recipients or bodies.
+  app.get('/v1/messages', allow('ops'), async (req, res) => {
+    res.json({ messages: await service.listMessages(parse(MessageQuery, req.query, 'query')) });
   });
   app.get('/v1/messages/:messageId', allow(...READERS), async (req, res) => {
     const messageId = parse(z.uuid(), req.params.messageId, 'params');

@@ -72,6 +72,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
     audit: new AuditLog(db),
+    ...(config.oidc ? { oidc: config.oidc } : {}),
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {
