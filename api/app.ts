@@ -144,7 +144,7 @@ export function createApp({
     res.status(created ? 201 : 200).json(customer);
   });
   app.delete('/v1/customers/:customerId', allow(), async (req, res) => {
-    const erased = await service.eraseCustomer(param(req, 'customerId'));
+    const erased = await service.eraseCustomer(param(req, 'customerId'), actorOf(res));
     auditNote(res, { detail: { journeysExited: erased.journeysExited } });
     res.status(202).json(erased);
   });

@@ -148,11 +148,29 @@ export class JourneyService {
    * The row stays, marked `erased_at`, so the id is not reused, events for it are refused and no send can reach it.
    * Asking again finishes what an interrupted erasure left (journeys still running) and answers the same.
    */
-  async eraseCustomer(customerId: string): Promise<{ customerId: string; erasedAt: Date; journeysExited: string[] }> {
+  async eraseCustomer(customerId: string, actor: Actor): Promise<{ customerId: string; erasedAt: Date; journeysExited: string[] }> {
     const erasedAt = await this.db.$transaction(async (tx) => {
-      const locked = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${customerId} FOR UPDATE`;
+      const locked = await tx.$queryRaw<
+        { erased_at: Date | null; consents: Record<string, boolean> }[]
+      >`SELECT erased_at, consents FROM customers WHERE id = ${customerId} FOR UPDATE`;
       if (locked.length === 0) throw notFound('customer', customerId);
       const at = locked[0]!.erased_at ?? new Date();
+      // Every consent is withdrawn, with its provenance like any other change: the erasure, and who asked for it.
+      const before = locked[0]!.consents ?? {};
+      const withdrawn = ConsentChannel.options.filter((channel) => before[channel] !== false);
+      if (withdrawn.length)
+        await tx.consentChange.createMany({
+          data: withdrawn.map((channel) => ({
+            customerId,
+            channel,
+            from: before[channel] ?? null,
+            to: false,
+            source: 'erasure',
+            principalId: actor.principalId,
+            requestId: actor.requestId ?? null,
+            at,
+          })),
+        });
       await tx.customer.update({
         where: { id: customerId },
         data: {
@@ -163,7 +181,7 @@ export class JourneyService {
           rmId: null,
           timeZone: null,
           attributes: {},
-          consents: { email: false, sms: false, webhook: false },
+          consents: Object.fromEntries(ConsentChannel.options.map((channel) => [channel, false])),
           erasedAt: at,
         },
       });

@@ -1,5 +1,6 @@
 // Payload encryption for everything the service puts into Temporal: workflow inputs, signals, queries' answers,
-// activity inputs and results, continue-as-new state, failures' details. A payload is serialised whole (metadata
+// activity inputs and results, continue-as-new state, failures' details, and (through failure-converter.cjs)
+// failures' messages and stack traces. A payload is serialised whole (metadata
 // and data) and sealed with AES-256-GCM; the sealed payload says only `binary/encrypted` and which key sealed it, so
 // Temporal's history, its database and its UI hold ciphertext. Codecs run in the client and in the worker's main
 // thread, outside the workflow sandbox, so Node's crypto is fine here.
@@ -8,6 +9,7 @@
 // no history still needs it (the namespace's retention after the last workflow it sealed was closed).
 // Histories recorded before encryption was turned on hold plain payloads: those pass through decoding unchanged.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { type DataConverter, type Payload, type PayloadCodec, ValueError } from '@temporalio/common';
 // A CommonJS package: a named import works under vitest but not under plain Node ESM.
 import proto from '@temporalio/proto';
@@ -74,9 +76,13 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
-/** The data converter every Temporal client and worker of the service uses; without keys, Temporal's default. */
+/** The module whose failure converter puts failures' messages and stacks into (encrypted) payloads. */
+export const failureConverterPath = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/** The data converter every Temporal client and worker of the service uses; without keys, Temporal's default. The
+ * workflow bundle must be built with the same `failureConverterPath` (see `bundleOptions`). */
 export function dataConverterFor(keys: PayloadKeys | undefined): DataConverter {
-  return keys ? { payloadCodecs: [new AesGcmPayloadCodec(keys)] } : {};
+  return keys ? { payloadCodecs: [new AesGcmPayloadCodec(keys)], failureConverterPath } : {};
 }
 
 /** A new random key, base64, as TEMPORAL_PAYLOAD_KEYS takes it. */

@@ -79,6 +79,42 @@ describe('payloads in Temporal are ciphertext', () => {
     );
   });
 
+  it("a provider's refusal: the activity failure's message is absent from the raw history, readable through the codec server", async () => {
+    const customerId = 'cd-failure';
+    await api(app).put(`/v1/customers/${customerId}`).send({ name: 'Zhao Lei', email: 'refused@example.com', timeZone: 'Asia/Shanghai' }).expect(201);
+    stack.smtp.refuseRecipient('refused@example.com');
+    const { body: journey } = await api(app).post('/v1/journeys').send({ journeyKey: 'bank-loan', customerId }).expect(201);
+    await api(app)
+      .post(`/v1/customers/${customerId}/events`)
+      .send({ eventId: `${customerId}-approved`, type: 'loan.approved', data: { limit: 80000, expiresAt: '2027-11-30T00:00:00Z' } })
+      .expect(202);
+    // The loan-approved email is refused by the mail server: a permanent failure of the send activity.
+    const history = await eventually(
+      () => stack.env.client.workflow.getHandle(journey.workflowId as string).fetchHistory(),
+      (h) => Boolean(h.events?.some((e) => e.activityTaskFailedEventAttributes)),
+    );
+    const row = await stack.testDb.db.message.findFirstOrThrow({ where: { customerId, status: 'failed' } });
+    expect(row.error).toContain('Recipient address rejected');
+    const failure = history.events!.find((e) => e.activityTaskFailedEventAttributes)!.activityTaskFailedEventAttributes!.failure!;
+    expect(failure.message).toBe('Encoded failure');
+    expect(failure.stackTrace).toBe('');
+    const raw = Buffer.from(HistoryProto.encode(history).finish());
+    // The error's type stays readable (ops filter on it; it says nothing about the customer); its text and stack do not.
+    expect(failure.applicationFailureInfo?.type).toBe('PermanentDeliveryError');
+    for (const text of ['Recipient address rejected', 'activities/send']) expect(raw.includes(Buffer.from(text)), text).toBe(false);
+
+    const { body } = await api(app, 'ops')
+      .post('/codec/decode')
+      .send({ payloads: [asJson(failure.encodedAttributes as Payload)] })
+      .expect(200);
+    const [opened] = (body as { payloads: { metadata: Record<string, string>; data: string }[] }).payloads;
+    const attributes = defaultPayloadConverter.fromPayload<{ message: string }>({
+      metadata: Object.fromEntries(Object.entries(opened!.metadata).map(([k, v]) => [k, Buffer.from(v, 'base64')])),
+      data: Buffer.from(opened!.data, 'base64'),
+    });
+    expect(attributes.message).toContain('Recipient address rejected');
+  });
+
   it('the codec server encodes what it decodes back', async () => {
     const plain = defaultPayloadConverter.toPayload({ comment: COMMENT });
     const { body: enc } = await api(app, 'admin')

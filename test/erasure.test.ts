@@ -115,6 +115,16 @@ describe('erasure', () => {
     expect(messages[0]!.events.map((e) => e.type)).toEqual(expect.arrayContaining(['created', 'sent']));
     const inbound = await stack.testDb.db.inboundEvent.findUniqueOrThrow({ where: { eventId: 'er-1-e1' } });
     expect(inbound).toMatchObject({ customerId: id, type: 'probe.noted', data: {} });
+    // Consents are withdrawn with their provenance; the history of what the customer had agreed to stays.
+    const consentChanges = await stack.testDb.db.consentChange.findMany({ where: { customerId: id }, orderBy: { id: 'asc' } });
+    expect(consentChanges.map((c) => [c.channel, c.from, c.to, c.source])).toEqual([
+      ['sms', null, true, 'principal'],
+      ['email', null, false, 'erasure'],
+      ['sms', true, false, 'erasure'],
+      ['webhook', null, false, 'erasure'],
+    ]);
+    expect(consentChanges.filter((c) => c.source === 'erasure').every((c) => c.principalId !== null && c.requestId !== null)).toBe(true);
+    expect(customer.consents).toEqual({ email: false, sms: false, webhook: false });
     const transitionsAfter = await stack.testDb.db.stageTransition.findMany({ where: { workflowId }, orderBy: { seq: 'asc' } });
     expect(transitionsAfter.map((t) => [t.toStage, t.enteredAt])).toEqual(transitionsBefore.map((t) => [t.toStage, t.enteredAt]));
   });

@@ -101,6 +101,8 @@ interface Req {
   contentType?: string;
   body?: string;
   headers?: Record<string, string>;
+  /** Sent without an Authorization header at all. */
+  anonymous?: boolean;
 }
 
 interface Res {
@@ -124,7 +126,7 @@ function send(req: Req): Promise<Res> {
         headers: {
           ...(req.contentType ? { 'content-type': req.contentType } : {}),
           ...(body ? { 'content-length': String(body.length) } : {}),
-          authorization: `Bearer ${FUZZ_KEY}`,
+          ...(req.anonymous ? {} : { authorization: `Bearer ${FUZZ_KEY}` }),
           ...req.headers,
         },
       },
@@ -159,7 +161,21 @@ class Hang extends Error {
 // ---------------------------------------------------------------------------------------------------------------------
 // What a refused request must not change: every table, row by row (a checksum per table, so an update shows too).
 
-const TABLES = ['customers', 'journeys', 'stage_transitions', 'inbound_events', 'messages', 'message_events', 'tasks', 'journey_definitions', 'message_templates', 'journey_log'];
+// The audit log is not among them: it records refused requests too, by design.
+const TABLES = [
+  'customers',
+  'journeys',
+  'stage_transitions',
+  'inbound_events',
+  'messages',
+  'message_events',
+  'tasks',
+  'journey_definitions',
+  'message_templates',
+  'journey_log',
+  'api_keys',
+  'consent_changes',
+];
 
 async function snapshot(): Promise<Record<string, string>> {
   const sql = `SELECT ${TABLES.map((t) => `(SELECT count(*) || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') FROM ${t} x) AS "${t}"`).join(', ')}`;
@@ -418,7 +434,33 @@ const twilioStatus: fc.Arbitrary<Req> = fc
 
 const WRONG_METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'];
 
-/** A route: its method (sometimes another one), its path and its body. */
+/** Who calls: mostly the admin key; sometimes nobody, or a credential that is not one (each must be a 401 that
+ * changes nothing, whatever the route and body). */
+const caller: fc.Arbitrary<Pick<Req, 'anonymous' | 'headers'>> = fc.oneof(
+  { weight: 12, arbitrary: fc.constant({}) },
+  { weight: 1, arbitrary: fc.constant({ anonymous: true }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .constantFrom(
+        '',
+        'Bearer',
+        'Bearer ',
+        'Bearer nope',
+        'Basic YWRtaW46YWRtaW4=',
+        `bearer ${FUZZ_KEY}`,
+        `Bearer ${FUZZ_KEY} extra`,
+        `Bearer  ${FUZZ_KEY}`,
+        `Bearer ${FUZZ_KEY.slice(0, -1)}`,
+        `Bearer ${FUZZ_KEY.toUpperCase()}`,
+        `Bearer ${'k'.repeat(10_000)}`,
+        'Bearer eyJhbGciOiJub25lIn0.eyJyb2xlIjoiYWRtaW4ifQ.',
+      )
+      .map((authorization) => ({ headers: { authorization } })),
+  },
+);
+
+/** A route: its method (sometimes another one), its path, its body and who calls it. */
 function route(method: string, path: fc.Arbitrary<string>, body?: fc.Arbitrary<unknown>): fc.Arbitrary<Req> {
   return fc
     .record({
@@ -426,9 +468,35 @@ function route(method: string, path: fc.Arbitrary<string>, body?: fc.Arbitrary<u
       path,
       query: queryString,
       body: body ? jsonBody(body) : fc.oneof({ weight: 4, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: jsonBody(nastyValue) }),
+      caller,
     })
-    .map(({ method: m, path: p, query, body: b }) => printable({ method: m, path: p + query, ...b }));
+    .map(({ method: m, path: p, query, body: b, caller: c }) => printable({ method: m, path: p + query, ...b, ...c }));
 }
+
+const role = fc.constantFrom('system', 'rm', 'designer', 'ops', 'admin', 'root', 'RM', '');
+const keySpec = fc.record(
+  { role: orNasty(role, 4), rmId: orNasty(fc.constantFrom('rm-7', 'rm 7', '')), name: orNasty(fc.constantFrom('crm', 'a'.repeat(300))) },
+  { requiredKeys: [] },
+);
+/** The Temporal UI's codec protocol: payloads of base64 metadata and data, valid or not. */
+const codecBody = fc.record(
+  {
+    payloads: orNasty(
+      fc.array(
+        fc.record(
+          {
+            metadata: orNasty(fc.record({ encoding: orNasty(fc.constantFrom('anNvbi9wbGFpbg==', 'YmluYXJ5L2VuY3J5cHRlZA==', '%%%')) }, { requiredKeys: [] })),
+            data: orNasty(fc.constantFrom('e30=', 'not base64!', '', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')),
+          },
+          { requiredKeys: [] },
+        ),
+        { maxLength: 3 },
+      ),
+      4,
+    ),
+  },
+  { requiredKeys: [] },
+);
 
 const seg = segment;
 const p = (...parts: (string | fc.Arbitrary<string>)[]) => fc.tuple(...parts.map((x) => (typeof x === 'string' ? fc.constant(x) : x))).map((xs) => xs.join(''));
@@ -467,6 +535,14 @@ const anyRequest = (): fc.Arbitrary<Req> => {
     route('PUT', p('/v1/templates/', seg(templateKeys), '/', seg(['email', 'sms', 'webhook', 'push']), '/', seg(['en', 'zh-CN', 'english'])), templateBody),
     route('POST', fc.constant('/v1/templates/preview'), previewBody),
     route('GET', p('/v1/messages/', seg(['00000000-0000-0000-0000-000000000000', 'not-a-uuid']))),
+    route('GET', p('/v1/templates/', seg(templateKeys), '/', seg(['email', 'sms']), '/', seg(['en', 'zh-CN']), '/versions')),
+    route('POST', p('/v1/templates/', seg(templateKeys), '/', seg(['email', 'sms']), '/', seg(['en', 'zh-CN']), '/versions/', seg(['1', '2', '0', 'x']), '/publish')),
+    route('GET', fc.constant('/v1/audit')),
+    route('GET', fc.constant('/v1/api-keys')),
+    route('POST', fc.constant('/v1/api-keys'), keySpec),
+    route('DELETE', p('/v1/api-keys/', seg(['00000000-0000-0000-0000-000000000000', 'not-a-uuid']))),
+    route('POST', fc.constant('/codec/decode'), codecBody),
+    route('POST', fc.constant('/codec/encode'), codecBody),
     twilioStatus,
     // Routes that do not exist.
     route('GET', p('/', seg(['v1', 'v2', 'admin', '.env', 'favicon.ico']), fc.constantFrom('', '/', '/x', '/../../etc/passwd'))),

@@ -84,7 +84,7 @@ export type ApiKey = Prisma.ApiKeyModel
 export type AuditLog = Prisma.AuditLogModel
 /**
  * Model ConsentChange
- * Where each consent decision came from: `principal` (a PUT of the customer, by `principalId`) or `event` (an
- * opt-out, `eventId`).
+ * Where each consent decision came from: `principal` (a PUT of the customer, by `principalId`), `event` (an
+ * opt-out, `eventId`) or `erasure` (every consent withdrawn when the customer was erased, by `principalId`).
  */
 export type ConsentChange = Prisma.ConsentChangeModel

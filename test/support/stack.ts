@@ -29,13 +29,14 @@ import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
-import { dataConverterFor } from '../../service/payload-codec.js';
+import { dataConverterFor, failureConverterPath } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling the workflow code takes seconds: once per test process. */
-export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }));
+/** Bundling the workflow code takes seconds: once per test process. Built as the worker builds it with payload keys
+ * (every test stack has them): with the failure converter that encodes failures' messages. */
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger }));
 
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

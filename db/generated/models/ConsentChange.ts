@@ -14,8 +14,8 @@ import type * as Prisma from "../internal/prismaNamespace.js"
 
 /**
  * Model ConsentChange
- * Where each consent decision came from: `principal` (a PUT of the customer, by `principalId`) or `event` (an
- * opt-out, `eventId`).
+ * Where each consent decision came from: `principal` (a PUT of the customer, by `principalId`), `event` (an
+ * opt-out, `eventId`) or `erasure` (every consent withdrawn when the customer was erased, by `principalId`).
  */
 export type ConsentChangeModel = runtime.Types.Result.DefaultSelection<Prisma.$ConsentChangePayload>
 
