@@ -2,7 +2,7 @@
 // API with the caller's bearer token; nothing is cached beyond this tab's session.
 import { currentLang, fmtDuration, fmtTime, initialLang, setLang, stageLabel, t, term } from './i18n.js';
 import { finishSignIn, startSignIn } from './oidc.js';
-import { journeyMap } from './map.js';
+import { journeyMap, stepLabels } from './map.js';
 
 const TOKEN = 'console.token';
 const main = document.getElementById('main');
@@ -264,7 +264,10 @@ async function taskPage(id) {
   const outcomes = task.outcomes.length ? task.outcomes : ['done'];
   const buttons = outcomes.map((o) => h('button', { type: 'button', class: 'outcome', 'data-outcome': o, onclick: () => take(o) }, term(o)));
   async function take(outcome) {
-    buttons.forEach((b) => (b.disabled = true));
+    buttons.forEach((b) => {
+      b.disabled = true;
+      b.classList.toggle('chosen', b.dataset.outcome === outcome);
+    });
     const before = task.stage;
     try {
       await api(`/v1/tasks/${enc(id)}/complete`, { method: 'POST', body: JSON.stringify({ outcome, ...(note.value.trim() ? { note: note.value.trim() } : {}) }) });
@@ -495,6 +498,7 @@ async function journeyPage(key) {
   const a = (what) => (me.role === 'designer' ? Promise.resolve(undefined) : maybe(`/v1/analytics/journeys/${enc(key)}/${what}?${filter}`));
   const [map, funnel, time, breaks, feedback, messages, lift] = await Promise.all(['map', 'funnel', 'time-in-stage', 'breakpoints', 'feedback', 'messages', 'lift'].map(a));
   const labels = Object.fromEntries(definition.stages.map((s) => [s.key, stageLabel(s.label)]));
+  const steps = stepLabels(definition);
   const go = (p) => (location.hash = `#/journeys/${enc(key)}?${new URLSearchParams({ version: String(version), period, ...p })}`);
 
   const filters = h(
@@ -544,8 +548,8 @@ async function journeyPage(key) {
       const stages = funnel.stages;
       c.setOption({
         tooltip: { trigger: 'axis' },
-        legend: { data: [t('entered'), t('current')] },
-        grid: { left: 120, right: 30, top: 30, bottom: 30 },
+        legend: { top: 0, data: [t('entered'), t('current')] },
+        grid: { left: 120, right: 40, top: 36, bottom: 24 },
         xAxis: { type: 'value' },
         yAxis: { type: 'category', inverse: true, data: stages.map((s) => labels[s.stage] ?? s.stage) },
         series: [
@@ -559,16 +563,19 @@ async function journeyPage(key) {
   if (time) {
     charts.push(() => {
       const c = window.echarts.init(timeBox);
-      const hours = (ms) => (ms === null || ms === undefined ? null : Math.round((ms / 3_600_000) * 10) / 10);
+      // One unit for the chart, the one that suits its longest bar.
+      const longest = Math.max(0, ...time.stages.map((s) => s.p90Ms ?? 0));
+      const [unit, per] = longest < 120_000 ? ['s', 1_000] : longest < 7_200_000 ? ['min', 60_000] : longest < 172_800_000 ? ['h', 3_600_000] : ['d', 86_400_000];
+      const inUnit = (ms) => (ms === null || ms === undefined ? null : Math.round((ms / per) * 10) / 10);
       c.setOption({
-        tooltip: { trigger: 'axis', valueFormatter: (v) => fmtDuration(v * 3_600_000) },
-        legend: { data: [t('median'), t('p90')] },
-        grid: { left: 50, right: 20, top: 30, bottom: 60 },
+        tooltip: { trigger: 'axis', valueFormatter: (v) => fmtDuration(v * per) },
+        legend: { top: 0, data: [t('median'), t('p90')] },
+        grid: { left: 50, right: 20, top: 36, bottom: 60 },
         xAxis: { type: 'category', data: time.stages.map((s) => labels[s.stage] ?? s.stage), axisLabel: { interval: 0, rotate: 20 } },
-        yAxis: { type: 'value', name: 'h' },
+        yAxis: { type: 'value', name: unit },
         series: [
-          { name: t('median'), type: 'bar', data: time.stages.map((s) => hours(s.medianMs)), itemStyle: { color: '#059669' } },
-          { name: t('p90'), type: 'bar', data: time.stages.map((s) => hours(s.p90Ms)), itemStyle: { color: '#a7f3d0' } },
+          { name: t('median'), type: 'bar', data: time.stages.map((s) => inUnit(s.medianMs)), itemStyle: { color: '#059669' } },
+          { name: t('p90'), type: 'bar', data: time.stages.map((s) => inUnit(s.p90Ms)), itemStyle: { color: '#a7f3d0' } },
         ],
       });
       return c;
@@ -621,7 +628,14 @@ async function journeyPage(key) {
               table(
                 [t('stage'), t('step'), t('count'), t('median')],
                 breaks.stalls.map((s) =>
-                  h('tr', {}, h('td', {}, labels[s.stage] ?? s.stage), h('td', {}, s.step), h('td', {}, s.count), h('td', {}, fmtDuration(s.medianWaitingMs))),
+                  h(
+                    'tr',
+                    {},
+                    h('td', {}, labels[s.stage] ?? s.stage),
+                    h('td', {}, s.step ? (steps[s.step] ?? s.step) : t('none')),
+                    h('td', {}, s.count),
+                    h('td', {}, fmtDuration(s.medianWaitingMs)),
+                  ),
                 ),
               ),
               h('h3', {}, t('exits')),
@@ -678,7 +692,7 @@ async function journeyPage(key) {
       t('lift'),
       lift
         ? table(
-            [t('goal'), t('treated'), t('control'), t('lift'), t('ci95'), t('significant')],
+            [t('goal'), t('treated'), t('control'), t('liftCol'), t('ci95'), t('significant')],
             lift.goals.map((g) =>
               h(
                 'tr',

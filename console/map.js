@@ -56,6 +56,20 @@ function children(step) {
   return out;
 }
 
+/** Every step's reference (its id, else its path: the analytics API names waiting steps so) → what it does. */
+export function stepLabels(def) {
+  const out = {};
+  const walk = (list, path) =>
+    (list ?? []).forEach((step, i) => {
+      const here = `${path}[${i}]`;
+      out[step.id ?? here] = describe(step);
+      for (const [sub, l] of children(step)) walk(l, `${here}.${sub}`);
+    });
+  def.stages.forEach((s, i) => walk(s.onEnter, `stages[${i}].onEnter`));
+  def.triggers.forEach((tr, i) => walk(tr.steps, `triggers[${i}].steps`));
+  return out;
+}
+
 /**
  * @param def the journey definition
  * @param counts {stages: {[stage]: current}, steps: {[stepIdOrPath]: waiting}} (may be empty)

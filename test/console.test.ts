@@ -223,7 +223,7 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     if (live.status === 200) {
       // The counts on the map are the API's.
       for (const s of live.body.stages as { stage: string; current: number }[])
-        expect(await page.textContent(`#journey-map svg [id*="S_${s.stage}"]`)).toContain(String(s.current));
+        expect(await page.textContent(`#journey-map svg g.node[id*="flowchart-S_${s.stage}-"]`)).toContain(String(s.current));
     }
     if (funnel.status === 200) {
       await page.waitForSelector('#funnel-chart canvas');
