@@ -246,6 +246,7 @@ async function tasksPage(id) {
         s.overdue ? h('span', { class: 'badge red' }, t('overdue')) : null,
         s.today ? h('span', { class: 'badge amber' }, t('dueToday')) : null,
         s.escalated ? h('span', { class: 'badge purple' }, t('escalated')) : null,
+        s.overdue || s.today || s.escalated ? null : h('span', { class: 'badge' }, t('open')),
       ),
     );
   });
