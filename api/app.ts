@@ -11,6 +11,7 @@ import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
+import { TimelineQuery } from '../service/timeline.js';
 import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
@@ -170,6 +171,15 @@ export function createApp({
     const { limit } = parse(ListQuery, req.query, 'query');
     await scope.customer(principalOf(res), customerId);
     res.json({ messages: await service.listCustomerMessages(customerId, limit) });
+  });
+
+  // Why did (or didn't) this customer get that message: events, stages, decisions, sends with every policy decision,
+  // tasks, in time order (service/timeline.ts). Paged by time: `from`, `to`, `limit`; `nextFrom` continues.
+  app.get('/v1/customers/:customerId/timeline', allow(...READERS), async (req, res) => {
+    const customerId = param(req, 'customerId');
+    const q = parse(TimelineQuery, req.query, 'query');
+    await scope.customer(principalOf(res), customerId);
+    res.json(await service.customerTimeline(customerId, q));
   });
 
   app.post('/v1/journeys', allow('system'), async (req, res) => {

@@ -25,6 +25,7 @@ export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
   'POST /v1/customers/:customerId/events': { action: 'event.receive', target: ['customer', byParam('customerId')] },
   'GET /v1/customers/:customerId/journeys': { action: 'customer.journeys.read', target: ['customer', byParam('customerId')] },
   'GET /v1/customers/:customerId/messages': { action: 'customer.messages.read', target: ['customer', byParam('customerId')] },
+  'GET /v1/customers/:customerId/timeline': { action: 'customer.timeline.read', target: ['customer', byParam('customerId')] },
   'POST /v1/journeys': { action: 'journey.start', target: ['journey'] },
   'GET /v1/journeys/:workflowId': { action: 'journey.read', target: ['journey', byParam('workflowId')] },
   'POST /v1/journeys/:workflowId/events': { action: 'journey.event', target: ['journey', byParam('workflowId')] },

@@ -37,7 +37,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const definitions = new DefinitionStore(db, templates, undefined, config.durationLimits);
   const seeded = await definitions.seedBuiltIns();
   if (seeded.length) logger.info({ seeded }, 'built-in journeys loaded');
-  const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions });
+  const service = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions, controlGroup: config.controlGroup });
 
   const readiness = async () => {
     const settle = (p: Promise<unknown>) =>

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 import { ConfiguredKey } from '../service/api-keys.js';
+import { type ControlGroup, DEFAULT_HOLDOUT_SALT } from '../service/holdouts.js';
 import type { OidcConfig } from '../api/oidc.js';
 
 /** API_KEYS: a JSON list of keys given by configuration. Never echoed in an error (it holds secrets). */
@@ -114,6 +115,11 @@ const schema = z.object({
     )
     .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
     .default(['RS256', 'ES256']),
+  /** The global control group: this per cent of customers (0–50, decimals allowed) is held out of every journey tagged
+   * `marketing` — the same waits and stages, no sends, no tasks — so lift can be measured. 0: no global group. */
+  CONTROL_GROUP_PERCENT: z.coerce.number().min(0).max(50).default(0),
+  /** Salts the holdout draws (global and per journey); a new salt draws new groups. */
+  HOLDOUT_SALT: z.string().min(1).max(200).default(DEFAULT_HOLDOUT_SALT),
   /** Requests per minute one principal may make; more are answered 429 with Retry-After. */
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(1200),
 });
@@ -157,6 +163,8 @@ export type Config = {
   apiKeys: ConfiguredKey[];
   /** Requests per minute per principal. */
   rateLimitPerMinute: number;
+  /** The global control group and the salt of every holdout draw (service/holdouts.ts). */
+  controlGroup: ControlGroup;
   /** Set when OIDC_ISSUER is: bearer tokens from that identity provider are accepted. */
   oidc?: OidcConfig;
 };
@@ -234,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     durationLimits: { ...DEFAULT_DURATION_LIMITS, max: e.JOURNEY_MAX_DURATION },
     apiKeys: e.API_KEYS ?? [],
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    controlGroup: { percent: e.CONTROL_GROUP_PERCENT, salt: e.HOLDOUT_SALT },
     ...(e.OIDC_ISSUER !== undefined
       ? {
           oidc: {

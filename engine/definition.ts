@@ -245,6 +245,12 @@ export const JourneyDefinition = z
     description: z.string().optional(),
     /** Labels other journeys address in chorus steps, e.g. "marketing". */
     tags: z.array(key).default([]),
+    /** A share of customers (per cent, deterministic per customer and journey) runs the journey as `control`: the same
+     * waits, stages and goals, no sends and no tasks, so the journey's lift can be measured against them. */
+    holdout: z
+      .object({ percent: z.number().gt(0).max(50) })
+      .strict()
+      .optional(),
     entry: Entry.default({ api: true, events: [], reentry: { mode: 'once' } }),
     params: z.record(paramName, Param).default({}),
     stages: z.array(Stage).min(1),

@@ -55,6 +55,15 @@ export interface Profile {
   attributes?: Record<string, unknown>;
 }
 
+/** Which cohort a journey runs in, and the holdout that decided it (the API decides at start; see service/holdouts.ts).
+ * `control`: the journey runs as designed — the same waits, stages and goals — but issues no sends and no RM tasks,
+ * so its conversions measure what the customer does without the journey's touches. */
+export interface Holdout {
+  cohort: 'treated' | 'control';
+  source: 'global' | 'journey';
+  percent: number;
+}
+
 export interface OpenTask {
   ref: string;
   escalateAt: string;
@@ -88,6 +97,8 @@ export interface JourneyState {
   variants?: Record<string, string>;
   /** Tasks to escalate when still open at their due time. */
   openTasks?: OpenTask[];
+  /** Set when a holdout applied at start; absent means treated (journeys started before holdouts existed). */
+  cohort?: Holdout['cohort'];
 }
 
 export type Input =
@@ -120,12 +131,18 @@ export type Command =
       flow: string;
     }
   | { type: 'escalateTask'; taskRef: string; to: string; at: string }
-  | { type: 'record'; idempotencyKey: string; kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown>; at: string }
+  | { type: 'record'; idempotencyKey: string; kind: RecordKind; data: Record<string, unknown>; at: string }
   | { type: 'startJourney'; idempotencyKey: string; journeyKey: string; params?: Record<string, string | number> }
   | { type: 'signalJourney'; idempotencyKey: string; journeyKey: string; event: { type: string; data: Record<string, unknown> } }
   | { type: 'stopJourneys'; idempotencyKey: string; journeyKey?: string; tag?: string; reason: string }
   | { type: 'stageChanged'; seq: number; from: string | null; to: string; at: string; cause: string }
   | { type: 'ended'; status: Exclude<JourneyStatus, 'running'>; reason: string; at: string };
+
+/** What the journey log records. `holdout`: the cohort the journey started in; `held_out`: a send or a task a control
+ * journey did not issue. `branch`: which case a branch took and why (the conditions it checked, the values
+ * they read). `send_skipped`: the sends and tasks a flow still had ahead of it when it was cancelled, its stage was
+ * left or the journey ended — so "why didn't this customer get that message" has an answer outside Temporal. */
+export type RecordKind = 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out' | 'branch' | 'send_skipped';
 
 export interface Result {
   state: JourneyState;
@@ -138,7 +155,13 @@ export const STEP_BUDGET = 10_000;
 export interface EngineOptions {
   /** Steps one `start` or `advance` may run before it fails with `step_budget` (default STEP_BUDGET). */
   stepBudget?: number;
+  /** Record branch decisions and skipped sends in the journey log (`branch`, `send_skipped`). Off by default: the
+   * records take command sequence numbers, so a workflow whose history was written without them must replay
+   * without them (the workflow turns this on behind its `engine-records-decisions` patch). */
+  recordDecisions?: boolean;
 }
+/** At most this many skipped sends and tasks are listed per flow, and this many values per branch decision. */
+export const MAX_RECORDED_ITEMS = 20;
 const RECENT_EVENT_IDS = 256;
 /** The pseudo-event a completed RM task produces, so flows can wait for outcomes like any other event. */
 export const TASK_COMPLETED_EVENT = 'task.completed';
@@ -255,6 +278,8 @@ export interface StartOptions {
   businessKey?: string;
   params: ParamValues;
   profile?: Profile;
+  /** The cohort the API assigned; absent when no holdout applies to the journey. */
+  holdout?: Holdout;
 }
 
 /** The state of a journey before its first step: what `start` begins from, and what `fail` ends when `start` fails. */
@@ -277,6 +302,7 @@ export function initialState(def: JourneyDefinition, opts: StartOptions, now: Da
     recentEventIds: [],
     eventsSeen: 0,
     ...(opts.profile ? { profile: opts.profile } : {}),
+    ...(opts.holdout ? { cohort: opts.holdout.cohort } : {}),
   };
 }
 
@@ -287,6 +313,7 @@ export function start(def: JourneyDefinition, opts: StartOptions, now: Date, opt
     now,
     options,
     (run) => {
+      if (opts.holdout) run.recordHoldout(opts.holdout);
       run.enterStage(def.initialStage, 'start', true);
     },
     () => initialState(def, opts, now),
@@ -311,7 +338,7 @@ function guarded(def: JourneyDefinition, now: Date, options: EngineOptions, body
   let run: Run | undefined;
   try {
     if (Number.isNaN(now.getTime())) throw new EngineError('bad_time', 'the engine was given an invalid time');
-    run = new Run(def, clone(state()), now, options.stepBudget ?? STEP_BUDGET);
+    run = new Run(def, clone(state()), now, options.stepBudget ?? STEP_BUDGET, options.recordDecisions ?? false);
     body(run);
     run.drain();
     return run.result();
@@ -438,6 +465,7 @@ class Run {
     readonly state: JourneyState,
     private readonly now: Date,
     private readonly stepBudget: number,
+    private readonly decisions: boolean,
   ) {
     this.program = compile(def);
     this.at = now.toISOString();
@@ -497,6 +525,7 @@ class Run {
       const same = (f: Flow) => f.name === name && f.instance === instance;
       if (this.state.flows.some(same)) {
         if (!t.replace) return; // already running: the event does not start it twice
+        this.skipped(this.state.flows.filter(same), { reason: 'flow_replaced', event: event.type });
         this.state.flows = this.state.flows.filter((f) => !same(f));
       }
       this.startFlow(name, t.scope, this.program.triggerEntry[i]!, event, instance);
@@ -553,6 +582,11 @@ class Run {
     s.status = status;
     s.endReason = reason;
     s.endedAt = this.at;
+    // The flow that ran the exit or complete step has nothing after it; every other flow is cut short.
+    this.skipped(
+      s.flows.filter((f) => f !== this.current),
+      { reason: 'journey_ended', status, endReason: reason },
+    );
     s.flows = [];
     s.openTasks = [];
     this.ready = [];
@@ -568,6 +602,7 @@ class Run {
     s.stageHistory.push({ stage, enteredAt: this.at, cause });
     // Flows that belong to the stage being left stop here.
     const leaving = (f: Flow) => f.scope === 'stage' && f.stage !== stage;
+    if (from !== null) this.skipped(s.flows.filter(leaving), { reason: 'stage_left', stage: from, to: stage });
     s.flows = s.flows.filter((f) => !leaving(f));
     this.ready = this.ready.filter((f) => !leaving(f));
     this.commands.push({ type: 'stageChanged', seq: s.stageHistory.length, from, to: stage, at: this.at, cause });
@@ -587,8 +622,34 @@ class Run {
     return `${this.state.instanceId}/${this.state.nextCommandSeq++}`;
   }
 
-  private record(kind: Extract<Command, { type: 'record' }>['kind'], data: Record<string, unknown>) {
+  /** Records, per flow cut short, the sends and tasks it still had ahead of it (none: nothing is recorded). */
+  private skipped(flows: Flow[], cause: Record<string, unknown>) {
+    if (!this.decisions) return;
+    for (const f of flows) {
+      const ahead = pendingActions(this.program, f);
+      if (ahead.length === 0) continue;
+      const at = this.program.steps[f.pc];
+      this.record('send_skipped', {
+        flow: f.name,
+        ...(f.instance !== undefined ? { instance: f.instance } : {}),
+        ...(f.waiting !== undefined && at ? { waitingAt: stepRef(at) } : {}),
+        ...cause,
+        skipped: ahead,
+      });
+    }
+  }
+
+  private record(kind: RecordKind, data: Record<string, unknown>) {
     this.commands.push({ type: 'record', idempotencyKey: this.key(), kind, data, at: this.at });
+  }
+
+  /** The journey log says which cohort the journey runs in, first of all its entries. */
+  recordHoldout(h: Holdout): void {
+    this.record('holdout', { cohort: h.cohort, source: h.source, percent: h.percent });
+  }
+
+  private get control(): boolean {
+    return this.state.cohort === 'control';
   }
 
   private reachGoal(key: string) {
@@ -641,11 +702,22 @@ class Run {
           break;
         }
         case 'send':
-          this.send(f, step);
+          this.send(f, step, slot);
           break;
         case 'task': {
-          const idempotencyKey = this.key();
           const dueAt = addDuration(this.now, durationOf(step.due, s.params)).toISOString();
+          if (this.control) {
+            // Nobody is asked: the flow goes on as if the task had fallen due with no outcome — after the due time
+            // when the journey would have waited for an outcome, by the step after the task (no outcome branch, not
+            // even `default`, which stands for an answer the RM gave).
+            this.record('held_out', { action: 'task', taskKey: step.key, flow: f.name, step: slot.step.id ?? slot.path, dueAt });
+            if (step.outcomes !== undefined) {
+              f.waiting = { kind: 'timer', until: dueAt };
+              return;
+            }
+            break;
+          }
+          const idempotencyKey = this.key();
           this.commands.push({
             type: 'createTask',
             idempotencyKey,
@@ -670,7 +742,7 @@ class Run {
           };
           return;
         case 'feedback':
-          this.send(f, step);
+          this.send(f, step, slot);
           f.waiting = { kind: 'event', events: [FEEDBACK_EVENT], until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString() };
           return;
         case 'delay':
@@ -699,6 +771,7 @@ class Run {
           const scope = this.scope(f);
           const i = slot.conditions!.findIndex((c) => truthy(evaluate(c, scope)));
           next = i >= 0 ? slot.arms[i]! : step.otherwise ? slot.arms[step.cases.length]! : slot.next;
+          if (this.decisions) this.record('branch', branchDecision(f, slot, step, i, scope));
           break;
         }
         case 'split': {
@@ -741,7 +814,12 @@ class Run {
         case 'cancel': {
           const v = step.instanceFromEvent ? readField(data, step.instanceFromEvent) : undefined;
           const only = v === undefined || v === null ? undefined : String(v);
-          s.flows = s.flows.filter((x) => x === f || x.name !== step.flow || (only !== undefined && x.instance !== only));
+          const kept = (x: Flow) => x === f || x.name !== step.flow || (only !== undefined && x.instance !== only);
+          this.skipped(
+            s.flows.filter((x) => !kept(x)),
+            { reason: 'flow_cancelled', by: { flow: f.name, ...stepRef(slot) } },
+          );
+          s.flows = s.flows.filter(kept);
           break;
         }
         case 'exit':
@@ -754,7 +832,12 @@ class Run {
     this.finish(f);
   }
 
-  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>) {
+  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>, slot: Slot) {
+    if (this.control) {
+      // A control journey touches no one; the log keeps what it would have sent, so the timeline can say so.
+      this.record('held_out', { action: 'send', channel: step.channel, template: step.template, flow: f.name, step: slot.step.id ?? slot.path });
+      return;
+    }
     this.commands.push({
       type: 'send',
       idempotencyKey: this.key(),
@@ -767,6 +850,90 @@ class Run {
       ...(step.expiresAfter !== undefined ? { expiresAfter: durationOf(step.expiresAfter, this.state.params) } : {}),
     });
   }
+}
+
+/** Names a step in the log: its id when it has one, and always its place in the definition. */
+function stepRef(slot: Slot): { step?: string; path: string } {
+  return { ...(slot.step.id !== undefined ? { step: slot.step.id } : {}), path: slot.path };
+}
+
+/** Which case a branch took and why: each condition it checked in order, with its result, and the values they read. */
+function branchDecision(f: Flow, slot: Slot, step: Extract<Step, { type: 'branch' }>, taken: number, scope: Record<string, unknown>): Record<string, unknown> {
+  const checked = taken >= 0 ? taken + 1 : step.cases.length;
+  const read: Record<string, unknown> = {};
+  for (const e of slot.conditions!.slice(0, checked))
+    for (const p of exprPaths(e)) {
+      const key = p.join('.');
+      if (Object.hasOwn(read, key) || Object.keys(read).length >= MAX_RECORDED_ITEMS) continue;
+      read[key] = loggable(key, readField(scope, key));
+    }
+  return {
+    flow: f.name,
+    ...stepRef(slot),
+    taken: taken >= 0 ? 'case' : step.otherwise ? 'otherwise' : 'none',
+    ...(taken >= 0 ? { case: taken, when: step.cases[taken]!.when } : {}),
+    // Bounded like everything driven by a definition: the taken case is named above whatever its index.
+    checked: step.cases.slice(0, Math.min(checked, MAX_RECORDED_ITEMS)).map((c, j) => ({ case: j, when: c.when, result: j === taken })),
+    ...(checked > MAX_RECORDED_ITEMS ? { checkedMore: checked - MAX_RECORDED_ITEMS } : {}),
+    read,
+  };
+}
+
+function exprPaths(e: Expr): string[][] {
+  switch (e.k) {
+    case 'lit':
+      return [];
+    case 'path':
+    case 'exists':
+      return [e.p];
+    case 'list':
+      return e.items.flatMap(exprPaths);
+    case 'not':
+    case 'neg':
+      return exprPaths(e.e);
+    case 'bin':
+      return [...exprPaths(e.l), ...exprPaths(e.r)];
+  }
+}
+
+/** Field names that would hold contact data if a business system put it in an event: their values are not logged. */
+const CONTACT_FIELD = /e-?mail|phone|mobile|address|recipient|^name$|full_?name|id_?(card|number)/i;
+const MAX_LOGGED_STRING = 120;
+
+/** A value a condition read, as the log keeps it: scalars (long strings cut), short lists of scalars, else its shape. */
+function loggable(path: string, v: unknown): unknown {
+  if (CONTACT_FIELD.test(path.split('.').pop()!)) return v === undefined || v === null ? null : '[redacted]';
+  if (v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') return v ?? null;
+  if (typeof v === 'string') return v.length > MAX_LOGGED_STRING ? `${v.slice(0, MAX_LOGGED_STRING)}…` : v;
+  if (Array.isArray(v))
+    return v.length <= 10 && v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? v.map((x) => loggable('', x)) : `[list of ${v.length}]`;
+  return '[object]';
+}
+
+/** The sends and tasks a flow still had ahead of it: every one reachable from where it would have gone on (each way
+ * out of the step it waits at, or the step it was about to run), in step order, at most MAX_RECORDED_ITEMS. What a
+ * branch would have chosen is not guessed: each arm's sends are listed. */
+function pendingActions(program: Compiled, f: Flow): Record<string, unknown>[] {
+  const here = program.steps[f.pc];
+  if (here === undefined) return [];
+  const starts = f.waiting !== undefined ? (f.waiting.kind === 'timer' ? [here.next] : [...here.arms, here.next]) : [f.pc];
+  const seen = new Set<number>();
+  const stack = starts.filter((pc) => pc >= 0).reverse();
+  const out: Record<string, unknown>[] = [];
+  while (stack.length && out.length < MAX_RECORDED_ITEMS) {
+    const pc = stack.pop()!;
+    if (pc < 0 || seen.has(pc)) continue;
+    seen.add(pc);
+    const slot = program.steps[pc]!;
+    const step = slot.step;
+    if (step.type === 'send' || step.type === 'feedback') out.push({ action: 'send', ...stepRef(slot), channel: step.channel, template: step.template });
+    else if (step.type === 'task') out.push({ action: 'task', ...stepRef(slot), taskKey: step.key });
+    if (step.type === 'exit' || step.type === 'complete') continue;
+    const goto = step.type === 'goto' ? program.ids.get(step.target) : undefined;
+    const nexts = step.type === 'goto' ? (goto !== undefined ? [goto] : []) : [...slot.arms, slot.next];
+    for (const n of nexts.reverse()) stack.push(n);
+  }
+  return out;
 }
 
 /** A customer time zone the runtime does not know falls back to UTC rather than stopping the journey. */

@@ -6,11 +6,13 @@ import {
   type Command,
   EngineError,
   type EngineOptions,
+  type Holdout,
   type Input,
   type JourneyState,
   nextInput,
   type Profile,
   type QueuedInput,
+  type RecordKind,
   start,
   TASK_COMPLETED_EVENT,
 } from './engine.js';
@@ -38,6 +40,8 @@ export function simulate(
     customerId: string;
     params: ParamValues;
     profile?: Profile;
+    /** Run the journey in a cohort, e.g. to preview what a control customer goes through. */
+    holdout?: Holdout;
     start: string;
     until: string;
     inputs: ScriptedInput[];
@@ -70,7 +74,13 @@ export function simulate(
   const maxInputs = opts.maxInputs ?? SIMULATION_MAX_INPUTS;
   const first = start(
     def,
-    { instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`, customerId: opts.customerId, params: opts.params, ...(opts.profile ? { profile: opts.profile } : {}) },
+    {
+      instanceId: opts.instanceId ?? `sim:${def.key}:${opts.customerId}`,
+      customerId: opts.customerId,
+      params: opts.params,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(opts.holdout ? { holdout: opts.holdout } : {}),
+    },
     new Date(opts.start),
     opts.engine,
   );
@@ -105,7 +115,7 @@ export type TimelineEntry = { at: string } & (
   | { kind: 'send'; channel: string; template: string }
   | { kind: 'task'; taskKey: string; title: string; dueAt: string }
   | { kind: 'escalation'; to: string }
-  | { kind: 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure'; data: Record<string, unknown> }
+  | { kind: RecordKind; data: Record<string, unknown> }
   | { kind: 'chorus'; action: 'startJourney' | 'signalJourney' | 'stopJourneys'; journeyKey?: string; tag?: string; event?: string }
   | { kind: 'end'; status: string; reason: string }
 );

@@ -65,6 +65,19 @@ function waits(s: Step, def: JourneyDefinition): boolean {
 }
 const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
 
+/** The tags that decide who a control group may hold out: the global group holds customers out of `marketing`
+ * journeys only, and nothing ever holds them out of a `service` journey. */
+export const MARKETING_TAG = 'marketing';
+export const SERVICE_TAG = 'service';
+
+function walkAny(def: JourneyDefinition, test: (s: Step) => boolean): boolean {
+  let found = false;
+  walkSteps(def, (s) => {
+    found ||= test(s);
+  });
+  return found;
+}
+
 export function validateDefinition(def: JourneyDefinition, ctx: ValidationContext): Problem[] {
   const problems: Problem[] = [];
   const add = (path: (string | number)[], message: string) => problems.push({ path: formatPath(path), message });
@@ -127,6 +140,13 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
     if (s.type === 'wait') s.for.forEach((o, j) => listen(o.event, [...path, 'for', j, 'event']));
   });
   if (ctx.templateVariables && ctx.eventFields) checkTemplateVariables(def, ctx, add);
+
+  // A holdout is there to measure the journey's goals against a control group; a service journey (a repayment
+  // reminder, a failed contribution) is owed to every customer and is never held out.
+  if (def.holdout) {
+    if (def.tags.includes(SERVICE_TAG)) add(['holdout'], `a journey tagged "${SERVICE_TAG}" is never held out: its messages are owed to every customer`);
+    if (def.goals.length === 0 && !walkAny(def, (s) => s.type === 'goal')) add(['holdout'], 'a holdout measures goals, and this journey has none');
+  }
   return problems;
 }
 

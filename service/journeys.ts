@@ -22,6 +22,8 @@ import {
   taskCompletedSignal,
 } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
+import { assignHoldout, type ControlGroup } from './holdouts.js';
+import { customerTimeline, type TimelineQuery } from './timeline.js';
 import { Conflict, conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { acceptedOutcomes } from './task-outcomes.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type MessageQuery, type TaskQuery } from './schemas.js';
@@ -31,6 +33,8 @@ export interface ServiceDeps {
   temporal: Client;
   taskQueue: string;
   definitions: DefinitionStore;
+  /** The global control group (config CONTROL_GROUP_PERCENT, HOLDOUT_SALT); absent → none, default salt. */
+  controlGroup?: ControlGroup;
 }
 
 /** Who asked for a change (a principal id) and in which request: the provenance a consent change keeps. */
@@ -53,7 +57,7 @@ export interface StartRequest {
   via: StartVia;
 }
 
-type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string };
+type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string; cohort: string };
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
@@ -194,6 +198,8 @@ export class JourneyService {
       await tx.task.updateMany({ where: { customerId }, data: { note: null } });
       await tx.journey.updateMany({ where: { customerId }, data: { params: {} } });
       await tx.$executeRaw`UPDATE journey_log SET data = data - 'comment' WHERE customer_id = ${customerId} AND data ? 'comment'`;
+      // A branch decision keeps the values its conditions read (event fields, profile attributes): they go too.
+      await tx.$executeRaw`UPDATE journey_log SET data = data - 'read' WHERE customer_id = ${customerId} AND kind = 'branch' AND data ? 'read'`;
       return at;
     });
     const journeysExited: string[] = [];
@@ -237,6 +243,9 @@ export class JourneyService {
     }
 
     const profile = profileSnapshot(customer);
+    // Every start comes through here (the API, an entry event, another journey's startJourney step): the one place the
+    // cohort is decided. The row keeps it for analytics; the workflow gets it and runs a control journey if so.
+    const holdout = assignHoldout(definition, req.customerId, this.deps.controlGroup);
     const initial = startEngine(definition, { instanceId: workflowId, customerId: req.customerId, params, profile }, new Date()).state;
     const input: JourneyWorkflowInput = {
       definition,
@@ -244,6 +253,7 @@ export class JourneyService {
       ...(businessKey !== undefined ? { businessKey } : {}),
       params,
       profile,
+      ...(holdout ? { holdout } : {}),
     };
     // The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
     // progress only ever updates a row that is already there, tags included (a row the workflow created first would
@@ -258,6 +268,7 @@ export class JourneyService {
           businessKey: businessKey ?? null,
           params,
           tags: definition.tags,
+          cohort: holdout?.cohort ?? 'treated',
           status: 'running',
           stage: initial.stage,
           stageEnteredAt: new Date(initial.stageEnteredAt),
@@ -299,6 +310,7 @@ export class JourneyService {
       ...(row.businessKey !== null ? { businessKey: row.businessKey } : {}),
       stage: row.stage,
       status: row.status,
+      cohort: row.cohort,
     };
   }
 
@@ -480,6 +492,7 @@ export class JourneyService {
       stageEnteredAt: row.stageEnteredAt.toISOString(),
       stageHistory: row.transitions.map((t) => ({ stage: t.toStage, enteredAt: t.enteredAt.toISOString(), cause: t.cause ?? '' })),
       goals: row.goals,
+      cohort: row.cohort === 'control' ? 'control' : 'treated',
       waitingFor: [],
     };
   }
@@ -488,6 +501,11 @@ export class JourneyService {
     await this.getCustomer(customerId);
     const rows = await this.db.journey.findMany({ where: { customerId }, orderBy: { startedAt: 'desc' } });
     return rows.map((r) => ({ ...this.summary(r), stageEnteredAt: r.stageEnteredAt, startedAt: r.startedAt, endedAt: r.endedAt, endReason: r.exitReason, goals: r.goals }));
+  }
+
+  /** The customer's timeline (service/timeline.ts): why they did, or did not, get each message. */
+  async customerTimeline(customerId: string, q: z.infer<typeof TimelineQuery>) {
+    return customerTimeline(this.db, customerId, q);
   }
 
   /** The customer's messages, newest first, each with its story (created, deferred, suppressed, sent, delivered…). */

@@ -115,6 +115,8 @@ export const SimulateBody = z
       .max(10_000)
       .default([]),
     until: isoTime,
+    /** Preview the journey as a customer of this cohort sees it (`control`: no sends, no tasks, each one logged held out). */
+    cohort: z.enum(['treated', 'control']).optional(),
   })
   .strict()
   .refine((b) => (b.definition === undefined) !== (b.key === undefined), { message: 'give either "definition" or "key"' })

@@ -2,7 +2,7 @@
 // resolved by the API. It runs in a worker thread of the simulation pool (service/simulation.ts), never on the API's
 // event loop, so a definition that keeps the engine busy costs one pool thread until the pool's deadline stops it.
 import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
-import { EngineError, type Profile } from '../engine/engine.js';
+import { EngineError, type Holdout, type Profile } from '../engine/engine.js';
 import { describe, type ScriptedInput, simulate, type TimelineEntry } from '../engine/simulate.js';
 
 export interface SimulationTask {
@@ -14,6 +14,7 @@ export interface SimulationTask {
   until: string;
   inputs: ScriptedInput[];
   maxInputs?: number;
+  holdout?: Holdout;
 }
 
 /** Errors do not cross a thread boundary with their class: the outcome says what kind of failure it was. */
@@ -34,6 +35,8 @@ function summarize(def: JourneyDefinition, r: ReturnType<typeof simulate>, ms: n
     timers: r.timers,
     messages: timeline.filter((t) => t.kind === 'send'),
     tasks: timeline.filter((t) => t.kind === 'task'),
+    /** Which case each branch took and why, and the sends and tasks flows never made (cancelled, stage left, ended). */
+    decisions: timeline.filter((t) => t.kind === 'branch' || t.kind === 'send_skipped'),
     pending: {
       waitingFor: [...new Set(r.state.flows.flatMap((f) => (f.waiting?.kind === 'event' ? f.waiting.events : [])))],
       nextTimers: r.state.flows.flatMap((f) => (f.waiting?.until ? [{ flow: f.name, until: f.waiting.until }] : [])),
@@ -52,7 +55,10 @@ export function runSimulationTask(task: SimulationTask): SimulationOutcome {
       start: task.start,
       until: task.until,
       inputs: task.inputs,
+      ...(task.holdout ? { holdout: task.holdout } : {}),
       ...(task.maxInputs !== undefined ? { maxInputs: task.maxInputs } : {}),
+      // A preview shows what a journey started today does, decisions and skipped sends included.
+      engine: { recordDecisions: true },
     });
     return { ok: true, result: summarize(task.definition, r, performance.now() - started) };
   } catch (err) {

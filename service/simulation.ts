@@ -95,6 +95,8 @@ export async function runSimulation(definitions: DefinitionStore, simulator: Sim
     profile: { ...(segment !== undefined ? { segment } : {}), ...(timeZone ? { timeZone } : {}), ...(locale ? { locale } : {}), ...(attributes ? { attributes } : {}) },
     start: new Date(startAt).toISOString(),
     until: new Date(body.until).toISOString(),
+    // The cohort asked for, named as the journey's own holdout when it has one (else as the global group's).
+    ...(body.cohort ? { holdout: { cohort: body.cohort, source: def.holdout ? 'journey' : 'global', percent: def.holdout?.percent ?? 0 } } : {}),
     inputs: body.events.map((e, i) => ({
       at: new Date(e.at).toISOString(),
       input: { type: 'event', event: { eventId: e.eventId ?? `sim-${i + 1}`, type: e.type, occurredAt: new Date(e.at).toISOString(), data: e.data ?? {} } },

@@ -120,7 +120,15 @@ describe('idempotency', () => {
     const body = { journeyKey: 'bank-loan', customerId: 'c-twice' };
     const first = await api(app).post('/v1/journeys').send(body).expect(201);
     const again = await api(app).post('/v1/journeys').send(body).expect(200);
-    expect(first.body).toEqual({ workflowId: 'journey:bank-loan:c-twice', journeyKey: 'bank-loan', version: 1, customerId: 'c-twice', stage: 'awareness', status: 'running' });
+    expect(first.body).toEqual({
+      workflowId: 'journey:bank-loan:c-twice',
+      journeyKey: 'bank-loan',
+      version: 1,
+      customerId: 'c-twice',
+      stage: 'awareness',
+      status: 'running',
+      cohort: 'treated',
+    });
     expect(again.body.workflowId).toBe(first.body.workflowId);
     expect(await stack.testDb.db.journey.count({ where: { customerId: 'c-twice' } })).toBe(1);
   });

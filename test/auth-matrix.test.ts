@@ -84,6 +84,7 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['POST /v1/customers/:id/events', 'post', () => '/v1/customers/m-own/events', eventBody, ['system']],
   ['GET /v1/customers/:id/journeys', 'get', () => '/v1/customers/m-own/journeys', undefined, ['rm', 'ops']],
   ['GET /v1/customers/:id/messages', 'get', () => '/v1/customers/m-own/messages', undefined, ['rm', 'ops']],
+  ['GET /v1/customers/:id/timeline', 'get', () => '/v1/customers/m-own/timeline', undefined, ['rm', 'ops']],
   ['POST /v1/journeys', 'post', () => '/v1/journeys', () => ({ journeyKey: 'lifecycle', customerId: 'm-own' }), ['system']],
   ['GET /v1/journeys/:id', 'get', () => `/v1/journeys/${f.ownJourney}`, undefined, ['rm', 'ops']],
   ['POST /v1/journeys/:id/events', 'post', () => `/v1/journeys/${f.ownJourney}/events`, eventBody, ['system']],
@@ -156,6 +157,7 @@ describe('an rm sees only its own customers', () => {
     ['the customer', (c: string) => `/v1/customers/${c}`],
     ["the customer's journeys", (c: string) => `/v1/customers/${c}/journeys`],
     ["the customer's messages", (c: string) => `/v1/customers/${c}/messages`],
+    ["the customer's timeline", (c: string) => `/v1/customers/${c}/timeline`],
   ])("%s: its own answers 200; another RM's answers 404 exactly as a missing one; ops reads both", async (_name, path) => {
     const rm = api(app, 'rm');
     await rm.get(path('m-own')).expect(200);

@@ -59,7 +59,7 @@ describe('the bank-loan journey end to end', () => {
     });
     expect(started).toEqual({
       status: 201,
-      body: { workflowId: `journey:bank-loan:${customerId}`, journeyKey: 'bank-loan', version: 1, customerId, stage: 'awareness', status: 'running' },
+      body: { workflowId: `journey:bank-loan:${customerId}`, journeyKey: 'bank-loan', version: 1, customerId, stage: 'awareness', status: 'running', cohort: 'treated' },
     });
     const wf = started.body.workflowId as string;
     let e = 0;

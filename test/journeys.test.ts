@@ -258,11 +258,18 @@ describe('seed journeys on the dev server', () => {
     expect(view).toMatchObject({ stage: 'invest', status: 'running', goals: ['subscribed', 'dca_started'] });
     expect(view.stageHistory.map((s: { stage: string }) => s.stage)).toEqual(['discover', 'learn', 'evaluate', 'compare', 'subscribe', 'invest']);
     const log = await stack.testDb.db.journeyLogEntry.findMany({ where: { workflowId }, orderBy: { id: 'asc' } });
-    expect(log.map((l) => [l.kind, l.data])).toEqual([
+    const decisions = ['branch', 'send_skipped'];
+    expect(log.filter((l) => !decisions.includes(l.kind)).map((l) => [l.kind, l.data])).toEqual([
       ['goal', { goal: 'subscribed' }],
       ['feedback', { survey: 'csat', score: 5 }],
       ['goal', { goal: 'dca_started' }],
     ]);
+    // The log says why a young customer got the push rather than an advisor.
+    expect(log.find((l) => l.kind === 'branch')?.data).toMatchObject({
+      flow: 'detail-follow-up',
+      taken: 'otherwise',
+      read: { 'profile.segment': 'young', 'params.hnwSegment': 'hnw' },
+    });
     expect((await stack.testDb.db.journey.findUniqueOrThrow({ where: { workflowId } })).goals).toEqual(['subscribed', 'dca_started']);
   });
 
@@ -458,6 +465,8 @@ describe('simulation and the workflow agree', () => {
       start: stages[0]!.enteredAt.toISOString(),
       until: new Date(untilMs).toISOString(),
       inputs: sent.map((e, i) => ({ at: e.at, input: { type: 'event', event: { eventId: `x${i}`, type: e.type, occurredAt: e.at, data: e.data } } })),
+      // A journey started by this code records its decisions (the engine-records-decisions patch): so does the simulator.
+      engine: { recordDecisions: true },
     });
     const entries = sim.timeline.map(({ at, command }) => ({ e: describeCommand(command, at) as Record<string, any>, command, t: Date.parse(at) }));
     const simulated = {

@@ -2,7 +2,8 @@
 // the current workflow code on the real stack. Run it when a deliberate, patched() change to the workflow is done, and
 // commit the files: from then on the replay test guards both the old and the new histories. Histories of earlier
 // releases (first-release-*.json, before-engine-orders-*.json) are never re-recorded: they stand for journeys still
-// running on old code paths.
+// running on old code paths. RECORD_ONLY=<prefix> writes only the files whose names start with it (the sections all
+// run, as later ones may depend on earlier ones): a new section is recorded without touching the histories before it.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -13,7 +14,9 @@ import { journeyEventSignal, journeyQuery, journeyWorkflowId, stageQuery, taskCo
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
+const only = process.env.RECORD_ONLY;
 async function save(name: string, handle: { fetchHistory(): Promise<Parameters<typeof historyToJSON>[0]> }) {
+  if (only !== undefined && !name.startsWith(only)) return;
   const file = new URL(`./histories/${name}.json`, import.meta.url);
   await writeFile(file, historyToJSON(await handle.fetchHistory()));
   process.stdout.write(`recorded ${file.pathname}\n`);
@@ -119,6 +122,115 @@ try {
   await poisonHandle.signal(journeyEventSignal, { eventId: `h4-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
   assert.equal((await poisonHandle.result()).status, 'failed');
   await save('poison-failed', poisonHandle);
+
+  // Holdouts (patch holdout-cohort): a control lifecycle journey — the holdout entry first, every send held out, the
+  // onboarding delay and the goals as in treatment.
+  const held = 'history-4';
+  await stack.testDb.db.customer.create({ data: { id: held, name: 'History Four', email: 'history4@example.com', phone: '+15550006666' } });
+  const life2 = loadBuiltIn('lifecycle');
+  const heldHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId('lifecycle', held),
+    args: [
+      {
+        definition: life2,
+        customerId: held,
+        params: resolveParams(life2, { onboardingAfter: 'PT1S' }),
+        holdout: { cohort: 'control', source: 'global', percent: 10 },
+      } satisfies JourneyWorkflowInput,
+    ],
+  });
+  const sendHeld = (type: string) => heldHandle.signal(journeyEventSignal, { eventId: `h5-${++e}`, type, occurredAt: new Date().toISOString(), data: {} });
+  await sendHeld('product.viewed');
+  await sendHeld('product.purchased');
+  await eventually(
+    () => heldHandle.query(stageQuery),
+    (s) => s.stage === 'service',
+  );
+  await sendHeld('customer.referred');
+  assert.deepEqual(await heldHandle.result(), { status: 'completed', reason: 'advocate', stage: 'service' });
+  assert.equal(await stack.testDb.db.message.count({ where: { customerId: held } }), 0);
+  await save('holdout-control-lifecycle', heldHandle);
+
+  // A control journey's task with outcomes: no task, a timer to its due time, then the step after it.
+  const taskDef = {
+    key: 'holdout-task',
+    version: 1,
+    name: 'Holdout task',
+    holdout: { percent: 50 },
+    stages: [
+      { key: 'open', label: 'Open' },
+      { key: 'done', label: 'Done' },
+    ],
+    initialStage: 'open',
+    tags: [],
+    params: {},
+    exits: [],
+    goals: [{ key: 'handled' }],
+    entry: { api: true, events: [], reentry: { mode: 'once' as const } },
+    triggers: [
+      {
+        event: 'product.viewed',
+        scope: 'journey' as const,
+        replace: false,
+        steps: [
+          { type: 'task' as const, key: 'call', title: 'Call', due: 'PT1S', outcomes: { reached: [] } },
+          { type: 'goal' as const, key: 'handled' },
+          { type: 'complete' as const, reason: 'handled' },
+        ],
+      },
+    ],
+  };
+  const taskHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId(taskDef.key, held),
+    args: [{ definition: taskDef, customerId: held, params: {}, holdout: { cohort: 'control', source: 'journey', percent: 50 } } satisfies JourneyWorkflowInput],
+  });
+  await taskHandle.signal(journeyEventSignal, { eventId: `h6-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  assert.deepEqual(await taskHandle.result(), { status: 'completed', reason: 'handled', stage: 'open' });
+  assert.equal(await stack.testDb.db.task.count({ where: { customerId: held } }), 0);
+  await save('holdout-control-task', taskHandle);
+
+  // The engine records its decisions (patch engine-records-decisions): a bank loan whose comparison nudge is cut short
+  // when the stage moves on and whose repayment reminder is cancelled by the repayment, then an opt-out that ends it
+  // with the application-assist task and the reminder of a second due date still ahead; a fund journey whose branch
+  // sends a high-net-worth customer to an advisor.
+  const fifth = 'history-5';
+  await stack.testDb.db.customer.create({ data: { id: fifth, name: 'History Five', email: 'history5@example.com', phone: '+15550005555', segment: 'hnw', rmId: 'rm-1' } });
+  const decided = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId: fifth, via: 'api' });
+  const decidedHandle = stack.client.workflow.getHandle(decided.journey.workflowId);
+  const sendDecided = (type: string, data: Record<string, unknown> = {}) =>
+    decidedHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  const logged = (workflowId: string, kind: string, count: number) =>
+    eventually(
+      () => stack.testDb.db.journeyLogEntry.count({ where: { workflowId, kind } }),
+      (c) => c === count,
+    );
+  await sendDecided('loan.stage_changed', { stage: 'comparison' });
+  await sendDecided('loan.stage_changed', { stage: 'first_loan' });
+  await logged(decided.journey.workflowId, 'send_skipped', 1);
+  await sendDecided('loan.application_started');
+  const firstDue = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  await sendDecided('loan.repayment_due', { dueAt: firstDue });
+  await sendDecided('loan.repayment_due', { dueAt: new Date(Date.now() + 60 * 86_400_000).toISOString() });
+  await sendDecided('loan.repaid', { dueAt: firstDue });
+  await logged(decided.journey.workflowId, 'send_skipped', 2);
+  await sendDecided('customer.opted_out');
+  assert.equal((await decidedHandle.result()).status, 'exited');
+  await logged(decided.journey.workflowId, 'send_skipped', 4);
+  await save('decisions-bank-loan-skipped', decidedHandle);
+
+  const fund = await stack.service.startJourney({ journeyKey: 'fund-dca', customerId: fifth, via: 'api' });
+  const fundHandle = stack.client.workflow.getHandle(fund.journey.workflowId);
+  await fundHandle.signal(journeyEventSignal, { eventId: `h8-${++e}`, type: 'fund.detail_viewed', occurredAt: new Date().toISOString(), data: { fundCode: 'F001' } });
+  await logged(fund.journey.workflowId, 'branch', 1);
+  await eventually(
+    () => stack.testDb.db.task.count({ where: { workflowId: fund.journey.workflowId } }),
+    (c) => c === 1,
+  );
+  await fundHandle.signal(journeyEventSignal, { eventId: `h8-${++e}`, type: 'customer.opted_out', occurredAt: new Date().toISOString(), data: {} });
+  assert.equal((await fundHandle.result()).status, 'exited');
+  await save('decisions-fund-dca-branch', fundHandle);
 } finally {
   await stack.stop();
 }

@@ -45,7 +45,14 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
   // The chorus activities start and signal journeys through the same service the API uses, with the same deadlines
   // on every Temporal call (a call past its deadline fails the activity, which is retried).
   const { connection, client: temporal } = createTemporalClient({ ...config.temporal, payloadKeys: config.payloadKeys, callTimeoutMs: config.temporalCallTimeoutMs });
-  const chorus = new JourneyService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions: new DefinitionStore(db, templates, undefined, config.durationLimits) });
+  const chorus = new JourneyService({
+    db,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    definitions: new DefinitionStore(db, templates, undefined, config.durationLimits),
+    // A journey starting another (the chorus) decides the cohort the same way the API does.
+    controlGroup: config.controlGroup,
+  });
   return {
     db,
     channels: { email, sms, webhook },

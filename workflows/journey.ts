@@ -20,6 +20,7 @@ import {
   asEngineError,
   type Command,
   fail,
+  type Holdout,
   initialState,
   type Input,
   type JourneyState,
@@ -58,6 +59,8 @@ export interface JourneyWorkflowInput {
   pending?: (QueuedInput | Input)[];
   /** Sends the contact policy deferred (quiet hours, a cap), each tried again at its instant. */
   deferred?: DeferredSend[];
+  /** The cohort the API assigned at start, when a holdout applies (`control`: no sends, no tasks). */
+  holdout?: Holdout;
 }
 
 type SendCommand = Extract<Command, { type: 'send' }>;
@@ -87,6 +90,14 @@ const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus
 /** Patch: the engine decides whether a due timer or a queued input goes first (`nextInput`); the API's start is the
  * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
 const ENGINE_ORDERS_INPUTS = 'engine-orders-inputs';
+/** Patch: a start with a holdout runs in its cohort (a `holdout` log entry first; in control, sends and tasks are not
+ * issued). The marker also keeps an older worker from replaying a control journey as a treated one, sends included. */
+const HOLDOUT_COHORT = 'holdout-cohort';
+
+/** Patch: the engine records branch decisions and the sends and tasks cancelled flows never made (journey log kinds
+ * `branch`, `send_skipped`). Those records take command sequence numbers, so a history written without them replays
+ * without them. */
+const ENGINE_RECORDS_DECISIONS = 'engine-records-decisions';
 
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
@@ -95,6 +106,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const workflowId = workflowInfo().workflowId;
   // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
+  const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const runStartedAt = new Date().toISOString();
   const queue: QueuedInput[] = (input.pending ?? []).map((p) => queued(p, runStartedAt));
   let deferred: DeferredSend[] = [...(input.deferred ?? [])];
@@ -122,6 +134,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       stageEnteredAt: state.stageEnteredAt,
       stageHistory: state.stageHistory,
       goals: state.goals ?? [],
+      cohort: state.cohort ?? 'treated',
       waitingFor: waitingFor(state),
       ...(next !== undefined ? { nextTimerAt: next } : {}),
     };
@@ -189,10 +202,12 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       ...(input.businessKey !== undefined ? { businessKey: input.businessKey } : {}),
       params: input.params,
       ...(input.profile ? { profile: input.profile } : {}),
+      // Asked only when the start carries a cohort: histories of starts without one have no marker to meet.
+      ...(input.holdout !== undefined && patched(HOLDOUT_COHORT) ? { holdout: input.holdout } : {}),
     };
     let r;
     try {
-      r = start(def, opts, new Date());
+      r = start(def, opts, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, initialState(def, opts, new Date()));
     }
@@ -231,7 +246,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     }
     let r;
     try {
-      r = advance(def, state, next, new Date());
+      r = advance(def, state, next, new Date(), engineOptions);
     } catch (err) {
       r = failed(err, state);
     }

@@ -29,6 +29,8 @@ export interface JourneyView {
   stageEnteredAt: string;
   stageHistory: StageEntry[];
   goals: string[];
+  /** `control`: held out (no sends, no tasks); absent in views of journeys started before holdouts. */
+  cohort?: 'treated' | 'control';
   waitingFor: string[];
   nextTimerAt?: string;
 }

@@ -85,7 +85,9 @@ export const RM_ID = 'rm-001';
 /** Tests of journeys run at any hour: no quiet hours and no caps unless a test asks for a policy. */
 export const NO_LIMITS = JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } });
 
-export async function startStack(opts: { extraServerArgs?: string[]; contactPolicy?: string; timeSkipping?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { extraServerArgs?: string[]; contactPolicy?: string; timeSkipping?: boolean; /** CONTROL_GROUP_PERCENT (default none). */ controlGroupPercent?: number } = {},
+): Promise<Stack> {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
   const webhookSecret = 'test-webhook-secret-0123456789';
@@ -108,6 +110,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
     WEBHOOK_SECRET: webhookSecret,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
+    ...(opts.controlGroupPercent !== undefined ? { CONTROL_GROUP_PERCENT: String(opts.controlGroupPercent) } : {}),
     ...TEST_PAYLOAD_ENV,
   });
   const dataConverter = testDataConverter();
@@ -117,7 +120,7 @@ export async function startStack(opts: { extraServerArgs?: string[]; contactPoli
   await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions });
+  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
   const activities = createActivities({
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
