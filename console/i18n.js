@@ -256,6 +256,13 @@ const TERMS = {
     completed: 'completed',
     exited: 'exited',
     failed: 'failed',
+    open: 'open',
+    pending: 'pending',
+    sent: 'sent',
+    delivered: 'delivered',
+    deferred: 'deferred',
+    suppressed: 'suppressed',
+    dropped: 'dropped',
   },
   'zh-CN': {
     interested: '有意向',
@@ -267,6 +274,13 @@ const TERMS = {
     completed: '已完成',
     exited: '已退出',
     failed: '失败',
+    open: '待办',
+    pending: '待发送',
+    sent: '已发送',
+    delivered: '已送达',
+    deferred: '延后',
+    suppressed: '被抑制',
+    dropped: '已丢弃',
   },
 };
 

@@ -188,7 +188,7 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     await close();
   });
 
-  it('an RM opens a customer 360: profile with contact details, journeys with stage history, messages and tasks', async () => {
+  it("an RM opens a customer 360: profile with contact details, journeys with stage history, messages, tasks and the timeline; another RM's customer reads as not found", async () => {
     const { page, refused, close } = await pageIn(locale);
     await signIn(page, stack.keys.rm);
     await page.goto(`${base}/console/#/customers/${taskFor[locale].customerId}`);
@@ -196,6 +196,9 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     const profile = await page.textContent('#profile');
     expect(profile).toContain(`${taskFor[locale].customerId}@example.com`);
     expect(await page.textContent('main')).toContain('insurance-event');
+    // The timeline (GET /v1/customers/:id/timeline): the outcome the RM took on the task page, in time order.
+    await page.waitForSelector('#timeline li');
+    expect(await page.textContent('#timeline')).toContain('task needs-discovery done: interested');
     await page.goto(`${base}/console/#/customers/c-other`);
     await page.waitForSelector('main .error');
     expect(await page.textContent('main .error')).toContain('not found');
