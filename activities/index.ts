@@ -24,6 +24,9 @@ export interface ProgressInput {
     workflowId: string;
   };
   transitions: Extract<Command, { type: 'stageChanged' }>[];
+  /** The steps the journey waits at now (`stepRef`s) and the workflow's time of this write; absent from older
+   * workflow code. `waiting_since` moves only when the set changes. */
+  waiting?: { steps: string[]; at: string };
 }
 
 export type { SendInput, SendResult } from './send.js';
@@ -60,7 +63,7 @@ export function createActivities(deps: ActivityDeps) {
      * created from the workflow's own data, with the tags of the stored definition version it runs (versions never
      * change once published; a definition that is not stored has no tags to address it by).
      */
-    async recordProgress({ journey: j, transitions }: ProgressInput): Promise<void> {
+    async recordProgress({ journey: j, transitions, waiting }: ProgressInput): Promise<void> {
       const owned = {
         status: j.status,
         exitReason: j.endReason ?? null,
@@ -87,6 +90,11 @@ export function createActivities(deps: ActivityDeps) {
           // Created meanwhile by the API: its tags stay, the workflow's fields are written.
           update: owned,
         });
+      }
+      if (waiting) {
+        // A retried write with the same steps keeps the first write's instant (the set did not change in between).
+        await db.$executeRaw`UPDATE journeys SET waiting_since = CASE WHEN waiting IS DISTINCT FROM ${waiting.steps}::text[] THEN (${waiting.at}::timestamptz AT TIME ZONE 'UTC') ELSE waiting_since END,
+          waiting = ${waiting.steps}::text[] WHERE workflow_id = ${j.workflowId}`;
       }
       await db.stageTransition.createMany({
         data: transitions.map((t) => ({

@@ -11,6 +11,8 @@ import { type Channel, type ChannelName, PermanentChannelError } from '../channe
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
+import { marketingConsentKey } from '../service/schemas.js';
+import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
 import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
 
 export type SendInput = Omit<Extract<Command, { type: 'send' }>, 'type'> & {
@@ -31,6 +33,8 @@ export interface SendDeps {
   channels: Record<ChannelName, Channel>;
   templates: { snapshot(): Promise<TemplateStore> };
   policy: ContactPolicy;
+  /** Signs the unsubscribe and preference links every marketing email carries (unset: none are added). */
+  links?: PreferenceLinks;
 }
 
 const FINAL = new Set(['sent', 'delivered', 'failed', 'suppressed', 'dropped']);
@@ -150,6 +154,9 @@ export function createSendActivity(deps: SendDeps) {
     // 1. Consent and an address: checked on every attempt (consent may be withdrawn while a send waits).
     const consents = (customer.consents ?? {}) as Record<string, unknown>;
     if (consents[input.channel] === false) return settle('suppressed', 'no_consent');
+    // Marketing on a channel can be withdrawn alone (the one-click unsubscribe, the preference page): service
+    // messages — an approval, a repayment reminder — still reach the customer.
+    if (cls === 'marketing' && consents[marketingConsentKey(input.channel)] === false) return settle('suppressed', 'no_consent', { consent: marketingConsentKey(input.channel) });
     const to = input.channel === 'email' ? customer.email : input.channel === 'sms' ? customer.phone : customer.id;
     if (!to) return settle('suppressed', 'no_address');
     // 2. A time-critical message past its expiry is dropped, not sent stale.
@@ -164,7 +171,8 @@ export function createSendActivity(deps: SendDeps) {
     let content: TemplateContent;
     try {
       content = (await deps.templates.snapshot()).render(input.template, input.channel, customer.locale, {
-        customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, segment: customer.segment, attributes: customer.attributes },
+        // The zone the date filters show times in: the customer's, or the policy's default (as quiet hours use).
+        customer: { id: customer.id, name: customer.name ?? '', locale: customer.locale, timeZone: zone.timeZone, segment: customer.segment, attributes: customer.attributes },
         event: input.vars.event,
         params: input.vars.params,
       });
@@ -232,8 +240,19 @@ export function createSendActivity(deps: SendDeps) {
 
     // 6. The provider call, marked after. (A first attempt counted itself when it took its slot.)
     if (message.status === 'sending') await db.message.update({ where: { id }, data: { attempts: { increment: 1 } } });
+    // A marketing email carries the customer's way out: the one-click unsubscribe headers (RFC 8058) and a line
+    // linking the preference page. Added to what goes out only: the stored body holds no link, so whoever reads the
+    // message log (an RM, ops) cannot use the customer's link.
+    let outgoing: TemplateContent & { headers?: Record<string, string> } = content;
+    if (input.channel === 'email' && cls === 'marketing' && deps.links) {
+      const urls = await deps.links.urls({ linkId: id, customerId: input.customerId, workflowId: input.workflowId, channel: input.channel }, new Date(wall));
+      if (urls) {
+        const footer = preferenceFooter(customer.locale, urls.page);
+        outgoing = { ...content, text: content.text + footer.text, ...(content.html !== undefined ? { html: content.html + footer.html } : {}), headers: unsubscribeHeaders(urls) };
+      }
+    }
     try {
-      const delivery = await channel.send({ to, ...content, idempotencyKey: input.idempotencyKey, messageId: id });
+      const delivery = await channel.send({ to, ...outgoing, idempotencyKey: input.idempotencyKey, messageId: id });
       await db.$transaction(markSent(db, id, delivery.providerId));
       return { messageId: id, status: 'sent' };
     } catch (caught) {

@@ -16,12 +16,16 @@ import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../s
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
+import { type Analytics, type AnalyticsFilters, AnalyticsQuery, JourneyListQuery } from '../service/analytics.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
 import { allow, principalOf, ROLES } from './principal.js';
 import { consoleRouter } from './console.js';
 import type { OidcConfig } from './oidc.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
+import { preferencesRouter } from './preferences.js';
+import type { PreferenceLinks } from '../service/preference-links.js';
+import type { PreferenceService } from '../service/preferences.js';
 
 export interface AppDeps {
   service: JourneyService;
@@ -49,6 +53,10 @@ export interface AppDeps {
   audit: AuditLog;
   /** The identity provider, when configured: the console offers sign-in through it (api/console.ts). */
   oidc?: OidcConfig;
+  /** Funnels, breakpoints, feedback, message outcomes, lift and the journey map over the read model; the journey list. */
+  analytics: Analytics;
+  /** The customer's unsubscribe and preference links (api/preferences.ts): signed links, open without a key. */
+  preferences?: { links: PreferenceLinks; service: PreferenceService };
 }
 
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
@@ -73,6 +81,8 @@ export function createApp({
   codec,
   audit,
   oidc,
+  analytics,
+  preferences,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -81,8 +91,10 @@ export function createApp({
   app.locals.flushAudit = trail.flush;
   app.use(requestIds);
   app.use(trail);
-  // Open to anyone who reaches the port: the health checks, and Twilio's callback (its own signature is its check).
+  // Open to anyone who reaches the port: the health checks, Twilio's callback and the customers' links from their
+  // emails (their own signatures are their checks).
   if (twilioStatus) app.use(twilioStatus);
+  if (preferences) app.use(preferencesRouter({ links: preferences.links, preferences: preferences.service, audit, logger }));
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -182,6 +194,20 @@ export function createApp({
     res.json(await service.customerTimeline(customerId, q));
   });
 
+  // Ops and BI list journeys by key, stage, status and cohort; an rm lists its own customers' journeys only.
+  app.get('/v1/journeys', allow(...READERS), async (req, res) => {
+    const q = parse(JourneyListQuery, req.query, 'query');
+    const page = await analytics.listJourneys(q, scope.rmIdOf(principalOf(res)));
+    auditNote(res, {
+      detail: {
+        count: page.items.length,
+        ...(q.journeyKey !== undefined ? { journeyKey: q.journeyKey } : {}),
+        ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
+      },
+    });
+    res.json(page);
+  });
+
   app.post('/v1/journeys', allow('system'), async (req, res) => {
     const start = parse(StartJourneyBody, body(req), 'body');
     auditNote(res, { detail: { journeyKey: start.journeyKey, customerId: start.customerId } });
@@ -276,6 +302,22 @@ export function createApp({
     auditNote(res, { detail: { previousVersion: published.previousVersion, changes: published.diff.length } });
     res.json({ ...published.template, previousVersion: published.previousVersion, diff: published.diff });
   });
+  // Journey analytics: aggregates only (no customer in them), for journey managers and BI tools through ops keys.
+  const analyticsKey = (req: Request) => parse(z.string().min(1).max(64), req.params.key, 'params');
+  const figures = {
+    funnel: (k: string, f: AnalyticsFilters) => analytics.funnel(k, f),
+    'time-in-stage': (k: string, f: AnalyticsFilters) => analytics.timeInStage(k, f),
+    breakpoints: (k: string, f: AnalyticsFilters) => analytics.breakpoints(k, f),
+    feedback: (k: string, f: AnalyticsFilters) => analytics.feedback(k, f),
+    messages: (k: string, f: AnalyticsFilters) => analytics.messages(k, f),
+    lift: (k: string, f: AnalyticsFilters) => analytics.lift(k, f),
+    map: (k: string, f: AnalyticsFilters) => analytics.map(k, f),
+  } satisfies Record<string, (k: string, f: AnalyticsFilters) => Promise<unknown>>;
+  for (const [name, figure] of Object.entries(figures))
+    app.get(`/v1/analytics/journeys/:key/${name}`, allow('ops'), async (req, res) => {
+      res.json(await figure(analyticsKey(req), parse(AnalyticsQuery, req.query, 'query')));
+    });
+
   app.get('/v1/audit', allow('ops'), async (req, res) => {
     res.json({ entries: await audit.query(parse(AuditQuery, req.query, 'query')) });
   });

@@ -14,6 +14,7 @@ import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import { ApiKeyStore } from '../service/api-keys.js';
+import { Analytics } from '../service/analytics.js';
 import { RmScope } from '../service/scope.js';
 import { createApp } from './app.js';
 import type { CodecServerOptions } from './codec.js';
@@ -21,6 +22,8 @@ import { AesGcmPayloadCodec, type PayloadKeys } from '../service/payload-codec.j
 import { authenticator } from './auth.js';
 import { oidcVerifier } from './oidc.js';
 import { twilioStatusRouter } from './twilio-status.js';
+import { PreferenceLinks } from '../service/preference-links.js';
+import { PreferenceService } from '../service/preferences.js';
 
 /** A readiness check answers within this, whatever the peer does. */
 const READINESS_TIMEOUT_MS = 4_000;
@@ -69,10 +72,15 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     authenticate,
     keys,
     scope: new RmScope(db),
+    analytics: new Analytics(db, definitions),
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
     audit: new AuditLog(db),
     ...(config.oidc ? { oidc: config.oidc } : {}),
+    preferences: {
+      links: new PreferenceLinks({ ...config.preferences, baseUrl: () => config.publicBaseUrl ?? listeningUrl }),
+      service: new PreferenceService({ db, journeys: service, definitions }),
+    },
   });
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
   await new Promise<void>((resolve, reject) => {

@@ -10,6 +10,8 @@ export interface OutboundMessage {
   idempotencyKey: string;
   /** The service's id of the message, for delivery callbacks to find it. */
   messageId?: string;
+  /** Extra headers (email): the one-click unsubscribe of a marketing email. */
+  headers?: Record<string, string>;
 }
 
 export interface Delivery {

@@ -22,6 +22,7 @@ export function createEmailChannel(opts: { smtpUrl: string; from: string }): Cha
           text: m.text,
           ...(m.html !== undefined ? { html: m.html } : {}),
           messageId: messageIdFor(m.idempotencyKey, domain),
+          ...(m.headers !== undefined ? { headers: m.headers } : {}),
         });
         return { providerId: info.messageId };
       } catch (err) {

@@ -12,10 +12,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import diff, { type Difference } from 'microdiff';
-import { type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
+import { type Context, type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
 import { z } from 'zod';
 import type { Channel } from '../engine/definition.js';
 import type { Db } from '../db/client.js';
+import { localDate, localDateTime, money } from './format.js';
 
 export const Content = z.object({ subject: z.string().min(1).max(300).optional(), text: z.string().min(1).max(20_000), html: z.string().max(100_000).optional() }).strict();
 export type TemplateContent = z.infer<typeof Content>;
@@ -70,6 +71,9 @@ class RefusedTag extends Tag {
   *render(): Generator<unknown, void, unknown> {}
 }
 
+/** The global a render gives the filters: the locale dates and amounts are written in. */
+const FORMAT_LOCALE = '__formatLocale';
+
 function sandboxed(extra: { outputEscape?: 'escape' } = {}): Liquid {
   const engine = new Liquid({
     ...extra,
@@ -84,6 +88,19 @@ function sandboxed(extra: { outputEscape?: 'escape' } = {}): Liquid {
     ...TEMPLATE_LIMITS,
   });
   for (const name of ['include', 'render', 'layout']) engine.registerTag(name, RefusedTag);
+  // Dates and amounts through Intl (channels/format.ts): in the customer's zone, and in the locale of the content being
+  // rendered (an English fallback for a French customer writes English dates), unless the template names them.
+  const zone = (ctx: Context) => ctx.getSync(['customer', 'timeZone']);
+  const locale = (ctx: Context) => ctx.getSync([FORMAT_LOCALE]) ?? ctx.getSync(['customer', 'locale']);
+  engine.registerFilter('local_date', function (value: unknown, z?: unknown, l?: unknown) {
+    return localDate(value, z ?? zone(this.context), l ?? locale(this.context));
+  });
+  engine.registerFilter('local_datetime', function (value: unknown, z?: unknown, l?: unknown) {
+    return localDateTime(value, z ?? zone(this.context), l ?? locale(this.context));
+  });
+  engine.registerFilter('money', function (value: unknown, currency?: unknown, l?: unknown) {
+    return money(value, currency, l ?? locale(this.context));
+  });
   return engine;
 }
 
@@ -170,8 +187,15 @@ export class TemplateStore {
     const byLocale = this.entries.get(`${key}|${channel}`);
     if (!byLocale) throw new TemplateError(`no ${channel} template "${key}"`);
     const lang = locale.split('-')[0];
-    const content = byLocale[locale] ?? Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang)?.[1] ?? byLocale[DEFAULT_LOCALE] ?? Object.values(byLocale)[0]!;
-    return renderContent(content, channel, vars, `template "${key}" (${channel}, ${locale})`);
+    const [contentLocale, content] =
+      (byLocale[locale] !== undefined ? [locale, byLocale[locale]] : undefined) ??
+      Object.entries(byLocale).find(([l]) => l.split('-')[0] === lang) ??
+      (byLocale[DEFAULT_LOCALE] !== undefined ? [DEFAULT_LOCALE, byLocale[DEFAULT_LOCALE]] : undefined) ??
+      Object.entries(byLocale)[0]!;
+    // Dates and amounts in the customer's own locale when the content is in their language (en-US reads an `en`
+    // content with US dates), else in the content's.
+    const formatLocale = contentLocale.split('-')[0] === lang ? locale : contentLocale;
+    return renderContent(content, channel, vars, `template "${key}" (${channel}, ${locale})`, formatLocale);
   }
 }
 
@@ -183,13 +207,15 @@ function brokeLimit(err: unknown): boolean {
 }
 
 /** Renders one content for a channel under the budgets, and checks its output against the channel's caps. `label`
- * names the template in error messages (never the data it was rendered with). */
-export function renderContent(content: TemplateContent, channel: Channel, vars: Record<string, unknown>, label = 'the template'): TemplateContent {
+ * names the template in error messages (never the data it was rendered with); `formatLocale` is the locale the date
+ * and money filters write in (default: the customer's). */
+export function renderContent(content: TemplateContent, channel: Channel, vars: Record<string, unknown>, label = 'the template', formatLocale?: string): TemplateContent {
   const caps = OUTPUT_CAPS[channel];
+  const globals = formatLocale !== undefined ? { globals: { [FORMAT_LOCALE]: formatLocale } } : {};
   const part = (name: 'subject' | 'text' | 'html', engine: Liquid, source: string): string => {
     let out: string;
     try {
-      out = engine.renderSync(parse(engine, source), vars) as string;
+      out = engine.renderSync(parse(engine, source), vars, globals) as string;
     } catch (err) {
       const message = `${label} failed to render its ${name}: ${(err as Error).message}`;
       throw brokeLimit(err) ? new TemplateLimitError(message) : new TemplateError(message);

@@ -45,8 +45,13 @@ const schema = z.object({
   /** Where push/app messages (the webhook channel) are POSTed, signed with WEBHOOK_SECRET. */
   WEBHOOK_URL: z.string().url().default('http://127.0.0.1:3098/push'),
   WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret-change-me'),
-  /** The API's address as providers see it: Twilio's delivery callbacks are sent to, and signed for, this URL. */
+  /** The API's address as providers and customers see it: Twilio's delivery callbacks are sent to, and signed for, this
+   * URL, and the unsubscribe and preference links of marketing emails point at it. */
   PUBLIC_BASE_URL: z.string().url().optional(),
+  /** HMAC key of the customers' unsubscribe and preference links (a link's signature is its only authentication). */
+  PREFERENCES_SECRET: z.string().min(32).default('local-preferences-secret-change-me'),
+  /** How long such a link works after its email was sent, in days. */
+  PREFERENCES_LINK_DAYS: z.coerce.number().int().min(1).max(366).default(30),
   /** Contact policy as JSON (see policy/policy.ts: quiet hours per channel, frequency caps per class); unset → the
    * defaults there. */
   CONTACT_POLICY: z.string().optional(),
@@ -151,6 +156,8 @@ export type Config = {
   webhook: { url: string; secret: string };
   /** Set only when PUBLIC_BASE_URL is: the API otherwise uses the address it listens on. */
   publicBaseUrl?: string;
+  /** The signing key and lifetime of the unsubscribe and preference links in marketing emails. */
+  preferences: { secret: string; linkDays: number };
   /** Raw CONTACT_POLICY JSON, parsed by the policy module. */
   contactPolicy?: string;
   simulation: { timeoutMs: number; threads: number };
@@ -172,11 +179,13 @@ export type Config = {
 export class ConfigError extends Error {}
 
 /** Secrets that must be real in production: the Twilio auth token verifies delivery callbacks (a known token lets
- * anyone forge them), the webhook secret signs app pushes. Missing, one of the built-in defaults, or an obvious
+ * anyone forge them), the webhook secret signs app pushes, the preferences secret signs the links that opt a customer
+ * out (a known one lets anyone unsubscribe anyone). Missing, one of the built-in defaults, or an obvious
  * placeholder ("change-me", "placeholder", "example") is refused. */
 const PRODUCTION_SECRETS = [
   ['TWILIO_AUTH_TOKEN', 'local-sink-token'],
   ['WEBHOOK_SECRET', 'local-webhook-secret-change-me'],
+  ['PREFERENCES_SECRET', 'local-preferences-secret-change-me'],
 ] as const;
 const PLACEHOLDER = /change[-_ ]?me|placeholder|example|^(x+|0+|secret|token|test|dummy|changeit)$/i;
 
@@ -205,11 +214,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.NODE_ENV === 'production') {
     const problems = productionProblems(given);
     if (!payloadKeys) problems.push('TEMPORAL_PAYLOAD_KEYS is not set (customer data would sit in plain text in Temporal)');
+    if (e.PUBLIC_BASE_URL === undefined)
+      problems.push("PUBLIC_BASE_URL is not set (the unsubscribe links of marketing emails, and Twilio's callbacks, would point at this host's loopback address)");
     if (e.TEMPORAL_UI_CODEC_TOKEN !== undefined)
       problems.push("TEMPORAL_UI_CODEC_TOKEN is for the local Temporal UI of npm start only (in production the UI forwards its users' access tokens)");
     if (problems.length)
       throw new ConfigError(
-        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token, a long random webhook secret and TEMPORAL_PAYLOAD_KEYS (see the README).`,
+        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token, long random webhook and preferences secrets, TEMPORAL_PAYLOAD_KEYS and PUBLIC_BASE_URL (see the README).`,
       );
   }
   return {
@@ -235,6 +246,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
+    preferences: { secret: e.PREFERENCES_SECRET, linkDays: e.PREFERENCES_LINK_DAYS },
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),
     simulation: { timeoutMs: e.SIMULATION_TIMEOUT_MS, threads: e.SIMULATION_THREADS },
     temporalCallTimeoutMs: e.TEMPORAL_CALL_TIMEOUT_MS,

@@ -448,6 +448,22 @@ export function waitingFor(state: JourneyState): string[] {
   return [...types].sort();
 }
 
+/** How analytics and the journey map name a step: its `id` when it has one, else its place in the definition (e.g.
+ * `triggers[2].steps[0]`, as `walkSteps` + `formatPath` give it). Stable within a definition version. */
+export const stepRef = (step: Step, path: string): string => step.id ?? path;
+
+/** The steps the journey's flows wait at now (timers, waits, surveys, tasks), each once, sorted. */
+export function waitingSteps(def: JourneyDefinition, state: JourneyState): string[] {
+  if (state.status !== 'running') return [];
+  const { steps } = compile(def);
+  const refs = new Set<string>();
+  for (const f of state.flows) {
+    const slot = f.waiting !== undefined && f.pc >= 0 ? steps[f.pc] : undefined;
+    if (slot) refs.add(stepRef(slot.step, slot.path));
+  }
+  return [...refs].sort();
+}
+
 type WaitingStep = Extract<Step, { type: 'wait' | 'feedback' | 'task' }>;
 
 class Run {
@@ -543,7 +559,13 @@ class Run {
       }
       case 'feedback': {
         if (event.type !== FEEDBACK_EVENT || event.data.survey !== step.survey) return undefined;
-        this.record('feedback', { survey: step.survey, score: event.data.score ?? null, ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}) });
+        // The template names the touchpoint the answer belongs to (analytics group answers by it).
+        this.record('feedback', {
+          survey: step.survey,
+          template: step.template,
+          score: event.data.score ?? null,
+          ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}),
+        });
         return slot.arms[0]!;
       }
       case 'task': {
@@ -632,7 +654,7 @@ class Run {
       this.record('send_skipped', {
         flow: f.name,
         ...(f.instance !== undefined ? { instance: f.instance } : {}),
-        ...(f.waiting !== undefined && at ? { waitingAt: stepRef(at) } : {}),
+        ...(f.waiting !== undefined && at ? { waitingAt: slotRef(at) } : {}),
         ...cause,
         skipped: ahead,
       });
@@ -817,7 +839,7 @@ class Run {
           const kept = (x: Flow) => x === f || x.name !== step.flow || (only !== undefined && x.instance !== only);
           this.skipped(
             s.flows.filter((x) => !kept(x)),
-            { reason: 'flow_cancelled', by: { flow: f.name, ...stepRef(slot) } },
+            { reason: 'flow_cancelled', by: { flow: f.name, ...slotRef(slot) } },
           );
           s.flows = s.flows.filter(kept);
           break;
@@ -853,7 +875,7 @@ class Run {
 }
 
 /** Names a step in the log: its id when it has one, and always its place in the definition. */
-function stepRef(slot: Slot): { step?: string; path: string } {
+function slotRef(slot: Slot): { step?: string; path: string } {
   return { ...(slot.step.id !== undefined ? { step: slot.step.id } : {}), path: slot.path };
 }
 
@@ -869,7 +891,7 @@ function branchDecision(f: Flow, slot: Slot, step: Extract<Step, { type: 'branch
     }
   return {
     flow: f.name,
-    ...stepRef(slot),
+    ...slotRef(slot),
     taken: taken >= 0 ? 'case' : step.otherwise ? 'otherwise' : 'none',
     ...(taken >= 0 ? { case: taken, when: step.cases[taken]!.when } : {}),
     // Bounded like everything driven by a definition: the taken case is named above whatever its index.
@@ -926,8 +948,8 @@ function pendingActions(program: Compiled, f: Flow): Record<string, unknown>[] {
     seen.add(pc);
     const slot = program.steps[pc]!;
     const step = slot.step;
-    if (step.type === 'send' || step.type === 'feedback') out.push({ action: 'send', ...stepRef(slot), channel: step.channel, template: step.template });
-    else if (step.type === 'task') out.push({ action: 'task', ...stepRef(slot), taskKey: step.key });
+    if (step.type === 'send' || step.type === 'feedback') out.push({ action: 'send', ...slotRef(slot), channel: step.channel, template: step.template });
+    else if (step.type === 'task') out.push({ action: 'task', ...slotRef(slot), taskKey: step.key });
     if (step.type === 'exit' || step.type === 'complete') continue;
     const goto = step.type === 'goto' ? program.ids.get(step.target) : undefined;
     const nexts = step.type === 'goto' ? (goto !== undefined ? [goto] : []) : [...slot.arms, slot.next];

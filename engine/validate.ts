@@ -26,7 +26,7 @@ export interface ValidationContext {
 }
 
 /** The variables every template may read besides `event.*` and `params.*`. */
-export const CUSTOMER_VARIABLES = ['id', 'name', 'locale', 'segment', 'attributes'];
+export const CUSTOMER_VARIABLES = ['id', 'name', 'locale', 'timeZone', 'segment', 'attributes'];
 
 /** Whether a step always lets time pass before the flow goes on: a loop through it cannot spin. A zero-length delay
  * or timeout does not; nor does a `delayUntil` that runs at once when its instant has passed (in a loop the instant

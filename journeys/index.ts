@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { JourneyDefinition } from '../engine/definition.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const BUILT_IN_KEYS = ['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle'] as const;
+export const BUILT_IN_KEYS = ['bank-loan', 'fund-dca', 'insurance-event', 'lifecycle', 'light-touch'] as const;
 
 export function loadBuiltIn(key: string): JourneyDefinition {
   const raw: unknown = JSON.parse(readFileSync(path.join(here, `${key}.json`), 'utf8'));

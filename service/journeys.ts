@@ -26,7 +26,7 @@ import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { customerTimeline, type TimelineQuery } from './timeline.js';
 import { Conflict, conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { acceptedOutcomes } from './task-outcomes.js';
-import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, type MessageQuery, type TaskQuery } from './schemas.js';
+import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, type MessageQuery, OptOutClass, type TaskQuery } from './schemas.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -354,19 +354,21 @@ export class JourneyService {
         const created = await tx.inboundEvent.create({
           data: { eventId: body.eventId, customerId, workflowId: workflowId ?? null, type: body.type, occurredAt, data: data as Prisma.InputJsonValue },
         });
-        // A channel opt-out withdraws consent for that channel across all journeys.
+        // A channel opt-out withdraws consent for that channel across all journeys; with `class: "marketing"` only the
+        // channel's marketing (service messages still reach the customer).
         // Only a consent channel is ever a key (the request schema refuses any other value before this transaction).
         const channel = body.type === 'customer.opted_out' ? ConsentChannel.safeParse(data.channel).data : undefined;
         if (channel !== undefined) {
+          const consent = OptOutClass.safeParse(data.class).success ? marketingConsentKey(channel) : channel;
           const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
           const before = (c.consents ?? {}) as Record<string, boolean>;
-          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...before, [channel]: false } } });
-          if (before[channel] !== false)
+          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...before, [consent]: false } } });
+          if (before[consent] !== false)
             await tx.consentChange.create({
               data: {
                 customerId,
-                channel,
-                from: before[channel] ?? null,
+                channel: consent,
+                from: before[consent] ?? null,
                 to: false,
                 source: 'event',
                 eventId: body.eventId,

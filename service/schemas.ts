@@ -25,7 +25,13 @@ export const CustomerBody = z
       .optional(),
     segment: z.string().min(1).max(64).nullable().optional(),
     rmId: id.nullable().optional(),
-    consents: z.object({ email: z.boolean(), sms: z.boolean(), webhook: z.boolean() }).partial().strict().optional(),
+    /** Per channel, and per channel for marketing alone (`email_marketing`: false stops marketing emails, not service
+     * ones; the one-click unsubscribe and the preference page set these). */
+    consents: z
+      .object({ email: z.boolean(), sms: z.boolean(), webhook: z.boolean(), email_marketing: z.boolean(), sms_marketing: z.boolean(), webhook_marketing: z.boolean() })
+      .partial()
+      .strict()
+      .optional(),
     /** Business attributes journeys branch on (no contact data: journeys see these). */
     attributes: z
       .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'an attribute name like netWorth'), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]))
@@ -43,8 +49,14 @@ export const StartJourneyBody = z
   })
   .strict();
 
-/** The channels a customer consents to (or not): the only keys of `consents`. */
+/** The channels a customer consents to (or not). */
 export const ConsentChannel = z.enum(['email', 'sms', 'webhook']);
+export type ConsentChannel = z.infer<typeof ConsentChannel>;
+/** The key of `consents` that holds a channel's marketing consent alone: `email_marketing`. With the channels
+ * themselves, the only keys of `consents`. */
+export const marketingConsentKey = (channel: ConsentChannel) => `${channel}_marketing` as const;
+/** An opt-out may withdraw only the marketing on its channel (`class: "marketing"`), or the whole channel. */
+export const OptOutClass = z.enum(['marketing']);
 
 export const EventBody = z
   .object({
@@ -59,6 +71,10 @@ export const EventBody = z
   .refine((e) => e.type !== 'customer.opted_out' || e.data?.channel == null || ConsentChannel.safeParse(e.data.channel).success, {
     message: `an opt-out's channel is one of ${ConsentChannel.options.join(', ')}, or null to leave journeys only`,
     path: ['data', 'channel'],
+  })
+  .refine((e) => e.type !== 'customer.opted_out' || e.data?.class == null || (OptOutClass.safeParse(e.data.class).success && e.data.channel != null), {
+    message: 'an opt-out\'s class is "marketing" (withdraws marketing on its channel, not service messages), with a channel',
+    path: ['data', 'class'],
   });
 
 export const ExitBody = z.object({ reason: z.string().min(1).max(200) }).strict();

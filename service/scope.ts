@@ -47,6 +47,11 @@ export class RmScope {
     if (!row || (row.rmId !== rmId && row.escalatedTo !== rmId)) throw notFound('task', taskId);
   }
 
+  /** The RM whose customers' journeys a list may hold, or undefined for every customer's. */
+  rmIdOf(p: Principal): string | undefined {
+    return scopedTo(p);
+  }
+
   /** The task list's `rmId` filter for this principal: an RM's list is always their own (another RM's id lists nothing). */
   taskFilter<Q extends { rmId?: string }>(p: Principal, q: Q): Q | undefined {
     const rmId = scopedTo(p);

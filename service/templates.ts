@@ -16,6 +16,7 @@ import {
 } from '../channels/templates.js';
 import { conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { checkFourEyes } from './definitions.js';
+import { isTimeZone } from '../engine/tz.js';
 
 const locale = z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN');
 const variables = z.record(z.string().max(64), z.unknown());
@@ -34,7 +35,15 @@ export const PreviewBody = z
     channel: z.enum(['email', 'sms', 'webhook']),
     locale: locale.default(DEFAULT_LOCALE),
     customer: z
-      .object({ id: z.string().max(128), name: z.string().max(200), locale, segment: z.string().max(64).nullable(), attributes: variables })
+      .object({
+        id: z.string().max(128),
+        name: z.string().max(200),
+        locale,
+        /** The zone the date filters show times in (a send gives the customer's, or the policy's default). */
+        timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai'),
+        segment: z.string().max(64).nullable(),
+        attributes: variables,
+      })
       .partial()
       .strict()
       .optional(),
@@ -49,7 +58,7 @@ export type PreviewBody = z.infer<typeof PreviewBody>;
 
 /** The customer a template is tried with when no real one is given (the shape a send renders with). */
 export function sampleCustomer(loc = DEFAULT_LOCALE) {
-  return { id: 'sample-customer', name: 'Alex Sample', locale: loc, segment: 'retail', attributes: {} as Record<string, unknown> };
+  return { id: 'sample-customer', name: 'Alex Sample', locale: loc, timeZone: 'Asia/Shanghai', segment: 'retail', attributes: {} as Record<string, unknown> };
 }
 
 /** Sample data for every `event.*` and `params.*` path the content reads, so an upload check walks the template's
@@ -95,7 +104,7 @@ export async function previewTemplate(catalog: TemplateCatalog, body: PreviewBod
       const row = await catalog.get(body.key, body.channel, body.locale, body.version);
       if (!row) throw new NotFound('not_found', `no ${body.channel} template "${body.key}" version ${body.version} in ${body.locale}`);
       const content: TemplateContent = { ...(row.subject !== null ? { subject: row.subject } : {}), text: row.text, ...(row.html !== null ? { html: row.html } : {}) };
-      return renderContent(content, body.channel, vars);
+      return renderContent(content, body.channel, vars, undefined, body.locale);
     }
     if (body.key !== undefined) {
       const store = await catalog.snapshot();
@@ -109,7 +118,7 @@ export async function previewTemplate(catalog: TemplateCatalog, body: PreviewBod
     };
     const problem = checkContent(content);
     if (problem) throw new Invalid('invalid_template', `the template does not parse: ${problem}`);
-    return renderContent(content, body.channel, vars);
+    return renderContent(content, body.channel, vars, undefined, body.locale);
   } catch (err) {
     if (err instanceof TemplateLimitError) throw new Unprocessable('template_limit', err.message);
     if (err instanceof TemplateError) throw new Unprocessable('template_render', err.message);

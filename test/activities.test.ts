@@ -68,7 +68,7 @@ describe('sendMessage', () => {
     expect(first.status).toBe('sent');
     const mails = smtp.messages().filter((m) => m.to.includes(`act${n}@example.com`));
     expect(mails).toHaveLength(1);
-    expect(mails[0]!.subject).toBe('Your loan is approved: limit 1000');
+    expect(mails[0]!.subject).toBe('Your loan is approved: limit CN¥1,000.00');
     const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
     expect(row).toMatchObject({ status: 'sent', attempts: 1, providerId: mails[0]!.messageId, recipient: `act${n}@example.com` });
   });
@@ -210,8 +210,8 @@ describe('sendMessage', () => {
     const fr = await customer({ locale: 'fr-FR' });
     await send(zh, 'email', `${zh}/1`);
     await send(fr, 'email', `${fr}/1`);
-    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 1000');
-    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit 1000');
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${zh}/1` } })).subject).toBe('贷款已获批：额度 ¥1,000.00');
+    expect((await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${fr}/1` } })).subject).toBe('Your loan is approved: limit CN¥1,000.00');
   });
 });
 
@@ -309,5 +309,29 @@ describe('createTask and recordProgress', () => {
     await env.run(activities.recordProgress, input);
     expect(await testDb.db.stageTransition.count({ where: { workflowId: `wf-${id}` } })).toBe(2);
     expect(await testDb.db.journey.findUniqueOrThrow({ where: { workflowId: `wf-${id}` } })).toMatchObject({ stage: 'interest', status: 'running' });
+  });
+
+  it('writes the waiting steps; their since moves only when they change (a retried write keeps the first instant)', async () => {
+    const id = await customer();
+    const journey = {
+      workflowId: `wf-${id}`,
+      customerId: id,
+      journeyKey: 'bank-loan',
+      version: 1,
+      params: {},
+      status: 'running' as const,
+      stage: 'awareness',
+      stageEnteredAt: '2026-11-01T00:00:00.000Z',
+    };
+    const row = () => testDb.db.journey.findUniqueOrThrow({ where: { workflowId: `wf-${id}` }, select: { waiting: true, waitingSince: true } });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['a', 'b'], at: '2026-11-01T01:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['a', 'b'], waitingSince: new Date('2026-11-01T01:00:00.000Z') });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['a', 'b'], at: '2026-11-01T02:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['a', 'b'], waitingSince: new Date('2026-11-01T01:00:00.000Z') });
+    await env.run(activities.recordProgress, { journey, transitions: [], waiting: { steps: ['b'], at: '2026-11-01T03:00:00.000Z' } });
+    expect(await row()).toEqual({ waiting: ['b'], waitingSince: new Date('2026-11-01T03:00:00.000Z') });
+    // Older workflow code sends no waiting steps: what is there stays.
+    await env.run(activities.recordProgress, { journey, transitions: [] });
+    expect(await row()).toEqual({ waiting: ['b'], waitingSince: new Date('2026-11-01T03:00:00.000Z') });
   });
 });

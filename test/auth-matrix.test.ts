@@ -116,6 +116,14 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['POST /v1/templates/preview', 'post', () => '/v1/templates/preview', () => ({ subject: 'Hi', text: 'Hello {{ customer.name }}' }), ['designer']],
   ['GET /v1/messages/:id', 'get', () => `/v1/messages/${f.ownMessage}`, undefined, ['rm', 'ops']],
   ['GET /v1/audit', 'get', () => '/v1/audit?limit=5', undefined, ['ops']],
+  ['GET /v1/journeys', 'get', () => '/v1/journeys?journeyKey=lifecycle', undefined, ['rm', 'ops']],
+  ...(['funnel', 'time-in-stage', 'breakpoints', 'feedback', 'messages', 'lift', 'map'] as const).map((figure): (typeof MATRIX)[number] => [
+    `GET /v1/analytics/journeys/:key/${figure}`,
+    'get',
+    () => `/v1/analytics/journeys/lifecycle/${figure}`,
+    undefined,
+    ['ops'],
+  ]),
   ['DELETE /v1/customers/:id', 'delete', () => '/v1/customers/m-erase-none', undefined, []],
   ['POST /v1/api-keys', 'post', () => '/v1/api-keys', () => ({ role: 'system', name: 'matrix' }), []],
   ['GET /v1/api-keys', 'get', () => '/v1/api-keys', undefined, []],
@@ -258,12 +266,19 @@ describe('401 unauthenticated', () => {
     unauthenticated(await request(app).get('/v1/nothing-here'));
   });
 
-  it('the health checks and the Twilio callback (which checks its own signature) answer without a key', async () => {
+  it("the health checks, the Twilio callback and the customers' email links (each checks its own signature) answer without a key", async () => {
     await request(app).get('/healthz').expect(200);
     await request(app).get('/readyz').expect(200);
     const twilio = await request(app).post(TWILIO_STATUS_PATH).type('form').send({ MessageSid: 'SM1', MessageStatus: 'delivered' });
     expect(twilio.status).toBe(403);
     expect(twilio.body.error.code).toBe('invalid_signature');
+    // The one-click unsubscribe and the preference page: a link that is not signed by the service is refused (their
+    // working cases are test/preferences.test.ts).
+    const unsubscribe = await request(app).post('/u/not-a-signed-link').type('form').send('List-Unsubscribe=One-Click');
+    expect(unsubscribe.status).toBe(403);
+    expect(unsubscribe.body.error.code).toBe('invalid_link');
+    await request(app).get('/p/not-a-signed-link').expect(403);
+    await request(app).post('/p/not-a-signed-link').type('form').send({ choice: 'fewer_messages' }).expect(403);
   });
 });
 

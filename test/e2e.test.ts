@@ -97,8 +97,9 @@ describe('the bank-loan journey end to end', () => {
     await send('loan.application_submitted');
     const expiresAt = new Date(Date.now() + 30 * 86_400_000 + 20_000).toISOString();
     await send('loan.approved', { limit: 80000, expiresAt });
-    const approval = await mailTo('贷款已获批：额度 80000');
-    expect(approval.text).toContain(expiresAt);
+    const approval = await mailTo('贷款已获批：额度 ¥80,000.00');
+    // The date as the customer reads it, in their zone and locale.
+    expect(approval.text).toContain(new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: 'long', day: 'numeric' }).format(new Date(expiresAt)));
     // approved, nothing drawn: an RM task; then the drawdown moves the journey to repayment
     await task('drawdown-follow-up');
     await send('loan.drawdown', { amount: 30000 });
@@ -116,7 +117,7 @@ describe('the bank-loan journey end to end', () => {
     // a reminder before the due date
     const dueAt = new Date(Date.now() + 3 * 86_400_000 + 1_000).toISOString();
     await send('loan.repayment_due', { dueAt });
-    await smsTo(`将于 ${dueAt} 到期还款`);
+    await smsTo(`将于 ${new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', year: 'numeric', month: 'long', day: 'numeric' }).format(new Date(dueAt))} 到期还款`);
     // renewal: the offer before the limit expires, an RM task when it is not answered, renewed → completed
     await stageIs('renewal');
     await mailTo('您的授信即将到期：一键续贷');

@@ -261,7 +261,7 @@ describe('seed journeys on the dev server', () => {
     const decisions = ['branch', 'send_skipped'];
     expect(log.filter((l) => !decisions.includes(l.kind)).map((l) => [l.kind, l.data])).toEqual([
       ['goal', { goal: 'subscribed' }],
-      ['feedback', { survey: 'csat', score: 5 }],
+      ['feedback', { survey: 'csat', template: 'fund-csat', score: 5 }],
       ['goal', { goal: 'dca_started' }],
     ]);
     // The log says why a young customer got the push rather than an advisor.

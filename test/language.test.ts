@@ -264,7 +264,7 @@ describe('node kinds', () => {
     });
     expect(run(def, [ev(T0, 'product.purchased'), ev(at('P1D'), 'feedback.answered', { survey: 'nps', score: 10 })]).lines.slice(1)).toEqual([
       `${T0} send sms nps`,
-      `${at('P1D')} feedback {"survey":"nps","score":10}`,
+      `${at('P1D')} feedback {"survey":"nps","template":"nps","score":10}`,
       `${at('P1D')} goal {"goal":"promoter"}`,
     ]);
     expect(run(def, [ev(T0, 'product.purchased'), ev(at('P1D'), 'feedback.answered', { survey: 'csat', score: 5 })]).lines.at(-1)).toBe(`${at('P3D')} send email no-answer`);
@@ -663,13 +663,19 @@ describe('static validation', () => {
 
   it('renders Liquid in both locales, escaping HTML', () => {
     const templates = TemplateStore.fromFiles();
-    const vars = { customer: { name: '<b>Li</b>' }, event: { limit: 80000, expiresAt: '2027-01-01' }, params: {} };
-    expect(templates.render('loan-approved', 'email', 'zh-CN', vars).subject).toBe('贷款已获批：额度 80000');
+    const vars = { customer: { name: '<b>Li</b>', timeZone: 'Asia/Shanghai' }, event: { limit: 80000, expiresAt: '2027-11-30T00:00:00Z' }, params: {} };
+    const zh = templates.render('loan-approved', 'email', 'zh-CN', vars);
+    expect(zh.subject).toBe('贷款已获批：额度 ¥80,000.00');
+    expect(zh.text).toContain('有效期至 2027年11月30日');
     const en = templates.render('loan-approved', 'email', 'en-GB', vars);
-    expect(en.subject).toBe('Your loan is approved: limit 80000');
+    expect(en.subject).toBe('Your loan is approved: limit CN¥80,000.00');
+    expect(en.text).toContain('valid until 30 Nov 2027');
     expect(en.text).toContain('Dear <b>Li</b>,');
     expect(en.html).toContain('Dear &lt;b&gt;Li&lt;/b&gt;,');
-    expect(templates.render('loan-approved', 'email', 'fr', vars).subject).toBe('Your loan is approved: limit 80000');
+    // A French customer reads the English fallback, with English dates and amounts in it.
+    const fr = templates.render('loan-approved', 'email', 'fr', vars);
+    expect(fr.subject).toBe('Your loan is approved: limit CN¥80,000.00');
+    expect(fr.text).toContain('valid until 30 Nov 2027');
   });
 });
 

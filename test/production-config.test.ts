@@ -11,6 +11,8 @@ const REAL = {
   TWILIO_AUTH_TOKEN: '8f3a1c9e2b7d4f60a5c1e9b3d7f2a6c4',
   WEBHOOK_SECRET: 'Qm9xTqv7Zr2LwP8sYk4NdJ6hFc1GtB5e',
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ k1: 'q0CFmUy3xWy9oGn8gZ8Yh0rK7oOa0y2i5qXbN2C4m1c=' }),
+  PREFERENCES_SECRET: 'u7Hc2Lq9Vx4Rk8Tz1Nm6Pb3Wf5Yd0Js2Ga',
+  PUBLIC_BASE_URL: 'https://journeys.bank.example',
 };
 
 describe('production refuses placeholder secrets', () => {
@@ -22,6 +24,9 @@ describe('production refuses placeholder secrets', () => {
     ["the compose file's placeholder webhook secret", { ...REAL, WEBHOOK_SECRET: 'change-me-to-a-long-random-secret' }, 'WEBHOOK_SECRET is a placeholder'],
     ['an empty Twilio auth token', { ...REAL, TWILIO_AUTH_TOKEN: '  ' }, 'TWILIO_AUTH_TOKEN is not set'],
     ['no payload encryption keys', { TWILIO_AUTH_TOKEN: REAL.TWILIO_AUTH_TOKEN, WEBHOOK_SECRET: REAL.WEBHOOK_SECRET }, 'TEMPORAL_PAYLOAD_KEYS is not set'],
+    ['the preferences secret missing', { ...REAL, PREFERENCES_SECRET: undefined }, 'PREFERENCES_SECRET is not set'],
+    ['the built-in preferences secret', { ...REAL, PREFERENCES_SECRET: 'local-preferences-secret-change-me' }, 'PREFERENCES_SECRET is a placeholder'],
+    ['no public address for the links in emails', { ...REAL, PUBLIC_BASE_URL: undefined }, 'PUBLIC_BASE_URL is not set'],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(message);
@@ -31,6 +36,7 @@ describe('production refuses placeholder secrets', () => {
     expect(loadConfig({ NODE_ENV: 'production', ...REAL }).twilio.authToken).toBe(REAL.TWILIO_AUTH_TOKEN);
     expect(loadConfig({ NODE_ENV: 'development' }).webhook.secret).toBe('local-webhook-secret-change-me');
     expect(loadConfig({ NODE_ENV: 'test' }).twilio.authToken).toBe('local-sink-token');
+    expect(loadConfig({ NODE_ENV: 'production', ...REAL }).preferences).toEqual({ secret: REAL.PREFERENCES_SECRET, linkDays: 30 });
   });
 
   it.each(['api/main.ts', 'worker/main.ts'])('%s exits 1 with the reason, before connecting to anything', async (entry) => {

@@ -231,6 +231,37 @@ try {
   await fundHandle.signal(journeyEventSignal, { eventId: `h8-${++e}`, type: 'customer.opted_out', occurredAt: new Date().toISOString(), data: {} });
   assert.equal((await fundHandle.result()).status, 'exited');
   await save('decisions-fund-dca-branch', fundHandle);
+
+  // The waiting steps (the `progress-records-waiting` patch): a delay, then a wait, then the end, all in one stage, so
+  // each change of the steps the journey waits at is written by itself.
+  const steps = {
+    ...poison,
+    key: 'waiting-steps',
+    name: 'Waiting steps',
+    triggers: [
+      {
+        event: 'product.viewed',
+        scope: 'journey' as const,
+        replace: false,
+        steps: [
+          { id: 'pause', type: 'delay' as const, duration: 'PT1S' },
+          { id: 'await-purchase', type: 'wait' as const, for: [{ event: 'product.purchased', then: [{ type: 'complete' as const, reason: 'purchased' }] }], timeout: 'PT1H' },
+        ],
+      },
+    ],
+  };
+  const stepsHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId(steps.key, third),
+    args: [{ definition: steps, customerId: third, params: {} } satisfies JourneyWorkflowInput],
+  });
+  const waitingAt = () => stack.testDb.db.journey.findUnique({ where: { workflowId: stepsHandle.workflowId }, select: { waiting: true } });
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  await eventually(waitingAt, (r) => r?.waiting.join() === 'pause');
+  await eventually(waitingAt, (r) => r?.waiting.join() === 'await-purchase');
+  await stepsHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
+  assert.deepEqual(await stepsHandle.result(), { status: 'completed', reason: 'purchased', stage: 'one' });
+  await save('waiting-steps-completed', stepsHandle);
 } finally {
   await stack.stop();
 }

@@ -64,7 +64,7 @@ describe('fund-dca', () => {
       '+60h goal {"goal":"subscribed"}',
       '+60h send email fund-onboarding',
       '+60h send sms fund-csat',
-      '+61h feedback {"survey":"csat","score":5}',
+      '+61h feedback {"survey":"csat","template":"fund-csat","score":5}',
       '+70h stage invest',
       '+70h goal {"goal":"dca_started"}',
       '+70h send email fund-dca-welcome',
@@ -133,7 +133,7 @@ describe('insurance-event', () => {
       '+216h send sms insurance-event-reminder',
       '+240h stage attended',
       '+240h send sms insurance-nps',
-      '+241h feedback {"survey":"nps","score":9}',
+      '+241h feedback {"survey":"nps","template":"insurance-nps","score":9}',
       '+288h send email insurance-follow-up',
       '+480h stage underwriting',
       '+600h goal {"goal":"policy_issued"}',
@@ -198,7 +198,7 @@ describe('lifecycle', () => {
       '+120h send email lifecycle-thanks',
       '+288h stage service',
       '+288h send email lifecycle-csat',
-      '+312h feedback {"survey":"csat","score":5}',
+      '+312h feedback {"survey":"csat","template":"lifecycle-csat","score":5}',
       '+312h stage loyalty',
       '+312h send email lifecycle-referral-ask',
       '+480h goal {"goal":"advocate"}',
@@ -209,7 +209,7 @@ describe('lifecycle', () => {
   it('a dissatisfied answer does not ask for a referral', () => {
     const { lines } = story('lifecycle', 'young', [ev(1, 'product.purchased'), ev(8 * D, 'feedback.answered', { survey: 'csat', score: 2 })], 20 * D);
     expect(lines.some((l) => l.includes('referral-ask'))).toBe(false);
-    expect(lines.at(-1)).toBe(`+${8 * D}h feedback {"survey":"csat","score":2}`);
+    expect(lines.at(-1)).toBe(`+${8 * D}h feedback {"survey":"csat","template":"lifecycle-csat","score":2}`);
   });
 });
 

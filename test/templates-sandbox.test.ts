@@ -110,7 +110,7 @@ describe('the template routes', () => {
       .post('/v1/templates/preview')
       .send({ key: 'loan-approved', channel: 'email', locale: 'zh-CN', customer: { name: 'Wei' }, event: { limit: 80000 } })
       .expect(200);
-    expect(res.body.subject).toBe('贷款已获批：额度 80000');
+    expect(res.body.subject).toBe('贷款已获批：额度 ¥80,000.00');
     expect(res.body.text).toContain('Wei');
     expect(typeof res.body.html).toBe('string');
   });

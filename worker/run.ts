@@ -14,6 +14,7 @@ import { loadPolicy } from '../policy/policy.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
+import { PreferenceLinks } from '../service/preference-links.js';
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -59,6 +60,8 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
     templates,
     policy: loadPolicy(config.contactPolicy),
     chorus,
+    // Marketing emails link the customer's preferences at the API's public address (the same as Twilio's callbacks).
+    links: new PreferenceLinks({ ...config.preferences, ...(apiBase ? { baseUrl: apiBase } : {}) }),
     async close() {
       email.close();
       await connection.close();

@@ -31,6 +31,7 @@ import {
   start,
   type StartOptions,
   waitingFor,
+  waitingSteps,
 } from '../engine/engine.js';
 import {
   CustomerIdAttr,
@@ -99,6 +100,10 @@ const HOLDOUT_COHORT = 'holdout-cohort';
  * without them. */
 const ENGINE_RECORDS_DECISIONS = 'engine-records-decisions';
 
+/** Patch: the read model's `waiting` (the steps the journey waits at, for the journey map and the breakpoints) is written
+ * whenever it changes, not only with a new stage or the end: one more `recordProgress` after such inputs. */
+const PROGRESS_RECORDS_WAITING = 'progress-records-waiting';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -107,6 +112,9 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
   const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
+  const recordsWaiting = patched(PROGRESS_RECORDS_WAITING);
+  /** The waiting steps last written to the read model (unknown at the start of a run: the first advance writes them). */
+  let waitingWritten: string | undefined;
   const runStartedAt = new Date().toISOString();
   const queue: QueuedInput[] = (input.pending ?? []).map((p) => queued(p, runStartedAt));
   let deferred: DeferredSend[] = [...(input.deferred ?? [])];
@@ -173,16 +181,24 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     if (entries.length) await recordLog({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, entries });
     const transitions = commands.filter((c) => c.type === 'stageChanged');
     const ended = commands.some((c) => c.type === 'ended');
+    // Every progress write carries the waiting steps (data in the activity's input, on every code path); only the
+    // patched code writes them when nothing else changed.
+    const recordWaiting = async (t: ProgressInput['transitions']) => {
+      const steps = waitingSteps(def, state);
+      waitingWritten = steps.join(' ');
+      await recordProgress(progress(state, workflowId, t, { steps, at: new Date().toISOString() }));
+    };
     const writeProgress = async () => {
       // A failed journey writes its status on every code path: before the patch such a workflow could only retry.
       const status = ended && (engineOrders || state.status === 'failed') ? [{ key: JourneyStatusAttr, value: state.status }] : [];
       upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }, ...status]);
-      await recordProgress(progress(state, workflowId, transitions));
+      await recordWaiting(transitions);
     };
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
     if (transitions.length && !ended) await writeProgress();
     for (const c of commands) await run(c);
     if (ended) await writeProgress();
+    else if (recordsWaiting && waitingSteps(def, state).join(' ') !== waitingWritten) await recordWaiting([]);
   };
 
   /** An engine error is deterministic (the same definition, state and input fail again on every retry): the journey
@@ -264,8 +280,9 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   return { status: state.status, ...(state.endReason !== undefined ? { reason: state.endReason } : {}), stage: state.stage };
 }
 
-function progress(state: JourneyState, workflowId: string, transitions: ProgressInput['transitions']): ProgressInput {
+function progress(state: JourneyState, workflowId: string, transitions: ProgressInput['transitions'], waiting: ProgressInput['waiting']): ProgressInput {
   return {
+    ...(waiting !== undefined ? { waiting } : {}),
     journey: {
       workflowId,
       customerId: state.customerId,

@@ -22,6 +22,7 @@ import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
+import { Analytics } from '../../service/analytics.js';
 import { RmScope } from '../../service/scope.js';
 import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
@@ -31,6 +32,8 @@ import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
 import { dataConverterFor, failureConverterPath } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
+import { PreferenceLinks } from '../../service/preference-links.js';
+import { PreferenceService } from '../../service/preferences.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -68,6 +71,9 @@ export interface Stack {
   simulator: Simulator;
   /** The audit log the stack's apps write. */
   audit: AuditLog;
+  /** Signs the unsubscribe and preference links of the worker's marketing emails (at PREFERENCES_BASE_URL) and
+   * checks them in the stack's apps. */
+  links: PreferenceLinks;
   taskQueue: string;
   /** The stack's API keys in Postgres. */
   keyStore: ApiKeyStore;
@@ -78,6 +84,9 @@ export interface Stack {
   startWorker(): Promise<{ stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
+
+/** The public address the links in a test stack's marketing emails point at (a test posts their paths to its app). */
+export const PREFERENCES_BASE_URL = 'https://journeys.test';
 
 /** The relationship manager the stack's `rm` key speaks for. */
 export const RM_ID = 'rm-001';
@@ -121,7 +130,9 @@ export async function startStack(
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
   const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
+  const links = new PreferenceLinks({ ...config.preferences, baseUrl: PREFERENCES_BASE_URL });
   const activities = createActivities({
+    links,
     db: testDb.db,
     channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
     templates,
@@ -169,6 +180,7 @@ export async function startStack(
     keyStore,
     keys,
     keyFor,
+    links,
     audit: new AuditLog(testDb.db),
     async stop() {
       for (const w of [...workers]) await w.stop();
@@ -222,6 +234,8 @@ export function createStackApp(
     authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
     keys: stack.keyStore,
     scope: new RmScope(stack.testDb.db),
+    analytics: new Analytics(stack.testDb.db, stack.definitions),
+    preferences: { links: stack.links, service: new PreferenceService({ db: stack.testDb.db, journeys: stack.service, definitions: stack.definitions }) },
     ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
     ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
   });

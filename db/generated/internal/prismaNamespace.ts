@@ -1464,6 +1464,7 @@ export const JourneyScalarFieldEnum = {
   goals: 'goals',
   cohort: 'cohort',
   waiting: 'waiting',
+  waitingSince: 'waitingSince',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'

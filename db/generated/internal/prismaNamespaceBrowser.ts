@@ -116,6 +116,7 @@ export const JourneyScalarFieldEnum = {
   goals: 'goals',
   cohort: 'cohort',
   waiting: 'waiting',
+  waitingSince: 'waitingSince',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
   updatedAt: 'updatedAt'

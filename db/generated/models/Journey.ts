@@ -45,6 +45,7 @@ export type JourneyMinAggregateOutputType = {
   stage: string | null
   stageEnteredAt: Date | null
   cohort: string | null
+  waitingSince: Date | null
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
@@ -61,6 +62,7 @@ export type JourneyMaxAggregateOutputType = {
   stage: string | null
   stageEnteredAt: Date | null
   cohort: string | null
+  waitingSince: Date | null
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
@@ -81,6 +83,7 @@ export type JourneyCountAggregateOutputType = {
   goals: number
   cohort: number
   waiting: number
+  waitingSince: number
   startedAt: number
   endedAt: number
   updatedAt: number
@@ -107,6 +110,7 @@ export type JourneyMinAggregateInputType = {
   stage?: true
   stageEnteredAt?: true
   cohort?: true
+  waitingSince?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -123,6 +127,7 @@ export type JourneyMaxAggregateInputType = {
   stage?: true
   stageEnteredAt?: true
   cohort?: true
+  waitingSince?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -143,6 +148,7 @@ export type JourneyCountAggregateInputType = {
   goals?: true
   cohort?: true
   waiting?: true
+  waitingSince?: true
   startedAt?: true
   endedAt?: true
   updatedAt?: true
@@ -250,6 +256,7 @@ export type JourneyGroupByOutputType = {
   goals: string[]
   cohort: string
   waiting: string[]
+  waitingSince: Date | null
   startedAt: Date
   endedAt: Date | null
   updatedAt: Date
@@ -293,6 +300,7 @@ export type JourneyWhereInput = {
   goals?: Prisma.StringNullableListFilter<"Journey">
   cohort?: Prisma.StringFilter<"Journey"> | string
   waiting?: Prisma.StringNullableListFilter<"Journey">
+  waitingSince?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -315,6 +323,7 @@ export type JourneyOrderByWithRelationInput = {
   goals?: Prisma.SortOrder
   cohort?: Prisma.SortOrder
   waiting?: Prisma.SortOrder
+  waitingSince?: Prisma.SortOrderInput | Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -340,6 +349,7 @@ export type JourneyWhereUniqueInput = Prisma.AtLeast<{
   goals?: Prisma.StringNullableListFilter<"Journey">
   cohort?: Prisma.StringFilter<"Journey"> | string
   waiting?: Prisma.StringNullableListFilter<"Journey">
+  waitingSince?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -362,6 +372,7 @@ export type JourneyOrderByWithAggregationInput = {
   goals?: Prisma.SortOrder
   cohort?: Prisma.SortOrder
   waiting?: Prisma.SortOrder
+  waitingSince?: Prisma.SortOrderInput | Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -390,6 +401,7 @@ export type JourneyScalarWhereWithAggregatesInput = {
   goals?: Prisma.StringNullableListFilter<"Journey">
   cohort?: Prisma.StringWithAggregatesFilter<"Journey"> | string
   waiting?: Prisma.StringNullableListFilter<"Journey">
+  waitingSince?: Prisma.DateTimeNullableWithAggregatesFilter<"Journey"> | Date | string | null
   startedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
@@ -409,6 +421,7 @@ export type JourneyCreateInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -431,6 +444,7 @@ export type JourneyUncheckedCreateInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -451,6 +465,7 @@ export type JourneyUpdateInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -473,6 +488,7 @@ export type JourneyUncheckedUpdateInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -494,6 +510,7 @@ export type JourneyCreateManyInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -513,6 +530,7 @@ export type JourneyUpdateManyMutationInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -533,6 +551,7 @@ export type JourneyUncheckedUpdateManyInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -571,6 +590,7 @@ export type JourneyCountOrderByAggregateInput = {
   goals?: Prisma.SortOrder
   cohort?: Prisma.SortOrder
   waiting?: Prisma.SortOrder
+  waitingSince?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -591,6 +611,7 @@ export type JourneyMaxOrderByAggregateInput = {
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
   cohort?: Prisma.SortOrder
+  waitingSince?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -607,6 +628,7 @@ export type JourneyMinOrderByAggregateInput = {
   stage?: Prisma.SortOrder
   stageEnteredAt?: Prisma.SortOrder
   cohort?: Prisma.SortOrder
+  waitingSince?: Prisma.SortOrder
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -726,6 +748,7 @@ export type JourneyCreateWithoutCustomerInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -746,6 +769,7 @@ export type JourneyUncheckedCreateWithoutCustomerInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -796,6 +820,7 @@ export type JourneyScalarWhereInput = {
   goals?: Prisma.StringNullableListFilter<"Journey">
   cohort?: Prisma.StringFilter<"Journey"> | string
   waiting?: Prisma.StringNullableListFilter<"Journey">
+  waitingSince?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
@@ -815,6 +840,7 @@ export type JourneyCreateWithoutTransitionsInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -836,6 +862,7 @@ export type JourneyUncheckedCreateWithoutTransitionsInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -871,6 +898,7 @@ export type JourneyUpdateWithoutTransitionsInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -892,6 +920,7 @@ export type JourneyUncheckedUpdateWithoutTransitionsInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -911,6 +940,7 @@ export type JourneyCreateManyCustomerInput = {
   goals?: Prisma.JourneyCreategoalsInput | string[]
   cohort?: string
   waiting?: Prisma.JourneyCreatewaitingInput | string[]
+  waitingSince?: Date | string | null
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
@@ -930,6 +960,7 @@ export type JourneyUpdateWithoutCustomerInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -950,6 +981,7 @@ export type JourneyUncheckedUpdateWithoutCustomerInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -970,6 +1002,7 @@ export type JourneyUncheckedUpdateManyWithoutCustomerInput = {
   goals?: Prisma.JourneyUpdategoalsInput | string[]
   cohort?: Prisma.StringFieldUpdateOperationsInput | string
   waiting?: Prisma.JourneyUpdatewaitingInput | string[]
+  waitingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1021,6 +1054,7 @@ export type JourneySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   goals?: boolean
   cohort?: boolean
   waiting?: boolean
+  waitingSince?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -1044,6 +1078,7 @@ export type JourneySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   goals?: boolean
   cohort?: boolean
   waiting?: boolean
+  waitingSince?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -1065,6 +1100,7 @@ export type JourneySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   goals?: boolean
   cohort?: boolean
   waiting?: boolean
+  waitingSince?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
@@ -1086,12 +1122,13 @@ export type JourneySelectScalar = {
   goals?: boolean
   cohort?: boolean
   waiting?: boolean
+  waitingSince?: boolean
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
 }
 
-export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "cohort" | "waiting" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
+export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "cohort" | "waiting" | "waitingSince" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
 export type JourneyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   transitions?: boolean | Prisma.Journey$transitionsArgs<ExtArgs>
@@ -1137,6 +1174,10 @@ export type $JourneyPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
      * The step ids the journey waits at now (live counts of the journey map).
      */
     waiting: string[]
+    /**
+     * Since when it waits at exactly those steps (the workflow's time of the write that changed them).
+     */
+    waitingSince: Date | null
     startedAt: Date
     endedAt: Date | null
     updatedAt: Date
@@ -1579,6 +1620,7 @@ export interface JourneyFieldRefs {
   readonly goals: Prisma.FieldRef<"Journey", 'String[]'>
   readonly cohort: Prisma.FieldRef<"Journey", 'String'>
   readonly waiting: Prisma.FieldRef<"Journey", 'String[]'>
+  readonly waitingSince: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly startedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly endedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Journey", 'DateTime'>
