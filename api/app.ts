@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
-import { CompleteTaskBody, CustomerBody, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
+import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { TimelineQuery } from '../service/timeline.js';
 import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
@@ -19,7 +19,9 @@ import { AuditQuery, type AuditLog } from '../service/audit.js';
 import { type Analytics, type AnalyticsFilters, AnalyticsQuery, JourneyListQuery } from '../service/analytics.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
-import { allow, principalOf } from './principal.js';
+import { allow, principalOf, ROLES } from './principal.js';
+import { consoleRouter } from './console.js';
+import type { OidcConfig } from './oidc.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
 import { preferencesRouter } from './preferences.js';
 import type { PreferenceLinks } from '../service/preference-links.js';
@@ -52,6 +54,8 @@ export interface AppDeps {
   codec?: CodecServerOptions;
   /** Where every change and every read of personal data is recorded. */
   audit: AuditLog;
+  /** The identity provider, when configured: the console offers sign-in through it (api/console.ts). */
+  oidc?: OidcConfig;
   /** Funnels, breakpoints, feedback, message outcomes, lift and the journey map over the read model; the journey list. */
   analytics: Analytics;
   /** The customer's unsubscribe and preference links (api/preferences.ts): signed links, open without a key. */
@@ -96,6 +100,7 @@ export function createApp({
   rateLimitPerMinute = 1200,
   codec,
   audit,
+  oidc,
   analytics,
   preferences,
   metricsToken,
@@ -140,6 +145,9 @@ export function createApp({
     app.use(codecUiRouter(codec));
   }
 
+  // The console's page and scripts (no data in them: the page calls the API below with the signed-in caller's token).
+  app.use(consoleRouter(oidc));
+
   // Everything else: who is calling first (before a body is read), then at most so many requests a minute each.
   app.use(authenticate);
   app.use(
@@ -169,6 +177,26 @@ export function createApp({
   // A definition document as the OpenAPI document shows it: GET /v1/journey-definitions/schema has the whole language.
   const JourneyDefinitionDoc = z.record(z.string(), z.unknown()).meta({ description: 'A journey definition (JSON Schema at /v1/journey-definitions/schema)' });
 
+  // Who the caller is, so the console shows what the role may see.
+  app.get(
+    '/v1/me',
+    doc({ summary: 'Who the caller is: principal, role, RM id', tag: 'me', responses: { 200: 'JSON {principalId, role, rmId?, name?, via}' } }),
+    allow(...ROLES),
+    (_req, res) => {
+      const p = principalOf(res);
+      res.json({ principalId: p.id, role: p.role, ...(p.rmId !== undefined ? { rmId: p.rmId } : {}), ...(p.name !== undefined ? { name: p.name } : {}), via: p.via });
+    },
+  );
+  // An RM's book of customers (every customer for ops): journeys, stages and the next open task of each.
+  app.get(
+    '/v1/customers',
+    doc({ summary: "An RM's customers (every customer for ops): journeys, stages, next open task", query: ListQuery, responses: { 200: 'JSON {customers: [...]}' } }),
+    allow(...READERS),
+    async (req, res) => {
+      const { limit } = parse(ListQuery, req.query, 'query');
+      res.json({ customers: await service.listCustomers({ limit, ...scope.listFilter(principalOf(res)) }) });
+    },
+  );
   app.put(
     '/v1/customers/:customerId',
     doc({ summary: 'Create or update a customer', params: P.customer, body: CustomerBody, responses: { 200: R.Customer, 201: R.Customer } }),
@@ -318,9 +346,19 @@ export function createApp({
       res.json({ tasks: q ? await service.listTasks(q) : [] });
     },
   );
+  app.get(
+    '/v1/tasks/:taskId',
+    doc({ summary: 'A task: the customer, why it exists (journey, stage, events) and the outcomes the journey accepts', params: P.task, responses: { 200: 'JSON: the task' } }),
+    allow(...READERS),
+    async (req, res) => {
+      const taskId = param(req, 'taskId');
+      await scope.task(principalOf(res), taskId);
+      res.json(await service.getTask(taskId));
+    },
+  );
   app.post(
     '/v1/tasks/:taskId/complete',
-    doc({ summary: 'Complete a task with an outcome', params: P.task, body: CompleteTaskBody, responses: { 200: R.Task }, errors: [409] }),
+    doc({ summary: 'Complete a task with an outcome', params: P.task, body: CompleteTaskBody, responses: { 200: R.Task }, errors: [409, 422] }),
     allow(...READERS),
     async (req, res) => {
       const taskId = param(req, 'taskId');
@@ -470,6 +508,16 @@ export function createApp({
     allow('designer'),
     async (req, res) => {
       res.json(await previewTemplate(templates, parse(PreviewBody, body(req), 'body')));
+    },
+  );
+  // Operations' view of sends by status (deferred ones waiting out quiet hours or a cap): ids, channel and template,
+  // never recipients or bodies.
+  app.get(
+    '/v1/messages',
+    doc({ summary: 'Sends by status (e.g. deferred): ids, channel, template, reason; no recipients or bodies', query: MessageQuery, responses: { 200: 'JSON {messages: [...]}' } }),
+    allow('ops'),
+    async (req, res) => {
+      res.json({ messages: await service.listMessages(parse(MessageQuery, req.query, 'query')) });
     },
   );
   app.get('/v1/messages/:messageId', doc({ summary: 'A message and its story', params: P.message, responses: { 200: R.Message } }), allow(...READERS), async (req, res) => {

@@ -18,6 +18,7 @@ const byParam = (name: string) => (p: Record<string, string>) => p[name];
 /** Every route of the API that is recorded, by method and pattern. A state-changing route missing here is still
  * recorded, under `<method> <pattern>` (a test keeps this table complete). */
 export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
+  'GET /v1/customers': { action: 'customer.list', target: ['customer'] },
   'PUT /v1/customers/:customerId': { action: 'customer.put', target: ['customer', byParam('customerId')] },
   'GET /v1/customers/:customerId': { action: 'customer.read', target: ['customer', byParam('customerId')] },
   'DELETE /v1/customers/:customerId': { action: 'customer.erase', target: ['customer', byParam('customerId')] },
@@ -39,6 +40,7 @@ export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
   'GET /v1/analytics/journeys/:key/lift': false,
   'GET /v1/analytics/journeys/:key/map': false,
   'GET /v1/tasks': { action: 'task.list', target: ['task'] },
+  'GET /v1/tasks/:taskId': { action: 'task.read', target: ['task', byParam('taskId')] },
   'POST /v1/tasks/:taskId/complete': { action: 'task.complete', target: ['task', byParam('taskId')] },
   'GET /v1/messages/:messageId': { action: 'message.read', target: ['message', byParam('messageId')] },
   'POST /v1/journey-definitions': { action: 'definition.draft', target: ['definition'] },

@@ -16,6 +16,9 @@ export interface OidcConfig {
   roleClaim: string;
   rmIdClaim: string;
   algorithms: string[];
+  /** The console's public client id and the scopes it asks for (the browser's sign-in through the identity provider). */
+  consoleClientId?: string;
+  consoleScopes?: string;
 }
 
 /** A JWT is three base64url parts; anything else is not ours to check (an API key). */

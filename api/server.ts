@@ -76,6 +76,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     rateLimitPerMinute: config.rateLimitPerMinute,
     ...(config.payloadKeys ? { codec: codecServerOptions(config, config.payloadKeys) } : {}),
     audit: new AuditLog(db),
+    ...(config.oidc ? { oidc: config.oidc } : {}),
     preferences: {
       links: new PreferenceLinks({ ...config.preferences, baseUrl: () => config.publicBaseUrl ?? listeningUrl }),
       service: new PreferenceService({ db, journeys: service, definitions }),

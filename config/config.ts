@@ -110,6 +110,10 @@ const schema = z.object({
   /** The claims the role and the RM id are read from (a dotted path reaches into an object, e.g. realm_access.roles). */
   OIDC_ROLE_CLAIM: z.string().min(1).default('role'),
   OIDC_RM_ID_CLAIM: z.string().min(1).default('rm_id'),
+  /** The console's public client at the identity provider (authorization code + PKCE in the browser); unset: the
+   * console offers API-key sign-in only. */
+  OIDC_CONSOLE_CLIENT_ID: z.string().min(1).max(200).optional(),
+  OIDC_CONSOLE_SCOPES: z.string().min(1).max(500).default('openid profile'),
   /** The signature algorithms accepted, comma-separated. */
   OIDC_ALGORITHMS: z
     .string()
@@ -273,6 +277,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
             roleClaim: e.OIDC_ROLE_CLAIM,
             rmIdClaim: e.OIDC_RM_ID_CLAIM,
             algorithms: e.OIDC_ALGORITHMS,
+            ...(e.OIDC_CONSOLE_CLIENT_ID !== undefined ? { consoleClientId: e.OIDC_CONSOLE_CLIENT_ID, consoleScopes: e.OIDC_CONSOLE_SCOPES } : {}),
           },
         }
       : {}),

@@ -232,6 +232,7 @@ async function main(): Promise<void> {
     stops.push({ name: 'api', stop: () => api.close() });
     checkpoint();
     urls.unshift(['API', api.listening === api.url ? api.url : `${api.listening} (every interface; ${api.url} from this machine)`]);
+    urls.splice(1, 0, ['Console', `${api.url}/console/ (sign in with a key below)`]);
     urls.push(['API docs', `${api.url}/docs (Swagger UI; the document at ${api.url}/openapi.json)`]);
     urls.push(['Metrics', `${api.url}/metrics (an ops or admin key, or METRICS_TOKEN)`]);
     urls.push(['Codec server', `${api.url}/codec (an ops or admin key; the Temporal UI uses a path of its own, new each start)`]);

@@ -24,8 +24,9 @@ import {
 import type { DefinitionStore } from './definitions.js';
 import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { customerTimeline, type TimelineQuery } from './timeline.js';
-import { Conflict, conflict, Invalid, NotFound, notFound } from './errors.js';
-import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, OptOutClass, type TaskQuery } from './schemas.js';
+import { Conflict, conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
+import { acceptedOutcomes } from './task-outcomes.js';
+import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, type MessageQuery, OptOutClass, type TaskQuery } from './schemas.js';
 import { eventsReceived, journeysStarted } from './metrics.js';
 
 export interface ServiceDeps {
@@ -525,6 +526,15 @@ export class JourneyService {
     return rows;
   }
 
+  async listMessages(q: z.infer<typeof MessageQuery>) {
+    return this.db.message.findMany({
+      where: { status: q.status },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      take: q.limit,
+      select: { id: true, workflowId: true, customerId: true, channel: true, template: true, class: true, status: true, statusReason: true, deferredUntil: true, createdAt: true },
+    });
+  }
+
   async getMessage(messageId: string) {
     const row = await this.db.message.findUnique({
       where: { id: messageId },
@@ -544,8 +554,10 @@ export class JourneyService {
 
   // ---- RM tasks --------------------------------------------------------------------------------------------------
 
+  /** Tasks by due time, each with what the RM needs to act on it: the customer's name, the journey and its stage now,
+   * and the outcomes the journey accepts (service/task-outcomes.ts). */
   async listTasks(q: z.infer<typeof TaskQuery>) {
-    return this.db.task.findMany({
+    const rows = await this.db.task.findMany({
       where: {
         ...(q.rmId ? { OR: [{ rmId: q.rmId }, { escalatedTo: q.rmId }] } : {}),
         ...(q.customerId ? { customerId: q.customerId } : {}),
@@ -553,6 +565,95 @@ export class JourneyService {
       },
       orderBy: [{ dueAt: 'asc' }, { id: 'asc' }],
       take: 500,
+    });
+    return this.withContext(rows);
+  }
+
+  /** One task with its context, and why it exists: the journey's stage history and the events it received up to the
+   * task (their types and times; their data stays out of the console). */
+  async getTask(taskId: string) {
+    const row = await this.db.task.findUnique({ where: { id: taskId } });
+    if (!row) throw notFound('task', taskId);
+    const [task] = await this.withContext([row]);
+    const [transitions, events] = await Promise.all([
+      this.db.stageTransition.findMany({ where: { workflowId: row.workflowId }, orderBy: { seq: 'asc' } }),
+      this.db.inboundEvent.findMany({
+        where: { customerId: row.customerId, receivedAt: { lte: row.createdAt }, OR: [{ deliveredTo: { has: row.workflowId } }, { workflowId: row.workflowId }] },
+        orderBy: { receivedAt: 'desc' },
+        take: 20,
+        select: { eventId: true, type: true, occurredAt: true, receivedAt: true },
+      }),
+    ]);
+    return {
+      ...task!,
+      stageHistory: transitions.map((t) => ({ stage: t.toStage, enteredAt: t.enteredAt.toISOString(), cause: t.cause ?? '' })),
+      events: events.reverse(),
+    };
+  }
+
+  private async withContext<T extends { customerId: string; workflowId: string; taskKey: string }>(rows: T[]) {
+    const [customers, journeys] = await Promise.all([
+      this.db.customer.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.customerId))] } }, select: { id: true, name: true } }),
+      this.db.journey.findMany({
+        where: { workflowId: { in: [...new Set(rows.map((r) => r.workflowId))] } },
+        select: { workflowId: true, journeyKey: true, version: true, stage: true, stageEnteredAt: true, status: true },
+      }),
+    ]);
+    const nameOf = new Map(customers.map((c) => [c.id, c.name]));
+    const journeyOf = new Map(journeys.map((j) => [j.workflowId, j]));
+    const definitions = new Map<string, Promise<JourneyDefinition | undefined>>();
+    const definitionOf = (key: string, version: number) => {
+      const id = `${key}@${version}`;
+      if (!definitions.has(id))
+        definitions.set(
+          id,
+          this.deps.definitions.get(key, version).then(
+            (d) => d.definition,
+            () => undefined,
+          ),
+        );
+      return definitions.get(id)!;
+    };
+    return Promise.all(
+      rows.map(async (r) => {
+        const j = journeyOf.get(r.workflowId);
+        const def = j ? await definitionOf(j.journeyKey, j.version) : undefined;
+        const accepted = def ? acceptedOutcomes(def, r.taskKey) : { outcomes: [], acceptsOther: true };
+        return {
+          ...r,
+          customerName: nameOf.get(r.customerId) ?? null,
+          journeyKey: j?.journeyKey ?? null,
+          journeyVersion: j?.version ?? null,
+          journeyStatus: j?.status ?? null,
+          stage: j?.stage ?? null,
+          stageEnteredAt: j?.stageEnteredAt ?? null,
+          ...accepted,
+        };
+      }),
+    );
+  }
+
+  /** An rm's customers (every customer for other roles), each with their journeys and the next open task: the RM's
+   * book of customers at a glance. Erased customers are left out. */
+  async listCustomers(q: { rmId?: string; limit: number }) {
+    const customers = await this.db.customer.findMany({
+      where: { erasedAt: null, ...(q.rmId !== undefined ? { rmId: q.rmId } : {}) },
+      orderBy: { id: 'asc' },
+      take: q.limit,
+      select: { id: true, name: true, rmId: true, segment: true, locale: true },
+    });
+    const ids = customers.map((c) => c.id);
+    const [journeys, tasks] = await Promise.all([
+      this.db.journey.findMany({ where: { customerId: { in: ids } }, orderBy: { startedAt: 'desc' } }),
+      this.db.task.findMany({ where: { customerId: { in: ids }, status: 'open' }, orderBy: [{ dueAt: 'asc' }, { id: 'asc' }] }),
+    ]);
+    return customers.map((c) => {
+      const next = tasks.find((t) => t.customerId === c.id);
+      return {
+        ...c,
+        journeys: journeys.filter((j) => j.customerId === c.id).map((j) => ({ ...this.summary(j), stageEnteredAt: j.stageEnteredAt, startedAt: j.startedAt, endedAt: j.endedAt })),
+        nextAction: next ? { taskId: next.id, title: next.title, dueAt: next.dueAt, escalated: next.escalatedTo !== null } : null,
+      };
     });
   }
 
@@ -562,6 +663,12 @@ export class JourneyService {
     const task = await this.db.task.findUnique({ where: { id: taskId } });
     if (!task) throw notFound('task', taskId);
     if (task.status !== 'open') throw conflict('task_closed', `task "${taskId}" is already ${task.status}`);
+    // An outcome the journey has no branch for would be taken silently (or sent down `default` by mistake): refused.
+    const { outcomes, acceptsOther } = (await this.withContext([task]))[0]!;
+    if (!acceptsOther && !outcomes.includes(body.outcome))
+      throw new Unprocessable('unknown_outcome', `the journey accepts ${outcomes.map((o) => `"${o}"`).join(', ')} for task "${task.taskKey}", not "${body.outcome}"`, {
+        outcomes,
+      });
     // The journey may have ended; the task can still be closed.
     await this.signalIfRunning(task.workflowId, (h) => h.signal(taskCompletedSignal, { taskId, taskKey: task.taskKey, taskRef: task.idempotencyKey, outcome: body.outcome }));
     const closed = await this.db.task.updateMany({

@@ -88,6 +88,13 @@ export const CompleteTaskBody = z
 
 export const TaskQuery = z.object({ rmId: id.optional(), customerId: id.optional(), status: z.enum(['open', 'done']).optional() }).strict();
 
+export const MessageQuery = z
+  .object({
+    status: z.enum(['pending', 'deferred', 'sent', 'delivered', 'failed', 'suppressed', 'dropped']).default('deferred'),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
 export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
 
 const isoTime = z.iso.datetime({ offset: true });

@@ -12,6 +12,12 @@ const scopedTo = (p: Principal): string | undefined => (p.role === 'rm' ? (p.rmI
 export class RmScope {
   constructor(private readonly db: Db) {}
 
+  /** The RM whose customers a list shows this principal, or undefined for all of them. */
+  listFilter(p: Principal): { rmId?: string } {
+    const rmId = scopedTo(p);
+    return rmId === undefined ? {} : { rmId };
+  }
+
   async customer(p: Principal, customerId: string): Promise<void> {
     const rmId = scopedTo(p);
     if (rmId === undefined) return;

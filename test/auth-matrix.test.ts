@@ -90,6 +90,10 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['POST /v1/journeys/:id/events', 'post', () => `/v1/journeys/${f.ownJourney}/events`, eventBody, ['system']],
   ['POST /v1/journeys/:id/exit', 'post', () => `/v1/journeys/${f.exitJourney}/exit`, () => ({ reason: 'matrix' }), ['system', 'ops']],
   ['GET /v1/tasks', 'get', () => '/v1/tasks', undefined, ['rm', 'ops']],
+  ['GET /v1/tasks/:id', 'get', () => `/v1/tasks/${f.ownTask}`, undefined, ['rm', 'ops']],
+  ['GET /v1/customers', 'get', () => '/v1/customers', undefined, ['rm', 'ops']],
+  ['GET /v1/me', 'get', () => '/v1/me', undefined, ['system', 'rm', 'designer', 'ops']],
+  ['GET /v1/messages', 'get', () => '/v1/messages?status=deferred', undefined, ['ops']],
   ['POST /v1/tasks/:id/complete', 'post', () => `/v1/tasks/${f.matrixTask}/complete`, () => ({ outcome: 'done' }), ['rm', 'ops']],
   ['GET /v1/journey-definitions/schema', 'get', () => '/v1/journey-definitions/schema', undefined, ['designer', 'ops']],
   ['POST /v1/journey-definitions/validate', 'post', () => '/v1/journey-definitions/validate', () => probe('matrix-validate'), ['designer']],
@@ -208,6 +212,23 @@ describe('an rm sees only its own customers', () => {
     expect((await stack.testDb.db.task.findUniqueOrThrow({ where: { id: f.otherTask } })).status).toBe('open');
     expect((await rm.post(`/v1/tasks/${f.ownTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
     expect((await rm.post(`/v1/tasks/${f.escalatedTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
+  });
+
+  it("reading one task: another RM's answers 404 exactly as a missing one; its own and an escalated one answer", async () => {
+    const rm = api(app, 'rm');
+    expect((await rm.get(`/v1/tasks/${f.otherTask}`).expect(404)).body).toEqual(missing('task', f.otherTask));
+    expect((await rm.get(`/v1/tasks/${f.escalatedTask}`).expect(200)).body).toMatchObject({ id: f.escalatedTask, customerName: 'Other' });
+    expect((await rm.get(`/v1/tasks/${f.ownTask}`).expect(200)).body).toMatchObject({ id: f.ownTask, customerName: 'Own', journeyKey: 'lifecycle' });
+  });
+
+  it("the customer list is the RM's own book; ops lists every RM's customers; /v1/me names the caller's role and RM", async () => {
+    const ids = (res: request.Response) => (res.body.customers as { id: string }[]).map((c) => c.id);
+    const own = ids(await api(app, 'rm').get('/v1/customers').expect(200));
+    expect(own).toEqual(expect.arrayContaining(['m-exit', 'm-own']));
+    expect(own).not.toContain('m-other');
+    expect(ids(await api(app, 'ops').get('/v1/customers').expect(200))).toEqual(expect.arrayContaining(['m-exit', 'm-other', 'm-own']));
+    expect((await api(app, 'rm').get('/v1/me').expect(200)).body).toMatchObject({ role: 'rm', rmId: RM_ID, via: 'api_key' });
+    expect((await api(app, 'ops').get('/v1/me').expect(200)).body).not.toHaveProperty('rmId');
   });
 
   it('an rm key for another RM sees that RM’s customer and not this one', async () => {

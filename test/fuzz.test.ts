@@ -521,6 +521,11 @@ const anyRequest = (): fc.Arbitrary<Req> => {
     route('POST', p('/v1/journeys/', seg(workflowIds), '/events'), eventBody),
     route('POST', p('/v1/journeys/', seg(workflowIds), '/exit'), fc.record({ reason: orNasty(fc.constantFrom('fuzz', 'customer asked'), 4) }, { requiredKeys: [] })),
     route('GET', fc.constant('/v1/tasks')),
+    route('GET', p('/v1/tasks/', seg(taskIds))),
+    route('GET', fc.constant('/v1/customers')),
+    route('GET', fc.constant('/v1/me')),
+    route('GET', fc.constant('/v1/messages')),
+    route('GET', p('/console/', seg(['', 'app.js', 'config.json', 'vendor/echarts.min.js', 'vendor/../../package.json', 'nope.js']))),
     route(
       'POST',
       p('/v1/tasks/', seg(taskIds), '/complete'),
