@@ -3,6 +3,8 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
 import { classifyFault } from '../service/faults.js';
+import { isCleanString } from '../service/schemas.js';
+import { routeLabel } from './metrics.js';
 import { Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited, Unauthenticated, Unavailable, Unprocessable } from '../service/errors.js';
 
 export function validationError(error: z.ZodError, where: 'body' | 'query' | 'params'): Invalid {
@@ -58,11 +60,6 @@ export function jsonBody(opts: { limit: string; maxDepth: number }): RequestHand
     },
   });
 }
-
-// eslint-disable-next-line no-control-regex -- NUL is what it looks for
-const UNCLEAN = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-/** A string Postgres can store and every peer can read: no NUL and no unpaired UTF-16 surrogate. */
-export const isCleanString = (s: string) => !UNCLEAN.test(s);
 
 const CLEAN_STRING_MESSAGE = 'must not contain NUL (\\u0000) or an unpaired surrogate';
 
@@ -151,13 +148,14 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     // A peer that does not answer (Postgres, Temporal) is an outage, not a bug: 503 with when to come back.
     const fault = classifyFault(err);
     if (fault) {
-      logger.warn({ code: fault.code, reason: fault.message, error: (err as { name?: string })?.name, method: req.method, path: req.path }, 'peer unavailable');
+      logger.warn({ code: fault.code, reason: fault.message, error: (err as { name?: string })?.name, method: req.method, route: routeLabel(req, res) }, 'peer unavailable');
       res.setHeader('Retry-After', String(fault.retryAfterSeconds));
       res.locals.errorCode = fault.code;
       res.status(statusOf(fault)).json({ error: { code: fault.code, message: fault.message } });
       return;
     }
-    logger.error({ err, method: req.method, path: req.path }, 'request failed');
+    // The route's pattern, never the path: a path can hold a customer's signed link or the dev codec token.
+    logger.error({ err, method: req.method, route: routeLabel(req, res) }, 'request failed');
     res.locals.errorCode = 'internal';
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   };

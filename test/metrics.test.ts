@@ -9,6 +9,7 @@ import { api, createStackApp, eventually, startStack, type Stack } from './suppo
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { startWorkerMetricsServer } from '../worker/metrics-server.js';
+import { connect } from 'node:net';
 
 const TOKEN = randomBytes(32).toString('hex');
 const UI_TOKEN = randomBytes(32).toString('hex');
@@ -129,6 +130,16 @@ describe('a worker run alone', () => {
       expect((await request(origin).get('/metrics').expect(401)).body.error.code).toBe('unauthenticated');
       await request(origin).get('/metrics').set('authorization', `Bearer ${TOKEN}x`).expect(401);
       await request(origin).get('/other').set('authorization', `Bearer ${TOKEN}`).expect(404);
+      // A request line no URL parser takes: answered, and the worker's process lives on to serve the next request.
+      const { port } = new URL(origin);
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let text = '';
+        socket.on('data', (c: Buffer) => (text += c.toString('utf8')));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 404/);
       const res = await request(origin).get('/metrics').set('authorization', `Bearer ${TOKEN}`).expect(200);
       expect(res.text).toContain('# TYPE journeys_sends_total counter');
       expect(parse(res.text).some((s) => s.name.startsWith('journeys_process_'))).toBe(true);

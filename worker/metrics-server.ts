@@ -17,7 +17,8 @@ export async function startWorkerMetricsServer(opts: { port: number; host?: stri
       res.writeHead(status, { 'content-type': 'application/json', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
       res.end(JSON.stringify({ error: { code, message } }));
     };
-    if (req.method !== 'GET' || new URL(req.url ?? '/', 'http://x').pathname !== '/metrics') return answer(404, 'not_found', `no route for ${req.method} ${req.url}`);
+    // The path compared as text: parsing a request line such as `GET //[` would throw, outside any handler.
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') return answer(404, 'not_found', 'the only route here is GET /metrics');
     const given = BEARER.exec(req.headers.authorization ?? '')?.[1];
     if (!given || !timingSafeEqual(digest(given), expected)) return answer(401, 'unauthenticated', 'this route needs Authorization: Bearer <METRICS_TOKEN>');
     scrape().then(
