@@ -10,13 +10,12 @@ import { formatPath, walkSteps } from '../engine/steps.js';
 import { type Db, Prisma } from '../db/client.js';
 import type { DefinitionStore } from './definitions.js';
 import { Invalid, notFound } from './errors.js';
-import { id } from './schemas.js';
+import { id, inStoredRange, isCleanString, StoredInstant } from './schemas.js';
 
-/** An instant Postgres can hold and compare (year 0000 is valid ISO but not a Postgres date). */
-const MIN_TIME = Date.parse('1900-01-01T00:00:00Z');
-const MAX_TIME = Date.parse('9999-12-31T23:59:59Z');
-const inRange = (text: string) => Date.parse(text) >= MIN_TIME && Date.parse(text) <= MAX_TIME;
-const isoTime = z.iso.datetime({ offset: true }).refine(inRange, 'an instant between the years 1900 and 9999');
+const inRange = inStoredRange;
+const isoTime = StoredInstant;
+/** What a workflow id may hold: at most 512 characters Postgres can store. */
+const WORKFLOW_ID = z.string().max(512).refine(isCleanString);
 
 export const AnalyticsQuery = z
   .object({
@@ -73,7 +72,7 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
 function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof c.s === 'string' && inRange(c.s) && typeof c.w === 'string') return { s: c.s, w: c.w };
+    if (typeof c.s === 'string' && inRange(c.s) && WORKFLOW_ID.safeParse(c.w).success) return { s: c.s, w: c.w as string };
   } catch {
     // not ours: refused below
   }
@@ -229,7 +228,9 @@ export class Analytics {
     >`
       WITH j AS (${this.journeys(key, f)}),
       a AS (
-        SELECT COALESCE(l.data->>'template', l.data->>'survey') AS touchpoint, l.data->>'survey' AS kind, (l.data->>'score')::float8 AS score
+        SELECT COALESCE(l.data->>'template', l.data->>'survey') AS touchpoint, l.data->>'survey' AS kind,
+          -- Cast only what is a number: Postgres may evaluate an outer filter on score before this CTE's WHERE.
+          CASE WHEN jsonb_typeof(l.data->'score') = 'number' THEN (l.data->>'score')::float8 END AS score
         FROM journey_log l JOIN j ON j.workflow_id = l.workflow_id
         WHERE l.kind = 'feedback' AND l.data->>'survey' IN ('csat', 'nps', 'ces') AND jsonb_typeof(l.data->'score') = 'number'
       )

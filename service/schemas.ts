@@ -2,6 +2,17 @@
 import { z } from 'zod';
 import { isTimeZone } from '../engine/tz.js';
 
+// eslint-disable-next-line no-control-regex -- NUL is what it looks for
+const UNCLEAN = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A string Postgres can store and every peer can read: no NUL and no unpaired UTF-16 surrogate. */
+export const isCleanString = (s: string) => !UNCLEAN.test(s);
+
+/** An instant Postgres can hold and compare (year 0000 is valid ISO but not a Postgres date): query filters. */
+const MIN_TIME = Date.parse('1900-01-01T00:00:00Z');
+const MAX_TIME = Date.parse('9999-12-31T23:59:59Z');
+export const inStoredRange = (text: string) => Date.parse(text) >= MIN_TIME && Date.parse(text) <= MAX_TIME;
+export const StoredInstant = z.iso.datetime({ offset: true }).refine(inStoredRange, 'an instant between the years 1900 and 9999');
+
 export const id = z
   .string()
   .min(1)

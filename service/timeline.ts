@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Db, Prisma } from '../db/client.js';
 import { notFound } from './errors.js';
+import { StoredInstant } from './schemas.js';
 
 export type TimelineKind =
   'event' | 'stage' | 'branch' | 'split' | 'holdout' | 'goal' | 'feedback' | 'failure' | 'send' | 'send_skipped' | 'task_created' | 'task_escalated' | 'task_outcome' | 'ended';
@@ -35,7 +36,7 @@ export interface Timeline {
 
 export const TIMELINE_MAX_LIMIT = 2000;
 
-const isoTime = z.iso.datetime({ offset: true });
+const isoTime = StoredInstant;
 export const TimelineQuery = z
   .object({
     /** Entries at or after this instant (inclusive), and before `to` (exclusive). */
@@ -111,10 +112,15 @@ function messageSummary(
   return `${m.channel} ${m.template}: ${m.status}${reason}${why && !why.endsWith(`${m.status}${reason}`) ? ` — ${why}` : ''}`;
 }
 
+/** Entries one instant may hold that a page still returns whole (an engine activation stamps all its records with
+ * one instant: a journey end can cut many flows at once). */
+const INSTANT_CAP = 10_000;
+
 /**
  * The customer's timeline from `from` on, oldest first, at most `limit` entries. When more are left, the entries at the
  * last instant kept are left out too, so `nextFrom` (that instant) continues without a gap or a repeat — unless one
- * instant alone holds more than `limit` entries, which are then all returned.
+ * instant alone holds more than `limit` entries: then that instant is read again by itself, whole (up to INSTANT_CAP
+ * per source), and `nextFrom` is the next millisecond (the read model's precision).
  */
 export async function customerTimeline(db: Db, customerId: string, q: z.infer<typeof TimelineQuery>): Promise<Timeline> {
   const customer = await db.customer.findUnique({ where: { id: customerId }, select: { id: true } });
@@ -274,9 +280,17 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
   if (entries.length > limit) {
     const cut = entries[limit]!.at;
     const before = entries.slice(0, limit).filter((e) => e.at < cut);
-    // One instant holding more than `limit` entries: all of them, rather than a page that cannot move on.
-    kept = before.length > 0 ? before : entries.filter((e) => e.at === cut);
-    nextFrom = before.length > 0 ? cut : entries.find((e) => e.at > cut)?.at;
+    if (before.length > 0) {
+      kept = before;
+      nextFrom = cut;
+    } else {
+      // One instant holding more than `limit` entries: all of them (each source read afresh for that instant alone, so
+      // none is left behind by the limit + 1 rows read above), rather than a page that cannot move on.
+      const after = new Date(Date.parse(cut) + 1).toISOString();
+      const whole = await customerTimeline(db, customerId, { from: cut, to: after, limit: INSTANT_CAP });
+      const more = !q.to || Date.parse(after) < Date.parse(q.to);
+      return { customerId, entries: whole.entries, truncated: more, ...(more ? { nextFrom: after } : {}) };
+    }
   }
   return {
     customerId,
