@@ -140,7 +140,8 @@ async function render() {
     }
   }
   drawChrome();
-  const [, page = '', id, sub] = location.hash.split('/');
+  // The page and its id are the hash's path; its query (a journey page's filters) is the page's own to read.
+  const [, page = '', id, sub] = location.hash.split('?')[0].split('/');
   const pages = PAGES_BY_ROLE[me.role];
   if (!pages.includes(page)) {
     if (pages.length) return void (location.hash = `#/${pages[0]}`);
@@ -337,13 +338,25 @@ async function taskPage(id) {
 
 // ---- Customer 360 ----------------------------------------------------------------------------------------------
 
+/** The timeline is paged oldest first: read on to its end (a few pages at most) so the newest entries are shown. */
+async function wholeTimeline(id) {
+  let page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000`);
+  if (!page) return undefined;
+  const entries = [...page.entries];
+  for (let i = 0; i < 9 && page?.truncated; i++) {
+    page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&from=${enc(page.nextFrom)}`);
+    entries.push(...(page?.entries ?? []));
+  }
+  return { entries };
+}
+
 async function customer360(id) {
   const [profile, { journeys }, { messages }, { tasks }, timeline] = await Promise.all([
     api(`/v1/customers/${enc(id)}`),
     api(`/v1/customers/${enc(id)}/journeys`),
     api(`/v1/customers/${enc(id)}/messages?limit=50`),
     api(`/v1/tasks?customerId=${enc(id)}`),
-    maybe(`/v1/customers/${enc(id)}/timeline`),
+    wholeTimeline(id),
   ]);
   const views = await Promise.all(journeys.map((j) => maybe(`/v1/journeys/${enc(j.workflowId)}`)));
   // Contact details are for the customer's RM; others see who the customer is, not how to reach them.
@@ -494,13 +507,21 @@ async function journeyPage(key) {
   if (!entry) throw new Error(key);
   const version = Number(q.get('version') ?? entry.publishedVersion ?? entry.versions.at(-1).version);
   const period = q.get('period') ?? 'all';
+  // Segment and A/B variant narrow every figure; empty means all.
+  const segment = (q.get('segment') ?? '').trim();
+  const variant = (q.get('variant') ?? '').trim();
   const { definition } = await api(`/v1/journey-definitions/${enc(key)}/versions/${version}`);
-  const filter = new URLSearchParams({ version: String(version), ...(period !== 'all' ? { from: new Date(Date.now() - Number(period) * 86_400_000).toISOString() } : {}) });
+  const filter = new URLSearchParams({
+    version: String(version),
+    ...(period !== 'all' ? { from: new Date(Date.now() - Number(period) * 86_400_000).toISOString() } : {}),
+    ...(segment ? { segment } : {}),
+    ...(variant ? { variant } : {}),
+  });
   const a = (what) => (me.role === 'designer' ? Promise.resolve(undefined) : maybe(`/v1/analytics/journeys/${enc(key)}/${what}?${filter}`));
   const [map, funnel, time, breaks, feedback, messages, lift] = await Promise.all(['map', 'funnel', 'time-in-stage', 'breakpoints', 'feedback', 'messages', 'lift'].map(a));
   const labels = Object.fromEntries(definition.stages.map((s) => [s.key, stageLabel(s.label)]));
   const steps = stepLabels(definition);
-  const go = (p) => (location.hash = `#/journeys/${enc(key)}?${new URLSearchParams({ version: String(version), period, ...p })}`);
+  const go = (p) => (location.hash = `#/journeys/${enc(key)}?${new URLSearchParams({ version: String(version), period, segment, variant, ...p })}`);
 
   const filters = h(
     'div',
@@ -527,6 +548,8 @@ async function journeyPage(key) {
         Object.entries(PERIODS).map(([v, w]) => h('option', { value: v, selected: v === period }, t(w))),
       ),
     ),
+    h('label', {}, t('segment'), ' ', h('input', { id: 'segment', value: segment, placeholder: t('all'), size: 10, onchange: (e) => go({ segment: e.target.value.trim() }) })),
+    h('label', {}, t('variant'), ' ', h('input', { id: 'variant', value: variant, placeholder: t('all'), size: 6, onchange: (e) => go({ variant: e.target.value.trim() }) })),
   );
 
   const mapBox = h('div', { class: 'map', id: 'journey-map' });
