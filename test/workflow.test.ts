@@ -2,6 +2,7 @@
 // server). Durations are shortened through the journey's params.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
+import { localDate } from '../channels/format.js';
 import { resolveParams } from '../engine/definition.js';
 import type { JourneyState } from '../engine/engine.js';
 import { loadBuiltIn } from '../journeys/index.js';
@@ -97,9 +98,11 @@ describe('journeyWorkflow on the dev server', () => {
     const dueAt = new Date(Date.now() + 3 * 86_400_000 + 1500).toISOString();
     await j.send('loan.repayment_due', { dueAt });
     const approved = await stack.smtp.waitFor((m) => m.to.includes(`${j.customerId}@example.com`));
-    expect(approved.subject).toBe('Your loan is approved: limit 20000');
-    const reminder = await stack.sms.waitFor((m) => m.body.includes(`due on ${dueAt}`));
-    expect(reminder.body).toContain('repayment');
+    expect(approved.subject).toBe('Your loan is approved: limit CN¥20,000.00');
+    // The customer has no time zone: the date is written in the service's default zone, in the customer's locale.
+    const { phone } = await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: j.customerId } });
+    const reminder = await stack.sms.waitFor((m) => m.to === phone && m.body.includes('repayment is due on'));
+    expect(reminder.body).toContain(`due on ${localDate(dueAt, undefined, 'en')}`);
     const transitions = await stack.testDb.db.stageTransition.findMany({ where: { workflowId: j.workflowId }, orderBy: { seq: 'asc' } });
     expect(transitions.map((t) => t.toStage)).toEqual(['awareness', 'first_loan', 'repayment']);
     const found = await eventually(
