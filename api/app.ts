@@ -9,7 +9,20 @@ import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
-import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, ExitBody, id, ListQuery, SimulateBody, StartJourneyBody, TaskQuery, TemplateParams } from '../service/schemas.js';
+import {
+  CompleteTaskBody,
+  CustomerBody,
+  MessageQuery,
+  EventBody,
+  ExitBody,
+  id,
+  ListQuery,
+  SimulateBody,
+  StartJourneyBody,
+  TaskQuery,
+  TemplateParams,
+  WorkflowId,
+} from '../service/schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { TimelineQuery } from '../service/timeline.js';
 import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
@@ -65,7 +78,6 @@ export interface AppDeps {
 }
 
 // Path params: what each route parses them with, and what the OpenAPI document says they are.
-const WorkflowId = z.string().min(1).max(512);
 const Version = z.coerce.number().int().min(1);
 const DefinitionKey = z.string().min(1).max(64);
 const P = {

@@ -10,17 +10,12 @@ import { formatPath, walkSteps } from '../engine/steps.js';
 import { type Db, Prisma } from '../db/client.js';
 import type { DefinitionStore } from './definitions.js';
 import { Invalid, notFound } from './errors.js';
-import { id, inStoredRange, isCleanString, StoredInstant } from './schemas.js';
-
-const inRange = inStoredRange;
-const isoTime = StoredInstant;
-/** What a workflow id may hold: at most 512 characters Postgres can store. */
-const WORKFLOW_ID = z.string().max(512).refine(isCleanString);
+import { id, inStoredRange, StoredInstant, WorkflowId } from './schemas.js';
 
 export const AnalyticsQuery = z
   .object({
-    from: isoTime.optional(),
-    to: isoTime.optional(),
+    from: StoredInstant.optional(),
+    to: StoredInstant.optional(),
     version: z.coerce.number().int().min(1).max(1_000_000).optional(),
     segment: z.string().min(1).max(64).optional(),
     /** An A/B/n variant name, as a `split` step assigned it (any split of the journey). */
@@ -72,7 +67,7 @@ const encodeCursor = (c: Cursor) => Buffer.from(JSON.stringify(c)).toString('bas
 function decodeCursor(text: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<Cursor>;
-    if (typeof c.s === 'string' && inRange(c.s) && WORKFLOW_ID.safeParse(c.w).success) return { s: c.s, w: c.w as string };
+    if (typeof c.s === 'string' && inStoredRange(c.s) && WorkflowId.safeParse(c.w).success) return { s: c.s, w: c.w as string };
   } catch {
     // not ours: refused below
   }

@@ -7,6 +7,10 @@ const UNCLEAN = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** A string Postgres can store and every peer can read: no NUL and no unpaired UTF-16 surrogate. */
 export const isCleanString = (s: string) => !UNCLEAN.test(s);
 
+/** A journey's workflow id as the API takes it: in a path, or inside a list cursor (where the request's string check
+ * cannot see it, hence the clean-string rule here too). */
+export const WorkflowId = z.string().min(1).max(512).refine(isCleanString, 'must not contain NUL (\\u0000) or an unpaired surrogate');
+
 /** An instant Postgres can hold and compare (year 0000 is valid ISO but not a Postgres date): query filters. */
 const MIN_TIME = Date.parse('1900-01-01T00:00:00Z');
 const MAX_TIME = Date.parse('9999-12-31T23:59:59Z');
