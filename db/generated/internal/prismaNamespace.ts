@@ -1480,7 +1480,11 @@ export const StageTransitionScalarFieldEnum = {
   fromStage: 'fromStage',
   toStage: 'toStage',
   cause: 'cause',
-  enteredAt: 'enteredAt'
+  enteredAt: 'enteredAt',
+  stageIndex: 'stageIndex',
+  firstVisit: 'firstVisit',
+  leftAt: 'leftAt',
+  converted: 'converted'
 } as const
 
 export type StageTransitionScalarFieldEnum = (typeof StageTransitionScalarFieldEnum)[keyof typeof StageTransitionScalarFieldEnum]
@@ -1523,6 +1527,8 @@ export const MessageScalarFieldEnum = {
   attempts: 'attempts',
   createdAt: 'createdAt',
   sentAt: 'sentAt',
+  outcomes: 'outcomes',
+  outcomeReasons: 'outcomeReasons',
   updatedAt: 'updatedAt'
 } as const
 
