@@ -1,5 +1,4 @@
 // The worker's composition root: config → connections → channel adapters → activities → worker.
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel, MetricsBuffer } from '@temporalio/worker';
 import { bridgeTemporalMetrics } from './temporal-metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
@@ -16,8 +15,9 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
 import { createDb } from '../db/client.js';
 import { PreferenceLinks } from '../service/preference-links.js';
+import { workflowCode } from './workflow-code.js';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { workflowsPath } from './workflow-code.js';
 
 let runtimeInstalled = false;
 
@@ -79,6 +79,8 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
 
 export async function runWorker(config: Config, logger: Logger): Promise<{ shutdown(): Promise<void> }> {
   installRuntimeLogger(logger);
+  // Before any connection: a missing prebuilt bundle is a deployment mistake, said at once.
+  const code = workflowCode(config, logger);
   const deps = await createProductionDeps(config);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   if (!config.payloadKeys) logger.warn('TEMPORAL_PAYLOAD_KEYS is not set: customer data travels to Temporal in plain text (refused in production)');
@@ -87,7 +89,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<{ shutd
     dataConverter: dataConverterFor(config.payloadKeys),
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath,
+    ...code,
     activities: createActivities(deps),
   });
   const running = worker.run();

@@ -14,7 +14,8 @@ import { loadPolicy } from '../../policy/policy.js';
 import { loadConfig, type Config } from '../../config/config.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
-import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
+import { installRuntimeLogger } from '../../worker/run.js';
+import { workflowBundleOptions } from '../../worker/workflow-code.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
 import { twilioStatusRouter } from '../../api/twilio-status.js';
@@ -30,16 +31,16 @@ import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
 import { JourneyService } from '../../service/journeys.js';
 import { Simulator } from '../../service/simulation.js';
-import { dataConverterFor, failureConverterPath } from '../../service/payload-codec.js';
+import { dataConverterFor } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
 import { PreferenceLinks } from '../../service/preference-links.js';
 import { PreferenceService } from '../../service/preferences.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling the workflow code takes seconds: once per test process. Built as the worker builds it with payload keys
- * (every test stack has them): with the failure converter that encodes failures' messages. */
-export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger }));
+/** Bundling the workflow code takes seconds: once per test process. Built with the options of `npm run build`'s
+ * prebuilt bundle (the failure converter that encodes failures' messages, as every worker with payload keys has). */
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ ...workflowBundleOptions, logger: quietBundlerLogger }));
 
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
