@@ -340,11 +340,11 @@ async function taskPage(id) {
 
 /** The timeline is paged oldest first: read on to its end (a few pages at most) so the newest entries are shown. */
 async function wholeTimeline(id) {
-  let page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000`);
+  let page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&lang=${enc(currentLang())}`);
   if (!page) return undefined;
   const entries = [...page.entries];
   for (let i = 0; i < 9 && page?.truncated; i++) {
-    page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&from=${enc(page.nextFrom)}`);
+    page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&lang=${enc(currentLang())}&from=${enc(page.nextFrom)}`);
     entries.push(...(page?.entries ?? []));
   }
   return { entries };
