@@ -29,8 +29,7 @@ export const delayUntil: KindEntry<DelayUntilStep> = {
   },
   resume: null,
   resumedBy: none,
-  durations: (s) =>
-    s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [],
+  durations: (s) => (s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : []),
   uses: noUses,
   ends: false,
   canWait: true,

@@ -5,8 +5,7 @@ export type SignalJourneyStep = Base & { type: 'signalJourney'; journeyKey: stri
 
 export const signalJourney: KindEntry<SignalJourneyStep> = {
   arms: none,
-  run: (s, cx) =>
-    cx.push({ type: 'signalJourney', idempotencyKey: cx.key(), journeyKey: s.journeyKey, event: { type: s.event, data: s.passEventData ? cx.data : {} } }),
+  run: (s, cx) => cx.push({ type: 'signalJourney', idempotencyKey: cx.key(), journeyKey: s.journeyKey, event: { type: s.event, data: s.passEventData ? cx.data : {} } }),
   resume: null,
   resumedBy: none,
   durations: none,
