@@ -28,10 +28,10 @@ export const registryMissingPiece: Registry = { ...KINDS, goal: { ...goal, map: 
 export const wrongEntry: Registry = { ...KINDS, goal: KINDS.send };
 
 // A schema that drifts from its kind's declared type does not match it.
-const goalWithExtraField = null as unknown as z.ZodType<GoalStep & { weight?: number }>;
-const goalWithoutKey = null as unknown as z.ZodType<Omit<GoalStep, 'key'>>;
+type GoalWithExtraField = z.ZodType<GoalStep & { weight?: number }>;
+type GoalWithoutKey = z.ZodType<Omit<GoalStep, 'key'>>;
 export const agrees: Same<GoalStep, GoalStep> = true;
 // @ts-expect-error -- an optional field the schema has and the type lacks
-export const extraField: Same<z.output<typeof goalWithExtraField>, GoalStep> = true;
+export const extraField: Same<z.output<GoalWithExtraField>, GoalStep> = true;
 // @ts-expect-error -- a field the type has and the schema lacks
-export const missingField: Same<z.output<typeof goalWithoutKey>, GoalStep> = true;
+export const missingField: Same<z.output<GoalWithoutKey>, GoalStep> = true;
