@@ -41,8 +41,9 @@ export const workflowFence = {
       message: 'workflow code must not import service-side modules; import their types only (`import type`).',
     },
     {
-      // The definition schema (zod) and the static validator run in the API, never in the workflow.
-      group: ['**/definition.js', '**/validate.js'],
+      // The definition schema and the node kinds' schemas (zod) and the static validator run in the API, never in the
+      // workflow.
+      group: ['**/definition.js', '**/validate.js', '**/kinds/schemas.js', './schemas.js'],
       allowTypeImports: true,
       message: 'the definition schema uses zod: workflow and engine code import its types only (`import type`).',
     },
@@ -79,10 +80,11 @@ export default defineConfig(
     },
   },
   {
-    // Everything the workflow bundle contains: workflows/ and the pure engine it drives. engine/definition.ts (the zod
-    // schema) and engine/validate.ts (static checks at publish) run only in the API and are imported here as types.
+    // Everything the workflow bundle contains: workflows/ and the pure engine it drives. engine/definition.ts and
+    // engine/kinds/schemas.ts (the zod schemas) and engine/validate.ts (static checks at publish) run only in the API
+    // and are imported here as types.
     files: ['workflows/**/*.ts', 'engine/**/*.ts'],
-    ignores: ['engine/definition.ts', 'engine/validate.ts'],
+    ignores: ['engine/definition.ts', 'engine/kinds/schemas.ts', 'engine/validate.ts'],
     rules: {
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': ['error', workflowFence],

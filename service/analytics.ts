@@ -4,9 +4,9 @@
 // started in the period [from, to), narrowed by version, the customer's segment and an A/B variant; what hangs off
 // them (transitions, log entries, messages) is joined by workflow id. The paged journey list for ops and BI is here too.
 import { z } from 'zod';
-import type { JourneyDefinition, Step } from '../engine/definition.js';
+import type { JourneyDefinition } from '../engine/definition.js';
 import { stepRef } from '../engine/engine.js';
-import { formatPath, walkSteps } from '../engine/steps.js';
+import { formatPath, WAITING_KINDS, walkSteps } from '../engine/steps.js';
 import { type Db, Prisma } from '../db/client.js';
 import type { DefinitionStore } from './definitions.js';
 import { Invalid, notFound } from './errors.js';
@@ -44,9 +44,6 @@ export type JourneyListFilters = z.infer<typeof JourneyListQuery>;
 
 /** The z value of a two-sided 95 % interval. */
 const Z95 = 1.959963984540054;
-
-/** Steps a flow can wait at: the journey map counts journeys at these. */
-const WAITING_KINDS = new Set<Step['type']>(['wait', 'feedback', 'task', 'delay', 'delayUntil', 'delayUntilLocalTime']);
 
 /** A timestamp column (UTC, without zone) compared with an ISO instant: the instant is read in UTC whatever the session zone. */
 const utc = (iso: string) => Prisma.sql`(${iso}::timestamptz AT TIME ZONE 'UTC')`;

@@ -28,6 +28,7 @@ describe('the workflow bundle fence', () => {
     ['a built-in subpath', ENGINE_FILE, "import { readFile } from 'fs/promises';\nexport const r = readFile;\n"],
     ['zod', ENGINE_FILE, "import { z } from 'zod';\nexport const s = z.string();\n"],
     ['the definition schema as a value', ENGINE_FILE, "import { JourneyDefinition } from './definition.js';\nexport const d = JourneyDefinition;\n"],
+    ["a node kind's schema as a value", 'engine/kinds/send.ts', "import { Step } from './schemas.js';\nexport const s = Step;\n"],
     ['the database client', WORKFLOW_FILE, "import { createDb } from '../db/client.js';\nexport const c = createDb;\n"],
     ['Prisma', WORKFLOW_FILE, "import { PrismaClient } from '@prisma/client';\nexport const p = PrismaClient;\n"],
     ['pg', ENGINE_FILE, "import pg from 'pg';\nexport const p = pg;\n"],

@@ -18,6 +18,7 @@ import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
 import {
   advance,
   asEngineError,
+  assertUnreachable,
   type Command,
   fail,
   type Holdout,
@@ -159,13 +160,31 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
    * not stop the journey; anything else is retried by its activity's policy and surfaces only if it gives up. */
   const run = async (c: Command) => {
     try {
-      if (c.type === 'send') await send(c);
-      else if (c.type === 'createTask') {
-        const { type: _, ...rest } = c;
-        await createTask({ ...rest, workflowId, customerId: state.customerId });
-      } else if (c.type === 'escalateTask') await escalateTask({ taskRef: c.taskRef, to: c.to });
-      else if (c.type === 'startJourney' || c.type === 'signalJourney' || c.type === 'stopJourneys')
-        await chorus({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, command: c });
+      switch (c.type) {
+        case 'send':
+          await send(c);
+          break;
+        case 'createTask': {
+          const { type: _, ...rest } = c;
+          await createTask({ ...rest, workflowId, customerId: state.customerId });
+          break;
+        }
+        case 'escalateTask':
+          await escalateTask({ taskRef: c.taskRef, to: c.to });
+          break;
+        case 'startJourney':
+        case 'signalJourney':
+        case 'stopJourneys':
+          await chorus({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, command: c });
+          break;
+        // Written by `execute` before and after the activities: the journey log, the read model's stage and status.
+        case 'record':
+        case 'stageChanged':
+        case 'ended':
+          break;
+        default:
+          assertUnreachable(c, 'command');
+      }
     } catch (err) {
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
         log.warn('command failed permanently', { command: c.type, key: 'idempotencyKey' in c ? c.idempotencyKey : undefined, error: err.cause.message });
