@@ -85,7 +85,7 @@ describe('migrateState', () => {
   it('refuses a stage the new version does not have, and moves it where the map says (the stage flow renamed)', () => {
     const renamed = next((d) => {
       comparison(d).key = 'compare';
-      for (const t of d.triggers ?? []) for (const s of t.steps) if (s.type === 'stage' && s.stage === 'comparison') s.stage = 'compare';
+      for (const t of d.triggers ?? []) for (const s of t.steps as Step[]) if (s.type === 'stage' && s.stage === 'comparison') s.stage = 'compare';
     });
     const refused = migrateState(v1, renamed, comparing().state);
     expect(refused.ok || refused.error).toMatchObject({ code: 'unmapped_stage', stage: 'comparison' });
