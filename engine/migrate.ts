@@ -146,7 +146,12 @@ class Mapper {
     const named = this.map.steps ?? {};
     const given = Object.hasOwn(named, from.ref) ? named[from.ref] : Object.hasOwn(named, from.path) ? named[from.path] : undefined;
     // Implicitly: the step with the same id, else the step at the same path.
-    const to = given !== undefined ? this.to.byRef.get(given) : from.step.id !== undefined && this.to.byRef.has(from.step.id) ? this.to.byRef.get(from.step.id) : this.to.byRef.get(from.path);
+    const to =
+      given !== undefined
+        ? this.to.byRef.get(given)
+        : from.step.id !== undefined && this.to.byRef.has(from.step.id)
+          ? this.to.byRef.get(from.step.id)
+          : this.to.byRef.get(from.path);
     if (!to) return refuse({ code: 'unmapped_step', step: from.ref, message: `step "${from.ref}" (${from.step.type}) has no step in version ${this.newDef.version}: map it` });
     const why = incompatibility(from.step, to.step);
     if (why !== undefined) return refuse({ code: 'incompatible_step', step: from.ref, message: `step "${from.ref}" cannot move to "${to.ref}": ${why}` });

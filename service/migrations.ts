@@ -93,7 +93,11 @@ export interface MigrationDeps {
 }
 
 /** A refusal as an error detail: `path` names the step or stage it is about. */
-const refusalDetail = (e: MigrationRefusal) => ({ path: e.step !== undefined ? `steps.${e.step}` : e.stage !== undefined ? `stages.${e.stage}` : 'map', message: e.message, code: e.code });
+const refusalDetail = (e: MigrationRefusal) => ({
+  path: e.step !== undefined ? `steps.${e.step}` : e.stage !== undefined ? `stages.${e.stage}` : 'map',
+  message: e.message,
+  code: e.code,
+});
 
 export const migrationWorkflowId = (journeyKey: string, migrationId: string) => `migration:${journeyKey}:${migrationId}`;
 

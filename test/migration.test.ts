@@ -37,7 +37,9 @@ beforeAll(async () => {
     ['ended', 'mig-3'],
     ['aware', 'mig-4'],
   ] as const) {
-    await stack.testDb.db.customer.create({ data: { id: customerId, name: `Migration ${customerId}`, email: `${customerId}@example.com`, phone: `+1555000${customerId.slice(-1)}000` } });
+    await stack.testDb.db.customer.create({
+      data: { id: customerId, name: `Migration ${customerId}`, email: `${customerId}@example.com`, phone: `+1555000${customerId.slice(-1)}000` },
+    });
     const started = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId, params: { comparisonNudgeAfter: 'P1D' }, via: 'api' });
     ids[name] = started.journey.workflowId;
   }

@@ -238,7 +238,12 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       def = m.definition;
       state = r.state;
     }
-    await recordLog({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, entries: [{ idempotencyKey: migrationLogKey(workflowId, m.migrationId), ...entry, at }] });
+    await recordLog({
+      workflowId,
+      customerId: state.customerId,
+      journeyKey: state.journeyKey,
+      entries: [{ idempotencyKey: migrationLogKey(workflowId, m.migrationId), ...entry, at }],
+    });
     if (!r.ok) return;
     upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
     const steps = waitingSteps(def, state);
