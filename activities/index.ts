@@ -68,6 +68,8 @@ export function createActivities(deps: ActivityDeps) {
       // An end is counted once: when this write moves the row out of running.
       const ending = j.status !== 'running' && (await db.journey.count({ where: { workflowId: j.workflowId, status: 'running' } })) > 0;
       const owned = {
+        // A migration moves a running journey to another version of its definition (engine/migrate.ts).
+        version: j.version,
         status: j.status,
         exitReason: j.endReason ?? null,
         endedAt: j.endedAt ? new Date(j.endedAt) : null,
@@ -84,7 +86,6 @@ export function createActivities(deps: ActivityDeps) {
             workflowId: j.workflowId,
             customerId: j.customerId,
             journeyKey: j.journeyKey,
-            version: j.version,
             businessKey: j.businessKey ?? null,
             params: j.params,
             tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
@@ -242,7 +243,7 @@ export function createActivities(deps: ActivityDeps) {
 
 /** Each activity, timed per attempt (`journeys_activity_duration_seconds`): wrapping the factory's output times every
  * activity a worker runs, in production and in tests, without a second list of names. */
-function timed<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
+export function timed<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
   return Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [
       name,

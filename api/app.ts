@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
+import { MigrationBody, type MigrationService } from '../service/migrations.js';
 import {
   CompleteTaskBody,
   CustomerBody,
@@ -45,6 +46,8 @@ import * as R from './responses.js';
 
 export interface AppDeps {
   service: JourneyService;
+  /** Migrations of running journeys to a new definition version. */
+  migrations: MigrationService;
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   logger: Logger;
@@ -90,6 +93,8 @@ const P = {
   message: z.object({ messageId: z.uuid() }),
   apiKey: z.object({ keyId: z.uuid() }),
   analytics: z.object({ key: DefinitionKey }),
+  migrations: z.object({ key: DefinitionKey }),
+  migration: z.object({ key: DefinitionKey, migrationId: z.uuid() }),
 };
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(WorkflowId, req.params.workflowId, 'params');
@@ -100,6 +105,7 @@ const actorOf = (res: express.Response) => ({ principalId: principalOf(res).id, 
 
 export function createApp({
   service,
+  migrations,
   definitions,
   templates,
   twilioStatus,
@@ -449,6 +455,43 @@ export function createApp({
     allow('ops'),
     async (req, res) => {
       res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
+    },
+  );
+
+  // Moving running journeys to a new version: a privileged change, for those who publish (ops, admin). A dry run says
+  // where each journey lands or refuses the map (422); applying it answers 202 with the migration's id.
+  app.post(
+    '/v1/journey-definitions/:key/migrations',
+    doc({
+      summary: 'Migrate running journeys to another version (dry run, or apply)',
+      params: P.migrations,
+      body: MigrationBody,
+      responses: { 200: R.MigrationPlan, 202: R.MigrationStarted },
+      errors: [409, 422],
+    }),
+    allow('ops'),
+    async (req, res) => {
+      const key = definitionKey(req);
+      const b = parse(MigrationBody, body(req), 'body');
+      auditNote(res, { detail: { fromVersion: b.fromVersion, toVersion: b.toVersion, dryRun: b.dryRun } });
+      if (b.dryRun) {
+        const plan = await migrations.plan(key, b);
+        auditNote(res, { detail: { total: plan.total } });
+        res.json({ dryRun: true, ...plan });
+        return;
+      }
+      const started = await migrations.apply(key, b, principalOf(res).id);
+      auditNote(res, { detail: { migrationId: started.migrationId, total: started.total } });
+      res.status(202).json({ migrationId: started.migrationId, total: started.total, status: 'running' });
+    },
+  );
+  app.get(
+    '/v1/journey-definitions/:key/migrations/:migrationId',
+    doc({ summary: "A migration's progress: total, migrated, skipped (with reasons), failed", params: P.migration, responses: { 200: R.MigrationProgress } }),
+    allow('ops'),
+    async (req, res) => {
+      const { key, migrationId } = parse(P.migration, req.params, 'params');
+      res.json(await migrations.progress(key, migrationId));
     },
   );
 

@@ -10,6 +10,7 @@ import { AuditLog } from '../service/audit.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { classifyFault } from '../service/faults.js';
 import { JourneyService } from '../service/journeys.js';
+import { MigrationService } from '../service/migrations.js';
 import { Simulator } from '../service/simulation.js';
 import { startEventSweeper } from '../service/sweeper.js';
 import { createTemporalClient } from '../service/temporal-client.js';
@@ -63,6 +64,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
   const twilioStatus = twilioStatusRouter({ db, authToken: config.twilio.authToken, publicBaseUrl: () => config.publicBaseUrl ?? listeningUrl, logger });
   const app = createApp({
     service,
+    migrations: new MigrationService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions }),
     definitions,
     templates,
     twilioStatus,

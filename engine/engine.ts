@@ -143,8 +143,9 @@ export type Command =
 /** What the journey log records. `holdout`: the cohort the journey started in; `held_out`: a send or a task a control
  * journey did not issue. `branch`: which case a branch took and why (the conditions it checked, the values
  * they read). `send_skipped`: the sends and tasks a flow still had ahead of it when it was cancelled, its stage was
- * left or the journey ended — so "why didn't this customer get that message" has an answer outside Temporal. */
-export type RecordKind = 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out' | 'branch' | 'send_skipped';
+ * left or the journey ended — so "why didn't this customer get that message" has an answer outside Temporal.
+ * `migration` / `migration_refused`: the journey moved to another version of its definition, or stayed (engine/migrate.ts). */
+export type RecordKind = 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out' | 'branch' | 'send_skipped' | 'migration' | 'migration_refused';
 
 export interface Result {
   state: JourneyState;

@@ -2,6 +2,8 @@
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel, MetricsBuffer } from '@temporalio/worker';
 import { bridgeTemporalMetrics } from './temporal-metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { createMigrationActivities, type MigrationPort } from '../activities/migration.js';
+import { MigrationService } from '../service/migrations.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { createWebhookChannel } from '../channels/webhook.js';
@@ -42,7 +44,7 @@ export function installRuntimeLogger(logger: Logger): void {
   if (buffer) bridgeTemporalMetrics(buffer);
 }
 
-export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
+export async function createProductionDeps(config: Config): Promise<ActivityDeps & { migrations: MigrationPort; close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
   const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
   // Delivery callbacks go to the API: at PUBLIC_BASE_URL, or on this host at PORT (npm start runs both here).
@@ -53,11 +55,12 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
   // The chorus activities start and signal journeys through the same service the API uses, with the same deadlines
   // on every Temporal call (a call past its deadline fails the activity, which is retried).
   const { connection, client: temporal } = createTemporalClient({ ...config.temporal, payloadKeys: config.payloadKeys, callTimeoutMs: config.temporalCallTimeoutMs });
+  const definitions = new DefinitionStore(db, templates, undefined, config.durationLimits);
   const chorus = new JourneyService({
     db,
     temporal,
     taskQueue: config.temporal.taskQueue,
-    definitions: new DefinitionStore(db, templates, undefined, config.durationLimits),
+    definitions,
     // A journey starting another (the chorus) decides the cohort the same way the API does.
     controlGroup: config.controlGroup,
   });
@@ -67,6 +70,8 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
     templates,
     policy: loadPolicy(config.contactPolicy),
     chorus,
+    // The migration workflow's activities move running journeys to a new definition version through the same client.
+    migrations: new MigrationService({ db, temporal, taskQueue: config.temporal.taskQueue, definitions }),
     // Marketing emails link the customer's preferences at the API's public address (the same as Twilio's callbacks).
     links: new PreferenceLinks({ ...config.preferences, ...(apiBase ? { baseUrl: apiBase } : {}) }),
     async close() {
@@ -90,7 +95,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<{ shutd
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...code,
-    activities: createActivities(deps),
+    activities: { ...createActivities(deps), ...createMigrationActivities(deps) },
   });
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');

@@ -7,6 +7,8 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
+import { createMigrationActivities } from '../../activities/migration.js';
+import { MigrationService } from '../../service/migrations.js';
 import { createEmailChannel } from '../../channels/email.js';
 import { createSmsChannel } from '../../channels/sms.js';
 import { TemplateCatalog } from '../../channels/templates.js';
@@ -68,6 +70,8 @@ export interface Stack {
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   service: JourneyService;
+  /** Migrations of running journeys to a new definition version. */
+  migrations: MigrationService;
   /** The simulation thread pool the stack's apps share. */
   simulator: Simulator;
   /** The audit log the stack's apps write. */
@@ -131,15 +135,19 @@ export async function startStack(
   const definitions = new DefinitionStore(testDb.db, templates);
   await definitions.seedBuiltIns();
   const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
+  const migrations = new MigrationService({ db: testDb.db, temporal: client, taskQueue, definitions });
   const links = new PreferenceLinks({ ...config.preferences, baseUrl: PREFERENCES_BASE_URL });
-  const activities = createActivities({
-    links,
-    db: testDb.db,
-    channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
-    templates,
-    policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
-    chorus: service,
-  });
+  const activities = {
+    ...createMigrationActivities({ migrations }),
+    ...createActivities({
+      links,
+      db: testDb.db,
+      channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
+      templates,
+      policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
+      chorus: service,
+    }),
+  };
   const simulator = new Simulator(config.simulation);
   const keyStore = new ApiKeyStore(testDb.db);
   const keyFor = async (role: Role, rmId?: string) => (await keyStore.create({ role, ...(role === 'rm' ? { rmId: rmId ?? RM_ID } : {}), name: `test ${role}` }, 'test')).key;
@@ -177,6 +185,7 @@ export async function startStack(
     definitions,
     templates,
     service,
+    migrations,
     simulator,
     keyStore,
     keys,
@@ -230,6 +239,7 @@ export function createStackApp(
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
     service: stack.service,
+    migrations: stack.migrations,
     definitions: stack.definitions,
     templates: stack.templates,
     logger,

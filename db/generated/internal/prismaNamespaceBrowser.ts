@@ -63,7 +63,9 @@ export const ModelName = {
   JourneyLogEntry: 'JourneyLogEntry',
   ApiKey: 'ApiKey',
   AuditLog: 'AuditLog',
-  ConsentChange: 'ConsentChange'
+  ConsentChange: 'ConsentChange',
+  JourneyMigration: 'JourneyMigration',
+  JourneyMigrationItem: 'JourneyMigrationItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -315,6 +317,33 @@ export const ConsentChangeScalarFieldEnum = {
 } as const
 
 export type ConsentChangeScalarFieldEnum = (typeof ConsentChangeScalarFieldEnum)[keyof typeof ConsentChangeScalarFieldEnum]
+
+
+export const JourneyMigrationScalarFieldEnum = {
+  id: 'id',
+  journeyKey: 'journeyKey',
+  fromVersion: 'fromVersion',
+  toVersion: 'toVersion',
+  map: 'map',
+  filter: 'filter',
+  status: 'status',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type JourneyMigrationScalarFieldEnum = (typeof JourneyMigrationScalarFieldEnum)[keyof typeof JourneyMigrationScalarFieldEnum]
+
+
+export const JourneyMigrationItemScalarFieldEnum = {
+  migrationId: 'migrationId',
+  workflowId: 'workflowId',
+  status: 'status',
+  reason: 'reason',
+  updatedAt: 'updatedAt'
+} as const
+
+export type JourneyMigrationItemScalarFieldEnum = (typeof JourneyMigrationItemScalarFieldEnum)[keyof typeof JourneyMigrationItemScalarFieldEnum]
 
 
 export const SortOrder = {

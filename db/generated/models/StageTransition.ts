@@ -783,7 +783,7 @@ export type $StageTransitionPayload<ExtArgs extends runtime.Types.Extensions.Int
     cause: string | null
     enteredAt: Date
     /**
-     * Kept by triggers (migration 20261206000000_analytics_summaries), for the funnel and time in stage: the stage's
+     * Kept by triggers (migration 20261206010000_analytics_summaries), for the funnel and time in stage: the stage's
      * position in the journey's own definition version (1-based; null when that version is not stored), whether this is
      * the journey's first visit to the stage, when the visit ended (the next visit's start or the journey's end) and
      * whether a later stage of the definition was reached after it.
