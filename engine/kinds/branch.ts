@@ -22,7 +22,7 @@ export const branch: KindEntry<BranchStep> = {
   durations: none,
   uses: noUses,
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: (s) => s.cases.map((c) => parseExpr(c.when)),
   map: { drawn: true },

@@ -24,7 +24,7 @@ export const cancel: KindEntry<CancelStep> = {
   durations: none,
   uses: noUses,
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: false },

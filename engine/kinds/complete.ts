@@ -14,7 +14,7 @@ export const complete: KindEntry<CompleteStep> = {
   durations: none,
   uses: noUses,
   ends: true,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

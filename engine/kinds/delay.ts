@@ -1,7 +1,7 @@
 // `delay`: waits a fixed time.
 import { addDuration } from '../duration.js';
 import { durationOf } from '../runtime.js';
-import { type Base, type DurationRef, type KindEntry, none, noUses } from './kind.js';
+import { type Base, type DurationRef, type KindEntry, none, noUses, timerMoves } from './kind.js';
 
 export type DelayStep = Base & { type: 'delay'; duration: DurationRef };
 
@@ -13,7 +13,7 @@ export const delay: KindEntry<DelayStep> = {
   durations: (s) => [{ ref: s.duration, kind: 'wait', at: 'duration' }],
   uses: noUses,
   ends: false,
-  canWait: true,
+  wait: timerMoves,
   alwaysWaits: (s, positive) => positive(s.duration),
   conditions: null,
   map: { drawn: true },

@@ -1,7 +1,7 @@
 // `delayUntil`: waits until a timestamp of the event or of the profile, shifted by an offset.
 import { addDuration } from '../duration.js';
 import { durationOf, parseTime, readField } from '../runtime.js';
-import { type Base, type DurationRef, type KindEntry, none, noUses } from './kind.js';
+import { type Base, type DurationRef, type KindEntry, none, noUses, timerMoves } from './kind.js';
 
 export type DelayUntilStep = Base & {
   type: 'delayUntil';
@@ -32,7 +32,7 @@ export const delayUntil: KindEntry<DelayUntilStep> = {
   durations: (s) => (s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : []),
   uses: noUses,
   ends: false,
-  canWait: true,
+  wait: timerMoves,
   // It runs at once when its instant has passed (in a loop the instant stays in the past), unless it skips.
   alwaysWaits: (s) => s.ifPast === 'skip',
   conditions: null,

@@ -1,7 +1,7 @@
 // `delayUntilLocalTime`: waits until the next time of day in the step's or the customer's time zone.
 import { nextLocalTime } from '../tz.js';
 import { validZone } from '../runtime.js';
-import { type Base, type KindEntry, none, noUses } from './kind.js';
+import { type Base, type KindEntry, none, noUses, timerMoves } from './kind.js';
 
 export type DelayUntilLocalTimeStep = Base & { type: 'delayUntilLocalTime'; time: string; timeZone?: string };
 
@@ -16,7 +16,7 @@ export const delayUntilLocalTime: KindEntry<DelayUntilLocalTimeStep> = {
   durations: none,
   uses: noUses,
   ends: false,
-  canWait: true,
+  wait: timerMoves,
   alwaysWaits: () => true,
   conditions: null,
   map: { drawn: false },

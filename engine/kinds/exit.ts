@@ -14,7 +14,7 @@ export const exit: KindEntry<ExitStep> = {
   durations: none,
   uses: noUses,
   ends: true,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

@@ -2,7 +2,7 @@
 import { addDuration } from '../duration.js';
 import { durationOf, FEEDBACK_EVENT } from '../runtime.js';
 import type { Step } from './index.js';
-import type { Base, Channel, DurationRef, KindEntry } from './kind.js';
+import { type Base, type Channel, type DurationRef, type KindEntry } from './kind.js';
 import { type Delivery, expiry, sendMessage } from './send.js';
 
 export type FeedbackStep = Base & {
@@ -39,7 +39,7 @@ export const feedback: KindEntry<FeedbackStep> = {
   durations: (s) => [{ ref: s.timeout, kind: 'wait', at: 'timeout' }, ...expiry(s)],
   uses: (s) => ({ touch: { action: 'send', channel: s.channel, template: s.template } }),
   ends: false,
-  canWait: true,
+  wait: { movesTo: (from, to) => (from.survey === to.survey ? undefined : `a ${from.survey} survey cannot become a ${to.survey} survey`) },
   alwaysWaits: (s, positive) => positive(s.timeout),
   conditions: null,
   map: { drawn: true },

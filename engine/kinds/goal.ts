@@ -11,7 +11,7 @@ export const goal: KindEntry<GoalStep> = {
   durations: none,
   uses: () => ({ goal: true }),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

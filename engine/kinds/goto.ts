@@ -16,7 +16,7 @@ export const goto: KindEntry<GotoStep> = {
   durations: none,
   uses: (s) => ({ target: s.target }),
   ends: true,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: false },

@@ -75,7 +75,7 @@ export const kindOf = <S extends Step>(s: S): KindEntry<S> => KINDS[s.type] as u
 
 export const KIND_NAMES = Object.keys(KINDS) as Kind[];
 /** Kinds a flow can wait at (analytics' waiting counts, the read model's `waiting`). */
-export const WAITING_KINDS: ReadonlySet<Kind> = new Set(KIND_NAMES.filter((k) => KINDS[k].canWait));
+export const WAITING_KINDS: ReadonlySet<Kind> = new Set(KIND_NAMES.filter((k) => KINDS[k].wait !== null));
 /** Kinds after which nothing in the same list runs. */
 export const ENDING_KINDS: ReadonlySet<Kind> = new Set(KIND_NAMES.filter((k) => KINDS[k].ends));
 

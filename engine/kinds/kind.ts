@@ -114,8 +114,10 @@ export interface KindEntry<S extends Step> {
   uses(s: S): StepUses;
   /** Nothing after it in the same list runs (exit, complete, goto). */
   ends: boolean;
-  /** A flow can wait at it (analytics' waiting counts, the journey map). */
-  canWait: boolean;
+  /** Null for a kind no flow waits at. For one a flow can wait at (analytics' waiting counts, the journey map): when a
+   * running journey moves to a new version of its definition (engine/migrate.ts), why a flow waiting at `from` could
+   * not wait at `to`, a step of the same kind in the new version, instead — undefined when it can. */
+  wait: { movesTo(from: S, to: S): string | undefined } | null;
   /** It always lets time pass before the flow goes on, so a loop through it cannot spin; `positive` says whether a
    * duration (after its parameter's default) is longer than zero. */
   alwaysWaits(s: S, positive: (ref: DurationRef) => boolean): boolean;
@@ -127,5 +129,11 @@ export interface KindEntry<S extends Step> {
 }
 
 export const none = (): [] => [];
+/** Whether two lists hold the same names (each once). */
+export const sameSet = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((x) => b.includes(x));
+/** Names as a reader sees them in a refusal: sorted, each once. */
+export const nameList = (xs: readonly string[]) => `[${[...new Set(xs)].sort().join(', ')}]`;
+/** A timer moves to any timer of the same kind: it keeps its due time. */
+export const timerMoves = { movesTo: (): undefined => undefined };
 export const noUses = (): StepUses => ({});
 export const never = (): boolean => false;

@@ -40,7 +40,7 @@ export const send: KindEntry<SendStep> = {
   durations: expiry,
   uses: (s) => ({ touch: { action: 'send', channel: s.channel, template: s.template } }),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

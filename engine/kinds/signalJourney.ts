@@ -11,7 +11,7 @@ export const signalJourney: KindEntry<SignalJourneyStep> = {
   durations: none,
   uses: (s) => ({ journey: s.journeyKey, sends: s.event }),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: false },

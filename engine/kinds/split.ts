@@ -25,7 +25,7 @@ export const split: KindEntry<SplitStep> = {
   durations: none,
   uses: noUses,
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

@@ -17,7 +17,7 @@ export const stage: KindEntry<StageStep> = {
   durations: none,
   uses: (s) => ({ enters: s.stage ?? { fromEvent: true } }),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: false },

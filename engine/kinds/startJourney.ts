@@ -11,7 +11,7 @@ export const startJourney: KindEntry<StartJourneyStep> = {
   durations: none,
   uses: (s) => ({ journey: s.journeyKey }),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: true },

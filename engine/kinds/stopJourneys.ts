@@ -18,7 +18,7 @@ export const stopJourneys: KindEntry<StopJourneysStep> = {
   durations: none,
   uses: (s) => (s.journeyKey ? { journey: s.journeyKey } : {}),
   ends: false,
-  canWait: false,
+  wait: null,
   alwaysWaits: never,
   conditions: null,
   map: { drawn: false },

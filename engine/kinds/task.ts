@@ -3,7 +3,7 @@
 import { addDuration } from '../duration.js';
 import { durationOf, TASK_COMPLETED_EVENT } from '../runtime.js';
 import type { Step } from './index.js';
-import type { Base, DurationRef, KindEntry } from './kind.js';
+import { type Base, type DurationRef, type KindEntry, nameList, sameSet } from './kind.js';
 
 export type TaskStep = Base & {
   type: 'task';
@@ -55,7 +55,14 @@ export const task: KindEntry<TaskStep> = {
   durations: (s) => [{ ref: s.due, kind: 'due', at: 'due' }],
   uses: (s) => ({ touch: { action: 'task', taskKey: s.key } }),
   ends: false,
-  canWait: true,
+  wait: {
+    movesTo(from, to) {
+      const a = Object.keys(from.outcomes ?? {});
+      const b = Object.keys(to.outcomes ?? {});
+      if ((from.outcomes === undefined) !== (to.outcomes === undefined) || !sameSet(a, b)) return `the task's outcomes ${nameList(a)} differ from the new task's ${nameList(b)}`;
+      return undefined;
+    },
+  },
   alwaysWaits: (s) => s.outcomes !== undefined,
   conditions: null,
   map: { drawn: true },

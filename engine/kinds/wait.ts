@@ -2,7 +2,7 @@
 import { addDuration } from '../duration.js';
 import { durationOf, matches } from '../runtime.js';
 import type { Step } from './index.js';
-import { type Arm, type Base, type DurationRef, type KindEntry, none, type Where } from './kind.js';
+import { type Arm, type Base, type DurationRef, type KindEntry, none, type Where, nameList, sameSet } from './kind.js';
 
 export type WaitStep = Base & {
   type: 'wait';
@@ -24,7 +24,13 @@ export const wait: KindEntry<WaitStep> = {
   durations: (s) => [{ ref: s.timeout, kind: 'wait', at: 'timeout' }],
   uses: (s) => ({ listens: s.for.map((o, j) => ({ event: o.event, at: ['for', j, 'event'] })) }),
   ends: false,
-  canWait: true,
+  wait: {
+    movesTo(from, to) {
+      const a = from.for.map((o) => o.event);
+      const b = to.for.map((o) => o.event);
+      return sameSet(a, b) ? undefined : `it waits for ${nameList(a)}, the new step for ${nameList(b)}`;
+    },
+  },
   alwaysWaits: (s, positive) => positive(s.timeout),
   conditions: null,
   map: { drawn: true },
