@@ -1,4 +1,7 @@
-// The Temporal dev server of `npm start`, supervised so that it never outlives the process that started it.
+// The Temporal dev server, started one way everywhere: by `npm start` (on a SQLite file in its data folder, with the
+// UI), by the tests (test/support/temporal.ts) and by the bench (bench/run.ts) (both in memory, headless). The command
+// line is built here once (the service's search attributes, the namespace, the dynamic config), and the server is
+// supervised so that it never outlives the process that started it.
 //
 // Node cannot ask the kernel to signal a child when its parent dies (Linux's PR_SET_PDEATHSIG is not exposed, and
 // macOS has nothing like it), and a SIGKILLed parent runs no exit handler. So the server is started through a small
@@ -10,13 +13,17 @@
 // Should the supervisor itself be killed with the parent (e.g. `kill -9` of a whole session), the server survives
 // it; for that case the supervisor records the server's pid and command line in `<dataDir>/temporal-dev-server.pid`,
 // and the next start stops a server that file names, if that process is still alive and its command line is our
-// `temporal server start-dev` on the same database file.
+// `temporal server start-dev` on the same database file. (A server in memory keeps its pid file in a folder of its own
+// that goes with it; nothing of it outlives a stop.)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
 export const PID_FILE = 'temporal-dev-server.pid';
@@ -54,22 +61,34 @@ for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(s, stop);
 
 export interface DevServerOptions {
   projectRoot: string;
-  dataDir: string;
+  /** Where its database file (`temporal.db`) and pid file live; unset: the server keeps its state in memory. */
+  dataDir?: string;
   host: string;
   port: number;
-  uiPort: number;
+  /** The UI's port; unset: no UI (headless). */
+  uiPort?: number;
   /** Where the UI sends payloads to be decoded (the API's codec server), if anywhere. */
   uiCodecEndpoint?: string;
-  /** `Name=Type` as the CLI takes them. */
-  searchAttributes: string[];
-  env: NodeJS.ProcessEnv;
+  /** The server's own log level (its warnings go to the logger as warnings). Default warn. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** More CLI arguments (a test's dynamic config values). */
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
   logger: Logger;
   abort?: AbortSignal;
 }
 
+/** The service's search attributes as the CLI takes them: `Name=Type`. */
+export const searchAttributeArgs = (): string[] => SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${TypedSearchAttributes.toMetadataType(a.type)}`]);
+
+/** The dynamic config of every dev server (the SDK's test servers set the same): no call home for a version check, and
+ * workflow updates on. */
+const DYNAMIC_CONFIG = ['frontend.enableServerVersionCheck=false', 'frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'];
+
 export interface DevServer {
   address: string;
-  uiUrl: string;
+  /** The UI's address; undefined when headless. */
+  uiUrl: string | undefined;
   /** The server's own pid (not the supervisor's). */
   pid: number;
   stop(): Promise<void>;
@@ -151,38 +170,41 @@ async function exitedWithin(pid: number, ms: number): Promise<boolean> {
 export async function startTemporalDevServer(o: DevServerOptions): Promise<DevServer> {
   const { host, port, uiPort, logger } = o;
   const address = `${host}:${port}`;
-  await stopStaleDevServer(o.dataDir, logger);
-  for (const p of [port, uiPort]) {
+  if (o.dataDir) await stopStaleDevServer(o.dataDir, logger);
+  for (const p of uiPort !== undefined ? [port, uiPort] : [port]) {
     if (await isListening(host, p)) {
       throw new Error(
         `port ${p} on ${host} is already in use. Is a Temporal server already running? ` + `Stop it, or set TEMPORAL_ADDRESS=${address} to use it instead of starting one.`,
       );
     }
   }
-  const cli = await resolveTemporalCli({ projectRoot: o.projectRoot, env: o.env, install: true, log: (msg) => logger.info(msg) });
+  const env = o.env ?? process.env;
+  const cli = await resolveTemporalCli({ projectRoot: o.projectRoot, env, install: true, log: (msg) => logger.info(msg) });
   const args = [
     'server',
     'start-dev',
-    '--db-filename',
-    path.join(o.dataDir, 'temporal.db'),
+    ...(o.dataDir ? ['--db-filename', path.join(o.dataDir, 'temporal.db')] : []),
     '--ip',
     host,
     '--port',
     String(port),
-    '--ui-port',
-    String(uiPort),
+    ...(uiPort !== undefined ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     '--namespace',
     'default',
-    ...o.searchAttributes.flatMap((sa) => ['--search-attribute', sa]),
+    ...searchAttributeArgs(),
+    ...DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     '--log-level',
-    'warn',
+    o.logLevel ?? 'warn',
+    ...(o.extraArgs ?? []),
   ];
   logger.info({ cli }, 'starting the Temporal dev server');
-  const pidFile = path.join(o.dataDir, PID_FILE);
+  // In memory: the pid file goes in a folder of its own, removed with the server.
+  const pidDir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), 'temporal-dev-'));
+  const pidFile = path.join(pidDir, PID_FILE);
   // Own process group: a terminal Ctrl-C reaches only the parent, which stops Temporal last, after the worker. The
   // supervisor's stdin is the pipe whose end-of-file means "the parent is gone".
-  const child = spawn(process.execPath, ['-e', SUPERVISOR, pidFile, cli, ...args], { env: o.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['-e', SUPERVISOR, pidFile, cli, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
   spawnFailed.catch(() => undefined);
@@ -196,12 +218,17 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   const stopOnExit = () => child.kill('SIGTERM');
   process.once('exit', stopOnExit);
 
+  const removePidDir = () => {
+    if (!o.dataDir) rmSync(pidDir, { recursive: true, force: true });
+  };
   const stop = async () => {
     process.off('exit', stopOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    stopRequested = true;
-    child.kill('SIGTERM'); // the supervisor stops the server (SIGKILL after its grace period) and then exits
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      stopRequested = true;
+      child.kill('SIGTERM'); // the supervisor stops the server (SIGKILL after its grace period) and then exits
+      await exited;
+    }
+    removePidDir();
   };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -232,7 +259,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     throw err;
   }
   const record = JSON.parse(readFileSync(pidFile, 'utf8')) as PidRecord; // written by the supervisor once it spawned
-  return { address, uiUrl: `http://${host}:${uiPort}`, pid: record.pid, stop };
+  return { address, uiUrl: uiPort !== undefined ? `http://${host}:${uiPort}` : undefined, pid: record.pid, stop };
 }
 
 /** Forwards a child's output line by line; returns a function giving the last lines (for error messages). */
