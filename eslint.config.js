@@ -50,6 +50,18 @@ export const workflowFence = {
   ],
 };
 
+/** What the service layer may not import: the HTTP edge. A service that needs a word of the API's (a role, a shape)
+ * takes it from the service side, where the API imports it too. */
+export const serviceFence = {
+  paths: [{ name: 'express', message: 'the service layer knows nothing of HTTP: throw a domain error (service/errors.ts); api/ maps it to a status.' }],
+  patterns: [
+    {
+      group: ['**/api/*', '**/api'],
+      message: 'the service layer must not import the API: errors are domain words (service/errors.ts), mapped to HTTP once in api/http.ts.',
+    },
+  ],
+};
+
 export default defineConfig(
   globalIgnores(['node_modules/', 'db/generated/', 'bench/results/', '.data/', '.tools/', 'dist/', 'test/histories/']),
   {
@@ -88,6 +100,16 @@ export default defineConfig(
     rules: {
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': ['error', workflowFence],
+    },
+  },
+  {
+    // Errors are domain words inside, HTTP at the edge: the service layer and what it drives (activities, channels,
+    // policy, the database) throw the domain errors of service/errors.ts and know nothing of the API, its statuses or
+    // Express; api/http.ts alone turns them into statuses.
+    files: ['service/**/*.ts', 'activities/**/*.ts', 'channels/**/*.ts', 'policy/**/*.ts', 'db/**/*.ts'],
+    ignores: ['db/generated/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', serviceFence],
     },
   },
   {

@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique.js';
 import { DomainError } from '../service/errors.js';
 import { activityDuration, journeysEnded } from '../service/metrics.js';
 
@@ -146,7 +147,7 @@ export function createActivities(deps: ActivityDeps) {
         });
         return { taskId: task.id };
       } catch (err) {
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        if (isUniqueViolation(err)) {
           const existing = await db.task.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
           return { taskId: existing.id };
         }

@@ -11,6 +11,7 @@ import { type Channel, type ChannelName, PermanentChannelError } from '../channe
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique.js';
 import { marketingConsentKey } from '../service/schemas.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
 import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
@@ -109,7 +110,7 @@ export function createSendActivity(deps: SendDeps) {
           },
         });
       } catch (err) {
-        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) throw err;
+        if (!isUniqueViolation(err)) throw err;
         message = await db.message.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
       }
     }

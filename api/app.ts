@@ -3,37 +3,26 @@ import express, { type Request, type RequestHandler } from 'express';
 import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
-import { Content, type TemplateCatalog } from '../channels/templates.js';
+import { Content } from '../channels/templates.js';
 import { NotFound } from '../service/errors.js';
 import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { MigrationBody, type MigrationService } from '../service/migrations.js';
-import {
-  CompleteTaskBody,
-  CustomerBody,
-  MessageQuery,
-  EventBody,
-  ExitBody,
-  id,
-  ListQuery,
-  SimulateBody,
-  StartJourneyBody,
-  TaskQuery,
-  TemplateParams,
-  WorkflowId,
-} from '../service/schemas.js';
+import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, id, SimulateBody, TaskQuery, WorkflowId } from '../service/schemas.js';
+import { ExitBody, ListQuery, StartJourneyBody, TemplateParams } from './schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { TimelineQuery } from '../service/timeline.js';
-import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
+import { checkUpload, PreviewBody, previewTemplate, publishTemplate, type TemplateCatalog } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
 import { type Analytics, type AnalyticsFilters, AnalyticsQuery, JourneyListQuery } from '../service/analytics.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
-import { allow, principalOf, ROLES } from './principal.js';
+import { allow, principalOf } from './principal.js';
+import { ROLES } from '../service/principal.js';
 import { consoleRouter } from './console.js';
 import type { OidcConfig } from './oidc.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger.js';
 import { type AuditEntry, type AuditLog, outcomeOf } from '../service/audit.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../service/principal.js';
 
 /** What a route's requests are recorded as. `target` names the target's type and how to read its id from the
  * route's params; a handler may name the target better (`auditNote`). `false`: the route changes nothing and reads

@@ -3,7 +3,7 @@
 // test/openapi.test.ts. Objects are open (`looseObject`): they name the fields a client may rely on, and a field added
 // later does not make the document wrong.
 import { z } from 'zod';
-import { ROLES } from './principal.js';
+import { ROLES } from '../service/principal.js';
 
 const time = z.iso.datetime({ offset: true });
 const nullableTime = time.nullable();

@@ -22,9 +22,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../config/logger.js';
-import { ROLES, type Role } from '../api/principal.js';
+import { ROLES, type Role } from '../service/principal.js';
 import { newKey } from '../service/api-keys.js';
-import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startSmtpCatcher } from './smtp-catcher.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -43,8 +42,6 @@ const PORTS = {
   DEV_TWILIO_SINK_PORT: 3099,
   DEV_WEBHOOK_SINK_PORT: 3098,
 };
-/** The CLI's names of the SDK's search attribute types. */
-const CLI_TYPES: Record<string, string> = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
 const STOP_STEP_TIMEOUT_MS = 15_000;
 /** How often this process checks that whoever launched it is still there. */
 const LAUNCHER_CHECK_MS = 1_000;
@@ -138,7 +135,6 @@ async function main(): Promise<void> {
         port: ports.DEV_TEMPORAL_PORT,
         uiPort: ports.DEV_TEMPORAL_UI_PORT,
         ...(codecEndpoint ? { uiCodecEndpoint: codecEndpoint } : {}),
-        searchAttributes: SEARCH_ATTRIBUTES.map((a) => `${a.name}=${CLI_TYPES[a.type] ?? 'Keyword'}`),
         env,
         logger,
         abort: abort.signal,
@@ -149,7 +145,7 @@ async function main(): Promise<void> {
       urls.push(['Temporal UI', `${temporal.uiUrl}${codecEndpoint ? ' (decodes payloads through the API)' : ''}`]);
       if (codecEndpoint) {
         env.TEMPORAL_UI_CODEC_TOKEN = codecToken;
-        const uiHosts = [HOST, 'localhost'].map((h) => `http://${h}:${new URL(temporal.uiUrl).port}`);
+        const uiHosts = [HOST, 'localhost'].map((h) => `http://${h}:${ports.DEV_TEMPORAL_UI_PORT}`);
         env.TEMPORAL_UI_ORIGIN = [...new Set([...(env.TEMPORAL_UI_ORIGIN?.split(',').filter((o) => o.trim()) ?? []), ...uiHosts])].join(',');
       } else logger.warn('PORT=0: the Temporal UI cannot be pointed at the codec server (its port is not known yet); payloads show encrypted');
       checkpoint();

@@ -1,12 +1,18 @@
-// The Temporal dev server of `npm start`, started under the supervisor of dev/supervisor.ts so that it never outlives
-// the process that started it. Its pid file is `<dataDir>/temporal-dev-server.pid`; the next start stops a server
-// that file names, if that process is still alive and its command line is our `temporal server start-dev` on the same
-// database file.
-import { rmSync } from 'node:fs';
+// The Temporal dev server, started one way everywhere: by `npm start` (on a SQLite file in its data folder, with the
+// UI), by the tests (test/support/temporal.ts) and by the bench (bench/run.ts) (both in memory, headless). The command
+// line is built here once (the service's search attributes, the namespace, the dynamic config), and the server runs
+// under the supervisor of dev/supervisor.ts so that it never outlives the process that started it. Its pid file is
+// `<dataDir>/temporal-dev-server.pid`; the next start stops a server that file names, if that process is still alive
+// and its command line is our `temporal server start-dev` on the same database file. (A server in memory keeps its pid
+// file in a folder of its own that goes with it; nothing of it outlives a stop.)
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { TypedSearchAttributes } from '@temporalio/common';
 import type { Logger } from '../config/logger.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { commandLine, readPidRecord, stillSupervised, stopLeftover, supervise } from './supervisor.js';
 import { resolveTemporalCli } from './temporal-cli.js';
 
@@ -16,22 +22,34 @@ const STOP_GRACE_MS = 10_000;
 
 export interface DevServerOptions {
   projectRoot: string;
-  dataDir: string;
+  /** Where its database file (`temporal.db`) and pid file live; unset: the server keeps its state in memory. */
+  dataDir?: string;
   host: string;
   port: number;
-  uiPort: number;
+  /** The UI's port; unset: no UI (headless). */
+  uiPort?: number;
   /** Where the UI sends payloads to be decoded (the API's codec server), if anywhere. */
   uiCodecEndpoint?: string;
-  /** `Name=Type` as the CLI takes them. */
-  searchAttributes: string[];
-  env: NodeJS.ProcessEnv;
+  /** The server's own log level (its warnings go to the logger as warnings). Default warn. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** More CLI arguments (a test's dynamic config values). */
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
   logger: Logger;
   abort?: AbortSignal;
 }
 
+/** The service's search attributes as the CLI takes them: `Name=Type`. */
+export const searchAttributeArgs = (): string[] => SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${TypedSearchAttributes.toMetadataType(a.type)}`]);
+
+/** The dynamic config of every dev server (the SDK's test servers set the same): no call home for a version check, and
+ * workflow updates on. */
+const DYNAMIC_CONFIG = ['frontend.enableServerVersionCheck=false', 'frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'];
+
 export interface DevServer {
   address: string;
-  uiUrl: string;
+  /** The UI's address; undefined when headless. */
+  uiUrl: string | undefined;
   /** The server's own pid (not the supervisor's). */
   pid: number;
   stop(): Promise<void>;
@@ -67,41 +85,44 @@ function isOurServer(pid: number, dbFile: string): boolean {
 export async function startTemporalDevServer(o: DevServerOptions): Promise<DevServer> {
   const { host, port, uiPort, logger } = o;
   const address = `${host}:${port}`;
-  await stopStaleDevServer(o.dataDir, logger);
-  for (const p of [port, uiPort]) {
+  if (o.dataDir) await stopStaleDevServer(o.dataDir, logger);
+  for (const p of uiPort !== undefined ? [port, uiPort] : [port]) {
     if (await isListening(host, p)) {
       throw new Error(
         `port ${p} on ${host} is already in use. Is a Temporal server already running? ` + `Stop it, or set TEMPORAL_ADDRESS=${address} to use it instead of starting one.`,
       );
     }
   }
-  const cli = await resolveTemporalCli({ projectRoot: o.projectRoot, env: o.env, install: true, log: (msg) => logger.info(msg) });
+  const env = o.env ?? process.env;
+  const cli = await resolveTemporalCli({ projectRoot: o.projectRoot, env, install: true, log: (msg) => logger.info(msg) });
   const args = [
     'server',
     'start-dev',
-    '--db-filename',
-    path.join(o.dataDir, 'temporal.db'),
+    ...(o.dataDir ? ['--db-filename', path.join(o.dataDir, 'temporal.db')] : []),
     '--ip',
     host,
     '--port',
     String(port),
-    '--ui-port',
-    String(uiPort),
+    ...(uiPort !== undefined ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(o.uiCodecEndpoint ? ['--ui-codec-endpoint', o.uiCodecEndpoint] : []),
     '--namespace',
     'default',
-    ...o.searchAttributes.flatMap((sa) => ['--search-attribute', sa]),
+    ...searchAttributeArgs(),
+    ...DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     '--log-level',
-    'warn',
+    o.logLevel ?? 'warn',
+    ...(o.extraArgs ?? []),
   ];
   logger.info({ cli }, 'starting the Temporal dev server');
-  const pidFile = path.join(o.dataDir, PID_FILE);
+  // In memory: the pid file goes in a folder of its own, removed with the server.
+  const pidDir = o.dataDir ?? mkdtempSync(path.join(tmpdir(), 'temporal-dev-'));
+  const pidFile = path.join(pidDir, PID_FILE);
   // Its stdout is the start-up summary (debug); stderr carries its warnings, which are noise once it is stopping.
   const server = supervise({
     command: cli,
     args,
     pidFile,
-    env: o.env,
+    env,
     stopSignal: 'SIGTERM',
     graceMs: STOP_GRACE_MS,
     onLine: (line, stream, stopping) => {
@@ -109,7 +130,11 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
       else logger.debug({ source: 'temporal' }, line);
     },
   });
-  const { exited, spawnFailed, tail, stop } = server;
+  const { exited, spawnFailed, tail } = server;
+  const stop = async () => {
+    await server.stop();
+    if (!o.dataDir) rmSync(pidDir, { recursive: true, force: true });
+  };
 
   const deadline = Date.now() + READY_TIMEOUT_MS;
   try {
@@ -138,7 +163,7 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
   }
   const record = readPidRecord(pidFile); // written by the supervisor once it spawned
   if (!record) throw new Error(`the Temporal dev server runs but its supervisor wrote no ${pidFile}`);
-  return { address, uiUrl: `http://${host}:${uiPort}`, pid: record.pid, stop };
+  return { address, uiUrl: uiPort !== undefined ? `http://${host}:${uiPort}` : undefined, pid: record.pid, stop };
 }
 
 function isListening(host: string, port: number): Promise<boolean> {

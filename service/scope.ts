@@ -3,7 +3,7 @@
 // page links to: the escalation hands the follow-up over, and the RM cannot follow up blind). Anything else reads exactly as missing (the same 404 and message as an id that does
 // not exist), so an RM cannot learn that another RM's customer exists. Every other role passes unscoped.
 import type { Db } from '../db/client.js';
-import type { Principal } from '../api/principal.js';
+import type { Principal } from './principal.js';
 import { notFound } from './errors.js';
 
 /** The RM a principal is scoped to, or undefined when it sees every customer. An `rm` principal without an rmId sees

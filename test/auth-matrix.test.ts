@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, type Role } from '../api/principal.js';
+import { ROLES, type Role } from '../service/principal.js';
 import { TWILIO_STATUS_PATH } from '../channels/sms.js';
 import { api, createStackApp, RM_ID, startStack, type Stack } from './support/stack.js';
 

@@ -55,6 +55,24 @@ describe('the workflow bundle fence', () => {
   });
 });
 
+describe('the service layer fence', () => {
+  it.each([
+    ['an HTTP error of the API', 'service/journeys.ts', "import { errorHandler } from '../api/http.js';\nexport const h = errorHandler;\n"],
+    ['the API as a type', 'service/definitions.ts', "import type { AppDeps } from '../api/app.js';\nexport type D = AppDeps;\n"],
+    ['Express', 'activities/send.ts', "import express from 'express';\nexport const r = express.Router;\n"],
+    ['the API from a channel', 'channels/sms.ts', "import { twilioStatusRouter } from '../api/twilio-status.js';\nexport const r = twilioStatusRouter;\n"],
+  ])('refuses %s in the service layer', async (_what, filePath, code) => {
+    expect(await rulesFired(code, filePath)).toEqual(['@typescript-eslint/no-restricted-imports']);
+  });
+
+  it('lets the service layer throw its domain errors and the API import the service', async () => {
+    const service = "import { Conflict } from './errors.js';\nexport const refuse = () => new Conflict('taken', 'already there');\n";
+    expect(await rulesFired(service, 'service/journeys.ts')).toEqual([]);
+    const edge = "import { Conflict } from '../service/errors.js';\nimport { statusOf } from './http.js';\nexport const s = statusOf(new Conflict('x', 'y'));\n";
+    expect(await rulesFired(edge, API_FILE)).toEqual([]);
+  });
+});
+
 describe('promises and switches', () => {
   it('refuses a promise nobody awaits', async () => {
     const code = 'async function save(): Promise<void> {}\nexport function handle(): void {\n  save();\n}\n';

@@ -6,13 +6,8 @@ import request from 'supertest';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
-import { createActivities } from '../../activities/index.js';
-import { createMigrationActivities } from '../../activities/migration.js';
-import { MigrationService } from '../../service/migrations.js';
-import { createEmailChannel } from '../../channels/email.js';
-import { createSmsChannel } from '../../channels/sms.js';
-import { TemplateCatalog } from '../../channels/templates.js';
-import { loadPolicy } from '../../policy/policy.js';
+import type { TemplateCatalog } from '../../service/templates.js';
+import { appDeps, createDeps, type Deps } from '../../composition/deps.js';
 import { loadConfig, type Config } from '../../config/config.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
@@ -20,23 +15,19 @@ import { installRuntimeLogger } from '../../worker/run.js';
 import { workflowBundleOptions } from '../../worker/workflow-code.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
-import { twilioStatusRouter } from '../../api/twilio-status.js';
 import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
-import { ROLES, type Role } from '../../api/principal.js';
-import { ApiKeyStore } from '../../service/api-keys.js';
-import { Analytics } from '../../service/analytics.js';
-import { RmScope } from '../../service/scope.js';
-import { createWebhookChannel } from '../../channels/webhook.js';
+import { ROLES, type Role } from '../../service/principal.js';
+import type { ApiKeyStore } from '../../service/api-keys.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
-import { AuditLog } from '../../service/audit.js';
-import { DefinitionStore } from '../../service/definitions.js';
-import { JourneyService } from '../../service/journeys.js';
-import { Simulator } from '../../service/simulation.js';
+import type { AuditLog } from '../../service/audit.js';
+import type { DefinitionStore } from '../../service/definitions.js';
+import type { JourneyService } from '../../service/journeys.js';
+import type { MigrationService } from '../../service/migrations.js';
+import type { Simulator } from '../../service/simulation.js';
 import { dataConverterFor } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
-import { PreferenceLinks } from '../../service/preference-links.js';
-import { PreferenceService } from '../../service/preferences.js';
+import type { PreferenceLinks } from '../../service/preference-links.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -67,6 +58,8 @@ export interface Stack {
   sms: TwilioSink;
   push: WebhookSink;
   config: Config;
+  /** The stack's parts, wired as the service wires them (composition/deps.ts). */
+  deps: Deps;
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   service: JourneyService;
@@ -129,27 +122,16 @@ export async function startStack(
   });
   const dataConverter = testDataConverter();
   const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
-  const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
-  const templates = new TemplateCatalog(testDb.db, 0);
-  await templates.seed();
-  const definitions = new DefinitionStore(testDb.db, templates);
-  await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
-  const migrations = new MigrationService({ db: testDb.db, temporal: client, taskQueue, definitions });
-  const links = new PreferenceLinks({ ...config.preferences, baseUrl: PREFERENCES_BASE_URL });
-  const activities = {
-    ...createMigrationActivities({ migrations }),
-    ...createActivities({
-      links,
-      db: testDb.db,
-      channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
-      templates,
-      policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
-      chorus: service,
-    }),
-  };
-  const simulator = new Simulator(config.simulation);
-  const keyStore = new ApiKeyStore(testDb.db);
+  // The service's own wiring (composition/deps.ts), on the test's database and Temporal; templates read back at once.
+  const deps = createDeps(config, {
+    db: testDb.db,
+    temporal: { connection: env.connection, client, withDeadline: (call) => call() },
+    templateCacheMs: 0,
+    linkBaseUrl: PREFERENCES_BASE_URL,
+  });
+  await deps.seed();
+  const activities = deps.activities();
+  const keyStore = deps.keys;
   const keyFor = async (role: Role, rmId?: string) => (await keyStore.create({ role, ...(role === 'rm' ? { rmId: rmId ?? RM_ID } : {}), name: `test ${role}` }, 'test')).key;
   const keys = Object.fromEntries(await Promise.all(ROLES.map(async (role) => [role, await keyFor(role)] as const))) as Record<Role, string>;
   const workers = new Set<{ stop(): Promise<void> }>();
@@ -182,20 +164,20 @@ export async function startStack(
     config,
     taskQueue,
     startWorker,
-    definitions,
-    templates,
-    service,
-    migrations,
-    simulator,
+    deps,
+    definitions: deps.definitions,
+    templates: deps.templates,
+    service: deps.journeys,
+    migrations: deps.migrations,
+    simulator: deps.simulator,
     keyStore,
     keys,
     keyFor,
-    links,
-    audit: new AuditLog(testDb.db),
+    links: deps.links,
+    audit: deps.audit,
     async stop() {
       for (const w of [...workers]) await w.stop();
-      await simulator.close();
-      email.close();
+      await deps.close();
       await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close()]);
       await testDb.drop();
     },
@@ -238,23 +220,16 @@ export function createStackApp(
 ): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
-    service: stack.service,
-    migrations: stack.migrations,
-    definitions: stack.definitions,
-    templates: stack.templates,
-    logger,
-    simulator: opts.simulator ?? stack.simulator,
-    audit: stack.audit,
-    readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
-    twilioStatus: twilioStatusRouter({ db: stack.testDb.db, authToken: stack.config.twilio.authToken, publicBaseUrl: 'http://127.0.0.1', logger }),
-    authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
-    keys: stack.keyStore,
-    scope: new RmScope(stack.testDb.db),
-    analytics: new Analytics(stack.testDb.db, stack.definitions),
-    preferences: { links: stack.links, service: new PreferenceService({ db: stack.testDb.db, journeys: stack.service, definitions: stack.definitions }) },
-    ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
-    ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
-    ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
+    ...appDeps(stack.deps, {
+      logger,
+      readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+      publicBaseUrl: 'http://127.0.0.1',
+      authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
+      ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
+      ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+      ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
+    }),
+    ...(opts.simulator ? { simulator: opts.simulator } : {}),
   });
   stackOf.set(app, stack);
   return app;
