@@ -6,6 +6,7 @@
 // idempotency keys of what was already sent are never made again), and nothing already run runs again.
 import type { JourneyDefinition, ParamValues, Step } from './definition.js';
 import { compile, type Flow, type JourneyState, stepRef } from './engine.js';
+import { kindOf } from './kinds/index.js';
 
 /** How old stages and steps (by step `id`, or by path such as `stages[2].onEnter[1]`) land in the new version. Whatever
  * is not named maps to the stage or step with the same key, id or path in the new version, if there is one. */
@@ -61,45 +62,11 @@ function index(def: JourneyDefinition): { byRef: Map<string, Located>; byPc: Loc
 }
 
 const refuse = (error: MigrationRefusal): { ok: false; error: MigrationRefusal } => ({ ok: false, error });
-const sameSet = (a: readonly string[], b: readonly string[]) => new Set(a).size === new Set(b).size && a.every((x) => b.includes(x));
-const list = (xs: readonly string[]) => `[${[...new Set(xs)].sort().join(', ')}]`;
-
-/** Why a journey waiting at `from` could not wait at `to` instead; undefined when it can. */
+/** Why a journey waiting at `from` could not wait at `to` instead; undefined when it can (the kind decides). */
 export function incompatibility(from: Step, to: Step): string | undefined {
   if (from.type !== to.type) return `a ${from.type} step cannot become a ${to.type} step`;
-  switch (from.type) {
-    case 'wait': {
-      const a = from.for.map((o) => o.event);
-      const b = (to as typeof from).for.map((o) => o.event);
-      return sameSet(a, b) ? undefined : `it waits for ${list(a)}, the new step for ${list(b)}`;
-    }
-    case 'task': {
-      const a = Object.keys(from.outcomes ?? {});
-      const b = Object.keys((to as typeof from).outcomes ?? {});
-      if ((from.outcomes === undefined) !== ((to as typeof from).outcomes === undefined) || !sameSet(a, b))
-        return `the task's outcomes ${list(a)} differ from the new task's ${list(b)}`;
-      return undefined;
-    }
-    case 'feedback':
-      return from.survey === (to as typeof from).survey ? undefined : `a ${from.survey} survey cannot become a ${(to as typeof from).survey} survey`;
-    case 'delay':
-    case 'delayUntil':
-    case 'delayUntilLocalTime':
-      return undefined;
-    case 'send':
-    case 'stage':
-    case 'branch':
-    case 'split':
-    case 'goal':
-    case 'startJourney':
-    case 'signalJourney':
-    case 'stopJourneys':
-    case 'goto':
-    case 'cancel':
-    case 'exit':
-    case 'complete':
-      return `a ${from.type} step is not one a journey waits at`;
-  }
+  const waits = kindOf(from).wait;
+  return waits === null ? `a ${from.type} step is not one a journey waits at` : waits.movesTo(from, to as typeof from);
 }
 
 class Mapper {
