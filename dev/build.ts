@@ -8,7 +8,7 @@
 // `--out-dir <dir>` builds elsewhere (the build test does); the folder is emptied first. `--no-check` emits without the
 // type check (the same files; `npm run typecheck` checks).
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,12 +29,18 @@ const RUNTIME_FILES: [string, ((name: string) => boolean)?][] = [
 
 const { values } = parseArgs({ options: { 'out-dir': { type: 'string', default: 'dist' }, 'no-check': { type: 'boolean', default: false } } });
 const outDir = path.resolve(projectRoot, values['out-dir']);
-if (outDir === projectRoot || projectRoot.startsWith(outDir + path.sep)) throw new Error(`refusing to build into ${outDir}: it holds the sources`);
+// The output folder is emptied first: only the project's own `dist/`, an empty or new folder, or an earlier build's
+// (recognised by the marker it leaves) — never one that holds the sources or someone's files.
+const MARKER = '.journeys-build';
+const ours = outDir === path.join(projectRoot, 'dist') || !existsSync(outDir) || readdirSync(outDir).length === 0 || existsSync(path.join(outDir, MARKER));
+if (!ours || projectRoot === outDir || projectRoot.startsWith(outDir.endsWith(path.sep) ? outDir : outDir + path.sep))
+  throw new Error(`refusing to build into ${outDir}: it holds the sources, or files no build of ours wrote`);
 const log = (msg: string) => process.stderr.write(`build: ${msg}\n`);
 
 const started = Date.now();
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, MARKER), 'Written by npm run build: the folder is emptied by the next build.\n');
 
 function compile(): Promise<void> {
   const tsc = path.join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc');

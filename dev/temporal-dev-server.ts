@@ -162,7 +162,10 @@ export async function startTemporalDevServer(o: DevServerOptions): Promise<DevSe
     throw err;
   }
   const record = readPidRecord(pidFile); // written by the supervisor once it spawned
-  if (!record) throw new Error(`the Temporal dev server runs but its supervisor wrote no ${pidFile}`);
+  if (!record) {
+    await stop();
+    throw new Error(`the Temporal dev server runs but its supervisor wrote no ${pidFile}`);
+  }
   return { address, uiUrl: uiPort !== undefined ? `http://${host}:${uiPort}` : undefined, pid: record.pid, stop };
 }
 

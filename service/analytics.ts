@@ -32,7 +32,7 @@ export const JourneyListQuery = z
     status: z.enum(['running', 'completed', 'exited', 'failed']).optional(),
     cohort: z.enum(['treated', 'control']).optional(),
     customerId: id.optional(),
-    /** Running journeys with no step waiting and no timer set (since `waitingSince`): a journey that only a trigger or
+    /** Running journeys with no step waiting — no wait, survey, task or delay (since `waitingSince`): a journey that only a trigger or
      * goal event can still move, or one that nothing will. Journeys whose waits were never recorded (started by a
      * worker older than that record) are not listed. */
     stuck: z.enum(['true']).optional(),

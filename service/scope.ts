@@ -1,6 +1,7 @@
 // What an `rm` principal may see: customers whose `rmId` is theirs, those customers' journeys and messages, and the tasks
-// assigned or escalated to them — and, while a task escalated to them is open, that task's customer (the 360 the task
-// page links to: the escalation hands the follow-up over, and the RM cannot follow up blind). Anything else reads exactly as missing (the same 404 and message as an id that does
+// assigned or escalated to them — and, while a task escalated to them is open, that task's customer with their journeys
+// and messages (the 360 the task page links to: the escalation hands the follow-up over, and the RM cannot follow up
+// blind). Anything else reads exactly as missing (the same 404 and message as an id that does
 // not exist), so an RM cannot learn that another RM's customer exists. Every other role passes unscoped.
 import type { Db } from '../db/client.js';
 import type { Principal } from './principal.js';
@@ -23,23 +24,27 @@ export class RmScope {
     const rmId = scopedTo(p);
     if (rmId === undefined) return;
     const row = await this.db.customer.findUnique({ where: { id: customerId }, select: { rmId: true } });
-    if (row && row.rmId === rmId) return;
-    const handedOver = row ? await this.db.task.count({ where: { customerId, escalatedTo: rmId, status: 'open' } }) : 0;
-    if (handedOver === 0) throw notFound('customer', customerId);
+    if (!row || !(await this.reads(rmId, customerId, row.rmId))) throw notFound('customer', customerId);
+  }
+
+  /** Whether the RM reads this customer: their own, or one with an open task escalated to them. */
+  private async reads(rmId: string, customerId: string, ownerRmId: string | null): Promise<boolean> {
+    if (ownerRmId === rmId) return true;
+    return (await this.db.task.count({ where: { customerId, escalatedTo: rmId, status: 'open' } })) > 0;
   }
 
   async journey(p: Principal, workflowId: string): Promise<void> {
     const rmId = scopedTo(p);
     if (rmId === undefined) return;
-    const row = await this.db.journey.findUnique({ where: { workflowId }, select: { customer: { select: { rmId: true } } } });
-    if (row?.customer.rmId !== rmId) throw notFound('journey', workflowId);
+    const row = await this.db.journey.findUnique({ where: { workflowId }, select: { customerId: true, customer: { select: { rmId: true } } } });
+    if (!row || !(await this.reads(rmId, row.customerId, row.customer.rmId))) throw notFound('journey', workflowId);
   }
 
   async message(p: Principal, messageId: string): Promise<void> {
     const rmId = scopedTo(p);
     if (rmId === undefined) return;
-    const row = await this.db.message.findUnique({ where: { id: messageId }, select: { customer: { select: { rmId: true } } } });
-    if (row?.customer.rmId !== rmId) throw notFound('message', messageId);
+    const row = await this.db.message.findUnique({ where: { id: messageId }, select: { customerId: true, customer: { select: { rmId: true } } } });
+    if (!row || !(await this.reads(rmId, row.customerId, row.customer.rmId))) throw notFound('message', messageId);
   }
 
   /** A task is an RM's when it is assigned to them or was escalated to them. */

@@ -21,6 +21,8 @@ const f = {
   otherMessage: '',
   ownTask: '',
   escalatedTask: '',
+  escalatedJourney: '',
+  escalatedMessage: '',
   otherTask: '',
   matrixTask: '',
 };
@@ -65,7 +67,9 @@ beforeAll(async () => {
   f.ownMessage = await message('m-own', f.ownJourney);
   f.otherMessage = await message('m-other', f.otherJourney);
   f.ownTask = await task(randomUUID(), 'm-own', f.ownJourney, RM_ID);
-  f.escalatedTask = await task(randomUUID(), 'm-escalated', 'journey:lifecycle:m-escalated', OTHER_RM, RM_ID);
+  f.escalatedJourney = (await admin.post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'm-escalated' }).expect(201)).body.workflowId;
+  f.escalatedMessage = await message('m-escalated', f.escalatedJourney);
+  f.escalatedTask = await task(randomUUID(), 'm-escalated', f.escalatedJourney, OTHER_RM, RM_ID);
   f.otherTask = await task(randomUUID(), 'm-other', f.otherJourney, OTHER_RM);
   f.matrixTask = await task(randomUUID(), 'm-own', 'journey:none:m-own', RM_ID);
   // A draft by the designer, for ops (a different principal) to publish and retire.
@@ -215,6 +219,12 @@ describe('an rm sees only its own customers', () => {
     await api(app, 'rm').get(path).expect(200);
   });
 
+  it("that customer's journey and message read too while the escalated task is open", async () => {
+    const rm = api(app, 'rm');
+    expect((await rm.get(`/v1/journeys/${f.escalatedJourney}`).expect(200)).body.customerId).toBe('m-escalated');
+    expect((await rm.get(`/v1/messages/${f.escalatedMessage}`).expect(200)).body.id).toBe(f.escalatedMessage);
+  });
+
   it("completing: another RM's task answers 404 exactly as a missing one and stays open; its own and an escalated one complete, which ends the escalated customer's hand-over", async () => {
     const rm = api(app, 'rm');
     expect((await rm.post(`/v1/tasks/${f.otherTask}/complete`).send({ outcome: 'done' }).expect(404)).body).toEqual(missing('task', f.otherTask));
@@ -224,6 +234,8 @@ describe('an rm sees only its own customers', () => {
     expect((await rm.post(`/v1/tasks/${f.ownTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
     expect((await rm.post(`/v1/tasks/${f.escalatedTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
     expect((await rm.get('/v1/customers/m-escalated').expect(404)).body).toEqual(missing('customer', 'm-escalated'));
+    expect((await rm.get(`/v1/journeys/${f.escalatedJourney}`).expect(404)).body).toEqual(missing('journey', f.escalatedJourney));
+    expect((await rm.get(`/v1/messages/${f.escalatedMessage}`).expect(404)).body).toEqual(missing('message', f.escalatedMessage));
   });
 
   it("reading one task: another RM's answers 404 exactly as a missing one; its own and an escalated one answer", async () => {
