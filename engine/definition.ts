@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { checkDuration, DEFAULT_DURATION_LIMITS, type DurationKind, type DurationLimits, HARD_MAX_DURATION, isDuration } from './duration.js';
 import { parseExpr } from './expr.js';
 import { isTimeZone } from './tz.js';
+import { CHANNEL_NAMES, type ChannelName } from './channels.js';
 import { childLists, durationParamKinds, durationProblems, durationRefs, walkSteps } from './steps.js';
 
 export { childLists, walkSteps };
@@ -33,7 +34,7 @@ export type Delivery = { class?: 'marketing' | 'service'; priority?: number; exp
 /** Steps that may carry an `id`, the target of a `goto`. */
 type Base = { id?: string };
 type Steps = Step[];
-export type Channel = 'email' | 'sms' | 'webhook';
+export type Channel = ChannelName;
 
 export type Step = Base &
   (
@@ -105,7 +106,7 @@ const expression = z
   });
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 10:00');
 const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
-const channel = z.enum(['email', 'sms', 'webhook']);
+const channel = z.enum(CHANNEL_NAMES);
 const stepId = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"')

@@ -13,6 +13,7 @@ import { createWebhookChannel } from '../channels/webhook.js';
 import { createTestDb, type TestDb } from './support/db.js';
 import { NO_LIMITS } from './support/stack.js';
 import { loadPolicy } from '../policy/policy.js';
+import { channelsWith } from './support/channels.js';
 
 let testDb: TestDb;
 let smtp: SmtpCatcher;
@@ -21,7 +22,6 @@ let activities: ReturnType<typeof createActivities>;
 let email: ReturnType<typeof createEmailChannel>;
 const env = new MockActivityEnvironment();
 const unused = (what: string) => () => Promise.reject(new Error(`${what} is not used by this test`));
-const unusedChannel = { name: 'webhook' as const, send: unused('this channel') };
 const fileTemplates = { snapshot: async () => TemplateStore.fromFiles() };
 const noChorus = { chorusStart: unused('chorus'), chorusSignal: unused('chorus'), chorusStop: unused('chorus') };
 let n = 0;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   [testDb, smtp, sink] = await Promise.all([createTestDb(), startSmtpCatcher(), startTwilioSink()]);
   email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
   const sms = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url });
-  activities = createActivities({ db: testDb.db, channels: { email, sms, webhook: unusedChannel }, templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+  activities = createActivities({ db: testDb.db, channels: channelsWith({ email, sms }), templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
 });
 afterAll(async () => {
   email?.close();
@@ -102,7 +102,7 @@ describe('sendMessage', () => {
     const impatient = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url, timeoutMs: 300 });
     const acts = createActivities({
       db: testDb.db,
-      channels: { email, sms: impatient, webhook: unusedChannel },
+      channels: channelsWith({ email, sms: impatient }),
       templates: fileTemplates,
       policy: loadPolicy(NO_LIMITS),
       chorus: noChorus,
@@ -182,7 +182,7 @@ describe('sendMessage', () => {
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
     const acts = createActivities({
       db: testDb.db,
-      channels: { email: channel, sms: unusedChannel, webhook: unusedChannel },
+      channels: channelsWith({ email: channel }),
       templates: fileTemplates,
       policy: loadPolicy(NO_LIMITS),
       chorus: noChorus,
@@ -222,7 +222,7 @@ describe('webhook channel', () => {
     try {
       const acts = createActivities({
         db: testDb.db,
-        channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: hook.url, secret }) },
+        channels: channelsWith({ webhook: createWebhookChannel({ url: hook.url, secret }) }),
         templates: fileTemplates,
         policy: loadPolicy(NO_LIMITS),
         chorus: noChorus,
@@ -255,7 +255,7 @@ describe('webhook channel', () => {
       const other = await startWebhookSink({ secret: 'another-secret-entirely-456' });
       const wrong = createActivities({
         db: testDb.db,
-        channels: { email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: other.url, secret }) },
+        channels: channelsWith({ webhook: createWebhookChannel({ url: other.url, secret }) }),
         templates: fileTemplates,
         policy: loadPolicy(NO_LIMITS),
         chorus: noChorus,

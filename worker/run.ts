@@ -3,9 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString, DefaultLogger, type LogLevel, MetricsBuffer } from '@temporalio/worker';
 import { bridgeTemporalMetrics } from './temporal-metrics.js';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
-import { createEmailChannel } from '../channels/email.js';
-import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
-import { createWebhookChannel } from '../channels/webhook.js';
+import { createChannels } from '../channels/registry.js';
 import { DefinitionStore } from '../service/definitions.js';
 import { JourneyService } from '../service/journeys.js';
 import { dataConverterFor } from '../service/payload-codec.js';
@@ -44,11 +42,10 @@ export function installRuntimeLogger(logger: Logger): void {
 
 export async function createProductionDeps(config: Config): Promise<ActivityDeps & { close(): Promise<void> }> {
   const db = createDb(config.databaseUrl, config.databasePoolSize);
-  const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
   // Delivery callbacks go to the API: at PUBLIC_BASE_URL, or on this host at PORT (npm start runs both here).
   const apiBase = config.publicBaseUrl ?? (config.port > 0 ? `http://127.0.0.1:${config.port}` : undefined);
-  const sms = createSmsChannel({ ...config.twilio, ...(apiBase ? { statusCallbackUrl: twilioStatusCallbackUrl(apiBase) } : {}) });
-  const webhook = createWebhookChannel(config.webhook);
+  // Every channel of the registry (channels/registry.ts), each built from its part of the config.
+  const channels = createChannels(config, apiBase ? { apiBase } : {});
   const templates = new TemplateCatalog(db);
   // The chorus activities start and signal journeys through the same service the API uses, with the same deadlines
   // on every Temporal call (a call past its deadline fails the activity, which is retried).
@@ -63,14 +60,14 @@ export async function createProductionDeps(config: Config): Promise<ActivityDeps
   });
   return {
     db,
-    channels: { email, sms, webhook },
+    channels,
     templates,
     policy: loadPolicy(config.contactPolicy),
     chorus,
     // Marketing emails link the customer's preferences at the API's public address (the same as Twilio's callbacks).
     links: new PreferenceLinks({ ...config.preferences, ...(apiBase ? { baseUrl: apiBase } : {}) }),
     async close() {
-      email.close();
+      for (const channel of Object.values(channels)) channel.close?.();
       await connection.close();
       await db.$disconnect();
     },

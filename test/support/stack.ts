@@ -7,8 +7,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
-import { createEmailChannel } from '../../channels/email.js';
-import { createSmsChannel } from '../../channels/sms.js';
+import { createChannels } from '../../channels/registry.js';
 import { TemplateCatalog } from '../../channels/templates.js';
 import { loadPolicy } from '../../policy/policy.js';
 import { loadConfig, type Config } from '../../config/config.js';
@@ -24,7 +23,6 @@ import { ROLES, type Role } from '../../api/principal.js';
 import { ApiKeyStore } from '../../service/api-keys.js';
 import { Analytics } from '../../service/analytics.js';
 import { RmScope } from '../../service/scope.js';
-import { createWebhookChannel } from '../../channels/webhook.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { AuditLog } from '../../service/audit.js';
 import { DefinitionStore } from '../../service/definitions.js';
@@ -124,7 +122,8 @@ export async function startStack(
   });
   const dataConverter = testDataConverter();
   const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
-  const email = createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from });
+  // Every channel of the registry, as the worker builds them (without Twilio's callbacks: tests post those themselves).
+  const channels = createChannels(config);
   const templates = new TemplateCatalog(testDb.db, 0);
   await templates.seed();
   const definitions = new DefinitionStore(testDb.db, templates);
@@ -134,7 +133,7 @@ export async function startStack(
   const activities = createActivities({
     links,
     db: testDb.db,
-    channels: { email, sms: createSmsChannel(config.twilio), webhook: createWebhookChannel(config.webhook) },
+    channels,
     templates,
     policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
     chorus: service,
@@ -185,7 +184,7 @@ export async function startStack(
     async stop() {
       for (const w of [...workers]) await w.stop();
       await simulator.close();
-      email.close();
+      for (const channel of Object.values(channels)) channel.close?.();
       await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close()]);
       await testDb.drop();
     },
