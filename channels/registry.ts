@@ -12,6 +12,7 @@ import { createEmailChannel, isPermanentSmtpError } from './email.js';
 import { createSmsChannel, isPermanentTwilioError, twilioStatusCallbackUrl } from './sms.js';
 import type { TemplateContent } from './templates.js';
 import { createWebhookChannel, isPermanentWebhookAnswer } from './webhook.js';
+import { createWeChatChannel, isPermanentWeChatError, templateMessage } from './wechat.js';
 
 /** The customer's columns that can hold an address: nullable text. (Contact data lives in columns, never in
  * `attributes`, which journeys — and so Temporal's history — see.) */
@@ -62,6 +63,21 @@ export const CHANNEL_ADAPTERS = {
     message: { subject: 'title', html: false },
     permanent: isPermanentWebhookAnswer,
     create: (config) => createWebhookChannel(config.webhook),
+  },
+  wechat: {
+    // The openid the official account knows the customer by (28 characters of base64url), in a column of its own:
+    // contact data, kept out of `attributes` (which journeys, and so Temporal's history, see) and cleared by erasure.
+    address: { column: 'wechatOpenid', schema: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'an official-account openid like oUpF8uMuAJO_M2pxb1Q9zNjWeS6o') },
+    message: {
+      subject: 'template id',
+      html: false,
+      check: (content) => {
+        const m = templateMessage(content);
+        return typeof m === 'string' ? m : undefined;
+      },
+    },
+    permanent: isPermanentWeChatError,
+    create: (config) => createWeChatChannel(config.wechat),
   },
 } as const satisfies Record<ChannelName, ChannelAdapter>;
 

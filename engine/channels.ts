@@ -52,6 +52,15 @@ export const CHANNELS = {
     quietHours: { start: '22:00', end: '08:00' },
     marketingCaps: [{ limit: 3, window: 'P1D' }],
   },
+  wechat: {
+    label: { en: 'WeChat', 'zh-CN': '微信' },
+    // The subject is the official account's template id (模板ID): a template message has no subject line.
+    subjectRequired: true,
+    // A template id is 43 characters; the fields of a template message are short (WeChat cuts a `thing` at 20).
+    outputCaps: { subject: 128, text: 2_000, html: 500_000 },
+    quietHours: { start: '22:00', end: '08:00' },
+    marketingCaps: [{ limit: 2, window: 'P1D' }],
+  },
 } as const satisfies Record<string, ChannelFacts>;
 
 export type ChannelName = keyof typeof CHANNELS;

@@ -1435,6 +1435,7 @@ export const CustomerScalarFieldEnum = {
   name: 'name',
   email: 'email',
   phone: 'phone',
+  wechatOpenid: 'wechatOpenid',
   timeZone: 'timeZone',
   locale: 'locale',
   segment: 'segment',
