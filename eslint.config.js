@@ -41,10 +41,23 @@ export const workflowFence = {
       message: 'workflow code must not import service-side modules; import their types only (`import type`).',
     },
     {
-      // The definition schema (zod) and the static validator run in the API, never in the workflow.
-      group: ['**/definition.js', '**/validate.js'],
+      // The definition schema and the node kinds' schemas (zod) and the static validator run in the API, never in the
+      // workflow.
+      group: ['**/definition.js', '**/validate.js', '**/kinds/schemas.js', './schemas.js'],
       allowTypeImports: true,
       message: 'the definition schema uses zod: workflow and engine code import its types only (`import type`).',
+    },
+  ],
+};
+
+/** What the service layer may not import: the HTTP edge. A service that needs a word of the API's (a role, a shape)
+ * takes it from the service side, where the API imports it too. */
+export const serviceFence = {
+  paths: [{ name: 'express', message: 'the service layer knows nothing of HTTP: throw a domain error (service/errors.ts); api/ maps it to a status.' }],
+  patterns: [
+    {
+      group: ['**/api/*', '**/api'],
+      message: 'the service layer must not import the API: errors are domain words (service/errors.ts), mapped to HTTP once in api/http.ts.',
     },
   ],
 };
@@ -79,13 +92,24 @@ export default defineConfig(
     },
   },
   {
-    // Everything the workflow bundle contains: workflows/ and the pure engine it drives. engine/definition.ts (the zod
-    // schema) and engine/validate.ts (static checks at publish) run only in the API and are imported here as types.
+    // Everything the workflow bundle contains: workflows/ and the pure engine it drives. engine/definition.ts and
+    // engine/kinds/schemas.ts (the zod schemas) and engine/validate.ts (static checks at publish) run only in the API
+    // and are imported here as types.
     files: ['workflows/**/*.ts', 'engine/**/*.ts'],
-    ignores: ['engine/definition.ts', 'engine/validate.ts'],
+    ignores: ['engine/definition.ts', 'engine/kinds/schemas.ts', 'engine/validate.ts'],
     rules: {
       'no-restricted-imports': 'off',
       '@typescript-eslint/no-restricted-imports': ['error', workflowFence],
+    },
+  },
+  {
+    // Errors are domain words inside, HTTP at the edge: the service layer and what it drives (activities, channels,
+    // policy, the database) throw the domain errors of service/errors.ts and know nothing of the API, its statuses or
+    // Express; api/http.ts alone turns them into statuses.
+    files: ['service/**/*.ts', 'activities/**/*.ts', 'channels/**/*.ts', 'policy/**/*.ts', 'db/**/*.ts'],
+    ignores: ['db/generated/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', serviceFence],
     },
   },
   {

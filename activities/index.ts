@@ -5,6 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command, JourneyEvent, JourneyState } from '../engine/engine.js';
 import { createSendActivity, type SendDeps } from './send.js';
 import { Prisma } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique.js';
 import { DomainError } from '../service/errors.js';
 import { activityDuration, journeysEnded } from '../service/metrics.js';
 
@@ -68,6 +69,8 @@ export function createActivities(deps: ActivityDeps) {
       // An end is counted once: when this write moves the row out of running.
       const ending = j.status !== 'running' && (await db.journey.count({ where: { workflowId: j.workflowId, status: 'running' } })) > 0;
       const owned = {
+        // A migration moves a running journey to another version of its definition (engine/migrate.ts).
+        version: j.version,
         status: j.status,
         exitReason: j.endReason ?? null,
         endedAt: j.endedAt ? new Date(j.endedAt) : null,
@@ -84,7 +87,6 @@ export function createActivities(deps: ActivityDeps) {
             workflowId: j.workflowId,
             customerId: j.customerId,
             journeyKey: j.journeyKey,
-            version: j.version,
             businessKey: j.businessKey ?? null,
             params: j.params,
             tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
@@ -145,7 +147,7 @@ export function createActivities(deps: ActivityDeps) {
         });
         return { taskId: task.id };
       } catch (err) {
-        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+        if (isUniqueViolation(err)) {
           const existing = await db.task.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
           return { taskId: existing.id };
         }
@@ -242,7 +244,7 @@ export function createActivities(deps: ActivityDeps) {
 
 /** Each activity, timed per attempt (`journeys_activity_duration_seconds`): wrapping the factory's output times every
  * activity a worker runs, in production and in tests, without a second list of names. */
-function timed<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
+export function timed<A extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: A): A {
   return Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [
       name,

@@ -11,6 +11,7 @@ import { type Channel, type ChannelName, PermanentChannelError } from '../channe
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique.js';
 import { marketingConsentKey } from '../engine/channels.js';
 import { ADDRESS_COLUMNS, addressOf } from '../channels/registry.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
@@ -110,7 +111,7 @@ export function createSendActivity(deps: SendDeps) {
           },
         });
       } catch (err) {
-        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) throw err;
+        if (!isUniqueViolation(err)) throw err;
         message = await db.message.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
       }
     }

@@ -3,36 +3,26 @@ import express, { type Request, type RequestHandler } from 'express';
 import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
 import type { Logger } from '../config/logger.js';
 import { cleanStrings, errorHandler, jsonBody, MAX_DEPTH, parse, unknownRoute } from './http.js';
-import { Content, type TemplateCatalog } from '../channels/templates.js';
+import { Content } from '../channels/templates.js';
 import { NotFound } from '../service/errors.js';
 import { z } from 'zod';
 import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
-import {
-  CompleteTaskBody,
-  CustomerBody,
-  MessageQuery,
-  EventBody,
-  ExitBody,
-  id,
-  ListQuery,
-  SimulateBody,
-  StartJourneyBody,
-  TaskQuery,
-  TemplateParams,
-  WorkflowId,
-} from '../service/schemas.js';
+import { MigrationBody, type MigrationService } from '../service/migrations.js';
+import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, id, SimulateBody, TaskQuery, WorkflowId } from '../service/schemas.js';
+import { ExitBody, ListQuery, StartJourneyBody, TemplateParams } from './schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
 import { TimelineQuery } from '../service/timeline.js';
-import { checkUpload, PreviewBody, previewTemplate, publishTemplate } from '../service/templates.js';
+import { checkUpload, PreviewBody, previewTemplate, publishTemplate, type TemplateCatalog } from '../service/templates.js';
 import { ApiKeyStore, KeySpec } from '../service/api-keys.js';
 import { RateLimited } from '../service/errors.js';
 import { AuditQuery, type AuditLog } from '../service/audit.js';
 import { type Analytics, type AnalyticsFilters, AnalyticsQuery, JourneyListQuery } from '../service/analytics.js';
 import { auditNote, auditTrail, requestIdOf, requestIds } from './audit.js';
 import type { RmScope } from '../service/scope.js';
-import { allow, principalOf, ROLES } from './principal.js';
+import { allow, principalOf } from './principal.js';
+import { ROLES } from '../service/principal.js';
 import { consoleRouter } from './console.js';
 import type { OidcConfig } from './oidc.js';
 import { codecCors, codecRouter, type CodecServerOptions, codecUiRouter } from './codec.js';
@@ -45,6 +35,8 @@ import * as R from './responses.js';
 
 export interface AppDeps {
   service: JourneyService;
+  /** Migrations of running journeys to a new definition version. */
+  migrations: MigrationService;
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   logger: Logger;
@@ -90,6 +82,8 @@ const P = {
   message: z.object({ messageId: z.uuid() }),
   apiKey: z.object({ keyId: z.uuid() }),
   analytics: z.object({ key: DefinitionKey }),
+  migrations: z.object({ key: DefinitionKey }),
+  migration: z.object({ key: DefinitionKey, migrationId: z.uuid() }),
 };
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(WorkflowId, req.params.workflowId, 'params');
@@ -100,6 +94,7 @@ const actorOf = (res: express.Response) => ({ principalId: principalOf(res).id, 
 
 export function createApp({
   service,
+  migrations,
   definitions,
   templates,
   twilioStatus,
@@ -449,6 +444,43 @@ export function createApp({
     allow('ops'),
     async (req, res) => {
       res.json(await definitions.retire(definitionKey(req), version(req), principalOf(res).id));
+    },
+  );
+
+  // Moving running journeys to a new version: a privileged change, for those who publish (ops, admin). A dry run says
+  // where each journey lands or refuses the map (422); applying it answers 202 with the migration's id.
+  app.post(
+    '/v1/journey-definitions/:key/migrations',
+    doc({
+      summary: 'Migrate running journeys to another version (dry run, or apply)',
+      params: P.migrations,
+      body: MigrationBody,
+      responses: { 200: R.MigrationPlan, 202: R.MigrationStarted },
+      errors: [409, 422],
+    }),
+    allow('ops'),
+    async (req, res) => {
+      const key = definitionKey(req);
+      const b = parse(MigrationBody, body(req), 'body');
+      auditNote(res, { detail: { fromVersion: b.fromVersion, toVersion: b.toVersion, dryRun: b.dryRun } });
+      if (b.dryRun) {
+        const plan = await migrations.plan(key, b);
+        auditNote(res, { detail: { total: plan.total } });
+        res.json({ dryRun: true, ...plan });
+        return;
+      }
+      const started = await migrations.apply(key, b, principalOf(res).id);
+      auditNote(res, { detail: { migrationId: started.migrationId, total: started.total } });
+      res.status(202).json({ migrationId: started.migrationId, total: started.total, status: 'running' });
+    },
+  );
+  app.get(
+    '/v1/journey-definitions/:key/migrations/:migrationId',
+    doc({ summary: "A migration's progress: total, migrated, skipped (with reasons), failed", params: P.migration, responses: { 200: R.MigrationProgress } }),
+    allow('ops'),
+    async (req, res) => {
+      const { key, migrationId } = parse(P.migration, req.params, 'params');
+      res.json(await migrations.progress(key, migrationId));
     },
   );
 

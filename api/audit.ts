@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../config/logger.js';
 import { type AuditEntry, type AuditLog, outcomeOf } from '../service/audit.js';
-import type { Principal } from './principal.js';
+import type { Principal } from '../service/principal.js';
 
 /** What a route's requests are recorded as. `target` names the target's type and how to read its id from the
  * route's params; a handler may name the target better (`auditNote`). `false`: the route changes nothing and reads
@@ -46,6 +46,9 @@ export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
   'POST /v1/journey-definitions': { action: 'definition.draft', target: ['definition'] },
   'POST /v1/journey-definitions/:key/versions/:version/publish': { action: 'definition.publish', target: ['definition', (p) => `${p.key}@${p.version}`] },
   'POST /v1/journey-definitions/:key/versions/:version/retire': { action: 'definition.retire', target: ['definition', (p) => `${p.key}@${p.version}`] },
+  'POST /v1/journey-definitions/:key/migrations': { action: 'definition.migrate', target: ['definition', byParam('key')] },
+  // A migration's progress names no customer (counts and reasons only).
+  'GET /v1/journey-definitions/:key/migrations/:migrationId': false,
   'POST /v1/journey-definitions/validate': false,
   'POST /v1/journey-definitions/simulate': false,
   'PUT /v1/templates/:key/:channel/:locale': { action: 'template.draft', target: ['template', (p) => `${p.key}/${p.channel}/${p.locale}`] },

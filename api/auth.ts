@@ -3,7 +3,7 @@
 // principal on `res.locals.principal`; anything else is 401 `unauthenticated`, with the same answer for a missing, a
 // malformed, an unknown, a revoked or an expired token (no hint which).
 import type { RequestHandler } from 'express';
-import type { Principal } from './principal.js';
+import type { Principal } from '../service/principal.js';
 import { Unauthenticated } from '../service/errors.js';
 
 /** Turns a bearer token into a principal, or undefined when the token is not one it knows. */

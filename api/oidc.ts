@@ -6,7 +6,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Logger } from '../config/logger.js';
 import { Unavailable } from '../service/errors.js';
 import type { TokenVerifier } from './auth.js';
-import { ROLES, type Principal, type Role } from './principal.js';
+import { ROLES, type Principal, type Role } from '../service/principal.js';
 
 export interface OidcConfig {
   issuer: string;

@@ -10,7 +10,8 @@ import express, { type RequestHandler, type Router } from 'express';
 import swaggerUiDist from 'swagger-ui-dist';
 import { z } from 'zod';
 import { ErrorBody } from './responses.js';
-import { type Role, rolesOf } from './principal.js';
+import { rolesOf } from './principal.js';
+import type { Role } from '../service/principal.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 

@@ -1,21 +1,8 @@
-// Who is calling: the principal an authenticated request carries, and the roles of least privilege. The authenticator
-// (API keys, OIDC bearer tokens) puts the principal on `res.locals`; routes ask for it with `principalOf` and say who
-// may call them with `allow`.
+// Who is calling, at the edge: the authenticator (API keys, OIDC bearer tokens) puts the principal
+// (service/principal.ts) on `res.locals`; routes ask for it with `principalOf` and say who may call them with `allow`.
 import type { RequestHandler, Response } from 'express';
 import { Forbidden } from '../service/errors.js';
-
-export const ROLES = ['system', 'rm', 'designer', 'ops', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Principal {
-  /** A stable id: the API key's id, or the token's subject (`oidc:{sub}`). Audit entries name it. */
-  id: string;
-  role: Role;
-  /** The relationship manager an `rm` principal is; their customers are those whose `rmId` is this. */
-  rmId?: string;
-  name?: string;
-  via: 'api_key' | 'oidc';
-}
+import { ROLES, type Principal, type Role } from '../service/principal.js';
 
 /** The authenticated principal of a request that passed the authenticator. */
 export function principalOf(res: Response): Principal {

@@ -3,7 +3,7 @@
 // test/openapi.test.ts. Objects are open (`looseObject`): they name the fields a client may rely on, and a field added
 // later does not make the document wrong.
 import { z } from 'zod';
-import { ROLES } from './principal.js';
+import { ROLES } from '../service/principal.js';
 import { CHANNEL_NAMES } from '../engine/channels.js';
 import { ADDRESS_COLUMNS, type AddressColumn } from '../channels/registry.js';
 
@@ -118,6 +118,34 @@ export const Simulation = z.record(z.string(), z.unknown()).meta({ description: 
 export const DefinitionVersion = z.looseObject({ key: z.string(), version: z.number().int(), status: z.enum(['draft', 'published', 'retired']) }).meta({ id: 'DefinitionVersion' });
 export const Definitions = z.looseObject({ definitions: z.array(z.looseObject({ key: z.string() })) });
 export const Publication = DefinitionVersion.extend({ previousVersion: z.number().int().nullable(), diff: z.array(z.unknown()) });
+
+const Move = { stage: z.object({ from: z.string(), to: z.string() }), steps: z.array(z.object({ from: z.string(), to: z.string() })) };
+/** A dry run: every running journey in scope was checked; the first 1000 are listed with where each lands. */
+export const MigrationPlan = z.looseObject({
+  dryRun: z.literal(true),
+  journeyKey: z.string(),
+  fromVersion: z.number().int(),
+  toVersion: z.number().int(),
+  total: z.number().int(),
+  journeys: z.array(z.looseObject({ workflowId: z.string(), ...Move })),
+  truncated: z.boolean(),
+});
+export const MigrationStarted = z.looseObject({ migrationId: z.uuid(), total: z.number().int(), status: z.literal('running') });
+export const MigrationProgress = z.looseObject({
+  migrationId: z.uuid(),
+  journeyKey: z.string(),
+  fromVersion: z.number().int(),
+  toVersion: z.number().int(),
+  status: z.enum(['running', 'completed']),
+  total: z.number().int(),
+  pending: z.number().int(),
+  migrated: z.number().int(),
+  skipped: z.object({ count: z.number().int(), reasons: z.array(z.object({ reason: z.string(), count: z.number().int() })) }),
+  failed: z.number().int(),
+  createdBy: z.string(),
+  createdAt: time,
+  finishedAt: nullableTime,
+});
 
 export const Template = z
   .looseObject({ key: z.string(), channel: z.enum(CHANNEL_NAMES), locale: z.string(), version: z.number().int(), status: z.string() })

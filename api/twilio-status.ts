@@ -1,25 +1,22 @@
 // Twilio SMS delivery status callbacks: POST /v1/channels/twilio/status, form-encoded, signed by Twilio with
-// X-Twilio-Signature over the exact URL it called. A valid callback moves the message to delivered or failed (never
-// backwards, never twice) and is logged as a message event; anything unsigned or badly signed changes nothing.
+// X-Twilio-Signature over the exact URL it called. A valid callback is handed to the service (service/deliveries.ts:
+// the message moves to delivered or failed, never backwards, never twice, and the report is in its story); anything
+// unsigned or badly signed changes nothing.
 import express from 'express';
 import { z } from 'zod';
 import { doc, type RouteDoc } from './openapi.js';
 import twilio from 'twilio';
 import type { Logger } from '../config/logger.js';
-import type { Db } from '../db/client.js';
+import type { DeliveryOutcome, MessageDeliveries } from '../service/deliveries.js';
 
 export { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
 import { TWILIO_STATUS_PATH, twilioStatusCallbackUrl } from '../channels/sms.js';
 
 /** `publicBaseUrl` may be given late (a function): the API knows its address only once it listens. */
-export type TwilioStatusDeps = { db: Db; authToken: string; publicBaseUrl: string | (() => string); logger: Logger };
+export type TwilioStatusDeps = { deliveries: MessageDeliveries; authToken: string; publicBaseUrl: string | (() => string); logger: Logger };
 
 /** What a provider status means for the message row. */
-export type StatusOutcome =
-  | { kind: 'delivered' }
-  | { kind: 'failed'; error: string }
-  /** queued, accepted, sending, sent and anything unknown: recorded, no status change. */
-  | { kind: 'none' };
+export type StatusOutcome = DeliveryOutcome;
 
 /** Maps Twilio's MessageStatus (and ErrorCode/ErrorMessage for a failure) to what happens to the message. Pure. */
 export function mapTwilioStatus(providerStatus: string, errorCode?: string, errorMessage?: string): StatusOutcome {
@@ -34,9 +31,6 @@ export function mapTwilioStatus(providerStatus: string, errorCode?: string, erro
       return { kind: 'none' };
   }
 }
-
-/** Statuses a delivery outcome may move a message out of: anything else is already final (or never went out). */
-const IN_FLIGHT = ['sent', 'sending'];
 
 const STATUS_DOC: RouteDoc = {
   summary: "Twilio's SMS delivery status callback (signed with X-Twilio-Signature, no bearer token)",
@@ -55,7 +49,7 @@ const STATUS_DOC: RouteDoc = {
 };
 
 export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
-  const { db, authToken, logger } = deps;
+  const { deliveries, authToken, logger } = deps;
   const base = deps.publicBaseUrl;
   const router = express.Router();
 
@@ -88,34 +82,9 @@ export function twilioStatusRouter(deps: TwilioStatusDeps): express.Router {
     const outcome = mapTwilioStatus(providerStatus, errorCode, first(params.ErrorMessage));
     const detail = { providerStatus, ...(errorCode ? { errorCode } : {}) };
 
-    const result = await db.$transaction(async (tx) => {
-      // The send names its message in the callback URL (signed with the rest), so a callback that overtakes the
-      // write of the provider id still finds it; without it, by the provider id.
-      const message = await tx.message.findFirst({
-        where: byId ? { id: byId, OR: [{ providerId: sid }, { providerId: null }] } : { providerId: sid },
-        select: { id: true, status: true },
-      });
-      if (!message) return 'unknown' as const;
-      if (outcome.kind === 'none') {
-        await tx.messageEvent.create({ data: { messageId: message.id, type: 'provider_status', detail } });
-        return 'recorded' as const;
-      }
-      const target = outcome.kind; // 'delivered' | 'failed'
-      // The status check is part of the update, so concurrent or repeated callbacks move the message once.
-      const moved = await tx.message.updateMany({
-        where: { id: message.id, status: { in: IN_FLIGHT } },
-        data: outcome.kind === 'delivered' ? { status: 'delivered', deliveredAt: new Date() } : { status: 'failed', statusReason: 'undelivered', error: outcome.error },
-      });
-      if (moved.count === 1) {
-        await tx.messageEvent.create({ data: { messageId: message.id, type: target, detail } });
-        return target;
-      }
-      const current = await tx.message.findUnique({ where: { id: message.id }, select: { status: true } });
-      // A repeat of the outcome already recorded adds nothing; a different late outcome is kept for the record only.
-      if (current?.status === target) return 'duplicate' as const;
-      await tx.messageEvent.create({ data: { messageId: message.id, type: 'provider_status', detail } });
-      return 'ignored' as const;
-    });
+    // The send names its message in the callback URL (signed with the rest), so a callback that overtakes the write of
+    // the provider id still finds it; without it, by the provider id.
+    const result = await deliveries.record({ providerId: sid, ...(byId ? { messageId: byId } : {}), outcome, detail });
 
     if (result === 'unknown') {
       // 200 so Twilio does not retry: a message this service did not send (or whose send is not recorded yet).

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../config/logger.js';
+import { loadBuiltIn } from '../journeys/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -50,7 +51,12 @@ async function seed(n: number): Promise<void> {
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const t0 = Date.now();
+  const loan = JSON.stringify(loadBuiltIn('bank-loan'));
   const steps = [
+    // The definitions the journeys run, stored first: the database keeps each stage visit's place in its journey's
+    // definition as the visit is written.
+    `INSERT INTO journey_definitions (key, version, status, document, published_at)
+       SELECT 'bank-loan', v, 'published', jsonb_set('${loan.replaceAll("'", "''")}'::jsonb, '{version}', to_jsonb(v)), now() FROM generate_series(1, 2) v`,
     // Customers: three segments, 50 RMs.
     `INSERT INTO customers (id, segment, rm_id, locale, updated_at)
        SELECT 'c' || i, (ARRAY['young','retail','hnw'])[1 + i % 3], 'rm-' || (i % 50), 'zh-CN', now() FROM generate_series(1, ${n}) i`,

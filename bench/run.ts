@@ -18,7 +18,8 @@ import { resolveParams } from '../engine/definition.js';
 import { newPayloadKey } from '../service/payload-codec.js';
 import { simulate } from '../engine/simulate.js';
 import { loadBuiltIn } from '../journeys/index.js';
-import { resolveTemporalCli } from '../dev/temporal-cli.js';
+import { createLogger } from '../config/logger.js';
+import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { startSmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink } from '../dev/twilio-sink.js';
 
@@ -112,39 +113,17 @@ const tsx = (file: string, env: Record<string, string>, ready: RegExp, extra: st
 
 // ---- the stack -------------------------------------------------------------------------------------------------
 
-async function temporalServer(): Promise<{ address: string; pid?: number }> {
-  if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS };
-  const cli = await resolveTemporalCli({ projectRoot: root, install: true, log: progress });
-  const port = 17233 + Math.floor(Math.random() * 1000);
-  const proc = spawn(
-    cli,
-    [
-      'server',
-      'start-dev',
-      '--headless',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--log-level',
-      'error',
-      ...['CustomerId', 'JourneyKey', 'JourneyStage', 'JourneyStatus'].flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
-    ],
-    { stdio: 'ignore' },
-  );
-  children.push(proc);
-  const address = `127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      const c = await Connection.connect({ address, connectTimeout: 1000 });
-      await c.workflowService.getSystemInfo({});
-      await c.close();
-      return { address, pid: proc.pid! };
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error('the Temporal dev server did not start');
+/** The Temporal server the bench measures against: TEMPORAL_ADDRESS, or a dev server in memory started as `npm start`
+ * and the tests start one (dev/temporal-dev-server.ts), stopped when the bench ends. */
+async function temporalServer(): Promise<{ address: string; pid?: number; stop(): Promise<void> }> {
+  if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS, stop: async () => undefined };
+  return startTemporalDevServer({
+    projectRoot: root,
+    host: '127.0.0.1',
+    port: 17233 + Math.floor(Math.random() * 1000),
+    logLevel: 'error',
+    logger: createLogger({ logLevel: 'warn' }, 'bench-temporal'),
+  });
 }
 
 async function database(): Promise<string> {
@@ -411,6 +390,7 @@ process.stdout.write(markdown(results));
 await db.end();
 stopAll();
 await Promise.all([smtp.close(), sms.close(), connection.close()]);
+await temporal.stop();
 process.exit(0);
 
 function markdown(r: any): string {

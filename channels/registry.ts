@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { CustomerModel } from '../db/generated/models.js';
-import { CHANNEL_NAMES, type ChannelName } from '../engine/channels.js';
+import { CHANNEL_NAMES, type ChannelName, perChannel } from '../engine/channels.js';
 import type { Channel } from './channel.js';
 import { createEmailChannel, isPermanentSmtpError } from './email.js';
 import { createSmsChannel, isPermanentTwilioError, twilioStatusCallbackUrl } from './sms.js';
@@ -101,7 +101,12 @@ export function addressOf(channel: ChannelName, customer: Pick<CustomerModel, 'i
   return 'column' in a ? customer[a.column as AddressColumn] : customer.id;
 }
 
+/** A channel's adapter, built from the config. */
+export function createChannel(name: ChannelName, config: Config, ctx: ChannelContext = {}): Channel & { close?(): void } {
+  return (CHANNEL_ADAPTERS[name] as ChannelAdapter).create(config, ctx);
+}
+
 /** Every channel's adapter, built from the config. */
 export function createChannels(config: Config, ctx: ChannelContext = {}): Record<ChannelName, Channel & { close?(): void }> {
-  return Object.fromEntries(CHANNEL_NAMES.map((c) => [c, (CHANNEL_ADAPTERS[c] as ChannelAdapter).create(config, ctx)])) as Record<ChannelName, Channel & { close?(): void }>;
+  return perChannel((c) => createChannel(c, config, ctx));
 }

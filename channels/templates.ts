@@ -1,7 +1,7 @@
-// Message templates: per key, channel and locale, rendered with LiquidJS against the customer's profile, the event's
-// data and the journey's params. Versioned in Postgres (seeded from templates/*.json) as draft → published versions;
-// a send uses the newest published version (four-eyes: a draft goes live only when another principal publishes it).
-// Text is rendered as is; HTML escapes every output.
+// Message templates rendered: per key, channel and locale, with LiquidJS against the customer's profile, the event's
+// data and the journey's params; `TemplateStore` is one immutable set of them (the files of templates/, or a snapshot of
+// the published versions). Text is rendered as is; HTML escapes every output. Where they are stored, versioned and
+// published (Postgres, draft → published, four-eyes) is service/templates.ts (`TemplateCatalog`).
 //
 // Templates are written by people outside the engineering team and run inside the worker, so rendering is sandboxed:
 // no tag reads a file or another template (`include`, `render` and `layout` are refused when a template is parsed, and
@@ -11,11 +11,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import diff, { type Difference } from 'microdiff';
 import { type Context, type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
 import { z } from 'zod';
 import { CHANNEL_NAMES, type ChannelName as Channel, perChannel } from '../engine/channels.js';
-import type { Db } from '../db/client.js';
 import { localDate, localDateTime, money } from './format.js';
 
 export const Content = z.object({ subject: z.string().min(1).max(300).optional(), text: z.string().min(1).max(20_000), html: z.string().max(100_000).optional() }).strict();
@@ -40,8 +38,6 @@ export const TEMPLATE_LIMITS = {
 export const OUTPUT_CAPS: Record<Channel, { subject: number; text: number; html: number }> = perChannel((_c, facts) => facts.outputCaps);
 
 export const DEFAULT_LOCALE = 'en';
-/** The principal that loads the built-in templates and journeys at start-up (it drafts and publishes them). */
-export const SEED_PRINCIPAL = 'system:seed';
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');
 
 /** The engines' file system: nothing exists and nothing can be read. */
@@ -136,7 +132,7 @@ export function contentVariables(content: TemplateContent): string[][] {
   return [...seen.values()];
 }
 
-type Entries = Map<string, Record<string, TemplateContent>>; // `${key}|${channel}` → locale → content
+export type Entries = Map<string, Record<string, TemplateContent>>; // `${key}|${channel}` → locale → content
 
 /** An immutable set of templates: what one send or one validation sees. */
 export class TemplateStore {
@@ -223,144 +219,4 @@ export function renderContent(content: TemplateContent, channel: Channel, vars: 
     text: part('text', textEngine, content.text),
     ...(content.html !== undefined ? { html: part('html', htmlEngine, content.html) } : {}),
   };
-}
-
-type TemplateRow = {
-  key: string;
-  channel: string;
-  locale: string;
-  version: number;
-  status: string;
-  subject: string | null;
-  text: string;
-  html: string | null;
-};
-const contentOf = (r: Pick<TemplateRow, 'subject' | 'text' | 'html'>): TemplateContent => ({
-  ...(r.subject !== null ? { subject: r.subject } : {}),
-  text: r.text,
-  ...(r.html !== null ? { html: r.html } : {}),
-});
-const ORDER = [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }] as const;
-
-/** Templates as versioned rows in Postgres: drafts, and published versions a send may use. */
-export class TemplateCatalog {
-  private cached?: { at: number; store: Promise<TemplateStore> };
-
-  constructor(
-    private readonly db: Db,
-    private readonly cacheMs = 5_000,
-  ) {}
-
-  /** Loads the files' templates as published version 1 of every (key, channel, locale) that has no version yet. */
-  async seed(files = TemplateStore.fromFiles()): Promise<number> {
-    const now = new Date();
-    const r = await this.db.messageTemplate.createMany({
-      data: files.all().map((t) => ({
-        key: t.key,
-        channel: t.channel,
-        locale: t.locale,
-        version: 1,
-        status: 'published',
-        subject: t.content.subject ?? null,
-        text: t.content.text,
-        html: t.content.html ?? null,
-        createdBy: SEED_PRINCIPAL,
-        publishedBy: SEED_PRINCIPAL,
-        publishedAt: now,
-      })),
-      skipDuplicates: true,
-    });
-    this.cached = undefined;
-    return r.count;
-  }
-
-  /** The newest published version of every template (cached briefly: a send does not query templates each time). */
-  snapshot(): Promise<TemplateStore> {
-    if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.store;
-    const store = this.db.messageTemplate.findMany({ where: { status: 'published' }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] }).then((rows) => {
-      const entries: Entries = new Map();
-      for (const r of rows) {
-        const id = `${r.key}|${r.channel}`;
-        entries.set(id, { ...(entries.get(id) ?? {}), [r.locale]: contentOf(r) });
-      }
-      return new TemplateStore(entries);
-    });
-    this.cached = { at: Date.now(), store };
-    store.catch(() => (this.cached = undefined));
-    return store;
-  }
-
-  /** Every (key, channel, locale): its live (newest published) version, or its newest draft when none is live yet;
-   * `draftVersion` names a draft newer than the live version, waiting to be published. */
-  async list() {
-    const [published, drafts] = await Promise.all(
-      (['published', 'draft'] as const).map((status) => this.db.messageTemplate.findMany({ where: { status }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] })),
-    );
-    const id = (r: TemplateRow) => `${r.key}|${r.channel}|${r.locale}`;
-    const newestDraft = new Map(drafts!.map((r) => [id(r), r]));
-    const live = new Set(published!.map(id));
-    return [...published!, ...drafts!.filter((r) => !live.has(id(r)))]
-      .map((r) => {
-        const draft = newestDraft.get(id(r));
-        return { ...r, draftVersion: draft && draft.version > r.version ? draft.version : null };
-      })
-      .sort((a, b) => id(a).localeCompare(id(b)));
-  }
-
-  /** Every version of one template, newest first. */
-  async versions(key: string, channel: Channel, locale: string) {
-    return this.db.messageTemplate.findMany({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
-  }
-
-  /** One stored version (any status), or undefined. */
-  async get(key: string, channel: Channel, locale: string, version: number) {
-    return (await this.db.messageTemplate.findUnique({ where: { key_channel_locale_version: { key, channel, locale, version } } })) ?? undefined;
-  }
-
-  /** Stores a new draft version, drafted by `by` (a principal id); the previous versions stay for the record. */
-  async put(key: string, channel: Channel, locale: string, content: TemplateContent, by: string) {
-    for (let attempt = 0; ; attempt++) {
-      const last = await this.db.messageTemplate.findFirst({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
-      try {
-        return await this.db.messageTemplate.create({
-          data: {
-            key,
-            channel,
-            locale,
-            version: (last?.version ?? 0) + 1,
-            status: 'draft',
-            subject: content.subject ?? null,
-            text: content.text,
-            html: content.html ?? null,
-            createdBy: by,
-          },
-        });
-      } catch (err) {
-        if (attempt >= 5 || (err as { code?: string }).code !== 'P2002') throw err;
-      }
-    }
-  }
-
-  /**
-   * Publishes a draft version, `by` a principal. What may refuse it (drafter is publisher, not a draft, older than the
-   * live version) is the caller's to check with `publishable`; this only flips a row that is still a draft, and
-   * answers the live version it replaces (undefined: the first) with the difference of their contents. Undefined when
-   * the row is no draft any more (published meanwhile).
-   */
-  async markPublished(key: string, channel: Channel, locale: string, version: number, by: string) {
-    const live = await this.db.messageTemplate.findFirst({ where: { key, channel, locale, status: 'published' }, orderBy: { version: 'desc' } });
-    const r = await this.db.messageTemplate.updateMany({
-      where: { key, channel, locale, version, status: 'draft' },
-      data: { status: 'published', publishedBy: by, publishedAt: new Date() },
-    });
-    if (r.count === 0) return undefined;
-    this.cached = undefined;
-    const row = (await this.get(key, channel, locale, version))!;
-    return { template: row, previousVersion: live?.version ?? null, diff: contentDiff(live ? contentOf(live) : {}, contentOf(row)) };
-  }
-}
-
-/** What publishing a template changes: subject, text and html against the live version's. */
-export function contentDiff(before: Partial<TemplateContent>, after: TemplateContent): Difference[] {
-  return diff(before, after);
 }

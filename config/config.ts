@@ -1,5 +1,6 @@
 // The one place that reads process.env. Everything else receives a Config.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, isMaxDuration } from '../engine/duration.js';
 import { ConfiguredKey } from '../service/api-keys.js';
@@ -89,6 +90,10 @@ const schema = z.object({
     .max(128)
     .regex(/^[A-Za-z0-9_-]+$/, 'URL-safe characters')
     .optional(),
+  /** The worker's prebuilt workflow bundle (`npm run build` writes dist/workflow-bundle.js; a relative path is taken
+   * from the working directory). Unset: with NODE_ENV=production the one beside the compiled worker, otherwise the
+   * worker bundles the workflow code from its sources at start. */
+  WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /** The bearer token a Prometheus scraper presents at /metrics (ops and admin keys are accepted there too). A token of
    * its own, not an API key: a scraper needs the counters and nothing else — an ops key would also read customers. */
   METRICS_TOKEN: z.string().min(32, 'at least 32 characters').max(256).optional(),
@@ -189,6 +194,8 @@ export type Config = {
   metricsToken?: string;
   /** Where a lone worker serves /metrics. */
   workerMetricsPort?: number;
+  /** WORKFLOW_BUNDLE as an absolute path: the prebuilt workflow bundle the worker loads (worker/workflow-code.ts). */
+  workflowBundle?: string;
 };
 
 export class ConfigError extends Error {}
@@ -276,6 +283,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     controlGroup: { percent: e.CONTROL_GROUP_PERCENT, salt: e.HOLDOUT_SALT },
     ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
     ...(e.WORKER_METRICS_PORT !== undefined ? { workerMetricsPort: e.WORKER_METRICS_PORT } : {}),
+    ...(e.WORKFLOW_BUNDLE !== undefined ? { workflowBundle: path.resolve(e.WORKFLOW_BUNDLE) } : {}),
     ...(e.OIDC_ISSUER !== undefined
       ? {
           oidc: {

@@ -340,11 +340,11 @@ async function taskPage(id) {
 
 /** The timeline is paged oldest first: read on to its end (a few pages at most) so the newest entries are shown. */
 async function wholeTimeline(id) {
-  let page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000`);
+  let page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&lang=${enc(currentLang())}`);
   if (!page) return undefined;
   const entries = [...page.entries];
   for (let i = 0; i < 9 && page?.truncated; i++) {
-    page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&from=${enc(page.nextFrom)}`);
+    page = await maybe(`/v1/customers/${enc(id)}/timeline?limit=2000&lang=${enc(currentLang())}&from=${enc(page.nextFrom)}`);
     entries.push(...(page?.entries ?? []));
   }
   return { entries };
@@ -741,7 +741,12 @@ async function journeyPage(key) {
 // ---- Ops -------------------------------------------------------------------------------------------------------
 
 async function opsPage() {
-  const [failed, deferred, audit] = await Promise.all([maybe('/v1/journeys?status=failed&limit=50'), api('/v1/messages?status=deferred&limit=50'), api('/v1/audit?limit=50')]);
+  const [failed, stuck, deferred, audit] = await Promise.all([
+    maybe('/v1/journeys?status=failed&limit=50'),
+    maybe('/v1/journeys?stuck=true&limit=50'),
+    api('/v1/messages?status=deferred&limit=50'),
+    api('/v1/audit?limit=50'),
+  ]);
   return h(
     'div',
     {},
@@ -749,7 +754,7 @@ async function opsPage() {
       t('failedJourneys'),
       failed
         ? table(
-            [t('journey'), t('customer'), t('stage'), t('when')],
+            [t('journey'), t('customer'), t('stage'), t('reason'), t('when')],
             failed.items.map((j) =>
               h(
                 'tr',
@@ -757,8 +762,34 @@ async function opsPage() {
                 h('td', {}, h('code', {}, j.workflowId)),
                 h('td', {}, h('a', { href: `#/customers/${enc(j.customerId)}` }, j.customerId)),
                 h('td', {}, j.stage),
-                h('td', {}, fmtTime(j.startedAt)),
+                h('td', {}, j.exitReason ?? '—'),
+                h('td', {}, fmtTime(j.endedAt ?? j.startedAt)),
               ),
+            ),
+            { id: 'failed' },
+          )
+        : h('p', { class: 'muted' }, t('notAvailable')),
+    ),
+    section(
+      t('stuckJourneys'),
+      stuck
+        ? h(
+            'div',
+            {},
+            h('p', { class: 'muted' }, t('stuckHint')),
+            table(
+              [t('journey'), t('customer'), t('stage'), t('idleFor')],
+              stuck.items.map((j) =>
+                h(
+                  'tr',
+                  {},
+                  h('td', {}, h('code', {}, j.workflowId)),
+                  h('td', {}, h('a', { href: `#/customers/${enc(j.customerId)}` }, j.customerId)),
+                  h('td', {}, j.stage),
+                  h('td', {}, fmtDuration(since(j.waitingSince))),
+                ),
+              ),
+              { id: 'stuck' },
             ),
           )
         : h('p', { class: 'muted' }, t('notAvailable')),

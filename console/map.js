@@ -4,7 +4,8 @@
 import { stageLabel, t } from './i18n.js';
 
 const esc = (s) => String(s).replace(/"/g, '#quot;').replace(/</g, '#lt;').replace(/>/g, '#gt;');
-const SHOWN = new Set(['wait', 'send', 'task', 'feedback', 'goal', 'exit', 'complete', 'branch', 'split', 'delay', 'delayUntil', 'startJourney']);
+/** The kinds the map draws a node for (engine/kinds/: each kind's `map.drawn`; test/kind-registry.test.ts holds them together). */
+export const SHOWN = new Set(['wait', 'send', 'task', 'feedback', 'goal', 'exit', 'complete', 'branch', 'split', 'delay', 'delayUntil', 'startJourney']);
 
 function describe(step) {
   switch (step.type) {
@@ -36,7 +37,8 @@ function describe(step) {
   }
 }
 
-/** Children lists of a step, as the engine walks them (engine/steps.ts childLists), for the steps the map shows. */
+/** Children lists of a step, as the engine walks them (each kind's `arms` in engine/kinds/), for the steps the map
+ * shows. */
 function children(step) {
   const out = [];
   if (step.type === 'wait') {

@@ -62,9 +62,14 @@ async function ensureDatabase(databaseUrl: string): Promise<void> {
   }
 }
 
-export async function migrate(databaseUrl: string, logger?: Logger): Promise<string[]> {
+export interface MigrateOptions {
+  /** Apply only the migrations whose names sort before this one (a database as an earlier release left it). */
+  before?: string;
+}
+
+export async function migrate(databaseUrl: string, logger?: Logger, options: MigrateOptions = {}): Promise<string[]> {
   await ensureDatabase(databaseUrl);
-  const migrations = await readMigrations();
+  const migrations = (await readMigrations()).filter((m) => options.before === undefined || m.name < options.before);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const applied: string[] = [];

@@ -1,20 +1,50 @@
-// Shared plumbing of the local peers (SMTP catcher, Twilio sink): a list of captured items that tests can await,
-// HTML escaping for their pages, and listening on a port.
+// Shared plumbing of the local peers (SMTP catcher, Twilio sink, webhook sink): a list of captured items that tests can
+// await, optionally kept in a file so that a restart of `npm start` still shows them, HTML escaping for their pages,
+// and listening on a port.
 import { EventEmitter } from 'node:events';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 
-/** Captured items in arrival order, with an event-driven `waitFor`. */
+/** Where an inbox keeps its items (one JSON document a line, readable by this user only), and how an item is made
+ * from its JSON again (its dates, above all). */
+export type InboxFile<T> = { path: string; revive: (json: Record<string, unknown>) => T };
+
+/** Items a kept inbox loads at most: the newest ones (the file is rewritten without the older ones). */
+export const MAX_KEPT_ITEMS = 10_000;
+
+/** Captured items in arrival order, with an event-driven `waitFor`; kept in a file when given one. */
 export class Inbox<T> {
   readonly #items: T[] = [];
   readonly #events = new EventEmitter();
 
-  constructor(private readonly what: string) {
+  constructor(
+    private readonly what: string,
+    private readonly file?: InboxFile<T>,
+  ) {
     this.#events.setMaxListeners(0);
+    if (file && existsSync(file.path)) this.#load(file);
+  }
+
+  #load(file: InboxFile<T>): void {
+    const lines = readFileSync(file.path, 'utf8').split('\n');
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        this.#items.push(file.revive(JSON.parse(line) as Record<string, unknown>));
+      } catch {
+        // a line cut short by a crash mid-write: skipped
+      }
+    }
+    if (this.#items.length > MAX_KEPT_ITEMS) {
+      this.#items.splice(0, this.#items.length - MAX_KEPT_ITEMS);
+      writeFileSync(file.path, this.#items.map((i) => `${JSON.stringify(i)}\n`).join(''), { mode: 0o600 });
+    }
   }
 
   add(item: T): void {
     this.#items.push(item);
+    if (this.file) appendFileSync(this.file.path, `${JSON.stringify(item)}\n`, { mode: 0o600 });
     this.#events.emit('item', item);
   }
 
@@ -24,6 +54,7 @@ export class Inbox<T> {
 
   clear(): void {
     this.#items.length = 0;
+    if (this.file) writeFileSync(this.file.path, '', { mode: 0o600 });
   }
 
   /**
@@ -59,6 +90,15 @@ export class Inbox<T> {
       this.#events.on('item', onItem);
     });
   }
+}
+
+/** A reviver for items whose `keys` hold dates (JSON has them as ISO strings). */
+export function withDates<T>(...keys: string[]): (json: Record<string, unknown>) => T {
+  return (json) => {
+    const item: Record<string, unknown> = { ...json };
+    for (const key of keys) if (typeof item[key] === 'string') item[key] = new Date(item[key]);
+    return item as T;
+  };
 }
 
 export function escapeHtml(value: unknown): string {

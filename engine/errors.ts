@@ -46,3 +46,9 @@ export class EngineError extends Error {
     return { code: this.code, message: this.message, ...(this.step !== undefined ? { step: this.step } : {}) };
   }
 }
+
+/** The `default` of a switch that handles every member of a union: a member added later is a compile error there, and
+ * a value from outside the types (an old payload) fails loudly here instead of being skipped. */
+export function assertUnreachable(value: never, what = 'value'): never {
+  throw new EngineError('internal', `unexpected ${what}: ${JSON.stringify(value)}`);
+}

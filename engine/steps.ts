@@ -1,39 +1,17 @@
 // Walking the step tree of a definition. No zod here: the workflow bundle imports this through the engine, and the
 // schema library has no place in every workflow's sandbox (the bench's profile found it initialised per workflow).
-import type { DurationRef, JourneyDefinition, Step } from './definition.js';
+import type { JourneyDefinition } from './definition.js';
 import { checkDuration, type DurationKind, type DurationLimits } from './duration.js';
+import { type DurationUse, kindOf, type Step, WAITING_KINDS } from './kinds/index.js';
 
-/** Every step list a step holds, with its path, for walking the step tree. */
+/** Kinds a flow can wait at, from the registry (analytics counts journeys waiting at such steps). */
+export { WAITING_KINDS };
+
+/** Every step list a step holds, with its path, for walking the step tree (its kind's `arms`). */
 export function childLists(s: Step): [(string | number)[], Step[] | undefined][] {
-  switch (s.type) {
-    case 'wait':
-      return [...s.for.map((o, j): [(string | number)[], Step[] | undefined] => [['for', j, 'then'], o.then]), [['onTimeout'], s.onTimeout]];
-    case 'branch':
-      return [...s.cases.map((c, j): [(string | number)[], Step[] | undefined] => [['cases', j, 'steps'], c.steps]), [['otherwise'], s.otherwise]];
-    case 'split':
-      return s.variants.map((v, j) => [['variants', j, 'steps'], v.steps]);
-    case 'feedback':
-      return [
-        [['onAnswer'], s.onAnswer],
-        [['onTimeout'], s.onTimeout],
-      ];
-    case 'task':
-      return Object.entries(s.outcomes ?? {}).map(([o, l]) => [['outcomes', o], l]);
-    case 'send':
-    case 'delay':
-    case 'delayUntil':
-    case 'delayUntilLocalTime':
-    case 'stage':
-    case 'goal':
-    case 'goto':
-    case 'exit':
-    case 'complete':
-    case 'cancel':
-    case 'startJourney':
-    case 'stopJourneys':
-    case 'signalJourney':
-      return [];
-  }
+  return kindOf(s)
+    .arms(s)
+    .map((a) => [a.path, a.steps]);
 }
 
 /** Calls `visit` on every step of the definition with its path. */
@@ -52,35 +30,8 @@ export function formatPath(path: (string | number)[]): string {
 }
 
 /** The durations a step uses, each with what it is used for and where it sits in the step. */
-export function durationRefs(s: Step): { ref: DurationRef; kind: DurationKind; at: string }[] {
-  const expiry = (x: { expiresAfter?: DurationRef }) => (x.expiresAfter !== undefined ? [{ ref: x.expiresAfter, kind: 'expiry' as const, at: 'expiresAfter' }] : []);
-  switch (s.type) {
-    case 'task':
-      return [{ ref: s.due, kind: 'due', at: 'due' }];
-    case 'wait':
-      return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }];
-    case 'feedback':
-      return [{ ref: s.timeout, kind: 'wait', at: 'timeout' }, ...expiry(s)];
-    case 'send':
-      return expiry(s);
-    case 'delay':
-      return [{ ref: s.duration, kind: 'wait', at: 'duration' }];
-    case 'delayUntil':
-      return s.before !== undefined ? [{ ref: s.before, kind: 'offset', at: 'before' }] : s.after !== undefined ? [{ ref: s.after, kind: 'offset', at: 'after' }] : [];
-    case 'delayUntilLocalTime':
-    case 'stage':
-    case 'branch':
-    case 'split':
-    case 'goal':
-    case 'startJourney':
-    case 'signalJourney':
-    case 'stopJourneys':
-    case 'goto':
-    case 'cancel':
-    case 'exit':
-    case 'complete':
-      return [];
-  }
+export function durationRefs(s: Step): DurationUse[] {
+  return kindOf(s).durations(s);
 }
 
 /** What each duration parameter is used for (a parameter used as a delay must be a valid delay). */

@@ -3,6 +3,7 @@
 import type { ChannelName } from './channels.js';
 import { childLists, type DurationRef, type JourneyDefinition, type Step, walkSteps } from './definition.js';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, durationMs } from './duration.js';
+import { ENDING_KINDS, kindOf } from './kinds/index.js';
 import { durationProblems, formatPath } from './steps.js';
 
 export { formatPath };
@@ -29,42 +30,17 @@ export interface ValidationContext {
 /** The variables every template may read besides `event.*` and `params.*`. */
 export const CUSTOMER_VARIABLES = ['id', 'name', 'locale', 'timeZone', 'segment', 'attributes'];
 
-/** Whether a step always lets time pass before the flow goes on: a loop through it cannot spin. A zero-length delay
- * or timeout does not; nor does a `delayUntil` that runs at once when its instant has passed (in a loop the instant
- * stays in the past). */
+/** Whether a step always lets time pass before the flow goes on: a loop through it cannot spin (its kind says; a
+ * zero-length delay or timeout does not). */
 function waits(s: Step, def: JourneyDefinition): boolean {
   const positive = (ref: DurationRef) => {
     const text = typeof ref === 'string' ? ref : Object.hasOwn(def.params, ref.param) ? def.params[ref.param]!.default : undefined;
     return typeof text === 'string' && durationMs(text) > 0;
   };
-  switch (s.type) {
-    case 'delay':
-      return positive(s.duration);
-    case 'wait':
-    case 'feedback':
-      return positive(s.timeout);
-    case 'delayUntil':
-      return s.ifPast === 'skip';
-    case 'delayUntilLocalTime':
-      return true;
-    case 'task':
-      return s.outcomes !== undefined;
-    case 'send':
-    case 'stage':
-    case 'branch':
-    case 'split':
-    case 'goal':
-    case 'startJourney':
-    case 'signalJourney':
-    case 'stopJourneys':
-    case 'goto':
-    case 'cancel':
-    case 'exit':
-    case 'complete':
-      return false;
-  }
+  return kindOf(s).alwaysWaits(s, positive);
 }
-const ENDS = new Set<Step['type']>(['exit', 'complete', 'goto']);
+/** Kinds after which nothing in the same list runs (exit, complete, goto). */
+const ENDS = ENDING_KINDS;
 
 /** The tags that decide who a control group may hold out: the global group holds customers out of `marketing`
  * journeys only, and nothing ever holds them out of a `service` journey. */
@@ -96,19 +72,20 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
       if (ids.has(s.id)) add(path, `step id "${s.id}" is used twice`);
       else ids.set(s.id, path);
     }
-    if (s.type === 'stage') {
-      if (s.stage !== undefined) entered.add(s.stage);
-      else stageFromEvent = true;
-    }
-    if ((s.type === 'send' || s.type === 'feedback') && !ctx.hasTemplate(s.template, s.channel)) add(path, `template "${s.template}" does not exist for ${s.channel}`);
-    if ((s.type === 'startJourney' || s.type === 'signalJourney' || (s.type === 'stopJourneys' && s.journeyKey)) && ctx.journeyKeys) {
-      const target = s.journeyKey!;
+    const uses = kindOf(s).uses(s);
+    if (typeof uses.enters === 'string') entered.add(uses.enters);
+    else if (uses.enters !== undefined) stageFromEvent = true;
+    const touch = uses.touch;
+    if (touch?.action === 'send' && !ctx.hasTemplate(touch.template, touch.channel)) add(path, `template "${touch.template}" does not exist for ${touch.channel}`);
+    if (uses.journey !== undefined && ctx.journeyKeys) {
+      const target = uses.journey;
       if (!ctx.journeyKeys.has(target) && target !== def.key) add(path, `journey "${target}" does not exist`);
     }
-    if (s.type === 'signalJourney') sentHere.add(s.event);
+    if (uses.sends !== undefined) sentHere.add(uses.sends);
   });
   walkSteps(def, (s, path) => {
-    if (s.type === 'goto' && !ids.has(s.target)) add(path, `goto target "${s.target}" does not exist`);
+    const target = kindOf(s).uses(s).target;
+    if (target !== undefined && !ids.has(target)) add(path, `goto target "${target}" does not exist`);
   });
   if (!stageFromEvent)
     def.stages.forEach((st, i) => {
@@ -138,7 +115,7 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
   def.goals.forEach((g, i) => g.event && listen(g.event, ['goals', i, 'event']));
   def.entry.events.forEach((e, i) => listen(e.event, ['entry', 'events', i, 'event']));
   walkSteps(def, (s, path) => {
-    if (s.type === 'wait') s.for.forEach((o, j) => listen(o.event, [...path, 'for', j, 'event']));
+    for (const l of kindOf(s).uses(s).listens ?? []) listen(l.event, [...path, ...l.at]);
   });
   if (ctx.templateVariables && ctx.eventFields) checkTemplateVariables(def, ctx, add);
 
@@ -146,7 +123,7 @@ export function validateDefinition(def: JourneyDefinition, ctx: ValidationContex
   // reminder, a failed contribution) is owed to every customer and is never held out.
   if (def.holdout) {
     if (def.tags.includes(SERVICE_TAG)) add(['holdout'], `a journey tagged "${SERVICE_TAG}" is never held out: its messages are owed to every customer`);
-    if (def.goals.length === 0 && !walkAny(def, (s) => s.type === 'goal')) add(['holdout'], 'a holdout measures goals, and this journey has none');
+    if (def.goals.length === 0 && !walkAny(def, (s) => kindOf(s).uses(s).goal === true)) add(['holdout'], 'a holdout measures goals, and this journey has none');
   }
   return problems;
 }
@@ -162,42 +139,35 @@ function checkTemplateVariables(def: JourneyDefinition, ctx: ValidationContext, 
     let now = current;
     list?.forEach((s, i) => {
       const here = [...path, i];
-      if (s.type === 'send' || s.type === 'feedback') {
-        for (const segs of ctx.templateVariables!(s.template, s.channel)) {
+      const kind = kindOf(s);
+      const touch = kind.uses(s).touch;
+      if (touch?.action === 'send') {
+        const t = touch;
+        for (const segs of ctx.templateVariables!(t.template, t.channel)) {
           const [root, field] = segs;
           const name = segs.join('.');
           if (root === 'customer') {
-            if (field !== undefined && !CUSTOMER_VARIABLES.includes(field)) add(here, `template "${s.template}" uses ${name}, which is not a customer field a message may use`);
+            if (field !== undefined && !CUSTOMER_VARIABLES.includes(field)) add(here, `template "${t.template}" uses ${name}, which is not a customer field a message may use`);
           } else if (root === 'params') {
-            if (field === undefined || !Object.hasOwn(def.params, field)) add(here, `template "${s.template}" uses ${name}, which is not a parameter of "${def.key}"`);
+            if (field === undefined || !Object.hasOwn(def.params, field)) add(here, `template "${t.template}" uses ${name}, which is not a parameter of "${def.key}"`);
           } else if (root === 'event') {
             for (const ev of now) {
-              if (ev === NONE) add(here, `template "${s.template}" uses ${name}, but this step runs without an event`);
+              if (ev === NONE) add(here, `template "${t.template}" uses ${name}, but this step runs without an event`);
               else {
                 const fields = ctx.eventFields!(ev);
-                if (fields && field !== undefined && !fields.includes(field)) add(here, `template "${s.template}" uses ${name}, which "${ev}" does not carry`);
+                if (fields && field !== undefined && !fields.includes(field)) add(here, `template "${t.template}" uses ${name}, which "${ev}" does not carry`);
               }
             }
-          } else add(here, `template "${s.template}" uses ${name}: templates read customer.*, event.* and params.*`);
+          } else add(here, `template "${t.template}" uses ${name}: templates read customer.*, event.* and params.*`);
         }
       }
-      const arms = childLists(s);
-      if (s.type === 'wait') {
-        const after = new Set(now);
-        s.for.forEach((o, j) => {
-          const ev = new Set([o.event]);
-          visit(o.then, [...here, 'for', j, 'then'], ev).forEach((e) => after.add(e));
-        });
-        visit(s.onTimeout, [...here, 'onTimeout'], now).forEach((e) => after.add(e));
-        now = after;
-      } else if (s.type === 'feedback' || (s.type === 'task' && s.outcomes)) {
-        const resumed = new Set([s.type === 'feedback' ? 'feedback.answered' : 'task.completed']);
+      // After the step the flow goes on with the event it was resumed by, or with what its arms ran with: an arm runs
+      // with the event it waited for, or the flow's own.
+      const arms = kind.arms(s);
+      const resumed = kind.resumedBy(s);
+      if (arms.length || resumed.length) {
         const after = new Set([...now, ...resumed]);
-        for (const [sub, l] of arms) visit(l, [...here, ...sub], sub[0] === 'onTimeout' ? now : resumed).forEach((e) => after.add(e));
-        now = after;
-      } else if (arms.length) {
-        const after = new Set(now);
-        for (const [sub, l] of arms) visit(l, [...here, ...sub], now).forEach((e) => after.add(e));
+        for (const a of arms) visit(a.steps, [...here, ...a.path], a.event !== undefined ? new Set([a.event]) : now).forEach((e) => after.add(e));
         now = after;
       }
     });
@@ -219,12 +189,11 @@ function loops(def: JourneyDefinition, ids: Map<string, (string | number)[]>, fo
       byPath.set(formatPath(n.path), n);
       const next = nodes[i + 1] ?? after;
       const arms = childLists(n.step).map(([sub, l]) => build(l, [...n.path, ...sub], next));
-      if (n.step.type !== 'goto' && !ENDS.has(n.step.type)) {
+      if (!ENDS.has(n.step.type)) {
         for (const a of arms) if (a) n.succ.push(a);
-        // A step with arms that may fall through (a branch without otherwise, a task without a matching outcome) and
-        // every plain step continue to the next one.
-        if (next && (arms.length === 0 || n.step.type === 'branch' || n.step.type === 'task' || n.step.type === 'wait' || n.step.type === 'feedback' || n.step.type === 'split'))
-          n.succ.push(next);
+        // Every step that does not end its list may continue to the next one: a plain step, and a step with arms that
+        // may fall through (a branch without otherwise, a task without a matching outcome, a wait's empty arm).
+        if (next) n.succ.push(next);
       }
     });
     return nodes[0];
@@ -232,8 +201,9 @@ function loops(def: JourneyDefinition, ids: Map<string, (string | number)[]>, fo
   def.stages.forEach((s, i) => build(s.onEnter, ['stages', i, 'onEnter'], undefined));
   def.triggers.forEach((t, i) => build(t.steps, ['triggers', i, 'steps'], undefined));
   for (const n of byPath.values()) {
-    if (n.step.type !== 'goto') continue;
-    const targetPath = ids.get(n.step.target);
+    const jump = kindOf(n.step).uses(n.step).target;
+    if (jump === undefined) continue;
+    const targetPath = ids.get(jump);
     const target = targetPath && byPath.get(formatPath(targetPath));
     if (!target) continue;
     const seen = new Set<Node>();
@@ -247,6 +217,6 @@ function loops(def: JourneyDefinition, ids: Map<string, (string | number)[]>, fo
         stack.push(...x.succ);
       }
     }
-    if (cycle) found(n.path, n.step.target);
+    if (cycle) found(n.path, jump);
   }
 }

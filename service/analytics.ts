@@ -4,9 +4,9 @@
 // started in the period [from, to), narrowed by version, the customer's segment and an A/B variant; what hangs off
 // them (transitions, log entries, messages) is joined by workflow id. The paged journey list for ops and BI is here too.
 import { z } from 'zod';
-import type { JourneyDefinition, Step } from '../engine/definition.js';
+import type { JourneyDefinition } from '../engine/definition.js';
 import { stepRef } from '../engine/engine.js';
-import { formatPath, walkSteps } from '../engine/steps.js';
+import { formatPath, WAITING_KINDS, walkSteps } from '../engine/steps.js';
 import { type Db, Prisma } from '../db/client.js';
 import type { DefinitionStore } from './definitions.js';
 import { Invalid, notFound } from './errors.js';
@@ -32,6 +32,10 @@ export const JourneyListQuery = z
     status: z.enum(['running', 'completed', 'exited', 'failed']).optional(),
     cohort: z.enum(['treated', 'control']).optional(),
     customerId: id.optional(),
+    /** Running journeys with no step waiting and no timer set (since `waitingSince`): a journey that only a trigger or
+     * goal event can still move, or one that nothing will. Journeys whose waits were never recorded (started by a
+     * worker older than that record) are not listed. */
+    stuck: z.enum(['true']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(100),
     cursor: z.string().max(1024).optional(),
   })
@@ -40,9 +44,6 @@ export type JourneyListFilters = z.infer<typeof JourneyListQuery>;
 
 /** The z value of a two-sided 95 % interval. */
 const Z95 = 1.959963984540054;
-
-/** Steps a flow can wait at: the journey map counts journeys at these. */
-const WAITING_KINDS = new Set<Step['type']>(['wait', 'feedback', 'task', 'delay', 'delayUntil', 'delayUntilLocalTime']);
 
 /** A timestamp column (UTC, without zone) compared with an ISO instant: the instant is read in UTC whatever the session zone. */
 const utc = (iso: string) => Prisma.sql`(${iso}::timestamptz AT TIME ZONE 'UTC')`;
@@ -106,23 +107,19 @@ export class Analytics {
 
   /**
    * Per stage: the journeys that entered it (once each, however often), are in it now (running), and moved on from it
-   * to a later stage of the definition's order (null for the last stage); the time of each visit that is over (until
-   * the next stage, or the journey's end), as median and p90 (`percentile_cont`: linear between the two nearest).
+   * to a later stage of their definition's order (null for the last stage); the time of each visit that is over (until
+   * the next stage, or the journey's end), as median and p90 (`percentile_cont`: linear between the two nearest). The
+   * per-visit facts (first visit, left at, converted) are kept with each transition by the database (see the
+   * migration `analytics_summaries`), so this is one pass over the key's transitions.
    */
   private async stageFigures(key: string, f: AnalyticsFilters, def: JourneyDefinition) {
-    const order = def.stages.map((s) => s.key);
     const [visits, current] = await Promise.all([
-      this.db.$queryRaw<{ stage: string; entered: number; converted: number; visits: number; median: number | null; p90: number | null }[]>`
-        WITH j AS (${this.journeys(key, f)}),
-        v AS (
-          SELECT t.workflow_id, t.to_stage AS stage, array_position(${order}::text[], t.to_stage) AS idx,
-                 max(array_position(${order}::text[], t.to_stage)) OVER (PARTITION BY t.workflow_id ORDER BY t.seq ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS later,
-                 EXTRACT(EPOCH FROM (COALESCE(lead(t.entered_at) OVER (PARTITION BY t.workflow_id ORDER BY t.seq), j.ended_at) - t.entered_at)) * 1000 AS ms
-          FROM stage_transitions t JOIN j ON j.workflow_id = t.workflow_id
-        )
-        SELECT stage, count(DISTINCT workflow_id)::int AS entered, count(DISTINCT workflow_id) FILTER (WHERE later > idx)::int AS converted,
-               count(ms)::int AS visits, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS median, percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) AS p90
-        FROM v GROUP BY stage`,
+      this.db.$queryRaw<{ stage: string; entered: number; converted: number; visits: number; pct: (number | null)[] | null }[]>`
+        WITH j AS (${this.journeys(key, f)})
+        SELECT t.to_stage AS stage, count(*) FILTER (WHERE t.first_visit)::int AS entered, count(*) FILTER (WHERE t.first_visit AND t.converted)::int AS converted,
+               count(t.left_at)::int AS visits,
+               percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.left_at - t.entered_at)) * 1000) AS pct
+        FROM stage_transitions t JOIN j ON j.workflow_id = t.workflow_id GROUP BY t.to_stage`,
       this.db.$queryRaw<{ stage: string | null; current: number }[]>`
         WITH j AS (${this.journeys(key, f)})
         SELECT CASE WHEN status = 'running' THEN stage END AS stage, count(*)::int AS current FROM j GROUP BY 1`,
@@ -139,8 +136,8 @@ export class Analytics {
         current: running.get(s.key) ?? 0,
         convertedToNext: i === def.stages.length - 1 ? null : (v?.converted ?? 0),
         visits: v?.visits ?? 0,
-        medianMs: ms(v?.median ?? null),
-        p90Ms: ms(v?.p90 ?? null),
+        medianMs: ms(v?.pct?.[0] ?? null),
+        p90Ms: ms(v?.pct?.[1] ?? null),
       };
     });
     return { total, stages };
@@ -247,48 +244,30 @@ export class Analytics {
 
   /**
    * Message outcomes per template and channel: each message counted once under every outcome its story holds (a
-   * message deferred for quiet hours and then sent counts as deferred and as sent), from `message_events`; the reasons
-   * of the suppressions, deferrals, drops and failures, each message once per reason.
+   * message deferred for quiet hours and then sent counts as deferred and as sent); the reasons of the suppressions,
+   * deferrals, drops and failures, each message once per reason. Each message's outcomes and reasons are kept with it
+   * by the database as its story grows (see the migration `analytics_summaries`): one pass over the key's messages.
    */
   async messages(key: string, f: AnalyticsFilters) {
     await this.definition(key, f.version);
-    const rows = await this.db.$queryRaw<
-      {
-        template: string;
-        channel: string;
-        total: number;
-        sent: number;
-        delivered: number;
-        failed: number;
-        suppressed: number;
-        deferred: number;
-        dropped: number;
-        reasons: Record<string, number> | null;
-      }[]
-    >`
-      WITH j AS (${this.journeys(key, f)}),
-      m AS (SELECT m.id, m.template, m.channel FROM messages m JOIN j ON j.workflow_id = m.workflow_id),
-      e AS (
-        SELECT e.message_id, bool_or(e.type = 'sent') AS sent, bool_or(e.type = 'delivered') AS delivered, bool_or(e.type = 'failed') AS failed,
-               bool_or(e.type = 'suppressed') AS suppressed, bool_or(e.type = 'deferred') AS deferred, bool_or(e.type = 'dropped') AS dropped
-        FROM message_events e JOIN m ON m.id = e.message_id GROUP BY e.message_id
-      ),
-      r AS (
-        SELECT x.template, x.channel, x.reason, count(*)::int AS n FROM (
-          SELECT DISTINCT m.template, m.channel, m.id, e.detail->>'reason' AS reason
-          FROM message_events e JOIN m ON m.id = e.message_id
-          WHERE e.type IN ('suppressed', 'deferred', 'dropped', 'failed') AND e.detail->>'reason' IS NOT NULL
-        ) x GROUP BY 1, 2, 3
-      ),
-      c AS (
+    type Counts = { template: string; channel: string; total: number; sent: number; delivered: number; failed: number; suppressed: number; deferred: number; dropped: number };
+    // Two passes side by side, counts and reasons, rather than one that materialises the messages for both.
+    const [counts, reasons] = await Promise.all([
+      this.db.$queryRaw<Counts[]>`
+        WITH j AS (${this.journeys(key, f)})
         SELECT m.template, m.channel, count(*)::int AS total,
-               count(*) FILTER (WHERE e.sent)::int AS sent, count(*) FILTER (WHERE e.delivered)::int AS delivered, count(*) FILTER (WHERE e.failed)::int AS failed,
-               count(*) FILTER (WHERE e.suppressed)::int AS suppressed, count(*) FILTER (WHERE e.deferred)::int AS deferred, count(*) FILTER (WHERE e.dropped)::int AS dropped
-        FROM m LEFT JOIN e ON e.message_id = m.id GROUP BY 1, 2
-      )
-      SELECT c.*, (SELECT jsonb_object_agg(r.reason, r.n) FROM r WHERE r.template = c.template AND r.channel = c.channel) AS reasons
-      FROM c ORDER BY c.template, c.channel`;
-    return { journeyKey: key, rows: rows.map((r) => ({ ...r, reasons: r.reasons ?? {} })) };
+               count(*) FILTER (WHERE 'sent' = ANY(m.outcomes))::int AS sent, count(*) FILTER (WHERE 'delivered' = ANY(m.outcomes))::int AS delivered,
+               count(*) FILTER (WHERE 'failed' = ANY(m.outcomes))::int AS failed, count(*) FILTER (WHERE 'suppressed' = ANY(m.outcomes))::int AS suppressed,
+               count(*) FILTER (WHERE 'deferred' = ANY(m.outcomes))::int AS deferred, count(*) FILTER (WHERE 'dropped' = ANY(m.outcomes))::int AS dropped
+        FROM messages m JOIN j ON j.workflow_id = m.workflow_id GROUP BY 1, 2 ORDER BY 1, 2`,
+      this.db.$queryRaw<{ template: string; channel: string; reason: string; n: number }[]>`
+        WITH j AS (${this.journeys(key, f)})
+        SELECT m.template, m.channel, x.reason, count(*)::int AS n
+        FROM messages m JOIN j ON j.workflow_id = m.workflow_id, unnest(m.outcome_reasons) AS x(reason)
+        WHERE m.outcome_reasons <> ARRAY[]::text[] GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    ]);
+    const reasonsOf = (c: Counts) => Object.fromEntries(reasons.filter((r) => r.template === c.template && r.channel === c.channel).map((r) => [r.reason, r.n]));
+    return { journeyKey: key, rows: counts.map((c) => ({ ...c, reasons: reasonsOf(c) })) };
   }
 
   /**
@@ -357,11 +336,26 @@ export class Analytics {
         ...(q.cohort !== undefined ? { cohort: q.cohort } : {}),
         ...(q.customerId !== undefined ? { customerId: q.customerId } : {}),
         ...(rmId !== undefined ? { customer: { rmId } } : {}),
+        ...(q.stuck === 'true' ? { AND: [{ status: 'running' }, { waiting: { isEmpty: true } }, { waitingSince: { not: null } }] } : {}),
         ...(after ? { OR: [{ startedAt: { lt: new Date(after.s) } }, { startedAt: new Date(after.s), workflowId: { lt: after.w } }] } : {}),
       },
       orderBy: [{ startedAt: 'desc' }, { workflowId: 'desc' }],
       take: q.limit + 1,
-      select: { workflowId: true, customerId: true, journeyKey: true, version: true, status: true, stage: true, stageEnteredAt: true, startedAt: true, cohort: true },
+      select: {
+        workflowId: true,
+        customerId: true,
+        journeyKey: true,
+        version: true,
+        status: true,
+        exitReason: true,
+        stage: true,
+        stageEnteredAt: true,
+        waiting: true,
+        waitingSince: true,
+        startedAt: true,
+        endedAt: true,
+        cohort: true,
+      },
     });
     const items = rows.slice(0, q.limit);
     const last = items.at(-1);

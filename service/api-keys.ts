@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
-import { ROLES, type Principal, type Role } from '../api/principal.js';
+import { ROLES, type Principal, type Role } from './principal.js';
 import { Invalid, notFound } from './errors.js';
 
 /** Keys this service makes start with this, so a leaked one is recognisable (secret scanners, logs). */

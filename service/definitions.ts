@@ -12,9 +12,12 @@ import type { TemplateStore } from '../channels/templates.js';
 /** Where validation reads templates from: the catalog in production, the files in tests. */
 export type TemplateSource = { snapshot(): Promise<TemplateStore> };
 import { type Db, Prisma } from '../db/client.js';
+import { insertNextVersion } from '../db/unique.js';
 import { builtInDefinitions, eventCatalog } from '../journeys/index.js';
 import { conflict, Forbidden, Invalid, notFound, Unprocessable } from './errors.js';
-import { SEED_PRINCIPAL } from '../channels/templates.js';
+
+/** The principal that loads the built-in templates and journeys at start-up (it drafts and publishes them). */
+export const SEED_PRINCIPAL = 'system:seed';
 
 export type DefinitionStatus = 'draft' | 'published' | 'retired';
 
@@ -157,19 +160,15 @@ export class DefinitionStore {
   async createDraft(document: unknown, by: string): Promise<StoredDefinition & { problems: Problem[] }> {
     const def = this.parse(document);
     const problems = await this.problems(def);
-    for (let attempt = 0; ; attempt++) {
-      const last = await this.db.journeyDefinitionVersion.findFirst({ where: { key: def.key }, orderBy: { version: 'desc' } });
-      const version = (last?.version ?? 0) + 1;
-      try {
-        const row = await this.db.journeyDefinitionVersion.create({
+    // Two drafts of one key at once: the second takes the next number.
+    const row = await insertNextVersion(
+      async () => (await this.db.journeyDefinitionVersion.findFirst({ where: { key: def.key }, orderBy: { version: 'desc' }, select: { version: true } }))?.version,
+      (version) =>
+        this.db.journeyDefinitionVersion.create({
           data: { key: def.key, version, status: 'draft', document: { ...def, version } as Prisma.InputJsonValue, createdBy: by },
-        });
-        return { ...toStored(row), problems };
-      } catch (err) {
-        // Two drafts of one key at once: the second takes the next number.
-        if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') || attempt >= 5) throw err;
-      }
-    }
+        }),
+    );
+    return { ...toStored(row), problems };
   }
 
   async get(key: string, version: number): Promise<StoredDefinition> {

@@ -7,6 +7,7 @@ import type { DurationLimits } from '../engine/duration.js';
 import { addDuration } from '../engine/duration.js';
 import { type JourneyEvent, matches, type Profile, readField, start as startEngine } from '../engine/engine.js';
 import { type Db, Prisma } from '../db/client.js';
+import { isUniqueViolation } from '../db/unique.js';
 import type { journeyWorkflow, JourneyWorkflowInput } from '../workflows/journey.js';
 import {
   CustomerIdAttr,
@@ -60,8 +61,6 @@ export interface StartRequest {
 }
 
 type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string; cohort: string };
-
-const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
 /** The part of a profile a journey may see: no name, address or number. */
 export function profileSnapshot(c: { segment: string | null; timeZone: string | null; locale: string; attributes: unknown }): Profile {

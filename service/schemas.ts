@@ -1,4 +1,6 @@
-// Request shapes of the REST API (zod), shared by the service. Every 400 for bad input comes from these.
+// The service's input shapes (zod): what a customer, an event, a task outcome, a simulation and the list filters the
+// service takes look like, and the rules for strings and instants every layer shares. The API validates requests with
+// them (an `Invalid` for bad input comes from these); shapes only the REST API has are api/schemas.ts.
 import { z } from 'zod';
 import { isTimeZone } from '../engine/tz.js';
 import { CHANNEL_NAMES, CONSENT_KEYS, type ConsentKey } from '../engine/channels.js';
@@ -55,15 +57,6 @@ export const CustomerBody = z
   })
   .strict();
 
-export const StartJourneyBody = z
-  .object({
-    journeyKey: z.string().min(1).max(64),
-    customerId: id,
-    businessKey: id.optional(),
-    params: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
-
 /** The channels a customer consents to (or not): every channel. (`marketingConsentKey` names the key of a channel's
  * marketing consent alone: `email_marketing`.) */
 export const ConsentChannel = z.enum(CHANNEL_NAMES);
@@ -90,8 +83,6 @@ export const EventBody = z
     path: ['data', 'class'],
   });
 
-export const ExitBody = z.object({ reason: z.string().min(1).max(200) }).strict();
-
 export const CompleteTaskBody = z
   .object({
     outcome: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'an outcome like interested, not_now or closed'),
@@ -107,8 +98,6 @@ export const MessageQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(100),
   })
   .strict();
-
-export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }).strict();
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -156,11 +145,3 @@ export const SimulateBody = z
     message: 'at most ten years of virtual time',
     path: ['until'],
   });
-
-export const TemplateParams = z
-  .object({
-    key: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved'),
-    channel: z.enum(CHANNEL_NAMES),
-    locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN'),
-  })
-  .strict();

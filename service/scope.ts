@@ -1,8 +1,9 @@
 // What an `rm` principal may see: customers whose `rmId` is theirs, those customers' journeys and messages, and the tasks
-// assigned or escalated to them. Anything else reads exactly as missing (the same 404 and message as an id that does
+// assigned or escalated to them — and, while a task escalated to them is open, that task's customer (the 360 the task
+// page links to: the escalation hands the follow-up over, and the RM cannot follow up blind). Anything else reads exactly as missing (the same 404 and message as an id that does
 // not exist), so an RM cannot learn that another RM's customer exists. Every other role passes unscoped.
 import type { Db } from '../db/client.js';
-import type { Principal } from '../api/principal.js';
+import type { Principal } from './principal.js';
 import { notFound } from './errors.js';
 
 /** The RM a principal is scoped to, or undefined when it sees every customer. An `rm` principal without an rmId sees
@@ -22,7 +23,9 @@ export class RmScope {
     const rmId = scopedTo(p);
     if (rmId === undefined) return;
     const row = await this.db.customer.findUnique({ where: { id: customerId }, select: { rmId: true } });
-    if (row?.rmId !== rmId) throw notFound('customer', customerId);
+    if (row && row.rmId === rmId) return;
+    const handedOver = row ? await this.db.task.count({ where: { customerId, escalatedTo: rmId, status: 'open' } }) : 0;
+    if (handedOver === 0) throw notFound('customer', customerId);
   }
 
   async journey(p: Principal, workflowId: string): Promise<void> {

@@ -11,6 +11,11 @@ import { Invalid, notFound, RateLimited, Unprocessable } from './errors.js';
 import type { SimulationOutcome, SimulationTask } from './simulation-task.js';
 import type { SimulateBody } from './schemas.js';
 
+/** The module each pool thread loads. Compiled (`npm run build`), the task module itself, whose default export is the
+ * task; run from the TypeScript sources, a shim that loads it through tsx (simulation-worker.mjs), because a worker
+ * thread does not inherit a TypeScript loader in every setting. The compiled service never loads tsx. */
+const threadModule = import.meta.url.endsWith('.ts') ? new URL('./simulation-worker.mjs', import.meta.url).href : new URL('./simulation-task.js', import.meta.url).href;
+
 export interface SimulatorOptions {
   /** Wall-clock budget of one simulation, queueing included. */
   timeoutMs: number;
@@ -29,7 +34,7 @@ export class Simulator {
 
   constructor(readonly options: SimulatorOptions = { timeoutMs: 5_000, threads: 1 }) {
     this.pool = new Piscina({
-      filename: new URL('./simulation-worker.mjs', import.meta.url).href,
+      filename: threadModule,
       minThreads: 0,
       maxThreads: options.threads,
       // Loading the engine into a fresh thread takes a moment: an idle thread is kept a while for the next request.

@@ -1,6 +1,9 @@
-// Templates as the API sees them: an upload is rendered against sample data before it is stored, so a template that
-// breaks a budget or its channel's output cap is refused with a 400 instead of failing every send later; a preview
-// renders a stored or an ad-hoc template for designers and tests; a draft goes live when another principal publishes it.
+// Templates as the service keeps them: `TemplateCatalog` stores them in Postgres as versions per key, channel and locale
+// (seeded from templates/*.json), draft → published, and hands a send the newest published ones (the rendering itself
+// is channels/templates.ts). What the API does with them: an upload is rendered against sample data before it is
+// stored, so a template that breaks a budget or its channel's output cap is refused (`Invalid`) instead of failing every
+// send later; a preview renders a stored or an ad-hoc template for designers and tests; a draft goes live when another
+// principal publishes it.
 import { z } from 'zod';
 import { CHANNEL_NAMES, CHANNELS, type ChannelName as Channel } from '../engine/channels.js';
 import { CHANNEL_ADAPTERS, type ChannelAdapter } from '../channels/registry.js';
@@ -12,11 +15,15 @@ import {
   renderContent,
   TemplateError,
   TemplateLimitError,
-  type TemplateCatalog,
+  type Entries,
   type TemplateContent,
+  TemplateStore,
 } from '../channels/templates.js';
+import diff, { type Difference } from 'microdiff';
+import type { Db } from '../db/client.js';
+import { insertNextVersion } from '../db/unique.js';
 import { conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
-import { checkFourEyes } from './definitions.js';
+import { checkFourEyes, SEED_PRINCIPAL } from './definitions.js';
 import { isTimeZone } from '../engine/tz.js';
 
 const locale = z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN');
@@ -149,4 +156,131 @@ export async function publishTemplate(catalog: TemplateCatalog, t: { key: string
   const published = await catalog.markPublished(t.key, t.channel, t.locale, version, by);
   if (!published) throw conflict('not_a_draft', `${name} changed meanwhile`);
   return published;
+}
+
+type TemplateRow = {
+  key: string;
+  channel: string;
+  locale: string;
+  version: number;
+  status: string;
+  subject: string | null;
+  text: string;
+  html: string | null;
+};
+const contentOf = (r: Pick<TemplateRow, 'subject' | 'text' | 'html'>): TemplateContent => ({
+  ...(r.subject !== null ? { subject: r.subject } : {}),
+  text: r.text,
+  ...(r.html !== null ? { html: r.html } : {}),
+});
+const ORDER = [{ key: 'asc' }, { channel: 'asc' }, { locale: 'asc' }, { version: 'desc' }] as const;
+
+/** Templates as versioned rows in Postgres: drafts, and published versions a send may use. */
+export class TemplateCatalog {
+  private cached?: { at: number; store: Promise<TemplateStore> };
+
+  constructor(
+    private readonly db: Db,
+    private readonly cacheMs = 5_000,
+  ) {}
+
+  /** Loads the files' templates as published version 1 of every (key, channel, locale) that has no version yet. */
+  async seed(files = TemplateStore.fromFiles()): Promise<number> {
+    const now = new Date();
+    const r = await this.db.messageTemplate.createMany({
+      data: files.all().map((t) => ({
+        key: t.key,
+        channel: t.channel,
+        locale: t.locale,
+        version: 1,
+        status: 'published',
+        subject: t.content.subject ?? null,
+        text: t.content.text,
+        html: t.content.html ?? null,
+        createdBy: SEED_PRINCIPAL,
+        publishedBy: SEED_PRINCIPAL,
+        publishedAt: now,
+      })),
+      skipDuplicates: true,
+    });
+    this.cached = undefined;
+    return r.count;
+  }
+
+  /** The newest published version of every template (cached briefly: a send does not query templates each time). */
+  snapshot(): Promise<TemplateStore> {
+    if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.store;
+    const store = this.db.messageTemplate.findMany({ where: { status: 'published' }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] }).then((rows) => {
+      const entries: Entries = new Map();
+      for (const r of rows) {
+        const id = `${r.key}|${r.channel}`;
+        entries.set(id, { ...(entries.get(id) ?? {}), [r.locale]: contentOf(r) });
+      }
+      return new TemplateStore(entries);
+    });
+    this.cached = { at: Date.now(), store };
+    store.catch(() => (this.cached = undefined));
+    return store;
+  }
+
+  /** Every (key, channel, locale): its live (newest published) version, or its newest draft when none is live yet;
+   * `draftVersion` names a draft newer than the live version, waiting to be published. */
+  async list() {
+    const [published, drafts] = await Promise.all(
+      (['published', 'draft'] as const).map((status) => this.db.messageTemplate.findMany({ where: { status }, orderBy: [...ORDER], distinct: ['key', 'channel', 'locale'] })),
+    );
+    const id = (r: TemplateRow) => `${r.key}|${r.channel}|${r.locale}`;
+    const newestDraft = new Map(drafts!.map((r) => [id(r), r]));
+    const live = new Set(published!.map(id));
+    return [...published!, ...drafts!.filter((r) => !live.has(id(r)))]
+      .map((r) => {
+        const draft = newestDraft.get(id(r));
+        return { ...r, draftVersion: draft && draft.version > r.version ? draft.version : null };
+      })
+      .sort((a, b) => id(a).localeCompare(id(b)));
+  }
+
+  /** Every version of one template, newest first. */
+  async versions(key: string, channel: Channel, locale: string) {
+    return this.db.messageTemplate.findMany({ where: { key, channel, locale }, orderBy: { version: 'desc' } });
+  }
+
+  /** One stored version (any status), or undefined. */
+  async get(key: string, channel: Channel, locale: string, version: number) {
+    return (await this.db.messageTemplate.findUnique({ where: { key_channel_locale_version: { key, channel, locale, version } } })) ?? undefined;
+  }
+
+  /** Stores a new draft version, drafted by `by` (a principal id); the previous versions stay for the record. */
+  async put(key: string, channel: Channel, locale: string, content: TemplateContent, by: string) {
+    return insertNextVersion(
+      async () => (await this.db.messageTemplate.findFirst({ where: { key, channel, locale }, orderBy: { version: 'desc' }, select: { version: true } }))?.version,
+      (version) =>
+        this.db.messageTemplate.create({
+          data: { key, channel, locale, version, status: 'draft', subject: content.subject ?? null, text: content.text, html: content.html ?? null, createdBy: by },
+        }),
+    );
+  }
+
+  /**
+   * Publishes a draft version, `by` a principal. What may refuse it (drafter is publisher, not a draft, older than the
+   * live version) is the caller's to check with `publishable`; this only flips a row that is still a draft, and
+   * answers the live version it replaces (undefined: the first) with the difference of their contents. Undefined when
+   * the row is no draft any more (published meanwhile).
+   */
+  async markPublished(key: string, channel: Channel, locale: string, version: number, by: string) {
+    const live = await this.db.messageTemplate.findFirst({ where: { key, channel, locale, status: 'published' }, orderBy: { version: 'desc' } });
+    const r = await this.db.messageTemplate.updateMany({
+      where: { key, channel, locale, version, status: 'draft' },
+      data: { status: 'published', publishedBy: by, publishedAt: new Date() },
+    });
+    if (r.count === 0) return undefined;
+    this.cached = undefined;
+    const row = (await this.get(key, channel, locale, version))!;
+    return { template: row, previousVersion: live?.version ?? null, diff: contentDiff(live ? contentOf(live) : {}, contentOf(row)) };
+  }
+}
+
+/** What publishing a template changes: subject, text and html against the live version's. */
+export function contentDiff(before: Partial<TemplateContent>, after: TemplateContent): Difference[] {
+  return diff(before, after);
 }

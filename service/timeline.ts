@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { Db, Prisma } from '../db/client.js';
 import { notFound } from './errors.js';
 import { StoredInstant } from './schemas.js';
+import { TIMELINE_LANGS, TIMELINE_WORDS, type TimelineWords } from './timeline-words.js';
 
 export type TimelineKind =
   'event' | 'stage' | 'branch' | 'split' | 'holdout' | 'goal' | 'feedback' | 'failure' | 'send' | 'send_skipped' | 'task_created' | 'task_escalated' | 'task_outcome' | 'ended';
@@ -43,6 +44,8 @@ export const TimelineQuery = z
     from: isoTime.optional(),
     to: isoTime.optional(),
     limit: z.coerce.number().int().min(1).max(TIMELINE_MAX_LIMIT).default(500),
+    /** The language of the summaries (the detail is the same in every language). */
+    lang: z.enum(TIMELINE_LANGS).default('en'),
   })
   .strict();
 
@@ -60,54 +63,55 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(
 const stepOf = (d: Record<string, unknown>): string | undefined => (typeof d.step === 'string' ? d.step : typeof d.path === 'string' ? d.path : undefined);
 
 /** One sentence per log entry; the detail carries the rest. */
-function logSummary(kind: LogKind, d: Record<string, unknown>): string {
+function logSummary(w: TimelineWords, kind: LogKind, d: Record<string, unknown>): string {
   switch (kind) {
     case 'branch': {
-      const where = `branch ${stepOf(d) ?? ''} in flow ${str(d.flow)}`;
+      const where = w.branch(stepOf(d) ?? '', str(d.flow));
       const read = Object.entries(obj(d.read as Prisma.JsonValue))
         .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
         .join(', ');
       const values = read ? ` (${read})` : '';
-      if (d.taken === 'case') return `${where}: took case ${str(d.case)} because ${str(d.when)}${values}`;
-      return `${where}: no case held${d.taken === 'otherwise' ? ', took otherwise' : ', went on'}${values}`;
+      if (d.taken === 'case') return w.tookCase(where, str(d.case), str(d.when), values);
+      return w.noCase(where, d.taken === 'otherwise', values);
     }
     case 'split':
-      return `A/B split ${str(d.split)}: variant ${str(d.variant)}`;
+      return w.split(str(d.split), str(d.variant));
     case 'holdout':
-      return `holdout: ${str(d.cohort)}${d.source !== undefined ? ` (${str(d.source)}${d.percent !== undefined ? `, ${str(d.percent)} %` : ''})` : ''}`;
+      return w.holdout(str(d.cohort), d.source !== undefined ? str(d.source) : undefined, d.percent !== undefined ? str(d.percent) : undefined);
     case 'goal':
-      return `goal reached: ${str(d.goal)}`;
+      return w.goal(str(d.goal));
     case 'held_out':
-      return `not sent: ${d.action === 'task' ? `task ${str(d.taskKey)}` : `${str(d.channel)} ${str(d.template)}`} — held out (control cohort)`;
+      return w.heldOut(d.action === 'task' ? w.task(str(d.taskKey)) : `${str(d.channel)} ${str(d.template)}`);
     case 'feedback':
-      return `feedback ${str(d.survey)} answered: ${str(d.score)}`;
+      return w.feedback(str(d.survey), str(d.score));
     case 'failure':
-      return `journey failed in the engine: ${str(d.code)}`;
+      return w.failure(str(d.code));
     case 'send_skipped': {
       const items = Array.isArray(d.skipped) ? (d.skipped as Record<string, unknown>[]) : [];
-      const what = items.map((i) => (i.action === 'task' ? `task ${str(i.taskKey)}` : `${str(i.channel)} ${str(i.template)}`)).join(', ');
+      const what = items.map((i) => (i.action === 'task' ? w.task(str(i.taskKey)) : `${str(i.channel)} ${str(i.template)}`)).join(', ');
       const why =
         d.reason === 'flow_cancelled'
-          ? `cancelled by flow ${str(obj(d.by as Prisma.JsonValue).flow)}`
+          ? w.cancelledBy(str(obj(d.by as Prisma.JsonValue).flow))
           : d.reason === 'stage_left'
-            ? `stage ${str(d.stage)} left for ${str(d.to)}`
+            ? w.stageLeft(str(d.stage), str(d.to))
             : d.reason === 'journey_ended'
-              ? `journey ended (${str(d.endReason)})`
+              ? w.journeyEnded(str(d.endReason))
               : d.reason === 'flow_replaced'
-                ? `flow restarted by ${str(d.event)}`
+                ? w.flowReplaced(str(d.event))
                 : str(d.reason);
-      return `not sent: ${what} — flow ${str(d.flow)}${d.instance !== undefined ? ` (${str(d.instance)})` : ''} stopped: ${why}`;
+      return w.notSent(what, `${str(d.flow)}${d.instance !== undefined ? ` (${str(d.instance)})` : ''}`, why);
     }
   }
 }
 
 /** The decision a message's story ends on, with its reason: what a reader asks first. */
 function messageSummary(
+  w: TimelineWords,
   m: { channel: string; template: string; status: string; statusReason: string | null },
   events: { type: string; detail: Record<string, unknown> }[],
 ): string {
   const decisions = events.filter((e) => e.type === 'suppressed' || e.type === 'deferred' || e.type === 'dropped');
-  const why = decisions.map((e) => `${e.type}${typeof e.detail.reason === 'string' ? ` (${e.detail.reason})` : ''}`).join(', then ');
+  const why = decisions.map((e) => `${e.type}${typeof e.detail.reason === 'string' ? ` (${e.detail.reason})` : ''}`).join(w.then);
   const reason = m.statusReason ? ` (${m.statusReason})` : '';
   return `${m.channel} ${m.template}: ${m.status}${reason}${why && !why.endsWith(`${m.status}${reason}`) ? ` — ${why}` : ''}`;
 }
@@ -126,6 +130,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
   const customer = await db.customer.findUnique({ where: { id: customerId }, select: { id: true } });
   if (!customer) throw notFound('customer', customerId);
   const limit = q.limit;
+  const w = TIMELINE_WORDS[q.lang];
   // The window each source's own time column must fall in (undefined: no bound; Prisma leaves the field out).
   const within = q.from || q.to ? { ...(q.from ? { gte: new Date(q.from) } : {}), ...(q.to ? { lt: new Date(q.to) } : {}) } : undefined;
   const happened = { not: null, ...within };
@@ -178,7 +183,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         at: iso(e.receivedAt),
         kind: 'event',
         ...journeyOf(e.workflowId),
-        summary: `event ${e.type} received${e.deliveredTo.length ? ` (delivered to ${e.deliveredTo.length} journey${e.deliveredTo.length > 1 ? 's' : ''})` : ''}`,
+        summary: w.event(e.type, e.deliveredTo.length),
         detail: { eventId: e.eventId, type: e.type, occurredAt: iso(e.occurredAt), deliveredTo: e.deliveredTo },
       },
       0,
@@ -189,7 +194,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         at: iso(t.enteredAt),
         kind: 'stage',
         ...journeyOf(t.workflowId),
-        summary: t.fromStage === null ? `journey started in stage ${t.toStage}` : `stage ${t.fromStage} → ${t.toStage}${t.cause ? ` (${t.cause})` : ''}`,
+        summary: t.fromStage === null ? w.started(t.toStage) : w.stage(t.fromStage, t.toStage, t.cause),
         detail: { seq: t.seq, from: t.fromStage, to: t.toStage, cause: t.cause },
       },
       1,
@@ -199,7 +204,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
     const d = obj(l.data);
     const step = stepOf(d);
     const entry = kind === 'held_out' ? { kind: 'send_skipped' as const, detail: { reason: 'held_out', ...d } } : { kind, detail: d };
-    add({ at: iso(l.at), ...entry, ...journeyOf(l.workflowId), ...(step !== undefined ? { step } : {}), summary: logSummary(kind, d) }, 2);
+    add({ at: iso(l.at), ...entry, ...journeyOf(l.workflowId), ...(step !== undefined ? { step } : {}), summary: logSummary(w, kind, d) }, 2);
   }
   for (const m of messages) {
     const story = m.events.map((e) => ({ at: iso(e.at), type: e.type, detail: obj(e.detail) }));
@@ -208,7 +213,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         at: iso(m.createdAt),
         kind: 'send',
         ...journeyOf(m.workflowId),
-        summary: messageSummary(m, story),
+        summary: messageSummary(w, m, story),
         detail: {
           messageId: m.id,
           channel: m.channel,
@@ -233,7 +238,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         kind: 'task_created',
         ...journeyOf(t.workflowId),
         step: t.taskKey,
-        summary: `task ${t.taskKey} for ${t.rmId ?? 'no RM'}: ${t.title}, due ${iso(t.dueAt)}`,
+        summary: w.taskCreated(t.taskKey, t.rmId, t.title, iso(t.dueAt)),
         detail: { taskId: t.id, taskKey: t.taskKey, title: t.title, rmId: t.rmId, dueAt: iso(t.dueAt), status: t.status },
       },
       4,
@@ -245,7 +250,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         kind: 'task_escalated',
         ...journeyOf(t.workflowId),
         step: t.taskKey,
-        summary: `task ${t.taskKey} still open at its due time: escalated to ${t.escalatedTo ?? '?'}`,
+        summary: w.taskEscalated(t.taskKey, t.escalatedTo),
         detail: { taskId: t.id, taskKey: t.taskKey, escalatedTo: t.escalatedTo },
       },
       5,
@@ -257,7 +262,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         kind: 'task_outcome',
         ...journeyOf(t.workflowId),
         step: t.taskKey,
-        summary: `task ${t.taskKey} done: ${t.outcome ?? 'no outcome'}`,
+        summary: w.taskDone(t.taskKey, t.outcome),
         detail: { taskId: t.id, taskKey: t.taskKey, outcome: t.outcome },
       },
       6,
@@ -268,7 +273,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
         at: iso(j.endedAt!),
         kind: 'ended',
         journey: { workflowId: j.workflowId, journeyKey: j.journeyKey, version: j.version },
-        summary: `journey ${j.journeyKey} ${j.status}${j.exitReason ? ` (${j.exitReason})` : ''} in stage ${j.stage}`,
+        summary: w.ended(j.journeyKey, j.status, j.exitReason, j.stage),
         detail: { status: j.status, reason: j.exitReason, stage: j.stage, goals: j.goals },
       },
       7,
@@ -287,7 +292,7 @@ export async function customerTimeline(db: Db, customerId: string, q: z.infer<ty
       // One instant holding more than `limit` entries: all of them (each source read afresh for that instant alone, so
       // none is left behind by the limit + 1 rows read above), rather than a page that cannot move on.
       const after = new Date(Date.parse(cut) + 1).toISOString();
-      const whole = await customerTimeline(db, customerId, { from: cut, to: after, limit: INSTANT_CAP });
+      const whole = await customerTimeline(db, customerId, { from: cut, to: after, limit: INSTANT_CAP, lang: q.lang });
       const more = !q.to || Date.parse(after) < Date.parse(q.to);
       return { customerId, entries: whole.entries, truncated: more, ...(more ? { nextFrom: after } : {}) };
     }

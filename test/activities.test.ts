@@ -2,7 +2,10 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, type SendInput, type SendResult, type TaskInput } from '../activities/index.js';
+import type { JourneyActivities, SendInput, SendResult, TaskInput } from '../activities/index.js';
+import type { Channel, ChannelName } from '../channels/channel.js';
+import { createDeps, type Deps } from '../composition/deps.js';
+import { loadConfig } from '../config/config.js';
 import { createEmailChannel } from '../channels/email.js';
 import { createSmsChannel } from '../channels/sms.js';
 import { TemplateStore } from '../channels/templates.js';
@@ -12,28 +15,42 @@ import { startWebhookSink } from '../dev/webhook-sink.js';
 import { createWebhookChannel } from '../channels/webhook.js';
 import { createTestDb, type TestDb } from './support/db.js';
 import { NO_LIMITS } from './support/stack.js';
-import { loadPolicy } from '../policy/policy.js';
-import { channelsWith } from './support/channels.js';
+import { channelsWith, unusedChannelsBut } from './support/channels.js';
 
 let testDb: TestDb;
 let smtp: SmtpCatcher;
 let sink: TwilioSink;
-let activities: ReturnType<typeof createActivities>;
-let email: ReturnType<typeof createEmailChannel>;
+let deps: Deps;
+let activities: JourneyActivities;
 const env = new MockActivityEnvironment();
 const unused = (what: string) => () => Promise.reject(new Error(`${what} is not used by this test`));
 const fileTemplates = { snapshot: async () => TemplateStore.fromFiles() };
 const noChorus = { chorusStart: unused('chorus'), chorusSignal: unused('chorus'), chorusStop: unused('chorus') };
 let n = 0;
+/** The activities as the worker wires them (composition/deps.ts), on this file's database and peers: templates read from
+ * the files, no chorus, no preference links, and the channel adapters a test swaps in. */
+const activitiesWith = (channels: Partial<Record<ChannelName, Channel>>) =>
+  deps.activities({ templates: fileTemplates, links: undefined, channels: { ...deps.channels, ...channels } });
 
 beforeAll(async () => {
   [testDb, smtp, sink] = await Promise.all([createTestDb(), startSmtpCatcher(), startTwilioSink()]);
-  email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
-  const sms = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url });
-  activities = createActivities({ db: testDb.db, channels: channelsWith({ email, sms }), templates: fileTemplates, policy: loadPolicy(NO_LIMITS), chorus: noChorus });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: testDb.url,
+    SMTP_URL: smtp.smtpUrl,
+    MAIL_FROM: 'Bank <journeys@bank.example>',
+    TWILIO_ACCOUNT_SID: 'AC' + '1'.repeat(32),
+    TWILIO_AUTH_TOKEN: 'secret',
+    TWILIO_FROM: '+15005550006',
+    TWILIO_API_BASE_URL: sink.url,
+    CONTACT_POLICY: NO_LIMITS,
+    PORT: '0',
+  });
+  deps = createDeps(config, { db: testDb.db, channels: unusedChannelsBut('email', 'sms'), chorus: noChorus });
+  activities = activitiesWith({});
 });
 afterAll(async () => {
-  email?.close();
+  await deps?.close();
   await Promise.all([smtp?.close(), sink?.close()]);
   await testDb?.drop();
 });
@@ -100,13 +117,7 @@ describe('sendMessage', () => {
     const id = await customer();
     const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone!;
     const impatient = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url, timeoutMs: 300 });
-    const acts = createActivities({
-      db: testDb.db,
-      channels: channelsWith({ email, sms: impatient }),
-      templates: fileTemplates,
-      policy: loadPolicy(NO_LIMITS),
-      chorus: noChorus,
-    });
+    const acts = activitiesWith({ sms: impatient });
     const input: SendInput = {
       idempotencyKey: `${id}/1`,
       workflowId: 'w',
@@ -180,13 +191,7 @@ describe('sendMessage', () => {
     const down = await startSmtpCatcher();
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
-    const acts = createActivities({
-      db: testDb.db,
-      channels: channelsWith({ email: channel }),
-      templates: fileTemplates,
-      policy: loadPolicy(NO_LIMITS),
-      chorus: noChorus,
-    });
+    const acts = activitiesWith(channelsWith({ email: channel }));
     const input: SendInput = {
       idempotencyKey: `${id}/1`,
       workflowId: 'w',
@@ -220,13 +225,7 @@ describe('webhook channel', () => {
     const secret = 'activities-webhook-secret-123';
     const hook = await startWebhookSink({ secret });
     try {
-      const acts = createActivities({
-        db: testDb.db,
-        channels: channelsWith({ webhook: createWebhookChannel({ url: hook.url, secret }) }),
-        templates: fileTemplates,
-        policy: loadPolicy(NO_LIMITS),
-        chorus: noChorus,
-      });
+      const acts = activitiesWith(channelsWith({ webhook: createWebhookChannel({ url: hook.url, secret }) }));
       const id = await customer();
       const input: SendInput = {
         idempotencyKey: `${id}/push`,
@@ -253,13 +252,7 @@ describe('webhook channel', () => {
       });
       // a receiver with another secret refuses the signature: a permanent failure, not a silent success
       const other = await startWebhookSink({ secret: 'another-secret-entirely-456' });
-      const wrong = createActivities({
-        db: testDb.db,
-        channels: channelsWith({ webhook: createWebhookChannel({ url: other.url, secret }) }),
-        templates: fileTemplates,
-        policy: loadPolicy(NO_LIMITS),
-        chorus: noChorus,
-      });
+      const wrong = activitiesWith(channelsWith({ webhook: createWebhookChannel({ url: other.url, secret }) }));
       const bad = await env.run(wrong.sendMessage, { ...input, idempotencyKey: `${id}/push-3` }).catch((e: unknown) => e);
       expect((bad as ApplicationFailure).message).toContain('webhook answered 401');
       await other.close();

@@ -493,11 +493,34 @@ describe('the journey list', () => {
       journeyKey: 'an-loan',
       version: 1,
       status: 'running',
+      exitReason: null,
       stage: 's1',
       stageEnteredAt: at(T0 + 40 * D).toISOString(),
+      waiting: ['aware-delay'],
+      waitingSince: expect.any(String),
       startedAt: at(T0 + 40 * D).toISOString(),
+      endedAt: null,
       cohort: 'treated',
     });
+  });
+
+  it('lists as stuck the running journeys whose recorded waits are none, longest idle shown with its instant; not those waiting at a step, ended ones or those never recorded', async () => {
+    const db = stack.testDb.db;
+    const base = { customerId: 'an-c5', journeyKey: 'an-idle', version: 1, stage: 's1', stageEnteredAt: at(T0), startedAt: at(T0) };
+    const idleSince = new Date(Date.now() - 3 * H);
+    await db.journey.createMany({
+      data: [
+        { ...base, workflowId: 'an-idle:stuck', status: 'running', waiting: [], waitingSince: idleSince },
+        { ...base, workflowId: 'an-idle:waiting', status: 'running', waiting: ['s1.onEnter.0'], waitingSince: idleSince },
+        { ...base, workflowId: 'an-idle:ended', status: 'completed', waiting: [], waitingSince: idleSince, endedAt: idleSince },
+        { ...base, workflowId: 'an-idle:unrecorded', status: 'running', waiting: [], waitingSince: null },
+      ],
+    });
+    const page = (await api(app, 'ops').get('/v1/journeys?stuck=true').expect(200)).body;
+    expect(ids(page)).toEqual(['an-idle:stuck']);
+    expect(page.items[0]).toMatchObject({ waiting: [], waitingSince: idleSince.toISOString() });
+    expect((await api(app, 'ops').get('/v1/journeys?stuck=false').expect(400)).body.error.code).toBe('invalid_request');
+    await db.journey.deleteMany({ where: { journeyKey: 'an-idle' } });
   });
 
   it('filters by stage, status and cohort; an rm lists only its own customers’ journeys; a forged cursor is refused', async () => {

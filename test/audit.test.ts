@@ -5,7 +5,7 @@ import type { Response } from 'supertest';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUDITED_ROUTES } from '../api/audit.js';
-import type { Role } from '../api/principal.js';
+import type { Role } from '../service/principal.js';
 import { api, createStackApp, eventually, RM_ID, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROLES, type Role } from '../api/principal.js';
+import { ROLES, type Role } from '../service/principal.js';
 import { TWILIO_STATUS_PATH } from '../channels/sms.js';
 import { api, createStackApp, RM_ID, startStack, type Stack } from './support/stack.js';
 
@@ -58,13 +58,14 @@ beforeAll(async () => {
   await admin.put('/v1/customers/m-own').send({ name: 'Own', rmId: RM_ID }).expect(201);
   await admin.put('/v1/customers/m-other').send({ name: 'Other', rmId: OTHER_RM }).expect(201);
   await admin.put('/v1/customers/m-exit').send({ name: 'Exit', rmId: RM_ID }).expect(201);
+  await admin.put('/v1/customers/m-escalated').send({ name: 'Escalated', rmId: OTHER_RM }).expect(201);
   f.ownJourney = (await admin.post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'm-own' }).expect(201)).body.workflowId;
   f.otherJourney = (await admin.post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'm-other' }).expect(201)).body.workflowId;
   f.exitJourney = (await admin.post('/v1/journeys').send({ journeyKey: 'lifecycle', customerId: 'm-exit' }).expect(201)).body.workflowId;
   f.ownMessage = await message('m-own', f.ownJourney);
   f.otherMessage = await message('m-other', f.otherJourney);
   f.ownTask = await task(randomUUID(), 'm-own', f.ownJourney, RM_ID);
-  f.escalatedTask = await task(randomUUID(), 'm-other', f.otherJourney, OTHER_RM, RM_ID);
+  f.escalatedTask = await task(randomUUID(), 'm-escalated', 'journey:lifecycle:m-escalated', OTHER_RM, RM_ID);
   f.otherTask = await task(randomUUID(), 'm-other', f.otherJourney, OTHER_RM);
   f.matrixTask = await task(randomUUID(), 'm-own', 'journey:none:m-own', RM_ID);
   // A draft by the designer, for ops (a different principal) to publish and retire.
@@ -199,12 +200,22 @@ describe('an rm sees only its own customers', () => {
     const ids = (res: request.Response) => (res.body.tasks as { id: string }[]).map((t) => t.id).sort();
     expect(ids(await rm.get('/v1/tasks?status=open').expect(200))).toEqual([f.ownTask, f.escalatedTask].sort());
     expect(ids(await rm.get(`/v1/tasks?rmId=${RM_ID}&status=open`).expect(200))).toEqual([f.ownTask, f.escalatedTask].sort());
-    expect(ids(await rm.get('/v1/tasks?customerId=m-other').expect(200))).toEqual([f.escalatedTask]);
+    expect(ids(await rm.get('/v1/tasks?customerId=m-escalated').expect(200))).toEqual([f.escalatedTask]);
+    expect(ids(await rm.get('/v1/tasks?customerId=m-other').expect(200))).toEqual([]);
     expect(ids(await rm.get(`/v1/tasks?rmId=${OTHER_RM}`).expect(200))).toEqual([]);
     expect(ids(await api(app, 'ops').get(`/v1/tasks?rmId=${OTHER_RM}&status=open`).expect(200))).toEqual([f.escalatedTask, f.otherTask].sort());
   });
 
-  it("completing: another RM's task answers 404 exactly as a missing one and stays open; its own and an escalated one complete", async () => {
+  it.each([
+    ['the customer', '/v1/customers/m-escalated'],
+    ["the customer's journeys", '/v1/customers/m-escalated/journeys'],
+    ["the customer's messages", '/v1/customers/m-escalated/messages'],
+    ["the customer's timeline", '/v1/customers/m-escalated/timeline'],
+  ])("%s of another RM's customer reads while a task of theirs escalated to the rm is open", async (_name, path) => {
+    await api(app, 'rm').get(path).expect(200);
+  });
+
+  it("completing: another RM's task answers 404 exactly as a missing one and stays open; its own and an escalated one complete, which ends the escalated customer's hand-over", async () => {
     const rm = api(app, 'rm');
     expect((await rm.post(`/v1/tasks/${f.otherTask}/complete`).send({ outcome: 'done' }).expect(404)).body).toEqual(missing('task', f.otherTask));
     const none = randomUUID();
@@ -212,12 +223,13 @@ describe('an rm sees only its own customers', () => {
     expect((await stack.testDb.db.task.findUniqueOrThrow({ where: { id: f.otherTask } })).status).toBe('open');
     expect((await rm.post(`/v1/tasks/${f.ownTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
     expect((await rm.post(`/v1/tasks/${f.escalatedTask}/complete`).send({ outcome: 'done' }).expect(200)).body.status).toBe('done');
+    expect((await rm.get('/v1/customers/m-escalated').expect(404)).body).toEqual(missing('customer', 'm-escalated'));
   });
 
   it("reading one task: another RM's answers 404 exactly as a missing one; its own and an escalated one answer", async () => {
     const rm = api(app, 'rm');
     expect((await rm.get(`/v1/tasks/${f.otherTask}`).expect(404)).body).toEqual(missing('task', f.otherTask));
-    expect((await rm.get(`/v1/tasks/${f.escalatedTask}`).expect(200)).body).toMatchObject({ id: f.escalatedTask, customerName: 'Other' });
+    expect((await rm.get(`/v1/tasks/${f.escalatedTask}`).expect(200)).body).toMatchObject({ id: f.escalatedTask, customerName: 'Escalated' });
     expect((await rm.get(`/v1/tasks/${f.ownTask}`).expect(200)).body).toMatchObject({ id: f.ownTask, customerName: 'Own', journeyKey: 'lifecycle' });
   });
 

@@ -127,11 +127,11 @@ describe('the console is served by the service', () => {
 });
 
 describe('the task API the console reads', () => {
-  it("lists a task with the customer's name, its journey and stage, and the outcomes the journey accepts; refuses another outcome with 422 and keeps the task open", async () => {
+  it("lists a task with the customer's name, its journey and stage, and the outcomes the journey accepts in the definition's order; refuses another outcome with 422 and keeps the task open", async () => {
     const { tasks } = (await api(app, 'rm').get('/v1/tasks?status=open').expect(200)).body;
     const task = tasks.find((t: { id: string }) => t.id === taskFor.en.taskId);
     expect(task).toMatchObject({ customerName: '王芳', journeyKey: 'insurance-event', stage: 'attended', acceptsOther: false });
-    expect([...task.outcomes].sort()).toEqual(['closed', 'interested', 'not_now']);
+    expect(task.outcomes).toEqual(['interested', 'not_now', 'closed']); // as insurance-event.json writes them
     const refused = await api(app, 'rm').post(`/v1/tasks/${taskFor.en.taskId}/complete`).send({ outcome: 'maybe_later' }).expect(422);
     expect(refused.body.error).toMatchObject({ code: 'unknown_outcome', details: { outcomes: task.outcomes } });
     expect((await api(app, 'rm').get(`/v1/tasks/${taskFor.en.taskId}`).expect(200)).body).toMatchObject({ status: 'open', stage: 'attended' });
@@ -213,7 +213,7 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     await close();
   });
 
-  it('ops sees the journey catalogue, the bank-loan journey map and funnel with the counts of the analytics API, and the audit log', async () => {
+  it('ops sees the journey catalogue, the bank-loan journey map and funnel with the counts of the analytics API, the audit log and a stuck journey', async () => {
     const { page, refused, close } = await pageIn(locale);
     await signIn(page, stack.keys.ops);
     await page.click('#nav a[data-page=journeys]');
@@ -245,10 +245,26 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     await expect.poll(() => page.textContent(cell), { timeout: 15_000 }).toBe(String(first.entered));
     for (const st of narrowed.body.stages as { stage: string; entered: number }[])
       expect(await page.textContent(`#funnel-table tr[data-stage="${st.stage}"] td:nth-child(2)`)).toBe(String(st.entered));
+    // A running journey with nothing waiting and no timer: ops sees it among the stuck ones.
+    const stuckId = `lifecycle:console-stuck-${locale}`;
+    await stack.testDb.db.customer.create({ data: { id: `console-stuck-${locale}` } });
+    await stack.testDb.db.journey.create({
+      data: {
+        workflowId: stuckId,
+        customerId: `console-stuck-${locale}`,
+        journeyKey: 'lifecycle',
+        version: 1,
+        stage: 'service',
+        stageEnteredAt: new Date(),
+        waiting: [],
+        waitingSince: new Date(Date.now() - 2 * 3_600_000),
+      },
+    });
     await page.click('#nav a[data-page=ops]');
     await page.waitForSelector('#audit tbody tr');
     expect(await page.textContent('main')).toContain(words.audit);
     expect(await page.textContent('#audit')).toContain('task.complete');
+    expect(await page.textContent('#stuck')).toContain(stuckId);
     if (locale === 'en') await shot(page, 'ops-en');
     expect(refused).toEqual([]);
     await close();

@@ -4,7 +4,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../api/principal.js';
+import type { Role } from '../service/principal.js';
 import { AesGcmPayloadCodec, ENCRYPTED_ENCODING } from '../service/payload-codec.js';
 import { journeyEventData } from '../service/journeys.js';
 import { stateQuery } from '../workflows/messages.js';

@@ -1,10 +1,14 @@
 // The local peers the service talks to in dev and tests: the SMTP catcher (driven by nodemailer), the
 // Twilio-compatible sink (driven by the real twilio client through channels/twilio-http.ts) and the webhook sink.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createServer } from 'node:http';
 import nodemailer from 'nodemailer';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioHttpClient } from '../channels/twilio-http.js';
-import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
+import { MAIL_FILE, startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
 import { startWebhookSink } from '../dev/webhook-sink.js';
 import { createWebhookChannel } from '../channels/webhook.js';
@@ -194,6 +198,88 @@ describe('webhook sink', () => {
       expect(await sending).toEqual({ providerId: 'push-wf/1' });
     } finally {
       await sink.close();
+    }
+  });
+});
+
+describe('kept in a data folder, what the peers received survives a restart', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'journeys-dev-peers-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('the SMTP catcher shows earlier mail after a restart, numbers new mail after it, and a clear empties the file', async () => {
+    const first = await startSmtpCatcher({ httpPort: 0, dataDir });
+    const transport = nodemailer.createTransport(first.smtpUrl);
+    await transport.sendMail({ from: 'a@example.com', to: 'kept@example.com', subject: 'before the restart', text: 'x' });
+    transport.close();
+    const kept = await first.waitFor((m) => m.subject === 'before the restart');
+    await first.close();
+
+    const second = await startSmtpCatcher({ httpPort: 0, dataDir });
+    try {
+      expect(second.messages()).toEqual([kept]); // dates revived as dates
+      expect(await (await fetch(`${second.httpUrl}/`)).text()).toContain('before the restart');
+      const again = nodemailer.createTransport(second.smtpUrl);
+      await again.sendMail({ from: 'a@example.com', to: 'kept@example.com', subject: 'after the restart', text: 'y' });
+      again.close();
+      expect((await second.waitFor((m) => m.subject === 'after the restart')).id).toBe(String(Number(kept.id) + 1));
+      second.clear();
+      expect(readFileSync(path.join(dataDir, MAIL_FILE), 'utf8')).toBe('');
+    } finally {
+      await second.close();
+    }
+    const third = await startSmtpCatcher({ dataDir });
+    expect(third.messages()).toEqual([]);
+    await third.close();
+  });
+
+  it('the Twilio sink still lists and fetches earlier messages, with their last delivery status, after a restart', async () => {
+    const callbackUrl = await new Promise<{ url: string; close: () => void }>((resolve) => {
+      const server = createServer((_req, res) => res.writeHead(204).end());
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        resolve({ url: `http://127.0.0.1:${port}/status`, close: () => server.close() });
+      });
+    });
+    const first = await startTwilioSink({ dataDir, callbackDelayMs: 0 });
+    const sent = await twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: twilioHttpClient(first.url) }).messages.create({
+      to: '+4915100000009',
+      from: '+15005550006',
+      body: 'before the restart',
+      statusCallback: callbackUrl.url,
+    });
+    await first.waitForCallback((c) => c.sid === sent.sid && c.status === 'delivered');
+    await first.close();
+    callbackUrl.close();
+
+    const second = await startTwilioSink({ dataDir });
+    try {
+      const client = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: twilioHttpClient(second.url) });
+      const fetched = await client.messages(sent.sid).fetch();
+      expect(fetched).toMatchObject({ body: 'before the restart', status: 'delivered' });
+      expect((await client.messages.list({ to: '+4915100000009' })).map((m) => m.sid)).toEqual([sent.sid]);
+      expect(second.callbacks().map((c) => c.status)).toEqual(['sent', 'delivered']);
+      expect(await (await fetch(`${second.url}/`)).text()).toContain('before the restart');
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('the webhook sink shows earlier pushes after a restart', async () => {
+    const secret = 'dev-peers-secret-0123456789';
+    const first = await startWebhookSink({ secret, dataDir });
+    await createWebhookChannel({ url: first.url, secret }).send({ to: 'cust-9', subject: 'Kept', text: 'before the restart', idempotencyKey: 'wf/kept' });
+    await first.close();
+
+    const second = await startWebhookSink({ secret, dataDir });
+    try {
+      expect(second.messages()).toMatchObject([{ id: 'wf/kept', customerId: 'cust-9', text: 'before the restart' }]);
+      expect(second.messages()[0]!.receivedAt).toBeInstanceOf(Date);
+      expect(await (await fetch(new URL('/', second.url))).text()).toContain('before the restart');
+    } finally {
+      await second.close();
     }
   });
 });

@@ -28,6 +28,7 @@ describe('the workflow bundle fence', () => {
     ['a built-in subpath', ENGINE_FILE, "import { readFile } from 'fs/promises';\nexport const r = readFile;\n"],
     ['zod', ENGINE_FILE, "import { z } from 'zod';\nexport const s = z.string();\n"],
     ['the definition schema as a value', ENGINE_FILE, "import { JourneyDefinition } from './definition.js';\nexport const d = JourneyDefinition;\n"],
+    ["a node kind's schema as a value", 'engine/kinds/send.ts', "import { Step } from './schemas.js';\nexport const s = Step;\n"],
     ['the database client', WORKFLOW_FILE, "import { createDb } from '../db/client.js';\nexport const c = createDb;\n"],
     ['Prisma', WORKFLOW_FILE, "import { PrismaClient } from '@prisma/client';\nexport const p = PrismaClient;\n"],
     ['pg', ENGINE_FILE, "import pg from 'pg';\nexport const p = pg;\n"],
@@ -51,6 +52,24 @@ describe('the workflow bundle fence', () => {
   it('leaves the service side free to import Node built-ins and zod', async () => {
     const code = "import fs from 'node:fs';\nimport { z } from 'zod';\nexport const both = [fs.existsSync, z.string()];\n";
     expect(await rulesFired(code, API_FILE)).toEqual([]);
+  });
+});
+
+describe('the service layer fence', () => {
+  it.each([
+    ['an HTTP error of the API', 'service/journeys.ts', "import { errorHandler } from '../api/http.js';\nexport const h = errorHandler;\n"],
+    ['the API as a type', 'service/definitions.ts', "import type { AppDeps } from '../api/app.js';\nexport type D = AppDeps;\n"],
+    ['Express', 'activities/send.ts', "import express from 'express';\nexport const r = express.Router;\n"],
+    ['the API from a channel', 'channels/sms.ts', "import { twilioStatusRouter } from '../api/twilio-status.js';\nexport const r = twilioStatusRouter;\n"],
+  ])('refuses %s in the service layer', async (_what, filePath, code) => {
+    expect(await rulesFired(code, filePath)).toEqual(['@typescript-eslint/no-restricted-imports']);
+  });
+
+  it('lets the service layer throw its domain errors and the API import the service', async () => {
+    const service = "import { Conflict } from './errors.js';\nexport const refuse = () => new Conflict('taken', 'already there');\n";
+    expect(await rulesFired(service, 'service/journeys.ts')).toEqual([]);
+    const edge = "import { Conflict } from '../service/errors.js';\nimport { statusOf } from './http.js';\nexport const s = statusOf(new Conflict('x', 'y'));\n";
+    expect(await rulesFired(edge, API_FILE)).toEqual([]);
   });
 });
 

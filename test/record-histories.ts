@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { resolveParams } from '../engine/definition.js';
+import { JourneyDefinition, resolveParams, type Step } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { journeyEventSignal, journeyQuery, journeyWorkflowId, stageQuery, taskCompletedSignal } from '../workflows/messages.js';
+import { journeyEventSignal, journeyQuery, journeyWorkflowId, migrateJourneySignal, migrationLogKey, stageQuery, stateQuery, taskCompletedSignal } from '../workflows/messages.js';
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
@@ -262,6 +262,60 @@ try {
   await stepsHandle.signal(journeyEventSignal, { eventId: `h7-${++e}`, type: 'product.purchased', occurredAt: new Date().toISOString(), data: {} });
   assert.deepEqual(await stepsHandle.result(), { status: 'completed', reason: 'purchased', stage: 'one' });
   await save('waiting-steps-completed', stepsHandle);
+
+  // Migrations (patch `journey-migration`, asked when a migration signal arrives): a bank loan waiting in comparison
+  // moves to a v2 with an SMS after the comparison wait, is sent the same migration again (refused: it runs v2 now),
+  // sends the new SMS once the customer applies, and opts out. And a bank loan on the same code never migrated: no
+  // marker, the path every journey started before the patch replays.
+  const seventh = 'history-7';
+  await stack.testDb.db.customer.create({ data: { id: seventh, name: 'History Seven', email: 'history7@example.com', phone: '+15550004444' } });
+  const v2doc = JSON.parse(JSON.stringify(loan)) as { version: number; stages: { key: string; onEnter?: Step[] }[] };
+  v2doc.version = 2;
+  v2doc.stages.find((s) => s.key === 'comparison')!.onEnter!.push({ type: 'send', channel: 'sms', template: 'loan-comparison-nudge' });
+  const loanV2 = JourneyDefinition.parse(v2doc);
+  const slow = resolveParams(loan, { comparisonNudgeAfter: 'P1D' });
+  for (const [name, customer, migrated] of [
+    ['migration-bank-loan-moved', seventh, true],
+    ['migration-bank-loan-not-migrated', 'history-8', false],
+  ] as const) {
+    if (!migrated) await stack.testDb.db.customer.create({ data: { id: customer, name: 'History Eight', email: 'history8@example.com', phone: '+15550003333' } });
+    const h = await stack.client.workflow.start('journeyWorkflow', {
+      taskQueue: stack.taskQueue,
+      workflowId: journeyWorkflowId('bank-loan', customer),
+      args: [{ definition: loan, customerId: customer, params: slow } satisfies JourneyWorkflowInput],
+    });
+    const sendTo = (type: string) =>
+      h.signal(journeyEventSignal, { eventId: `h9-${++e}`, type, occurredAt: new Date().toISOString(), data: type === 'loan.stage_changed' ? { stage: 'comparison' } : {} });
+    await sendTo('loan.stage_changed');
+    await eventually(
+      () => h.query(journeyQuery),
+      (j) => j.waitingFor.includes('loan.application_started'),
+    );
+    if (migrated) {
+      const migrationId = '00000000-0000-4000-8000-000000000001';
+      const answer = (kind: string) =>
+        eventually(
+          () => stack.testDb.db.journeyLogEntry.findFirst({ where: { workflowId: h.workflowId, kind } }),
+          (x) => x !== null,
+        );
+      await h.signal(migrateJourneySignal, { migrationId, fromVersion: 1, definition: loanV2, map: {} });
+      assert.equal((await answer('migration'))!.idempotencyKey, migrationLogKey(h.workflowId, migrationId));
+      await h.signal(migrateJourneySignal, { migrationId: '00000000-0000-4000-8000-000000000002', fromVersion: 1, definition: loanV2, map: {} });
+      await answer('migration_refused');
+      assert.equal((await h.query(stateQuery)).version, 2);
+    }
+    await sendTo('loan.application_started');
+    if (migrated) await stack.sms.waitFor((m) => m.to === '+15550004444');
+    else
+      await eventually(
+        () => h.query(stageQuery),
+        (st) => st.stage === 'first_loan',
+      );
+    await sendTo('customer.opted_out');
+    assert.equal((await h.result()).status, 'exited');
+    assert.equal(await stack.testDb.db.message.count({ where: { customerId: customer, template: 'loan-comparison-nudge' } }), migrated ? 1 : 0);
+    await save(name, h);
+  }
 } finally {
   await stack.stop();
 }

@@ -120,6 +120,16 @@ describe('the customer timeline', () => {
     expect(await stack.testDb.db.message.count({ where: { customerId: CUSTOMER, template: { in: ['loan-comparison-nudge', 'loan-repayment-reminder'] } } })).toBe(0);
   });
 
+  it('speaks Chinese when asked (lang=zh-CN): the same entries and detail, the sentences in zh-CN; another language is refused', async () => {
+    const zh: Entry[] = (await api(app, 'rm').get(`/v1/customers/${CUSTOMER}/timeline?lang=zh-CN`).expect(200)).body.entries;
+    expect(zh.map(({ summary: _, ...e }) => e)).toEqual(timeline.map(({ summary: _, ...e }) => e));
+    const skipped = zh.find((e) => e.kind === 'send_skipped')!;
+    expect(skipped.summary).toBe('未发送：sms loan-comparison-nudge——流程 stage:comparison 已停止：已离开阶段 comparison，进入 first_loan');
+    expect(zh.find((e) => e.kind === 'branch')!.summary).toContain('走了分支 0，因为 profile.segment == params.hnwSegment');
+    const error = (await api(app, 'rm').get(`/v1/customers/${CUSTOMER}/timeline?lang=fr`).expect(400)).body.error;
+    expect(error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('lang') });
+  });
+
   it('is in time order, with events and stage changes, each journey entry naming its journey, and no contact data', () => {
     const times = timeline.map((e) => Date.parse(e.at));
     expect(times).toEqual([...times].sort((a, b) => a - b));

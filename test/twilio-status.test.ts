@@ -8,6 +8,7 @@ import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioStatusCallbackUrl, twilioStatusRouter, mapTwilioStatus } from '../api/twilio-status.js';
 import { createSmsChannel } from '../channels/sms.js';
+import { MessageDeliveries } from '../service/deliveries.js';
 import { twilioHttpClient } from '../channels/twilio-http.js';
 import type { Channel } from '../channels/channel.js';
 import { createLogger } from '../config/logger.js';
@@ -39,7 +40,7 @@ describe('Twilio status callbacks', () => {
     publicBaseUrl = `http://127.0.0.1:${port}`;
     statusUrl = twilioStatusCallbackUrl(publicBaseUrl);
     const app = express();
-    app.use(twilioStatusRouter({ db: t.db, authToken: AUTH_TOKEN, publicBaseUrl, logger: createLogger({ logLevel: 'silent' }) }));
+    app.use(twilioStatusRouter({ deliveries: new MessageDeliveries(t.db), authToken: AUTH_TOKEN, publicBaseUrl, logger: createLogger({ logLevel: 'silent' }) }));
     server.on('request', app);
     client = twilio(ACCOUNT_SID, AUTH_TOKEN, { httpClient: twilioHttpClient(sink.url) });
     sms = createSmsChannel({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: FROM, apiBaseUrl: sink.url, statusCallbackUrl: statusUrl });

@@ -64,7 +64,11 @@ describe('journeyWorkflow on the dev server', () => {
     expect((await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: j.customerId } })).phone).toBe(sms.to);
     expect((await j.stage()).stage).toBe('comparison');
 
-    const messages = await stack.testDb.db.message.findMany({ where: { customerId: j.customerId }, orderBy: { createdAt: 'asc' } });
+    // The provider has the SMS before the activity records it as sent: wait for that write.
+    const messages = await eventually(
+      () => stack.testDb.db.message.findMany({ where: { customerId: j.customerId }, orderBy: { createdAt: 'asc' } }),
+      (rows) => rows.length === 2 && rows.every((r) => r.status !== 'sending'),
+    );
     expect(messages.map((m) => [m.channel, m.template, m.status])).toEqual([
       ['email', 'loan-comparison-guide', 'sent'],
       ['sms', 'loan-comparison-nudge', 'sent'],

@@ -1,2 +1,3 @@
 // The worker's workflow bundle entry.
 export { journeyWorkflow } from './journey.js';
+export { journeyMigrationWorkflow } from './migration.js';

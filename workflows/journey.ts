@@ -18,6 +18,7 @@ import type { JourneyDefinition, ParamValues } from '../engine/definition.js';
 import {
   advance,
   asEngineError,
+  assertUnreachable,
   type Command,
   fail,
   type Holdout,
@@ -33,6 +34,7 @@ import {
   waitingFor,
   waitingSteps,
 } from '../engine/engine.js';
+import { migrateState } from '../engine/migrate.js';
 import {
   CustomerIdAttr,
   exitJourneySignal,
@@ -41,6 +43,9 @@ import {
   JourneyKeyAttr,
   JourneyStageAttr,
   JourneyStatusAttr,
+  type MigrateJourney,
+  migrateJourneySignal,
+  migrationLogKey,
   profileSignal,
   stageQuery,
   stateQuery,
@@ -104,10 +109,17 @@ const ENGINE_RECORDS_DECISIONS = 'engine-records-decisions';
  * whenever it changes, not only with a new stage or the end: one more `recordProgress` after such inputs. */
 const PROGRESS_RECORDS_WAITING = 'progress-records-waiting';
 
+/** Patch: the journey takes a migration to a new definition version (engine/migrate.ts) at its next safe point. Asked
+ * when a migration signal arrives, not at start: journeys already running can be migrated, journeys never migrated
+ * keep histories without the marker, and a history in which an older worker left the signal unhandled replays as it
+ * ran. */
+const JOURNEY_MIGRATION = 'journey-migration';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
-  const def = input.definition;
+  // The definition the journey runs: the one it started with, until a migration moves it to another version.
+  let def = input.definition;
   const workflowId = workflowInfo().workflowId;
   // Old histories (before the patch) replay on the old path: the first input in the queue, then a due timer.
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
@@ -126,6 +138,10 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   setHandler(exitJourneySignal, ({ reason }) => enqueue({ type: 'exit', reason }));
   setHandler(taskCompletedSignal, (t) => enqueue({ type: 'taskCompleted', ...t }));
   setHandler(profileSignal, (profile) => enqueue({ type: 'profile', profile }));
+  const migrations: MigrateJourney[] = [];
+  setHandler(migrateJourneySignal, (m) => {
+    if (patched(JOURNEY_MIGRATION)) migrations.push(m);
+  });
   setHandler(stageQuery, () => ({ stage: state.stage, status: state.status, stageEnteredAt: state.stageEnteredAt }));
   setHandler(stateQuery, () => state);
   setHandler(journeyQuery, () => {
@@ -159,13 +175,31 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
    * not stop the journey; anything else is retried by its activity's policy and surfaces only if it gives up. */
   const run = async (c: Command) => {
     try {
-      if (c.type === 'send') await send(c);
-      else if (c.type === 'createTask') {
-        const { type: _, ...rest } = c;
-        await createTask({ ...rest, workflowId, customerId: state.customerId });
-      } else if (c.type === 'escalateTask') await escalateTask({ taskRef: c.taskRef, to: c.to });
-      else if (c.type === 'startJourney' || c.type === 'signalJourney' || c.type === 'stopJourneys')
-        await chorus({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, command: c });
+      switch (c.type) {
+        case 'send':
+          await send(c);
+          break;
+        case 'createTask': {
+          const { type: _, ...rest } = c;
+          await createTask({ ...rest, workflowId, customerId: state.customerId });
+          break;
+        }
+        case 'escalateTask':
+          await escalateTask({ taskRef: c.taskRef, to: c.to });
+          break;
+        case 'startJourney':
+        case 'signalJourney':
+        case 'stopJourneys':
+          await chorus({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, command: c });
+          break;
+        // Written by `execute` before and after the activities: the journey log, the read model's stage and status.
+        case 'record':
+        case 'stageChanged':
+        case 'ended':
+          break;
+        default:
+          assertUnreachable(c, 'command');
+      }
     } catch (err) {
       if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
         log.warn('command failed permanently', { command: c.type, key: 'idempotencyKey' in c ? c.idempotencyKey : undefined, error: err.cause.message });
@@ -209,6 +243,33 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     return fail(from, e, new Date());
   };
 
+  /** Moves the journey to the migration's version, or records why it stays: between inputs, never while commands run.
+   * The state keeps its timers and counters (engine/migrate.ts), so nothing already sent is sent again. */
+  const migrate = async (m: MigrateJourney) => {
+    const at = new Date().toISOString();
+    const r =
+      m.fromVersion === state.version
+        ? migrateState(def, m.definition, state, m.map)
+        : { ok: false as const, error: { code: 'migration_mismatch', message: `the journey runs version ${state.version}, not ${m.fromVersion}` } };
+    const about = { migrationId: m.migrationId, fromVersion: m.fromVersion, toVersion: m.definition.version };
+    const entry = r.ok ? { kind: 'migration' as const, data: { ...about, ...r.move } } : { kind: 'migration_refused' as const, data: { ...about, ...r.error } };
+    if (r.ok) {
+      def = m.definition;
+      state = r.state;
+    }
+    await recordLog({
+      workflowId,
+      customerId: state.customerId,
+      journeyKey: state.journeyKey,
+      entries: [{ idempotencyKey: migrationLogKey(workflowId, m.migrationId), ...entry, at }],
+    });
+    if (!r.ok) return;
+    upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
+    const steps = waitingSteps(def, state);
+    waitingWritten = steps.join(' ');
+    await recordProgress(progress(state, workflowId, [], { steps, at }));
+  };
+
   if (input.state) {
     state = input.state;
   } else {
@@ -243,9 +304,10 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const wake = engineWake === undefined ? sendWake : sendWake === undefined || engineWake <= sendWake ? engineWake : sendWake;
     if (queue.length === 0) {
       const ms = wake === undefined ? undefined : Date.parse(wake) - Date.now();
-      if (ms === undefined) await condition(() => queue.length > 0);
-      else if (ms > 0) await condition(() => queue.length > 0, ms);
+      if (ms === undefined) await condition(() => queue.length > 0 || migrations.length > 0);
+      else if (ms > 0) await condition(() => queue.length > 0 || migrations.length > 0, ms);
     }
+    while (migrations.length) await migrate(migrations.shift()!);
     const due = deferred.filter((d) => Date.parse(d.until) <= Date.now());
     if (due.length) {
       deferred = deferred.filter((d) => !due.includes(d));
@@ -269,10 +331,10 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     state = r.state;
     await execute(r.commands);
 
-    if (state.status === 'running' && workflowInfo().continueAsNewSuggested) {
+    if (state.status === 'running' && migrations.length === 0 && workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
       log.info('continuing as new', { historyLength: workflowInfo().historyLength, pending: queue.length });
-      await continueAsNew<typeof journeyWorkflow>({ ...input, state, pending: engineOrders ? queue : queue.map((q) => q.input), deferred });
+      await continueAsNew<typeof journeyWorkflow>({ ...input, definition: def, state, pending: engineOrders ? queue : queue.map((q) => q.input), deferred });
     }
   }
   // Sends still waiting for quiet hours or a cap do not outlive their journey (an opt-out must not be followed by one).

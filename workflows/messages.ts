@@ -2,7 +2,9 @@
 // workflow, the API, the worker and the tests.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { JourneyDefinition } from '../engine/definition.js';
 import type { JourneyEvent, JourneyState, JourneyStatus, Profile, StageEntry } from '../engine/engine.js';
+import type { MigrationMap } from '../engine/migrate.js';
 
 export const journeyEventSignal = defineSignal<[JourneyEvent]>('journeyEvent');
 export const exitJourneySignal = defineSignal<[{ reason: string }]>('exitJourney');
@@ -10,6 +12,18 @@ export const exitJourneySignal = defineSignal<[{ reason: string }]>('exitJourney
 export const taskCompletedSignal = defineSignal<[{ taskId: string; taskKey: string; outcome: string; taskRef?: string }]>('taskCompleted');
 /** The customer's profile changed: the part journeys may see (segment, time zone, locale, attributes). */
 export const profileSignal = defineSignal<[Profile]>('profile');
+
+/** Move the journey from `fromVersion` to the version `definition` is, at its next safe point (between inputs). The
+ * journey answers in its log under `migrationLogKey`: a `migration` entry, or `migration_refused` with the reason. */
+export interface MigrateJourney {
+  migrationId: string;
+  fromVersion: number;
+  definition: JourneyDefinition;
+  map: MigrationMap;
+}
+export const migrateJourneySignal = defineSignal<[MigrateJourney]>('migrateJourney');
+/** The journey-log idempotency key of a journey's answer to a migration. */
+export const migrationLogKey = (workflowId: string, migrationId: string) => `${workflowId}/migration/${migrationId}`;
 
 export interface StageView {
   stage: string;

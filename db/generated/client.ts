@@ -112,3 +112,16 @@ export type AuditLog = Prisma.AuditLogModel
  * opt-out, `eventId`) or `erasure` (every consent withdrawn when the customer was erased, by `principalId`).
  */
 export type ConsentChange = Prisma.ConsentChangeModel
+/**
+ * Model JourneyMigration
+ * A migration of running journeys from one version of a definition to another (POST
+ * /v1/journey-definitions/:key/migrations): who asked, the map, and which journeys it takes. Its workflow works
+ * through `items` at a controlled pace; progress is counted from them.
+ */
+export type JourneyMigration = Prisma.JourneyMigrationModel
+/**
+ * Model JourneyMigrationItem
+ * One journey of a migration: `pending`, then `migrated`, `skipped` (with the reason: it had ended, moved on, or its
+ * state could not be mapped) or `failed` (no answer from the journey).
+ */
+export type JourneyMigrationItem = Prisma.JourneyMigrationItemModel

@@ -10,3 +10,9 @@ export const unusedChannel = (name: ChannelName): Channel => ({ name, send: () =
 export function channelsWith(given: Partial<Record<ChannelName, Channel>>): Record<ChannelName, Channel> {
   return Object.fromEntries(CHANNEL_NAMES.map((c) => [c, given[c] ?? unusedChannel(c)])) as Record<ChannelName, Channel>;
 }
+
+/** An unused channel for every channel of the registry but the ones named: overrides for `createDeps`, which builds
+ * the named ones from the config. */
+export function unusedChannelsBut(...used: ChannelName[]): Partial<Record<ChannelName, Channel>> {
+  return Object.fromEntries(CHANNEL_NAMES.filter((c) => !used.includes(c)).map((c) => [c, unusedChannel(c)]));
+}

@@ -6,39 +6,35 @@ import request from 'supertest';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client } from '@temporalio/client';
-import { createActivities } from '../../activities/index.js';
-import { createChannels } from '../../channels/registry.js';
-import { TemplateCatalog } from '../../channels/templates.js';
-import { loadPolicy } from '../../policy/policy.js';
+import type { TemplateCatalog } from '../../service/templates.js';
+import { appDeps, createDeps, type Deps } from '../../composition/deps.js';
 import { loadConfig, type Config } from '../../config/config.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../../dev/twilio-sink.js';
-import { installRuntimeLogger, workflowsPath } from '../../worker/run.js';
+import { installRuntimeLogger } from '../../worker/run.js';
+import { workflowBundleOptions } from '../../worker/workflow-code.js';
 import { createLogger } from '../../config/logger.js';
 import { createApp } from '../../api/app.js';
-import { twilioStatusRouter } from '../../api/twilio-status.js';
 import { codecServerOptions } from '../../api/server.js';
 import { authenticator, type TokenVerifier } from '../../api/auth.js';
-import { ROLES, type Role } from '../../api/principal.js';
-import { ApiKeyStore } from '../../service/api-keys.js';
-import { Analytics } from '../../service/analytics.js';
-import { RmScope } from '../../service/scope.js';
+import { ROLES, type Role } from '../../service/principal.js';
+import type { ApiKeyStore } from '../../service/api-keys.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
 import { startWeChatSink, type WeChatSink } from '../../dev/wechat-sink.js';
-import { AuditLog } from '../../service/audit.js';
-import { DefinitionStore } from '../../service/definitions.js';
-import { JourneyService } from '../../service/journeys.js';
-import { Simulator } from '../../service/simulation.js';
-import { dataConverterFor, failureConverterPath } from '../../service/payload-codec.js';
+import type { AuditLog } from '../../service/audit.js';
+import type { DefinitionStore } from '../../service/definitions.js';
+import type { JourneyService } from '../../service/journeys.js';
+import type { MigrationService } from '../../service/migrations.js';
+import type { Simulator } from '../../service/simulation.js';
+import { dataConverterFor } from '../../service/payload-codec.js';
 import { createTestDb, type TestDb } from './db.js';
-import { PreferenceLinks } from '../../service/preference-links.js';
-import { PreferenceService } from '../../service/preferences.js';
+import type { PreferenceLinks } from '../../service/preference-links.js';
 import { startDevServer, startTimeSkippingServer } from './temporal.js';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling the workflow code takes seconds: once per test process. Built as the worker builds it with payload keys
- * (every test stack has them): with the failure converter that encodes failures' messages. */
-export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ workflowsPath, failureConverterPath, logger: quietBundlerLogger }));
+/** Bundling the workflow code takes seconds: once per test process. Built with the options of `npm run build`'s
+ * prebuilt bundle (the failure converter that encodes failures' messages, as every worker with payload keys has). */
+export const workflowBundle = () => (bundle ??= bundleWorkflowCode({ ...workflowBundleOptions, logger: quietBundlerLogger }));
 
 const noop = () => undefined;
 const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
@@ -64,9 +60,13 @@ export interface Stack {
   push: WebhookSink;
   wechat: WeChatSink;
   config: Config;
+  /** The stack's parts, wired as the service wires them (composition/deps.ts). */
+  deps: Deps;
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   service: JourneyService;
+  /** Migrations of running journeys to a new definition version. */
+  migrations: MigrationService;
   /** The simulation thread pool the stack's apps share. */
   simulator: Simulator;
   /** The audit log the stack's apps write. */
@@ -126,24 +126,16 @@ export async function startStack(
   });
   const dataConverter = testDataConverter();
   const client = new Client({ connection: env.connection, namespace: config.temporal.namespace, dataConverter });
-  // Every channel of the registry, as the worker builds them (without Twilio's callbacks: tests post those themselves).
-  const channels = createChannels(config);
-  const templates = new TemplateCatalog(testDb.db, 0);
-  await templates.seed();
-  const definitions = new DefinitionStore(testDb.db, templates);
-  await definitions.seedBuiltIns();
-  const service = new JourneyService({ db: testDb.db, temporal: client, taskQueue, definitions, controlGroup: config.controlGroup });
-  const links = new PreferenceLinks({ ...config.preferences, baseUrl: PREFERENCES_BASE_URL });
-  const activities = createActivities({
-    links,
+  // The service's own wiring (composition/deps.ts), on the test's database and Temporal; templates read back at once.
+  const deps = createDeps(config, {
     db: testDb.db,
-    channels,
-    templates,
-    policy: loadPolicy(opts.contactPolicy ?? NO_LIMITS),
-    chorus: service,
+    temporal: { connection: env.connection, client, withDeadline: (call) => call() },
+    templateCacheMs: 0,
+    linkBaseUrl: PREFERENCES_BASE_URL,
   });
-  const simulator = new Simulator(config.simulation);
-  const keyStore = new ApiKeyStore(testDb.db);
+  await deps.seed();
+  const activities = deps.activities();
+  const keyStore = deps.keys;
   const keyFor = async (role: Role, rmId?: string) => (await keyStore.create({ role, ...(role === 'rm' ? { rmId: rmId ?? RM_ID } : {}), name: `test ${role}` }, 'test')).key;
   const keys = Object.fromEntries(await Promise.all(ROLES.map(async (role) => [role, await keyFor(role)] as const))) as Record<Role, string>;
   const workers = new Set<{ stop(): Promise<void> }>();
@@ -177,19 +169,20 @@ export async function startStack(
     config,
     taskQueue,
     startWorker,
-    definitions,
-    templates,
-    service,
-    simulator,
+    deps,
+    definitions: deps.definitions,
+    templates: deps.templates,
+    service: deps.journeys,
+    migrations: deps.migrations,
+    simulator: deps.simulator,
     keyStore,
     keys,
     keyFor,
-    links,
-    audit: new AuditLog(testDb.db),
+    links: deps.links,
+    audit: deps.audit,
     async stop() {
       for (const w of [...workers]) await w.stop();
-      await simulator.close();
-      for (const channel of Object.values(channels)) channel.close?.();
+      await deps.close();
       await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close(), wechat.close()]);
       await testDb.drop();
     },
@@ -232,22 +225,16 @@ export function createStackApp(
 ): express.Express {
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api');
   const app = createApp({
-    service: stack.service,
-    definitions: stack.definitions,
-    templates: stack.templates,
-    logger,
-    simulator: opts.simulator ?? stack.simulator,
-    audit: stack.audit,
-    readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
-    twilioStatus: twilioStatusRouter({ db: stack.testDb.db, authToken: stack.config.twilio.authToken, publicBaseUrl: 'http://127.0.0.1', logger }),
-    authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
-    keys: stack.keyStore,
-    scope: new RmScope(stack.testDb.db),
-    analytics: new Analytics(stack.testDb.db, stack.definitions),
-    preferences: { links: stack.links, service: new PreferenceService({ db: stack.testDb.db, journeys: stack.service, definitions: stack.definitions }) },
-    ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
-    ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
-    ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
+    ...appDeps(stack.deps, {
+      logger,
+      readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+      publicBaseUrl: 'http://127.0.0.1',
+      authenticate: authenticator([...(opts.verifiers ?? []), (token) => stack.keyStore.authenticate(token)]),
+      ...(stack.config.payloadKeys ? { codec: codecServerOptions({ ...stack.config, ...opts.config }, stack.config.payloadKeys) } : {}),
+      ...(opts.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+      ...(opts.config?.metricsToken !== undefined ? { metricsToken: opts.config.metricsToken } : {}),
+    }),
+    ...(opts.simulator ? { simulator: opts.simulator } : {}),
   });
   stackOf.set(app, stack);
   return app;

@@ -409,7 +409,9 @@ export const ModelName = {
   JourneyLogEntry: 'JourneyLogEntry',
   ApiKey: 'ApiKey',
   AuditLog: 'AuditLog',
-  ConsentChange: 'ConsentChange'
+  ConsentChange: 'ConsentChange',
+  JourneyMigration: 'JourneyMigration',
+  JourneyMigrationItem: 'JourneyMigrationItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -425,7 +427,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey" | "auditLog" | "consentChange"
+    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey" | "auditLog" | "consentChange" | "journeyMigration" | "journeyMigrationItem"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1391,6 +1393,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    JourneyMigration: {
+      payload: Prisma.$JourneyMigrationPayload<ExtArgs>
+      fields: Prisma.JourneyMigrationFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.JourneyMigrationFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.JourneyMigrationFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        findFirst: {
+          args: Prisma.JourneyMigrationFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.JourneyMigrationFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        findMany: {
+          args: Prisma.JourneyMigrationFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>[]
+        }
+        create: {
+          args: Prisma.JourneyMigrationCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        createMany: {
+          args: Prisma.JourneyMigrationCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.JourneyMigrationCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>[]
+        }
+        delete: {
+          args: Prisma.JourneyMigrationDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        update: {
+          args: Prisma.JourneyMigrationUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        deleteMany: {
+          args: Prisma.JourneyMigrationDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.JourneyMigrationUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.JourneyMigrationUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>[]
+        }
+        upsert: {
+          args: Prisma.JourneyMigrationUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationPayload>
+        }
+        aggregate: {
+          args: Prisma.JourneyMigrationAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateJourneyMigration>
+        }
+        groupBy: {
+          args: Prisma.JourneyMigrationGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyMigrationGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.JourneyMigrationCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyMigrationCountAggregateOutputType> | number
+        }
+      }
+    }
+    JourneyMigrationItem: {
+      payload: Prisma.$JourneyMigrationItemPayload<ExtArgs>
+      fields: Prisma.JourneyMigrationItemFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.JourneyMigrationItemFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.JourneyMigrationItemFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        findFirst: {
+          args: Prisma.JourneyMigrationItemFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.JourneyMigrationItemFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        findMany: {
+          args: Prisma.JourneyMigrationItemFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>[]
+        }
+        create: {
+          args: Prisma.JourneyMigrationItemCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        createMany: {
+          args: Prisma.JourneyMigrationItemCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.JourneyMigrationItemCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>[]
+        }
+        delete: {
+          args: Prisma.JourneyMigrationItemDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        update: {
+          args: Prisma.JourneyMigrationItemUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        deleteMany: {
+          args: Prisma.JourneyMigrationItemDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.JourneyMigrationItemUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.JourneyMigrationItemUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>[]
+        }
+        upsert: {
+          args: Prisma.JourneyMigrationItemUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$JourneyMigrationItemPayload>
+        }
+        aggregate: {
+          args: Prisma.JourneyMigrationItemAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateJourneyMigrationItem>
+        }
+        groupBy: {
+          args: Prisma.JourneyMigrationItemGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyMigrationItemGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.JourneyMigrationItemCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.JourneyMigrationItemCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1481,7 +1631,11 @@ export const StageTransitionScalarFieldEnum = {
   fromStage: 'fromStage',
   toStage: 'toStage',
   cause: 'cause',
-  enteredAt: 'enteredAt'
+  enteredAt: 'enteredAt',
+  stageIndex: 'stageIndex',
+  firstVisit: 'firstVisit',
+  leftAt: 'leftAt',
+  converted: 'converted'
 } as const
 
 export type StageTransitionScalarFieldEnum = (typeof StageTransitionScalarFieldEnum)[keyof typeof StageTransitionScalarFieldEnum]
@@ -1524,6 +1678,8 @@ export const MessageScalarFieldEnum = {
   attempts: 'attempts',
   createdAt: 'createdAt',
   sentAt: 'sentAt',
+  outcomes: 'outcomes',
+  outcomeReasons: 'outcomeReasons',
   updatedAt: 'updatedAt'
 } as const
 
@@ -1658,6 +1814,33 @@ export const ConsentChangeScalarFieldEnum = {
 } as const
 
 export type ConsentChangeScalarFieldEnum = (typeof ConsentChangeScalarFieldEnum)[keyof typeof ConsentChangeScalarFieldEnum]
+
+
+export const JourneyMigrationScalarFieldEnum = {
+  id: 'id',
+  journeyKey: 'journeyKey',
+  fromVersion: 'fromVersion',
+  toVersion: 'toVersion',
+  map: 'map',
+  filter: 'filter',
+  status: 'status',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type JourneyMigrationScalarFieldEnum = (typeof JourneyMigrationScalarFieldEnum)[keyof typeof JourneyMigrationScalarFieldEnum]
+
+
+export const JourneyMigrationItemScalarFieldEnum = {
+  migrationId: 'migrationId',
+  workflowId: 'workflowId',
+  status: 'status',
+  reason: 'reason',
+  updatedAt: 'updatedAt'
+} as const
+
+export type JourneyMigrationItemScalarFieldEnum = (typeof JourneyMigrationItemScalarFieldEnum)[keyof typeof JourneyMigrationItemScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1960,6 +2143,8 @@ export type GlobalOmitConfig = {
   apiKey?: Prisma.ApiKeyOmit
   auditLog?: Prisma.AuditLogOmit
   consentChange?: Prisma.ConsentChangeOmit
+  journeyMigration?: Prisma.JourneyMigrationOmit
+  journeyMigrationItem?: Prisma.JourneyMigrationItemOmit
 }
 
 /* Types for Logging */

@@ -63,7 +63,9 @@ export const ModelName = {
   JourneyLogEntry: 'JourneyLogEntry',
   ApiKey: 'ApiKey',
   AuditLog: 'AuditLog',
-  ConsentChange: 'ConsentChange'
+  ConsentChange: 'ConsentChange',
+  JourneyMigration: 'JourneyMigration',
+  JourneyMigrationItem: 'JourneyMigrationItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -133,7 +135,11 @@ export const StageTransitionScalarFieldEnum = {
   fromStage: 'fromStage',
   toStage: 'toStage',
   cause: 'cause',
-  enteredAt: 'enteredAt'
+  enteredAt: 'enteredAt',
+  stageIndex: 'stageIndex',
+  firstVisit: 'firstVisit',
+  leftAt: 'leftAt',
+  converted: 'converted'
 } as const
 
 export type StageTransitionScalarFieldEnum = (typeof StageTransitionScalarFieldEnum)[keyof typeof StageTransitionScalarFieldEnum]
@@ -176,6 +182,8 @@ export const MessageScalarFieldEnum = {
   attempts: 'attempts',
   createdAt: 'createdAt',
   sentAt: 'sentAt',
+  outcomes: 'outcomes',
+  outcomeReasons: 'outcomeReasons',
   updatedAt: 'updatedAt'
 } as const
 
@@ -310,6 +318,33 @@ export const ConsentChangeScalarFieldEnum = {
 } as const
 
 export type ConsentChangeScalarFieldEnum = (typeof ConsentChangeScalarFieldEnum)[keyof typeof ConsentChangeScalarFieldEnum]
+
+
+export const JourneyMigrationScalarFieldEnum = {
+  id: 'id',
+  journeyKey: 'journeyKey',
+  fromVersion: 'fromVersion',
+  toVersion: 'toVersion',
+  map: 'map',
+  filter: 'filter',
+  status: 'status',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type JourneyMigrationScalarFieldEnum = (typeof JourneyMigrationScalarFieldEnum)[keyof typeof JourneyMigrationScalarFieldEnum]
+
+
+export const JourneyMigrationItemScalarFieldEnum = {
+  migrationId: 'migrationId',
+  workflowId: 'workflowId',
+  status: 'status',
+  reason: 'reason',
+  updatedAt: 'updatedAt'
+} as const
+
+export type JourneyMigrationItemScalarFieldEnum = (typeof JourneyMigrationItemScalarFieldEnum)[keyof typeof JourneyMigrationItemScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -522,6 +522,9 @@ export type $JourneyDefinitionVersionPayload<ExtArgs extends runtime.Types.Exten
     key: string
     version: number
     status: string
+    /**
+     * `json`, not `jsonb`: the document keeps its keys in the order they were written (a task's outcomes, a split's variants).
+     */
     document: runtime.JsonValue
     createdAt: Date
     publishedAt: Date | null

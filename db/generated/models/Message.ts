@@ -108,6 +108,8 @@ export type MessageCountAggregateOutputType = {
   attempts: number
   createdAt: number
   sentAt: number
+  outcomes: number
+  outcomeReasons: number
   updatedAt: number
   _all: number
 }
@@ -195,6 +197,8 @@ export type MessageCountAggregateInputType = {
   attempts?: true
   createdAt?: true
   sentAt?: true
+  outcomes?: true
+  outcomeReasons?: true
   updatedAt?: true
   _all?: true
 }
@@ -307,6 +311,8 @@ export type MessageGroupByOutputType = {
   attempts: number
   createdAt: Date
   sentAt: Date | null
+  outcomes: string[]
+  outcomeReasons: string[]
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
   _avg: MessageAvgAggregateOutputType | null
@@ -355,6 +361,8 @@ export type MessageWhereInput = {
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  outcomes?: Prisma.StringNullableListFilter<"Message">
+  outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
   events?: Prisma.MessageEventListRelationFilter
@@ -382,6 +390,8 @@ export type MessageOrderByWithRelationInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  outcomes?: Prisma.SortOrder
+  outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   customer?: Prisma.CustomerOrderByWithRelationInput
   events?: Prisma.MessageEventOrderByRelationAggregateInput
@@ -412,6 +422,8 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  outcomes?: Prisma.StringNullableListFilter<"Message">
+  outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
   events?: Prisma.MessageEventListRelationFilter
@@ -439,6 +451,8 @@ export type MessageOrderByWithAggregationInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  outcomes?: Prisma.SortOrder
+  outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
   _avg?: Prisma.MessageAvgOrderByAggregateInput
@@ -472,6 +486,8 @@ export type MessageScalarWhereWithAggregatesInput = {
   attempts?: Prisma.IntWithAggregatesFilter<"Message"> | number
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
+  outcomes?: Prisma.StringNullableListFilter<"Message">
+  outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
 
@@ -496,6 +512,8 @@ export type MessageCreateInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
   customer: Prisma.CustomerCreateNestedOneWithoutMessagesInput
   events?: Prisma.MessageEventCreateNestedManyWithoutMessageInput
@@ -523,6 +541,8 @@ export type MessageUncheckedCreateInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
   events?: Prisma.MessageEventUncheckedCreateNestedManyWithoutMessageInput
 }
@@ -548,6 +568,8 @@ export type MessageUpdateInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   customer?: Prisma.CustomerUpdateOneRequiredWithoutMessagesNestedInput
   events?: Prisma.MessageEventUpdateManyWithoutMessageNestedInput
@@ -575,6 +597,8 @@ export type MessageUncheckedUpdateInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   events?: Prisma.MessageEventUncheckedUpdateManyWithoutMessageNestedInput
 }
@@ -601,6 +625,8 @@ export type MessageCreateManyInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
 }
 
@@ -625,6 +651,8 @@ export type MessageUpdateManyMutationInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -650,6 +678,8 @@ export type MessageUncheckedUpdateManyInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -685,6 +715,8 @@ export type MessageCountOrderByAggregateInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrder
+  outcomes?: Prisma.SortOrder
+  outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -795,6 +827,24 @@ export type MessageUncheckedUpdateManyWithoutCustomerNestedInput = {
   deleteMany?: Prisma.MessageScalarWhereInput | Prisma.MessageScalarWhereInput[]
 }
 
+export type MessageCreateoutcomesInput = {
+  set: string[]
+}
+
+export type MessageCreateoutcomeReasonsInput = {
+  set: string[]
+}
+
+export type MessageUpdateoutcomesInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
+export type MessageUpdateoutcomeReasonsInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
 export type MessageCreateNestedOneWithoutEventsInput = {
   create?: Prisma.XOR<Prisma.MessageCreateWithoutEventsInput, Prisma.MessageUncheckedCreateWithoutEventsInput>
   connectOrCreate?: Prisma.MessageCreateOrConnectWithoutEventsInput
@@ -830,6 +880,8 @@ export type MessageCreateWithoutCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
   events?: Prisma.MessageEventCreateNestedManyWithoutMessageInput
 }
@@ -855,6 +907,8 @@ export type MessageUncheckedCreateWithoutCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
   events?: Prisma.MessageEventUncheckedCreateNestedManyWithoutMessageInput
 }
@@ -910,6 +964,8 @@ export type MessageScalarWhereInput = {
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  outcomes?: Prisma.StringNullableListFilter<"Message">
+  outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
 
@@ -934,6 +990,8 @@ export type MessageCreateWithoutEventsInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
   customer: Prisma.CustomerCreateNestedOneWithoutMessagesInput
 }
@@ -960,6 +1018,8 @@ export type MessageUncheckedCreateWithoutEventsInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
 }
 
@@ -1000,6 +1060,8 @@ export type MessageUpdateWithoutEventsInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   customer?: Prisma.CustomerUpdateOneRequiredWithoutMessagesNestedInput
 }
@@ -1026,6 +1088,8 @@ export type MessageUncheckedUpdateWithoutEventsInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1050,6 +1114,8 @@ export type MessageCreateManyCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  outcomes?: Prisma.MessageCreateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
 }
 
@@ -1074,6 +1140,8 @@ export type MessageUpdateWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   events?: Prisma.MessageEventUpdateManyWithoutMessageNestedInput
 }
@@ -1099,6 +1167,8 @@ export type MessageUncheckedUpdateWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   events?: Prisma.MessageEventUncheckedUpdateManyWithoutMessageNestedInput
 }
@@ -1124,6 +1194,8 @@ export type MessageUncheckedUpdateManyWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
+  outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1180,6 +1252,8 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  outcomes?: boolean
+  outcomeReasons?: boolean
   updatedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   events?: boolean | Prisma.Message$eventsArgs<ExtArgs>
@@ -1208,6 +1282,8 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  outcomes?: boolean
+  outcomeReasons?: boolean
   updatedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["message"]>
@@ -1234,6 +1310,8 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  outcomes?: boolean
+  outcomeReasons?: boolean
   updatedAt?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["message"]>
@@ -1260,10 +1338,12 @@ export type MessageSelectScalar = {
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  outcomes?: boolean
+  outcomeReasons?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "class" | "priority" | "status" | "statusReason" | "deferredUntil" | "expiresAt" | "providerId" | "deliveredAt" | "error" | "attempts" | "createdAt" | "sentAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "class" | "priority" | "status" | "statusReason" | "deferredUntil" | "expiresAt" | "providerId" | "deliveredAt" | "error" | "attempts" | "createdAt" | "sentAt" | "outcomes" | "outcomeReasons" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   events?: boolean | Prisma.Message$eventsArgs<ExtArgs>
@@ -1316,6 +1396,12 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     attempts: number
     createdAt: Date
     sentAt: Date | null
+    /**
+     * Kept by a trigger on message_events: the outcomes the message's story holds and the reasons given for its
+     * suppressions, deferrals, drops and failures, each once (the per-template outcome counts read these).
+     */
+    outcomes: string[]
+    outcomeReasons: string[]
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
   composites: {}
@@ -1763,6 +1849,8 @@ export interface MessageFieldRefs {
   readonly attempts: Prisma.FieldRef<"Message", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly sentAt: Prisma.FieldRef<"Message", 'DateTime'>
+  readonly outcomes: Prisma.FieldRef<"Message", 'String[]'>
+  readonly outcomeReasons: Prisma.FieldRef<"Message", 'String[]'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
     

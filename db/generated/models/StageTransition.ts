@@ -29,11 +29,13 @@ export type AggregateStageTransition = {
 export type StageTransitionAvgAggregateOutputType = {
   id: number | null
   seq: number | null
+  stageIndex: number | null
 }
 
 export type StageTransitionSumAggregateOutputType = {
   id: bigint | null
   seq: number | null
+  stageIndex: number | null
 }
 
 export type StageTransitionMinAggregateOutputType = {
@@ -44,6 +46,10 @@ export type StageTransitionMinAggregateOutputType = {
   toStage: string | null
   cause: string | null
   enteredAt: Date | null
+  stageIndex: number | null
+  firstVisit: boolean | null
+  leftAt: Date | null
+  converted: boolean | null
 }
 
 export type StageTransitionMaxAggregateOutputType = {
@@ -54,6 +60,10 @@ export type StageTransitionMaxAggregateOutputType = {
   toStage: string | null
   cause: string | null
   enteredAt: Date | null
+  stageIndex: number | null
+  firstVisit: boolean | null
+  leftAt: Date | null
+  converted: boolean | null
 }
 
 export type StageTransitionCountAggregateOutputType = {
@@ -64,6 +74,10 @@ export type StageTransitionCountAggregateOutputType = {
   toStage: number
   cause: number
   enteredAt: number
+  stageIndex: number
+  firstVisit: number
+  leftAt: number
+  converted: number
   _all: number
 }
 
@@ -71,11 +85,13 @@ export type StageTransitionCountAggregateOutputType = {
 export type StageTransitionAvgAggregateInputType = {
   id?: true
   seq?: true
+  stageIndex?: true
 }
 
 export type StageTransitionSumAggregateInputType = {
   id?: true
   seq?: true
+  stageIndex?: true
 }
 
 export type StageTransitionMinAggregateInputType = {
@@ -86,6 +102,10 @@ export type StageTransitionMinAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  stageIndex?: true
+  firstVisit?: true
+  leftAt?: true
+  converted?: true
 }
 
 export type StageTransitionMaxAggregateInputType = {
@@ -96,6 +116,10 @@ export type StageTransitionMaxAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  stageIndex?: true
+  firstVisit?: true
+  leftAt?: true
+  converted?: true
 }
 
 export type StageTransitionCountAggregateInputType = {
@@ -106,6 +130,10 @@ export type StageTransitionCountAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  stageIndex?: true
+  firstVisit?: true
+  leftAt?: true
+  converted?: true
   _all?: true
 }
 
@@ -203,6 +231,10 @@ export type StageTransitionGroupByOutputType = {
   toStage: string
   cause: string | null
   enteredAt: Date
+  stageIndex: number | null
+  firstVisit: boolean
+  leftAt: Date | null
+  converted: boolean
   _count: StageTransitionCountAggregateOutputType | null
   _avg: StageTransitionAvgAggregateOutputType | null
   _sum: StageTransitionSumAggregateOutputType | null
@@ -236,6 +268,10 @@ export type StageTransitionWhereInput = {
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
+  firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
+  leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
+  converted?: Prisma.BoolFilter<"StageTransition"> | boolean
   journey?: Prisma.XOR<Prisma.JourneyScalarRelationFilter, Prisma.JourneyWhereInput>
 }
 
@@ -247,6 +283,10 @@ export type StageTransitionOrderByWithRelationInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrderInput | Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrderInput | Prisma.SortOrder
+  firstVisit?: Prisma.SortOrder
+  leftAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  converted?: Prisma.SortOrder
   journey?: Prisma.JourneyOrderByWithRelationInput
 }
 
@@ -262,6 +302,10 @@ export type StageTransitionWhereUniqueInput = Prisma.AtLeast<{
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
+  firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
+  leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
+  converted?: Prisma.BoolFilter<"StageTransition"> | boolean
   journey?: Prisma.XOR<Prisma.JourneyScalarRelationFilter, Prisma.JourneyWhereInput>
 }, "id" | "workflowId_seq">
 
@@ -273,6 +317,10 @@ export type StageTransitionOrderByWithAggregationInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrderInput | Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrderInput | Prisma.SortOrder
+  firstVisit?: Prisma.SortOrder
+  leftAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  converted?: Prisma.SortOrder
   _count?: Prisma.StageTransitionCountOrderByAggregateInput
   _avg?: Prisma.StageTransitionAvgOrderByAggregateInput
   _max?: Prisma.StageTransitionMaxOrderByAggregateInput
@@ -291,6 +339,10 @@ export type StageTransitionScalarWhereWithAggregatesInput = {
   toStage?: Prisma.StringWithAggregatesFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableWithAggregatesFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeWithAggregatesFilter<"StageTransition"> | Date | string
+  stageIndex?: Prisma.IntNullableWithAggregatesFilter<"StageTransition"> | number | null
+  firstVisit?: Prisma.BoolWithAggregatesFilter<"StageTransition"> | boolean
+  leftAt?: Prisma.DateTimeNullableWithAggregatesFilter<"StageTransition"> | Date | string | null
+  converted?: Prisma.BoolWithAggregatesFilter<"StageTransition"> | boolean
 }
 
 export type StageTransitionCreateInput = {
@@ -300,6 +352,10 @@ export type StageTransitionCreateInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
   journey: Prisma.JourneyCreateNestedOneWithoutTransitionsInput
 }
 
@@ -311,6 +367,10 @@ export type StageTransitionUncheckedCreateInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
 }
 
 export type StageTransitionUpdateInput = {
@@ -320,6 +380,10 @@ export type StageTransitionUpdateInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
   journey?: Prisma.JourneyUpdateOneRequiredWithoutTransitionsNestedInput
 }
 
@@ -331,6 +395,10 @@ export type StageTransitionUncheckedUpdateInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 export type StageTransitionCreateManyInput = {
@@ -341,6 +409,10 @@ export type StageTransitionCreateManyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
 }
 
 export type StageTransitionUpdateManyMutationInput = {
@@ -350,6 +422,10 @@ export type StageTransitionUpdateManyMutationInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 export type StageTransitionUncheckedUpdateManyInput = {
@@ -360,6 +436,10 @@ export type StageTransitionUncheckedUpdateManyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 export type StageTransitionListRelationFilter = {
@@ -385,11 +465,16 @@ export type StageTransitionCountOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrder
+  firstVisit?: Prisma.SortOrder
+  leftAt?: Prisma.SortOrder
+  converted?: Prisma.SortOrder
 }
 
 export type StageTransitionAvgOrderByAggregateInput = {
   id?: Prisma.SortOrder
   seq?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrder
 }
 
 export type StageTransitionMaxOrderByAggregateInput = {
@@ -400,6 +485,10 @@ export type StageTransitionMaxOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrder
+  firstVisit?: Prisma.SortOrder
+  leftAt?: Prisma.SortOrder
+  converted?: Prisma.SortOrder
 }
 
 export type StageTransitionMinOrderByAggregateInput = {
@@ -410,11 +499,16 @@ export type StageTransitionMinOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrder
+  firstVisit?: Prisma.SortOrder
+  leftAt?: Prisma.SortOrder
+  converted?: Prisma.SortOrder
 }
 
 export type StageTransitionSumOrderByAggregateInput = {
   id?: Prisma.SortOrder
   seq?: Prisma.SortOrder
+  stageIndex?: Prisma.SortOrder
 }
 
 export type StageTransitionCreateNestedManyWithoutJourneyInput = {
@@ -467,6 +561,18 @@ export type BigIntFieldUpdateOperationsInput = {
   divide?: bigint | number
 }
 
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
+export type BoolFieldUpdateOperationsInput = {
+  set?: boolean
+}
+
 export type StageTransitionCreateWithoutJourneyInput = {
   id?: bigint | number
   seq: number
@@ -474,6 +580,10 @@ export type StageTransitionCreateWithoutJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
 }
 
 export type StageTransitionUncheckedCreateWithoutJourneyInput = {
@@ -483,6 +593,10 @@ export type StageTransitionUncheckedCreateWithoutJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
 }
 
 export type StageTransitionCreateOrConnectWithoutJourneyInput = {
@@ -522,6 +636,10 @@ export type StageTransitionScalarWhereInput = {
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
+  firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
+  leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
+  converted?: Prisma.BoolFilter<"StageTransition"> | boolean
 }
 
 export type StageTransitionCreateManyJourneyInput = {
@@ -531,6 +649,10 @@ export type StageTransitionCreateManyJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  stageIndex?: number | null
+  firstVisit?: boolean
+  leftAt?: Date | string | null
+  converted?: boolean
 }
 
 export type StageTransitionUpdateWithoutJourneyInput = {
@@ -540,6 +662,10 @@ export type StageTransitionUpdateWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 export type StageTransitionUncheckedUpdateWithoutJourneyInput = {
@@ -549,6 +675,10 @@ export type StageTransitionUncheckedUpdateWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 export type StageTransitionUncheckedUpdateManyWithoutJourneyInput = {
@@ -558,6 +688,10 @@ export type StageTransitionUncheckedUpdateManyWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  converted?: Prisma.BoolFieldUpdateOperationsInput | boolean
 }
 
 
@@ -570,6 +704,10 @@ export type StageTransitionSelect<ExtArgs extends runtime.Types.Extensions.Inter
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  stageIndex?: boolean
+  firstVisit?: boolean
+  leftAt?: boolean
+  converted?: boolean
   journey?: boolean | Prisma.JourneyDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["stageTransition"]>
 
@@ -581,6 +719,10 @@ export type StageTransitionSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  stageIndex?: boolean
+  firstVisit?: boolean
+  leftAt?: boolean
+  converted?: boolean
   journey?: boolean | Prisma.JourneyDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["stageTransition"]>
 
@@ -592,6 +734,10 @@ export type StageTransitionSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  stageIndex?: boolean
+  firstVisit?: boolean
+  leftAt?: boolean
+  converted?: boolean
   journey?: boolean | Prisma.JourneyDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["stageTransition"]>
 
@@ -603,9 +749,13 @@ export type StageTransitionSelectScalar = {
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  stageIndex?: boolean
+  firstVisit?: boolean
+  leftAt?: boolean
+  converted?: boolean
 }
 
-export type StageTransitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workflowId" | "seq" | "fromStage" | "toStage" | "cause" | "enteredAt", ExtArgs["result"]["stageTransition"]>
+export type StageTransitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workflowId" | "seq" | "fromStage" | "toStage" | "cause" | "enteredAt" | "stageIndex" | "firstVisit" | "leftAt" | "converted", ExtArgs["result"]["stageTransition"]>
 export type StageTransitionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   journey?: boolean | Prisma.JourneyDefaultArgs<ExtArgs>
 }
@@ -632,6 +782,16 @@ export type $StageTransitionPayload<ExtArgs extends runtime.Types.Extensions.Int
     toStage: string
     cause: string | null
     enteredAt: Date
+    /**
+     * Kept by triggers (migration 20261206010000_analytics_summaries), for the funnel and time in stage: the stage's
+     * position in the journey's own definition version (1-based; null when that version is not stored), whether this is
+     * the journey's first visit to the stage, when the visit ended (the next visit's start or the journey's end) and
+     * whether a later stage of the definition was reached after it.
+     */
+    stageIndex: number | null
+    firstVisit: boolean
+    leftAt: Date | null
+    converted: boolean
   }, ExtArgs["result"]["stageTransition"]>
   composites: {}
 }
@@ -1063,6 +1223,10 @@ export interface StageTransitionFieldRefs {
   readonly toStage: Prisma.FieldRef<"StageTransition", 'String'>
   readonly cause: Prisma.FieldRef<"StageTransition", 'String'>
   readonly enteredAt: Prisma.FieldRef<"StageTransition", 'DateTime'>
+  readonly stageIndex: Prisma.FieldRef<"StageTransition", 'Int'>
+  readonly firstVisit: Prisma.FieldRef<"StageTransition", 'Boolean'>
+  readonly leftAt: Prisma.FieldRef<"StageTransition", 'DateTime'>
+  readonly converted: Prisma.FieldRef<"StageTransition", 'Boolean'>
 }
     
 

@@ -1,0 +1,31 @@
+// The migration workflow's activities: move a batch of a migration's journeys, and close it. The work is the
+// migration service's (service/migrations.ts); here it only gets the activity's heartbeat and its error mapping.
+import { Context } from '@temporalio/activity';
+import type { MigrationProgress } from '../service/migrations.js';
+import { classifyFailure, timed } from './index.js';
+
+/** What the activities need from the migration service. */
+export interface MigrationPort {
+  runBatch(input: { migrationId: string; limit: number }, heartbeat: () => void): Promise<{ remaining: number }>;
+  finish(migrationId: string): Promise<MigrationProgress>;
+}
+
+export function createMigrationActivities(deps: { migrations: MigrationPort }) {
+  const permanent = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      throw classifyFailure(err);
+    }
+  };
+  return timed({
+    async migrateBatch(input: { migrationId: string; limit: number }): Promise<{ remaining: number }> {
+      return permanent(() => deps.migrations.runBatch(input, () => Context.current().heartbeat()));
+    },
+    async finishMigration(input: { migrationId: string }): Promise<MigrationProgress> {
+      return permanent(() => deps.migrations.finish(input.migrationId));
+    },
+  });
+}
+
+export type MigrationActivities = ReturnType<typeof createMigrationActivities>;
