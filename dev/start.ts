@@ -217,6 +217,7 @@ async function main(): Promise<void> {
         appId: initial.wechat.appId,
         appSecret: initial.wechat.appSecret,
         log: (msg) => logger.debug(msg),
+        dataDir,
       });
       stops.push({ name: 'wechat sink', stop: () => sink.close() });
       env.WECHAT_API_BASE_URL = sink.url;

@@ -4,10 +4,12 @@
 // with WeChat's shapes (HTTP 200 and `{errcode, errmsg}`), records the messages it accepts and lists them on a page.
 // Tests can tell it to fail (`failNext` with WeChat's errcodes: -1 system busy, 45009 frequency limit), to expire the
 // tokens it gave (`expireTokens`: the next send is answered 40001), to refuse an openid (43004, not following the
-// account) or a template id (40037).
+// account) or a template id (40037). With `dataDir` it keeps the messages in `<dataDir>/wechat.jsonl` and shows what
+// earlier runs received.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost } from './capture.js';
+import { join } from 'node:path';
+import { closeHttpServer, escapeHtml, Inbox, listen, page, PAGE_HEADERS, urlHost, withDates } from './capture.js';
 
 export type WeChatTemplateMessage = {
   msgid: number;
@@ -48,8 +50,11 @@ export type WeChatSinkOptions = {
   /** The lifetime of its tokens, in seconds (WeChat's: 7200). */
   tokenSeconds?: number;
   log?: (msg: string) => void;
+  /** Keep the messages in this folder (wechat.jsonl), and load what it holds: a restart still shows earlier messages. */
+  dataDir?: string;
 };
 
+export const WECHAT_MESSAGES_FILE = 'wechat.jsonl';
 export const DEV_WECHAT_APP_ID = 'wx00000000000000dev';
 export const DEV_WECHAT_APP_SECRET = 'local-wechat-sink-secret';
 
@@ -76,7 +81,7 @@ export async function startWeChatSink(opts: WeChatSinkOptions = {}): Promise<WeC
   const appSecret = opts.appSecret ?? DEV_WECHAT_APP_SECRET;
   const tokenSeconds = opts.tokenSeconds ?? 7200;
   const log = opts.log ?? (() => {});
-  const inbox = new Inbox<WeChatTemplateMessage>('WeChat message');
+  const inbox = new Inbox<WeChatTemplateMessage>('WeChat message', opts.dataDir ? { path: join(opts.dataDir, WECHAT_MESSAGES_FILE), revive: withDates('receivedAt') } : undefined);
   const faults: number[] = [];
   const refusedOpenids = new Set<string>();
   const refusedTemplates = new Set<string>();
@@ -84,7 +89,8 @@ export async function startWeChatSink(opts: WeChatSinkOptions = {}): Promise<WeC
   const tokens = new Map<string, number>();
   let stable: string | undefined;
   let tokenRequests = 0;
-  let nextMsgid = 1_000_000;
+  // After the messages an earlier run kept: a msgid names one message.
+  let nextMsgid = Math.max(1_000_000, ...inbox.list().map((m) => m.msgid + 1));
 
   const newToken = (): { access_token: string; expires_in: number } => {
     const token = randomBytes(24).toString('base64url');

@@ -1,6 +1,9 @@
 // The WeChat channel: the adapter against the local sink that speaks WeChat's API (the access token cached, fetched
 // again when WeChat refuses it; errcodes sorted into transient and permanent), and a journey's send reaching the sink
 // end to end, with the customer's openid taken through the API and cleared by erasure.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentChannelError } from '../channels/channel.js';
 import { clientMsgId, createWeChatChannel } from '../channels/wechat.js';
@@ -89,6 +92,30 @@ describe('the WeChat adapter against the sink', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PermanentChannelError);
     expect(sink.tokenRequests()).toBe(before);
+  });
+});
+
+describe('the WeChat sink kept in a data folder', () => {
+  it('shows earlier messages after a restart and numbers new ones after them', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'journeys-wechat-sink-'));
+    try {
+      const first = await startWeChatSink({ dataDir });
+      const kept = await createWeChatChannel({ appId: DEV_WECHAT_APP_ID, appSecret: DEV_WECHAT_APP_SECRET, apiBaseUrl: first.url }).send(message('wx-kept'));
+      await first.close();
+
+      const second = await startWeChatSink({ dataDir });
+      try {
+        expect(second.messages()).toMatchObject([{ msgid: Number(kept.providerId), touser: OPENID, clientMsgId: clientMsgId('wx-kept') }]);
+        expect(second.messages()[0]!.receivedAt).toBeInstanceOf(Date);
+        expect(await (await fetch(new URL('/', second.url))).text()).toContain('tmpl-repayment');
+        const next = await createWeChatChannel({ appId: DEV_WECHAT_APP_ID, appSecret: DEV_WECHAT_APP_SECRET, apiBaseUrl: second.url }).send(message('wx-after'));
+        expect(Number(next.providerId)).toBeGreaterThan(Number(kept.providerId));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
