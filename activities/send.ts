@@ -12,7 +12,8 @@ import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique.js';
-import { marketingConsentKey } from '../service/schemas.js';
+import { marketingConsentKey } from '../engine/channels.js';
+import { ADDRESS_COLUMNS, addressOf } from '../channels/registry.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
 import { capsFor, type ContactPolicy, effectiveTimeZone, type MessageClass, quietUntil, windowStart } from '../policy/policy.js';
 import { policyDecisions, sends } from '../service/metrics.js';
@@ -174,7 +175,7 @@ export function createSendActivity(deps: SendDeps) {
     // Marketing on a channel can be withdrawn alone (the one-click unsubscribe, the preference page): service
     // messages — an approval, a repayment reminder — still reach the customer.
     if (cls === 'marketing' && consents[marketingConsentKey(input.channel)] === false) return settle('suppressed', 'no_consent', { consent: marketingConsentKey(input.channel) });
-    const to = input.channel === 'email' ? customer.email : input.channel === 'sms' ? customer.phone : customer.id;
+    const to = addressOf(input.channel, customer);
     if (!to) return settle('suppressed', 'no_address');
     // 2. A time-critical message past its expiry is dropped, not sent stale.
     if (message.expiresAt && now.getTime() >= message.expiresAt.getTime()) return settle('dropped', 'expired', { expiresAt: message.expiresAt.toISOString() });
@@ -276,7 +277,7 @@ export function createSendActivity(deps: SendDeps) {
     } catch (caught) {
       // Adapters scrub their errors; this is the last gate before the text reaches the message row, its events, the
       // activity failure (Temporal's history) and the logs, so it scrubs again with what it knows of the customer.
-      const err = scrubbedError(caught, [to, customer.name, customer.email, customer.phone]);
+      const err = scrubbedError(caught, [to, customer.name, ...ADDRESS_COLUMNS.map((a) => customer[a.column])]);
       const text = err.message;
       if (err instanceof PermanentChannelError) {
         await settle('failed', 'rejected_by_provider', { code: err.code ?? null }, text);

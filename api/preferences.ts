@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Logger } from '../config/logger.js';
-import type { ChannelName } from '../channels/channel.js';
+import { CHANNEL_NAMES, perChannel } from '../engine/channels.js';
 import { localDate } from '../channels/format.js';
 import type { AuditLog } from '../service/audit.js';
 import { outcomeOf } from '../service/audit.js';
@@ -59,7 +59,7 @@ const TEXT = {
     title: 'Your messages',
     intro: (name: string, until: string) => `You came here from an email about “${name}”. This link works until ${until}.`,
     channels: 'Offers and news, by channel',
-    channel: { email: 'Email', sms: 'Text messages (SMS)', webhook: 'App notifications' } as Record<ChannelName, string>,
+    channel: perChannel((_c, facts) => facts.label.en),
     receiving: 'you receive them',
     stopped: 'stopped',
     stop: 'Stop',
@@ -88,7 +88,7 @@ const TEXT = {
     title: '消息偏好',
     intro: (name: string, until: string) => `您从一封关于“${name}”的邮件来到此页。此链接有效期至 ${until}。`,
     channels: '产品推介与资讯（按渠道）',
-    channel: { email: '电子邮件', sms: '短信', webhook: 'App 通知' } as Record<ChannelName, string>,
+    channel: perChannel((_c, facts) => facts.label['zh-CN']),
     receiving: '接收中',
     stopped: '已停止',
     stop: '停止',
@@ -149,7 +149,7 @@ const button = (label: string, fields: Record<string, string>) =>
     .join('')}<button type="submit">${esc(label)}</button></form>`;
 
 const Done = z.union([
-  z.object({ done: z.literal('stop_channel'), channel: z.enum(['email', 'sms', 'webhook']) }),
+  z.object({ done: z.literal('stop_channel'), channel: z.enum(CHANNEL_NAMES) }),
   z.object({ done: z.enum(['stop_journey', 'fewer_messages', 'unsubscribed']) }),
 ]);
 
@@ -163,14 +163,12 @@ function preferencePage(view: PreferenceView, done: z.infer<typeof Done> | undef
       : `<p class="done" role="status">${esc(
           done.done === 'stop_channel' ? t.done.stop_channel(t.channel[done.channel]) : done.done === 'unsubscribed' ? t.unsubscribed : t.done[done.done](),
         )}</p>`;
-  const channels = (Object.keys(t.channel) as ChannelName[])
-    .map(
-      (c) =>
-        `<li><span>${esc(t.channel[c])} — ${view.marketing[c] ? esc(t.receiving) : `<span class="off">${esc(t.stopped)}</span>`}</span>${
-          view.marketing[c] ? button(t.stop, { choice: 'stop_channel', channel: c }) : ''
-        }</li>`,
-    )
-    .join('');
+  const channels = CHANNEL_NAMES.map(
+    (c) =>
+      `<li><span>${esc(t.channel[c])} — ${view.marketing[c] ? esc(t.receiving) : `<span class="off">${esc(t.stopped)}</span>`}</span>${
+        view.marketing[c] ? button(t.stop, { choice: 'stop_channel', channel: c }) : ''
+      }</li>`,
+  ).join('');
   const journey = view.journey.running
     ? `<p>${button(t.stopJourney, { choice: 'stop_journey' })}</p><p class="note">${esc(t.stopJourneyHelp(name))}</p>` +
       `<p>${button(t.fewer, { choice: 'fewer_messages' })}</p><p class="note">${esc(t.fewerHelp)}</p>`

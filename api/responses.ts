@@ -4,6 +4,8 @@
 // later does not make the document wrong.
 import { z } from 'zod';
 import { ROLES } from '../service/principal.js';
+import { CHANNEL_NAMES } from '../engine/channels.js';
+import { ADDRESS_COLUMNS, type AddressColumn } from '../channels/registry.js';
 
 const time = z.iso.datetime({ offset: true });
 const nullableTime = time.nullable();
@@ -25,8 +27,7 @@ export const Customer = z
   .looseObject({
     id: z.string(),
     name: z.string().nullable(),
-    email: z.string().nullable(),
-    phone: z.string().nullable(),
+    ...(Object.fromEntries(ADDRESS_COLUMNS.map((a) => [a.column, z.string().nullable()])) as Record<AddressColumn, z.ZodNullable<z.ZodString>>),
     timeZone: z.string().nullable(),
     locale: z.string(),
     segment: z.string().nullable(),
@@ -78,7 +79,7 @@ export const Message = z
     id: z.uuid(),
     workflowId: z.string(),
     customerId: z.string(),
-    channel: z.enum(['email', 'sms', 'webhook']),
+    channel: z.enum(CHANNEL_NAMES),
     template: z.string(),
     class: z.string(),
     status: z.string().meta({ description: 'pending, deferred, sending, sent, delivered, failed, suppressed or dropped' }),
@@ -147,7 +148,7 @@ export const MigrationProgress = z.looseObject({
 });
 
 export const Template = z
-  .looseObject({ key: z.string(), channel: z.enum(['email', 'sms', 'webhook']), locale: z.string(), version: z.number().int(), status: z.string() })
+  .looseObject({ key: z.string(), channel: z.enum(CHANNEL_NAMES), locale: z.string(), version: z.number().int(), status: z.string() })
   .meta({ id: 'Template' });
 export const Templates = z.looseObject({ templates: z.array(Template) });
 export const TemplateVersions = z.looseObject({ versions: z.array(Template) });

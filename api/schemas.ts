@@ -1,6 +1,7 @@
 // Shapes only the REST API has (zod): request bodies, queries and path params that no service function takes as such.
 // The service's own input shapes, which the API validates requests with too, are service/schemas.ts.
 import { z } from 'zod';
+import { CHANNEL_NAMES } from '../engine/channels.js';
 import { id } from '../service/schemas.js';
 
 export const StartJourneyBody = z
@@ -19,7 +20,7 @@ export const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(50
 export const TemplateParams = z
   .object({
     key: z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'a template key like loan-approved'),
-    channel: z.enum(['email', 'sms', 'webhook']),
+    channel: z.enum(CHANNEL_NAMES),
     locale: z.string().regex(/^[a-z]{2,3}(-[A-Z]{2})?$/, 'a locale like en or zh-CN'),
   })
   .strict();

@@ -1,7 +1,8 @@
 // The one interface every outbound channel implements. Adapters know nothing of Temporal or the database.
 
 export interface OutboundMessage {
-  /** Email address, E.164 phone number, or (webhook) the customer id. */
+  /** The customer's address on the channel (its adapter says which: an email address, an E.164 number, the customer
+   * id…). */
   to: string;
   subject?: string;
   text: string;
@@ -18,7 +19,8 @@ export interface Delivery {
   providerId: string;
 }
 
-export type ChannelName = 'email' | 'sms' | 'webhook';
+export type { ChannelName } from '../engine/channels.js';
+import type { ChannelName } from '../engine/channels.js';
 
 export interface Channel {
   readonly name: ChannelName;

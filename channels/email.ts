@@ -8,6 +8,13 @@ export function messageIdFor(idempotencyKey: string, domain: string): string {
   return `<${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 32)}@${domain}>`;
 }
 
+/** 5xx SMTP replies to the envelope, or an envelope nodemailer refuses, mean the address or message is refused for
+ * good; anything else (connection refused, timeouts, 4xx) is transient. */
+export function isPermanentSmtpError(err: unknown): boolean {
+  const e = err as { responseCode?: unknown; code?: unknown } | null | undefined;
+  return (typeof e?.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) || e?.code === 'EENVELOPE';
+}
+
 export function createEmailChannel(opts: { smtpUrl: string; from: string }): Channel & { close(): void } {
   const transport = nodemailer.createTransport(opts.smtpUrl);
   const domain = /@([^>\s]+)/.exec(opts.from)?.[1] ?? 'journeys.local';
@@ -27,11 +34,9 @@ export function createEmailChannel(opts: { smtpUrl: string; from: string }): Cha
         return { providerId: info.messageId };
       } catch (err) {
         const e = err as { responseCode?: number; code?: string; message: string };
-        // 5xx SMTP replies to the envelope mean the address or message is refused for good; anything else
-        // (connection refused, timeouts, 4xx) is transient. Replies quote the address: scrubbed (channels/scrub.ts).
-        if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600)
-          throw scrubbedError(new PermanentChannelError(`SMTP ${e.responseCode}: ${e.message}`, e.responseCode), [m.to]);
-        if (e.code === 'EENVELOPE') throw scrubbedError(new PermanentChannelError(e.message, e.code), [m.to]);
+        // Replies quote the address: scrubbed (channels/scrub.ts).
+        if (isPermanentSmtpError(err))
+          throw scrubbedError(new PermanentChannelError(e.responseCode !== undefined ? `SMTP ${e.responseCode}: ${e.message}` : e.message, e.responseCode ?? e.code), [m.to]);
         throw scrubbedError(err, [m.to]);
       }
     },

@@ -29,6 +29,13 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 /** Twilio statuses of a message that never left Twilio: not a send to reconcile with. */
 const NEVER_SENT = new Set(['failed', 'canceled']);
 
+/** A 4xx other than 429 (too many requests) means Twilio refused this message for good; 5xx, 429 and network errors
+ * are transient. */
+export function isPermanentTwilioError(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 429;
+}
+
 export function createSmsChannel(opts: SmsOptions): Channel {
   // The client's own retries stay off (its default): retries belong to the activity's retry policy, with backoff
   // and durable across worker restarts.
@@ -47,10 +54,8 @@ export function createSmsChannel(opts: SmsOptions): Channel {
         return { providerId: msg.sid };
       } catch (err) {
         const e = err as { status?: number; code?: number; message: string };
-        // 4xx other than 429 (too many requests) means Twilio refused this message for good. Twilio's messages quote
-        // the number: scrubbed (channels/scrub.ts).
-        if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && e.status !== 429)
-          throw scrubbedError(new PermanentChannelError(`Twilio ${e.status}/${e.code ?? '-'}: ${e.message}`, e.code ?? e.status), [m.to]);
+        // Twilio's messages quote the number: scrubbed (channels/scrub.ts).
+        if (isPermanentTwilioError(err)) throw scrubbedError(new PermanentChannelError(`Twilio ${e.status}/${e.code ?? '-'}: ${e.message}`, e.code ?? e.status), [m.to]);
         throw scrubbedError(err, [m.to]);
       }
     },

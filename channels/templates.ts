@@ -13,12 +13,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Context, type FS, Liquid, Tag, type TagToken, type Template, type TopLevelToken } from 'liquidjs';
 import { z } from 'zod';
-import type { Channel } from '../engine/definition.js';
+import { CHANNEL_NAMES, type ChannelName as Channel, perChannel } from '../engine/channels.js';
 import { localDate, localDateTime, money } from './format.js';
 
 export const Content = z.object({ subject: z.string().min(1).max(300).optional(), text: z.string().min(1).max(20_000), html: z.string().max(100_000).optional() }).strict();
 export type TemplateContent = z.infer<typeof Content>;
-const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(['email', 'sms', 'webhook']), z.record(z.string(), Content)));
+const TemplateFile = z.record(z.string(), z.partialRecord(z.enum(CHANNEL_NAMES), z.record(z.string(), Content)));
 
 export class TemplateError extends Error {}
 /** A template broke a budget (parse length, render time, allocation) or its output is over its channel's cap. */
@@ -34,13 +34,8 @@ export const TEMPLATE_LIMITS = {
   memoryLimit: 5_000_000,
 } as const;
 
-/** The longest output each channel accepts, in characters: SMS 1 600 (Twilio's body limit); an email subject one header
- * line (998); push title and text what an app notification can carry. (Only email sends html.) */
-export const OUTPUT_CAPS: Record<Channel, { subject: number; text: number; html: number }> = {
-  email: { subject: 998, text: 100_000, html: 500_000 },
-  sms: { subject: 998, text: 1_600, html: 500_000 },
-  webhook: { subject: 1_000, text: 10_000, html: 500_000 },
-};
+/** The longest output each channel accepts, in characters (engine/channels.ts says why each is what it is). */
+export const OUTPUT_CAPS: Record<Channel, { subject: number; text: number; html: number }> = perChannel((_c, facts) => facts.outputCaps);
 
 export const DEFAULT_LOCALE = 'en';
 const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../templates');

@@ -10,6 +10,13 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
+/** The receiver's answer (or a thrown error, which has no status: transient): a redirect or a 4xx other than 408 and 429
+ * refuses the message for good; 5xx, 408, 429 and timeouts are transient. */
+export function isPermanentWebhookAnswer(answer: unknown): boolean {
+  const status = (answer as { status?: unknown } | null | undefined)?.status;
+  return typeof status === 'number' && status >= 300 && status < 500 && status !== 408 && status !== 429;
+}
+
 /**
  * Push and app messages as a signed JSON POST to the customer-facing system (an app's push service, a CRM).
  * 2xx is success, 4xx a permanent refusal, 5xx and timeouts are transient. The idempotency key travels in the body
@@ -42,8 +49,7 @@ export function createWebhookChannel(opts: { url: string; secret: string; timeou
           res.status,
         );
       // A receiver's answer may echo what it was sent (the text, a name, a number): scrubbed (channels/scrub.ts).
-      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
-        throw new PermanentChannelError(`webhook answered ${res.status}: ${scrub(text.slice(0, 200), [m.to])}`, res.status);
+      if (isPermanentWebhookAnswer(res)) throw new PermanentChannelError(`webhook answered ${res.status}: ${scrub(text.slice(0, 200), [m.to])}`, res.status);
       if (!res.ok) throw new Error(`webhook answered ${res.status}: ${scrub(text.slice(0, 200), [m.to])}`);
       return { providerId: res.headers.get('x-request-id') ?? m.idempotencyKey };
     },

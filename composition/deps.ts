@@ -13,9 +13,8 @@ import { createDb, type Db, type DbOptions } from '../db/client.js';
 import { createActivities, type ActivityDeps, type ChorusPort, type JourneyActivities } from '../activities/index.js';
 import { createMigrationActivities, type MigrationActivities } from '../activities/migration.js';
 import type { Channel, ChannelName } from '../channels/channel.js';
-import { createEmailChannel } from '../channels/email.js';
-import { createSmsChannel, twilioStatusCallbackUrl } from '../channels/sms.js';
-import { createWebhookChannel } from '../channels/webhook.js';
+import { createChannel } from '../channels/registry.js';
+import { CHANNEL_NAMES, perChannel } from '../engine/channels.js';
 import { loadPolicy, type ContactPolicy } from '../policy/policy.js';
 import { Analytics } from '../service/analytics.js';
 import { ApiKeyStore } from '../service/api-keys.js';
@@ -102,11 +101,9 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       );
     },
     get channels() {
-      return once('channels', () => ({
-        email: overrides.channels?.email ?? once('email', () => createEmailChannel({ smtpUrl: config.smtp.url, from: config.smtp.from })),
-        sms: overrides.channels?.sms ?? createSmsChannel({ ...config.twilio, ...(apiBase ? { statusCallbackUrl: twilioStatusCallbackUrl(apiBase) } : {}) }),
-        webhook: overrides.channels?.webhook ?? createWebhookChannel(config.webhook),
-      }));
+      // Every channel of the registry (channels/registry.ts), each built from its part of the config, unless overridden.
+      const ctx = apiBase !== undefined ? { apiBase } : {};
+      return once('channels', () => perChannel((c) => overrides.channels?.[c] ?? once(`channel:${c}`, () => createChannel(c, config, ctx))));
     },
     get policy() {
       return once('policy', () => loadPolicy(config.contactPolicy));
@@ -178,7 +175,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     async close() {
       const simulator = built.get('simulator') as Simulator | undefined;
       if (simulator) await simulator.close();
-      (built.get('email') as { close(): void } | undefined)?.close();
+      for (const c of CHANNEL_NAMES) (built.get(`channel:${c}`) as { close?(): void } | undefined)?.close?.();
       const temporal = built.get('temporal') as TemporalClient | undefined;
       if (temporal) await temporal.connection.close();
       const db = built.get('db') as Db | undefined;

@@ -43,6 +43,11 @@ const schema = z.object({
   TWILIO_FROM: z.string().default('+15005550006'),
   /** Where the Twilio client sends its requests. Unset means Twilio itself; set it to a Twilio-compatible server. */
   TWILIO_API_BASE_URL: z.string().url().optional(),
+  /** The bank's WeChat official account (the wechat channel): its app id and secret, and where its API is (unset:
+   * WeChat itself; the local sink in development and tests). */
+  WECHAT_APP_ID: z.string().min(1).max(64).default('wx00000000000000dev'),
+  WECHAT_APP_SECRET: z.string().min(1).max(128).default('local-wechat-sink-secret'),
+  WECHAT_API_BASE_URL: z.string().url().default('https://api.weixin.qq.com'),
   /** Where push/app messages (the webhook channel) are POSTed, signed with WEBHOOK_SECRET. */
   WEBHOOK_URL: z.string().url().default('http://127.0.0.1:3098/push'),
   WEBHOOK_SECRET: z.string().min(16).default('local-webhook-secret-change-me'),
@@ -164,6 +169,7 @@ export type Config = {
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
+  wechat: { appId: string; appSecret: string; apiBaseUrl: string };
   /** Set only when PUBLIC_BASE_URL is: the API otherwise uses the address it listens on. */
   publicBaseUrl?: string;
   /** The signing key and lifetime of the unsubscribe and preference links in marketing emails. */
@@ -195,13 +201,14 @@ export type Config = {
 export class ConfigError extends Error {}
 
 /** Secrets that must be real in production: the Twilio auth token verifies delivery callbacks (a known token lets
- * anyone forge them), the webhook secret signs app pushes, the preferences secret signs the links that opt a customer
+ * anyone forge them), the WeChat app secret gets the official account's access tokens, the webhook secret signs app pushes, the preferences secret signs the links that opt a customer
  * out (a known one lets anyone unsubscribe anyone). Missing, one of the built-in defaults, or an obvious
  * placeholder ("change-me", "placeholder", "example") is refused. */
 const PRODUCTION_SECRETS = [
   ['TWILIO_AUTH_TOKEN', 'local-sink-token'],
   ['WEBHOOK_SECRET', 'local-webhook-secret-change-me'],
   ['PREFERENCES_SECRET', 'local-preferences-secret-change-me'],
+  ['WECHAT_APP_SECRET', 'local-wechat-sink-secret'],
 ] as const;
 const PLACEHOLDER = /change[-_ ]?me|placeholder|example|^(x+|0+|secret|token|test|dummy|changeit)$/i;
 
@@ -238,7 +245,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push("TEMPORAL_UI_CODEC_TOKEN is for the local Temporal UI of npm start only (in production the UI forwards its users' access tokens)");
     if (problems.length)
       throw new ConfigError(
-        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token, long random webhook and preferences secrets, TEMPORAL_PAYLOAD_KEYS and PUBLIC_BASE_URL (see the README).`,
+        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token and WeChat app secret, long random webhook and preferences secrets, TEMPORAL_PAYLOAD_KEYS and PUBLIC_BASE_URL (see the README).`,
       );
   }
   return {
@@ -263,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
+    wechat: { appId: e.WECHAT_APP_ID, appSecret: e.WECHAT_APP_SECRET, apiBaseUrl: e.WECHAT_API_BASE_URL },
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     preferences: { secret: e.PREFERENCES_SECRET, linkDays: e.PREFERENCES_LINK_DAYS },
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),

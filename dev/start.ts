@@ -5,6 +5,7 @@
 //   SMTP_URL unset          → the SMTP catcher (SMTP :1025, mail page :1080)
 //   TWILIO_ACCOUNT_SID and TWILIO_API_BASE_URL unset → the Twilio sink (:3099, SMS page on the same port)
 //   WEBHOOK_URL unset       → the webhook sink for app pushes (:3098, page on the same port)
+//   WECHAT_API_BASE_URL unset → the WeChat sink (:3097, page on the same port)
 // then migrates the database and runs the worker and the API in this process. Ctrl-C / SIGTERM stops everything
 // in reverse order and exits 0; so does the death of the process that launched this one (npm, tsx). The Temporal dev
 // server and the PostgreSQL server are supervised so that they die with this process even on SIGKILL, and those an
@@ -15,7 +16,7 @@
 // DATA_DIR/dev-keys.json (mode 0600) and later starts reuse them; the banner prints them.
 // The API listens on 127.0.0.1 unless HOST says otherwise (PORT, default 3000). The embedded peers' ports can be moved
 // with DEV_TEMPORAL_PORT, DEV_TEMPORAL_UI_PORT, DEV_POSTGRES_PORT, DEV_SMTP_PORT, DEV_MAIL_PAGE_PORT,
-// DEV_TWILIO_SINK_PORT and DEV_WEBHOOK_SINK_PORT (0 picks a free port where the peer allows it).
+// DEV_TWILIO_SINK_PORT, DEV_WEBHOOK_SINK_PORT and DEV_WECHAT_SINK_PORT (0 picks a free port where the peer allows it).
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -29,6 +30,7 @@ import { startSmtpCatcher } from './smtp-catcher.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 import { startTwilioSink } from './twilio-sink.js';
 import { startWebhookSink } from './webhook-sink.js';
+import { startWeChatSink } from './wechat-sink.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,6 +43,7 @@ const PORTS = {
   DEV_MAIL_PAGE_PORT: 1080,
   DEV_TWILIO_SINK_PORT: 3099,
   DEV_WEBHOOK_SINK_PORT: 3098,
+  DEV_WECHAT_SINK_PORT: 3097,
 };
 const STOP_STEP_TIMEOUT_MS = 15_000;
 /** How often this process checks that whoever launched it is still there. */
@@ -204,6 +207,24 @@ async function main(): Promise<void> {
       checkpoint();
     } else {
       urls.push(['Webhook', env.WEBHOOK_URL]);
+    }
+
+    // (e2) WeChat: the sink takes the app id and secret configured (the built-in ones unless given).
+    if (!env.WECHAT_API_BASE_URL?.trim()) {
+      const sink = await startWeChatSink({
+        port: ports.DEV_WECHAT_SINK_PORT,
+        host: HOST,
+        appId: initial.wechat.appId,
+        appSecret: initial.wechat.appSecret,
+        log: (msg) => logger.debug(msg),
+        dataDir,
+      });
+      stops.push({ name: 'wechat sink', stop: () => sink.close() });
+      env.WECHAT_API_BASE_URL = sink.url;
+      urls.push(['WeChat page', `${sink.url}/ (WeChat sink)`]);
+      checkpoint();
+    } else {
+      urls.push(['WeChat', env.WECHAT_API_BASE_URL]);
     }
 
     // (f) API keys: the ones given, or this machine's development keys.

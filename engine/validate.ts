@@ -1,5 +1,6 @@
 // Static validation of a journey definition before it is published: what the schema alone cannot see. Pure; the
 // caller says which templates, event types and journeys exist.
+import type { ChannelName } from './channels.js';
 import { childLists, type DurationRef, type JourneyDefinition, type Step, walkSteps } from './definition.js';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, durationMs } from './duration.js';
 import { ENDING_KINDS, kindOf } from './kinds/index.js';
@@ -13,13 +14,13 @@ export interface Problem {
 }
 
 export interface ValidationContext {
-  hasTemplate(key: string, channel: 'email' | 'sms' | 'webhook'): boolean;
+  hasTemplate(key: string, channel: ChannelName): boolean;
   /** Event types business systems (or other journeys) send. */
   knownEvents: ReadonlySet<string>;
   /** Journey keys that exist, for chorus steps; omitted → not checked. */
   journeyKeys?: ReadonlySet<string>;
   /** The variables (paths) a template reads; with `eventFields`, templates are checked against what they can see. */
-  templateVariables?(key: string, channel: 'email' | 'sms' | 'webhook'): string[][];
+  templateVariables?(key: string, channel: ChannelName): string[][];
   /** The data fields an event type carries (from the event catalog); undefined → unknown type, not checked. */
   eventFields?(type: string): string[] | undefined;
   /** Bounds on durations (the configured maximum); omitted → the defaults. */

@@ -4,40 +4,31 @@
 import { z } from 'zod';
 import { addDuration, isDuration } from '../engine/duration.js';
 import { isTimeZone, localClock, nextLocalTime } from '../engine/tz.js';
+import { CHANNELS, CHANNEL_NAMES, type ChannelName } from '../engine/channels.js';
 
-export type Channel = 'email' | 'sms' | 'webhook';
+export type Channel = ChannelName;
 export type MessageClass = 'marketing' | 'service';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 21:00');
 const duration = z.string().refine(isDuration, 'an ISO-8601 duration');
 const window = z.object({ start: hhmm, end: hhmm }).strict();
 const cap = z.object({ limit: z.number().int().min(0), window: duration }).strict();
-const perChannel = <T extends z.ZodType>(t: T) => z.object({ email: t.optional(), sms: t.optional(), webhook: t.optional() }).strict();
+const perChannel = <T extends z.ZodType>(t: T) => z.object(Object.fromEntries(CHANNEL_NAMES.map((c) => [c, t.optional()])) as Record<Channel, z.ZodOptional<T>>).strict();
+/** A setting per channel, the channels that have one (engine/channels.ts holds the defaults). */
+const defaults = <T>(pick: (c: (typeof CHANNELS)[Channel]) => T | undefined): Partial<Record<Channel, T>> =>
+  Object.fromEntries(CHANNEL_NAMES.flatMap((c) => (pick(CHANNELS[c]) !== undefined ? [[c, pick(CHANNELS[c])]] : [])));
 
 export const ContactPolicy = z
   .object({
     /** Used when a customer's time zone is missing or unknown (and reported on the message). */
     defaultTimeZone: z.string().refine(isTimeZone, 'an IANA time zone').default('Asia/Shanghai'),
     /** Local hours in which a channel stays silent; a send that falls inside waits for the end of the window. */
-    quietHours: perChannel(window).default({ sms: { start: '21:00', end: '08:00' }, webhook: { start: '22:00', end: '08:00' } }),
+    quietHours: perChannel(window).default(defaults((c) => ('quietHours' in c ? { ...c.quietHours } : undefined))),
     /** Frequency caps across all journeys of a customer, per message class and channel. */
     caps: z
       .object({ marketing: perChannel(z.array(cap)).default({}), service: perChannel(z.array(cap)).default({}) })
       .strict()
-      .default({
-        marketing: {
-          sms: [
-            { limit: 2, window: 'P1D' },
-            { limit: 5, window: 'P7D' },
-          ],
-          email: [
-            { limit: 3, window: 'P1D' },
-            { limit: 10, window: 'P7D' },
-          ],
-          webhook: [{ limit: 3, window: 'P1D' }],
-        },
-        service: {},
-      }),
+      .default({ marketing: defaults((c) => c.marketingCaps.map((cap) => ({ ...cap }))), service: {} }),
     /** What happens to a send over a cap: wait for a slot, or give up (and record it). */
     onCap: z
       .object({ marketing: z.enum(['defer', 'drop']), service: z.enum(['defer', 'drop']) })

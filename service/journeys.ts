@@ -27,6 +27,7 @@ import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { customerTimeline, type TimelineQuery } from './timeline.js';
 import { Conflict, conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { acceptedOutcomes } from './task-outcomes.js';
+import { ADDRESS_COLUMNS } from '../channels/registry.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, type MessageQuery, OptOutClass, type TaskQuery } from './schemas.js';
 import { eventsReceived, journeysStarted } from './metrics.js';
 
@@ -179,8 +180,7 @@ export class JourneyService {
         where: { id: customerId },
         data: {
           name: null,
-          email: null,
-          phone: null,
+          ...Object.fromEntries(ADDRESS_COLUMNS.map((a) => [a.column, null])),
           segment: null,
           rmId: null,
           timeZone: null,

@@ -9,10 +9,9 @@
 // steer the customer's consent for ever. An expired link answers 410 and changes nothing; a newer email carries a
 // fresh one.
 import { errors, jwtVerify, SignJWT } from 'jose';
-import type { ChannelName } from '../channels/channel.js';
+import { type ChannelName, isChannelName } from '../engine/channels.js';
 
 const AUDIENCE = 'journeys:preferences';
-const CHANNELS: readonly ChannelName[] = ['email', 'sms', 'webhook'];
 
 /** What a verified link says. */
 export interface PreferenceLink {
@@ -76,9 +75,8 @@ export class PreferenceLinks {
       throw new LinkRefused(err instanceof errors.JWTExpired ? 'expired' : 'invalid');
     }
     const { sub, jti, exp, wid, ch } = payload;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof wid !== 'string' || !CHANNELS.includes(ch as ChannelName))
-      throw new LinkRefused('invalid');
-    return { linkId: jti, customerId: sub, workflowId: wid, channel: ch as ChannelName, expiresAt: new Date(exp * 1000) };
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number' || typeof wid !== 'string' || !isChannelName(ch)) throw new LinkRefused('invalid');
+    return { linkId: jti, customerId: sub, workflowId: wid, channel: ch, expiresAt: new Date(exp * 1000) };
   }
 
   /** The base URL links point at, or undefined when none is known (then no links can be made). */

@@ -3,6 +3,10 @@
 // them (an `Invalid` for bad input comes from these); shapes only the REST API has are api/schemas.ts.
 import { z } from 'zod';
 import { isTimeZone } from '../engine/tz.js';
+import { CHANNEL_NAMES, CONSENT_KEYS, type ConsentKey } from '../engine/channels.js';
+import { ADDRESS_COLUMNS, type AddressColumn } from '../channels/registry.js';
+
+export { marketingConsentKey } from '../engine/channels.js';
 
 // eslint-disable-next-line no-control-regex -- NUL is what it looks for
 const UNCLEAN = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -28,12 +32,8 @@ export const id = z
 export const CustomerBody = z
   .object({
     name: z.string().min(1).max(200).nullable().optional(),
-    email: z.email().max(320).nullable().optional(),
-    phone: z
-      .string()
-      .regex(/^\+[1-9]\d{6,14}$/, 'an E.164 number like +8613800138000')
-      .nullable()
-      .optional(),
+    /** The customer's address on each channel that keeps one in a column (channels/registry.ts: `email`, `phone`…). */
+    ...(Object.fromEntries(ADDRESS_COLUMNS.map((a) => [a.column, a.schema.nullable().optional()])) as Record<AddressColumn, z.ZodOptional<z.ZodNullable<z.ZodType<string>>>>),
     /** Absent (or null) is stored as missing: the contact policy then uses its default zone and records the fallback. */
     timeZone: z.string().refine(isTimeZone, 'an IANA time zone like Asia/Shanghai').nullable().optional(),
     locale: z
@@ -45,7 +45,7 @@ export const CustomerBody = z
     /** Per channel, and per channel for marketing alone (`email_marketing`: false stops marketing emails, not service
      * ones; the one-click unsubscribe and the preference page set these). */
     consents: z
-      .object({ email: z.boolean(), sms: z.boolean(), webhook: z.boolean(), email_marketing: z.boolean(), sms_marketing: z.boolean(), webhook_marketing: z.boolean() })
+      .object(Object.fromEntries(CONSENT_KEYS.map((k) => [k, z.boolean()])) as Record<ConsentKey, z.ZodBoolean>)
       .partial()
       .strict()
       .optional(),
@@ -57,12 +57,10 @@ export const CustomerBody = z
   })
   .strict();
 
-/** The channels a customer consents to (or not). */
-export const ConsentChannel = z.enum(['email', 'sms', 'webhook']);
+/** The channels a customer consents to (or not): every channel. (`marketingConsentKey` names the key of a channel's
+ * marketing consent alone: `email_marketing`.) */
+export const ConsentChannel = z.enum(CHANNEL_NAMES);
 export type ConsentChannel = z.infer<typeof ConsentChannel>;
-/** The key of `consents` that holds a channel's marketing consent alone: `email_marketing`. With the channels
- * themselves, the only keys of `consents`. */
-export const marketingConsentKey = (channel: ConsentChannel) => `${channel}_marketing` as const;
 /** An opt-out may withdraw only the marketing on its channel (`class: "marketing"`), or the whole channel. */
 export const OptOutClass = z.enum(['marketing']);
 

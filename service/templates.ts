@@ -5,7 +5,8 @@
 // send later; a preview renders a stored or an ad-hoc template for designers and tests; a draft goes live when another
 // principal publishes it.
 import { z } from 'zod';
-import type { Channel } from '../engine/definition.js';
+import { CHANNEL_NAMES, CHANNELS, type ChannelName as Channel } from '../engine/channels.js';
+import { CHANNEL_ADAPTERS, type ChannelAdapter } from '../channels/registry.js';
 import {
   checkContent,
   Content,
@@ -39,7 +40,7 @@ export const PreviewBody = z
     subject: Content.shape.subject,
     text: Content.shape.text.optional(),
     html: Content.shape.html,
-    channel: z.enum(['email', 'sms', 'webhook']),
+    channel: z.enum(CHANNEL_NAMES),
     locale: locale.default(DEFAULT_LOCALE),
     customer: z
       .object({
@@ -89,16 +90,21 @@ function sampleVars(content: TemplateContent, loc: string): Record<string, unkno
 
 /** Refuses (400) content that does not parse, or that breaks a budget or its channel's cap on sample data. */
 export function checkUpload(channel: Channel, loc: string, content: TemplateContent): void {
-  if (channel === 'email' && content.subject === undefined) throw new Invalid('invalid_request', 'an email template needs a subject');
+  if (CHANNELS[channel].subjectRequired && content.subject === undefined)
+    throw new Invalid('invalid_request', `${/^[aeiou]/.test(channel) ? 'an' : 'a'} ${channel} template needs a subject`);
   const problem = checkContent(content);
   if (problem) throw new Invalid('invalid_template', `the template does not parse: ${problem}`);
+  let rendered: TemplateContent;
   try {
-    renderContent(content, channel, sampleVars(content, loc));
+    rendered = renderContent(content, channel, sampleVars(content, loc));
   } catch (err) {
     if (err instanceof TemplateLimitError) throw new Invalid('template_limit', err.message);
     if (err instanceof TemplateError) throw new Invalid('invalid_template', `the template does not render on sample data: ${err.message}`);
     throw err;
   }
+  // What the channel itself asks of a message (channels/registry.ts), beyond the caps.
+  const refused = (CHANNEL_ADAPTERS[channel] as ChannelAdapter).message.check?.(rendered);
+  if (refused) throw new Invalid('invalid_template', refused);
 }
 
 /** The rendered subject, text and html of a stored template (the live version, or the version asked for) or of an

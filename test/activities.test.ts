@@ -15,6 +15,7 @@ import { startWebhookSink } from '../dev/webhook-sink.js';
 import { createWebhookChannel } from '../channels/webhook.js';
 import { createTestDb, type TestDb } from './support/db.js';
 import { NO_LIMITS } from './support/stack.js';
+import { channelsWith, unusedChannelsBut } from './support/channels.js';
 
 let testDb: TestDb;
 let smtp: SmtpCatcher;
@@ -23,7 +24,6 @@ let deps: Deps;
 let activities: JourneyActivities;
 const env = new MockActivityEnvironment();
 const unused = (what: string) => () => Promise.reject(new Error(`${what} is not used by this test`));
-const unusedChannel = { name: 'webhook' as const, send: unused('this channel') };
 const fileTemplates = { snapshot: async () => TemplateStore.fromFiles() };
 const noChorus = { chorusStart: unused('chorus'), chorusSignal: unused('chorus'), chorusStop: unused('chorus') };
 let n = 0;
@@ -46,7 +46,7 @@ beforeAll(async () => {
     CONTACT_POLICY: NO_LIMITS,
     PORT: '0',
   });
-  deps = createDeps(config, { db: testDb.db, channels: { webhook: unusedChannel }, chorus: noChorus });
+  deps = createDeps(config, { db: testDb.db, channels: unusedChannelsBut('email', 'sms'), chorus: noChorus });
   activities = activitiesWith({});
 });
 afterAll(async () => {
@@ -117,7 +117,7 @@ describe('sendMessage', () => {
     const id = await customer();
     const phone = (await testDb.db.customer.findUniqueOrThrow({ where: { id } })).phone!;
     const impatient = createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url, timeoutMs: 300 });
-    const acts = activitiesWith({ sms: impatient, webhook: unusedChannel });
+    const acts = activitiesWith({ sms: impatient });
     const input: SendInput = {
       idempotencyKey: `${id}/1`,
       workflowId: 'w',
@@ -191,7 +191,7 @@ describe('sendMessage', () => {
     const down = await startSmtpCatcher();
     await down.close();
     const channel = createEmailChannel({ smtpUrl: down.smtpUrl, from: 'Bank <journeys@bank.example>' });
-    const acts = activitiesWith({ email: channel, sms: unusedChannel, webhook: unusedChannel });
+    const acts = activitiesWith(channelsWith({ email: channel }));
     const input: SendInput = {
       idempotencyKey: `${id}/1`,
       workflowId: 'w',
@@ -225,7 +225,7 @@ describe('webhook channel', () => {
     const secret = 'activities-webhook-secret-123';
     const hook = await startWebhookSink({ secret });
     try {
-      const acts = activitiesWith({ email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: hook.url, secret }) });
+      const acts = activitiesWith(channelsWith({ webhook: createWebhookChannel({ url: hook.url, secret }) }));
       const id = await customer();
       const input: SendInput = {
         idempotencyKey: `${id}/push`,
@@ -252,7 +252,7 @@ describe('webhook channel', () => {
       });
       // a receiver with another secret refuses the signature: a permanent failure, not a silent success
       const other = await startWebhookSink({ secret: 'another-secret-entirely-456' });
-      const wrong = activitiesWith({ email: unusedChannel, sms: unusedChannel, webhook: createWebhookChannel({ url: other.url, secret }) });
+      const wrong = activitiesWith(channelsWith({ webhook: createWebhookChannel({ url: other.url, secret }) }));
       const bad = await env.run(wrong.sendMessage, { ...input, idempotencyKey: `${id}/push-3` }).catch((e: unknown) => e);
       expect((bad as ApplicationFailure).message).toContain('webhook answered 401');
       await other.close();

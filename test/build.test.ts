@@ -106,6 +106,8 @@ describe('the production build', () => {
       WEBHOOK_URL: stack.config.webhook.url,
       WEBHOOK_SECRET: stack.config.webhook.secret,
       PREFERENCES_SECRET: randomBytes(24).toString('base64url'),
+      WECHAT_API_BASE_URL: stack.wechat.url,
+      WECHAT_APP_SECRET: randomBytes(16).toString('hex'),
       PUBLIC_BASE_URL: apiUrl,
       CONTACT_POLICY: NO_LIMITS,
     };

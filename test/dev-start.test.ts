@@ -88,6 +88,7 @@ function startDev(dataDir: string, temporalPort: number, uiPort: number, apiPort
     DEV_MAIL_PAGE_PORT: '0',
     DEV_TWILIO_SINK_PORT: '0',
     DEV_WEBHOOK_SINK_PORT: '0',
+    DEV_WECHAT_SINK_PORT: '0',
   });
   const launcher = spawn(path.join(root, 'node_modules/.bin/tsx'), ['dev/start.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   started.add(launcher.pid!);

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import { CHANNEL_NAMES } from '../engine/channels.js';
 import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
@@ -117,14 +118,13 @@ describe('erasure', () => {
     expect(inbound).toMatchObject({ customerId: id, type: 'probe.noted', data: {} });
     // Consents are withdrawn with their provenance; the history of what the customer had agreed to stays.
     const consentChanges = await stack.testDb.db.consentChange.findMany({ where: { customerId: id }, orderBy: { id: 'asc' } });
+    // Every channel's consent is withdrawn (the customer had given SMS only).
     expect(consentChanges.map((c) => [c.channel, c.from, c.to, c.source])).toEqual([
       ['sms', null, true, 'principal'],
-      ['email', null, false, 'erasure'],
-      ['sms', true, false, 'erasure'],
-      ['webhook', null, false, 'erasure'],
+      ...CHANNEL_NAMES.map((c) => [c, c === 'sms' ? true : null, false, 'erasure']),
     ]);
     expect(consentChanges.filter((c) => c.source === 'erasure').every((c) => c.principalId !== null && c.requestId !== null)).toBe(true);
-    expect(customer.consents).toEqual({ email: false, sms: false, webhook: false });
+    expect(customer.consents).toEqual(Object.fromEntries(CHANNEL_NAMES.map((c) => [c, false])));
     const transitionsAfter = await stack.testDb.db.stageTransition.findMany({ where: { workflowId }, orderBy: { seq: 'asc' } });
     expect(transitionsAfter.map((t) => [t.toStage, t.enteredAt])).toEqual(transitionsBefore.map((t) => [t.toStage, t.enteredAt]));
   });

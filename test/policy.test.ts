@@ -21,6 +21,8 @@ describe('quiet hours (pure)', () => {
     ['New York, the night before: 08:00 EST is 13:00Z', 'sms', '2027-03-13T03:30:00Z', 'America/New_York', '2027-03-13T13:00:00.000Z'],
     ['New York, the night clocks go back: 08:00 EST is 13:00Z', 'sms', '2027-11-07T05:30:00Z', 'America/New_York', '2027-11-07T13:00:00.000Z'],
     ['London at 23:00 BST', 'sms', '2026-07-01T22:00:00Z', 'Europe/London', '2026-07-02T07:00:00.000Z'],
+    ['WeChat at 22:30 in Shanghai waits until 08:00 there', 'wechat', '2026-03-02T14:30:00Z', 'Asia/Shanghai', '2026-03-03T00:00:00.000Z'],
+    ['WeChat at 21:30 in Shanghai goes', 'wechat', '2026-03-02T13:30:00Z', 'Asia/Shanghai', undefined],
   ] as const)('%s', (_n, channel, now, tz, until) => {
     expect(quietUntil(channel, new Date(now), tz, policy)?.toISOString()).toBe(until);
   });
@@ -58,13 +60,17 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
   });
   afterAll(async () => stack?.stop());
 
-  async function journeyAt(localInstant: string, customer: { id: string; timeZone: string; phone: string }) {
+  async function journeyAt(
+    localInstant: string,
+    customer: { id: string; timeZone: string; phone?: string; wechatOpenid?: string },
+    steps: unknown[] = [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }],
+  ) {
     // Move the server's clock forward to the instant (the test server starts at the real present; the tests of this
     // block go forward in time, one after another).
     const ms = Date.parse(localInstant) - (await stack.env.currentTimeMs());
     if (ms > 0) await stack.env.sleep(ms);
-    await stack.testDb.db.customer.create({ data: { id: customer.id, name: 'Night Owl', phone: customer.phone, timeZone: customer.timeZone, locale: 'en' } });
-    const def = probe([{ type: 'send', channel: 'sms', template: 'lifecycle-consideration' }]);
+    await stack.testDb.db.customer.create({ data: { name: 'Night Owl', locale: 'en', ...customer } });
+    const def = probe(steps);
     const input: JourneyWorkflowInput = { definition: def, customerId: customer.id, params: resolveParams(def) };
     const handle = await stack.client.workflow.start('journeyWorkflow', { taskQueue: stack.taskQueue, workflowId: `policy:${customer.id}`, args: [input] });
     return handle;
@@ -142,6 +148,28 @@ describe('quiet hours on the workflow clock (time-skipping server, real activiti
     expect(dropped).toMatchObject({ status: 'dropped', reason: 'journey_ended' });
     expect(dropped.events.map((e) => e[0])).toEqual(['created', 'deferred', 'dropped']);
     expect(stack.sms.messages().filter((m) => m.to === c.phone)).toHaveLength(0);
+  });
+
+  it('defers a WeChat message sent at 23:00 in Shanghai to 08:00 there, then sends it', async () => {
+    const c = { id: 'wx-night-1', timeZone: 'Asia/Shanghai', wechatOpenid: 'oNight0wl000000000000000001' };
+    const handle = await journeyAt('2027-10-01T15:00:00Z', c, [{ type: 'send', channel: 'wechat', template: 'loan-repayment-reminder' }]);
+    await handle.signal(journeyEventSignal, { eventId: 'wx-night-1-a', type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+    const deferred = await eventually(
+      () => story(c.id, 'loan-repayment-reminder'),
+      (s) => s.status === 'deferred',
+    );
+    expect(deferred.events[1]).toEqual(['deferred', { reason: 'quiet_hours', until: '2027-10-02T00:00:00.000Z', timeZone: 'Asia/Shanghai' }]);
+    expect(stack.wechat.messages().filter((m) => m.touser === c.wechatOpenid)).toHaveLength(0);
+    await stack.env.sleep(Date.parse('2027-10-02T00:00:00Z') - (await stack.env.currentTimeMs()));
+    await stack.wechat.waitFor((m) => m.touser === c.wechatOpenid, 30_000);
+    expect(
+      (
+        await eventually(
+          () => story(c.id, 'loan-repayment-reminder'),
+          (s) => s.status === 'sent',
+        )
+      ).events.map((e) => e[0]),
+    ).toEqual(['created', 'deferred', 'sent']);
   });
 });
 
@@ -288,5 +316,61 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
       ['suppressed', 'no_consent'],
     ]);
     expect(stack.sms.messages().some((m) => m.to === '+8613800000053')).toBe(false);
+  });
+
+  it('WeChat consent like any channel: marketing withdrawn alone suppresses marketing, an opt-out of the channel everything', async () => {
+    const doc = {
+      ...probe([{ type: 'send', channel: 'wechat', template: 'loan-repayment-reminder' }]),
+      key: 'policy-wechat',
+      triggers: [
+        {
+          event: 'loan.repayment_due',
+          steps: [
+            { type: 'send', channel: 'wechat', template: 'loan-repayment-reminder' },
+            { type: 'send', channel: 'wechat', template: 'loan-repayment-reminder', class: 'service' },
+          ],
+        },
+      ],
+    };
+    await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    await api(app, 'ops').post('/v1/journey-definitions/policy-wechat/versions/1/publish').expect(200);
+    const openids = { 'wx-opt-1': 'oConsent00000000000000000001', 'wx-opt-2': 'oConsent00000000000000000002' };
+    await api(app)
+      .put('/v1/customers/wx-opt-1')
+      .send({ wechatOpenid: openids['wx-opt-1'], consents: { wechat_marketing: false } })
+      .expect(201);
+    await api(app).put('/v1/customers/wx-opt-2').send({ wechatOpenid: openids['wx-opt-2'] }).expect(201);
+    await api(app)
+      .post('/v1/customers/wx-opt-2/events')
+      .send({ eventId: 'wx-opt-2-out', type: 'customer.opted_out', data: { channel: 'wechat' } })
+      .expect(202);
+    for (const id of ['wx-opt-1', 'wx-opt-2'] as const) {
+      const j = await api(app).post('/v1/journeys').send({ journeyKey: 'policy-wechat', customerId: id, businessKey: 'x' }).expect(201);
+      await api(app)
+        .post(`/v1/journeys/${j.body.workflowId}/events`)
+        .send({ eventId: `${id}-due`, type: 'loan.repayment_due', data: { dueAt: '2027-01-01T00:00:00Z' } })
+        .expect(202);
+    }
+    const outcomes = async (id: string) =>
+      (await stack.testDb.db.message.findMany({ where: { customerId: id }, orderBy: { createdAt: 'asc' } })).map((m) => [m.class, m.status, m.statusReason]);
+    expect(
+      await eventually(
+        () => outcomes('wx-opt-1'),
+        (o) => o.length === 2 && o.every((m) => m[1] !== 'pending' && m[1] !== 'sending'),
+      ),
+    ).toEqual([
+      ['marketing', 'suppressed', 'no_consent'],
+      ['service', 'sent', null],
+    ]);
+    expect(
+      await eventually(
+        () => outcomes('wx-opt-2'),
+        (o) => o.length === 2 && o.every((m) => m[1] !== 'pending' && m[1] !== 'sending'),
+      ),
+    ).toEqual([
+      ['marketing', 'suppressed', 'no_consent'],
+      ['service', 'suppressed', 'no_consent'],
+    ]);
+    expect(stack.wechat.messages().map((m) => m.touser)).toEqual([openids['wx-opt-1']]);
   });
 });

@@ -13,6 +13,7 @@ const REAL = {
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ k1: 'q0CFmUy3xWy9oGn8gZ8Yh0rK7oOa0y2i5qXbN2C4m1c=' }),
   PREFERENCES_SECRET: 'u7Hc2Lq9Vx4Rk8Tz1Nm6Pb3Wf5Yd0Js2Ga',
   PUBLIC_BASE_URL: 'https://journeys.bank.example',
+  WECHAT_APP_SECRET: '3f9c2e7a1b8d4c6e0a5f9b2d7c4e1a8b',
 };
 
 describe('production refuses placeholder secrets', () => {
@@ -26,6 +27,8 @@ describe('production refuses placeholder secrets', () => {
     ['no payload encryption keys', { TWILIO_AUTH_TOKEN: REAL.TWILIO_AUTH_TOKEN, WEBHOOK_SECRET: REAL.WEBHOOK_SECRET }, 'TEMPORAL_PAYLOAD_KEYS is not set'],
     ['the preferences secret missing', { ...REAL, PREFERENCES_SECRET: undefined }, 'PREFERENCES_SECRET is not set'],
     ['the built-in preferences secret', { ...REAL, PREFERENCES_SECRET: 'local-preferences-secret-change-me' }, 'PREFERENCES_SECRET is a placeholder'],
+    ['the built-in WeChat app secret', { ...REAL, WECHAT_APP_SECRET: 'local-wechat-sink-secret' }, 'WECHAT_APP_SECRET is a placeholder'],
+    ['the WeChat app secret missing', { ...REAL, WECHAT_APP_SECRET: undefined }, 'WECHAT_APP_SECRET is not set'],
     ['no public address for the links in emails', { ...REAL, PUBLIC_BASE_URL: undefined }, 'PUBLIC_BASE_URL is not set'],
   ])('%s stops start-up', (_name, env, message) => {
     expect(() => loadConfig({ NODE_ENV: 'production', ...env })).toThrow(ConfigError);

@@ -10,6 +10,7 @@ import { scrub, scrubbedError } from '../channels/scrub.js';
 import { createSmsChannel } from '../channels/sms.js';
 import { TemplateStore } from '../channels/templates.js';
 import { createWebhookChannel } from '../channels/webhook.js';
+import { channelsWith } from './support/channels.js';
 import { startSmtpCatcher, type SmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink, type TwilioSink } from '../dev/twilio-sink.js';
 import { loadPolicy } from '../policy/policy.js';
@@ -84,11 +85,11 @@ describe('provider errors leave the adapters and the send activity scrubbed', ()
     email = createEmailChannel({ smtpUrl: smtp.smtpUrl, from: 'Bank <journeys@bank.example>' });
     activities = createActivities({
       db: testDb.db,
-      channels: {
+      channels: channelsWith({
         email,
         sms: createSmsChannel({ accountSid: 'AC' + '1'.repeat(32), authToken: 'secret', from: '+15005550006', apiBaseUrl: sink.url }),
         webhook: createWebhookChannel({ url: push.url, secret: 'scrub-test-secret-0123456789' }),
-      },
+      }),
       templates: { snapshot: async () => TemplateStore.fromFiles() },
       policy: loadPolicy(NO_LIMITS),
       chorus: { chorusStart: unused, chorusSignal: unused, chorusStop: unused },

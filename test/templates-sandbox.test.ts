@@ -6,9 +6,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/activity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SendInput } from '../activities/index.js';
-import { createEmailChannel } from '../channels/email.js';
-import { createSmsChannel } from '../channels/sms.js';
-import { createWebhookChannel } from '../channels/webhook.js';
+import { createChannels } from '../channels/registry.js';
+import type { ChannelName } from '../engine/channels.js';
 import { TemplateError, TemplateLimitError, TemplateStore, type TemplateContent } from '../channels/templates.js';
 import { loadPolicy } from '../policy/policy.js';
 import { checkUpload } from '../service/templates.js';
@@ -19,10 +18,10 @@ const HUGE_LOOP = '{% for i in (1..100000000) %}x{% endfor %}';
 const SLOW_LOOP = '{% for i in (1..1000) %}{% for j in (1..1000) %}{% if j == 0 %}never{% endif %}{% endfor %}{% endfor %}';
 const vars = { customer: { id: 'c', name: 'Ann', locale: 'en', segment: null, attributes: {} }, event: {}, params: {} };
 
-function storeOf(channel: 'email' | 'sms' | 'webhook', content: TemplateContent): TemplateStore {
+function storeOf(channel: ChannelName, content: TemplateContent): TemplateStore {
   return new TemplateStore(new Map([[`t|${channel}`, { en: content }]]));
 }
-function renderError(channel: 'email' | 'sms' | 'webhook', content: TemplateContent): unknown {
+function renderError(channel: ChannelName, content: TemplateContent): unknown {
   try {
     storeOf(channel, content).render('t', channel, 'en', vars);
   } catch (err) {
@@ -152,10 +151,10 @@ describe('the template routes', () => {
     const { db } = stack.testDb;
     await db.messageTemplate.create({ data: { key: 'poison', channel: 'sms', locale: 'en', version: 1, text: HUGE_LOOP } });
     await db.customer.create({ data: { id: 'poisoned', name: 'P', phone: '+8613900000001' } });
-    const email = createEmailChannel({ smtpUrl: stack.config.smtp.url, from: stack.config.smtp.from });
+    const channels = createChannels(stack.config);
     const activities = createActivities({
       db,
-      channels: { email, sms: createSmsChannel(stack.config.twilio), webhook: createWebhookChannel(stack.config.webhook) },
+      channels,
       templates: stack.templates,
       policy: loadPolicy(NO_LIMITS),
       chorus: stack.service,
@@ -171,7 +170,7 @@ describe('the template routes', () => {
     };
     const started = performance.now();
     const err = await new MockActivityEnvironment().run(activities.sendMessage, input).catch((e: unknown) => e);
-    email.close();
+    for (const channel of Object.values(channels)) channel.close?.();
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);

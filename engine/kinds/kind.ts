@@ -5,11 +5,13 @@
 import type { Command, Flow, JourneyEvent, JourneyState, RecordKind, Waiting } from '../engine.js';
 import type { DurationKind } from '../duration.js';
 import type { Expr } from '../expr.js';
+import type { ChannelName } from '../channels.js';
 import type { Step } from './index.js';
 
 /** A duration written in place, or taken from a journey parameter (which a start request may override). */
 export type DurationRef = string | { param: string };
-export type Channel = 'email' | 'sms' | 'webhook';
+/** The channels of the one list (engine/channels.ts). */
+export type Channel = ChannelName;
 /** Every step may carry an `id`, the target of a `goto` and its name in analytics. */
 export type Base = { id?: string };
 export type Where = Record<string, string | number | boolean | null>;

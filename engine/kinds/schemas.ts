@@ -3,6 +3,7 @@
 // here is checked against its kind's type — same fields, mutually assignable — so a field added to one and not the
 // other, or a kind without a schema, does not compile.
 import { z } from 'zod';
+import { CHANNEL_NAMES } from '../channels.js';
 import { isDuration } from '../duration.js';
 import { parseExpr } from '../expr.js';
 import { isTimeZone } from '../tz.js';
@@ -36,7 +37,7 @@ const expression = z
   });
 const timeOfDay = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time like 10:00');
 const timeZone = z.string().refine(isTimeZone, { message: 'an IANA time zone like Asia/Shanghai' });
-const channel = z.enum(['email', 'sms', 'webhook']);
+const channel = z.enum(CHANNEL_NAMES);
 const stepId = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{0,63}$/, 'a step id like "companion-loop"')

@@ -1,5 +1,5 @@
 // The whole service on real parts for a test file: Temporal dev server, a fresh Postgres database, the SMTP catcher,
-// the Twilio-compatible sink, and a worker running the real activities.
+// the Twilio-compatible sink, the push receiver, the WeChat sink, and a worker running the real activities.
 import { randomBytes } from 'node:crypto';
 import type express from 'express';
 import request from 'supertest';
@@ -20,6 +20,7 @@ import { authenticator, type TokenVerifier } from '../../api/auth.js';
 import { ROLES, type Role } from '../../service/principal.js';
 import type { ApiKeyStore } from '../../service/api-keys.js';
 import { startWebhookSink, type WebhookSink } from '../../dev/webhook-sink.js';
+import { startWeChatSink, type WeChatSink } from '../../dev/wechat-sink.js';
 import type { AuditLog } from '../../service/audit.js';
 import type { DefinitionStore } from '../../service/definitions.js';
 import type { JourneyService } from '../../service/journeys.js';
@@ -57,6 +58,7 @@ export interface Stack {
   smtp: SmtpCatcher;
   sms: TwilioSink;
   push: WebhookSink;
+  wechat: WeChatSink;
   config: Config;
   /** The stack's parts, wired as the service wires them (composition/deps.ts). */
   deps: Deps;
@@ -98,12 +100,13 @@ export async function startStack(
   const logger = createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test');
   installRuntimeLogger(logger);
   const webhookSecret = 'test-webhook-secret-0123456789';
-  const [env, testDb, smtp, sms, push] = await Promise.all([
+  const [env, testDb, smtp, sms, push, wechat] = await Promise.all([
     opts.timeSkipping ? startTimeSkippingServer() : startDevServer({ extraArgs: opts.extraServerArgs ?? [] }),
     createTestDb(),
     startSmtpCatcher(),
     startTwilioSink(),
     startWebhookSink({ secret: webhookSecret }),
+    startWeChatSink(),
   ]);
   const taskQueue = `journeys-test-${randomBytes(3).toString('hex')}`;
   const config = loadConfig({
@@ -115,6 +118,7 @@ export async function startStack(
     TWILIO_API_BASE_URL: sms.url,
     WEBHOOK_URL: push.url,
     WEBHOOK_SECRET: webhookSecret,
+    WECHAT_API_BASE_URL: wechat.url,
     CONTACT_POLICY: opts.contactPolicy ?? NO_LIMITS,
     PORT: '0',
     ...(opts.controlGroupPercent !== undefined ? { CONTROL_GROUP_PERCENT: String(opts.controlGroupPercent) } : {}),
@@ -161,6 +165,7 @@ export async function startStack(
     smtp,
     sms,
     push,
+    wechat,
     config,
     taskQueue,
     startWorker,
@@ -178,7 +183,7 @@ export async function startStack(
     async stop() {
       for (const w of [...workers]) await w.stop();
       await deps.close();
-      await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close()]);
+      await Promise.all([env.teardown(), smtp.close(), sms.close(), push.close(), wechat.close()]);
       await testDb.drop();
     },
   };

@@ -89,6 +89,7 @@ export const CustomerScalarFieldEnum = {
   name: 'name',
   email: 'email',
   phone: 'phone',
+  wechatOpenid: 'wechatOpenid',
   timeZone: 'timeZone',
   locale: 'locale',
   segment: 'segment',

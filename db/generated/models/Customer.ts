@@ -29,6 +29,7 @@ export type CustomerMinAggregateOutputType = {
   name: string | null
   email: string | null
   phone: string | null
+  wechatOpenid: string | null
   timeZone: string | null
   locale: string | null
   segment: string | null
@@ -43,6 +44,7 @@ export type CustomerMaxAggregateOutputType = {
   name: string | null
   email: string | null
   phone: string | null
+  wechatOpenid: string | null
   timeZone: string | null
   locale: string | null
   segment: string | null
@@ -57,6 +59,7 @@ export type CustomerCountAggregateOutputType = {
   name: number
   email: number
   phone: number
+  wechatOpenid: number
   timeZone: number
   locale: number
   segment: number
@@ -75,6 +78,7 @@ export type CustomerMinAggregateInputType = {
   name?: true
   email?: true
   phone?: true
+  wechatOpenid?: true
   timeZone?: true
   locale?: true
   segment?: true
@@ -89,6 +93,7 @@ export type CustomerMaxAggregateInputType = {
   name?: true
   email?: true
   phone?: true
+  wechatOpenid?: true
   timeZone?: true
   locale?: true
   segment?: true
@@ -103,6 +108,7 @@ export type CustomerCountAggregateInputType = {
   name?: true
   email?: true
   phone?: true
+  wechatOpenid?: true
   timeZone?: true
   locale?: true
   segment?: true
@@ -192,6 +198,7 @@ export type CustomerGroupByOutputType = {
   name: string | null
   email: string | null
   phone: string | null
+  wechatOpenid: string | null
   timeZone: string | null
   locale: string
   segment: string | null
@@ -229,6 +236,7 @@ export type CustomerWhereInput = {
   name?: Prisma.StringNullableFilter<"Customer"> | string | null
   email?: Prisma.StringNullableFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableFilter<"Customer"> | string | null
+  wechatOpenid?: Prisma.StringNullableFilter<"Customer"> | string | null
   timeZone?: Prisma.StringNullableFilter<"Customer"> | string | null
   locale?: Prisma.StringFilter<"Customer"> | string
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
@@ -249,6 +257,7 @@ export type CustomerOrderByWithRelationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   email?: Prisma.SortOrderInput | Prisma.SortOrder
   phone?: Prisma.SortOrderInput | Prisma.SortOrder
+  wechatOpenid?: Prisma.SortOrderInput | Prisma.SortOrder
   timeZone?: Prisma.SortOrderInput | Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -272,6 +281,7 @@ export type CustomerWhereUniqueInput = Prisma.AtLeast<{
   name?: Prisma.StringNullableFilter<"Customer"> | string | null
   email?: Prisma.StringNullableFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableFilter<"Customer"> | string | null
+  wechatOpenid?: Prisma.StringNullableFilter<"Customer"> | string | null
   timeZone?: Prisma.StringNullableFilter<"Customer"> | string | null
   locale?: Prisma.StringFilter<"Customer"> | string
   segment?: Prisma.StringNullableFilter<"Customer"> | string | null
@@ -292,6 +302,7 @@ export type CustomerOrderByWithAggregationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   email?: Prisma.SortOrderInput | Prisma.SortOrder
   phone?: Prisma.SortOrderInput | Prisma.SortOrder
+  wechatOpenid?: Prisma.SortOrderInput | Prisma.SortOrder
   timeZone?: Prisma.SortOrderInput | Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -314,6 +325,7 @@ export type CustomerScalarWhereWithAggregatesInput = {
   name?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   email?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   phone?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
+  wechatOpenid?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   timeZone?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
   locale?: Prisma.StringWithAggregatesFilter<"Customer"> | string
   segment?: Prisma.StringNullableWithAggregatesFilter<"Customer"> | string | null
@@ -330,6 +342,7 @@ export type CustomerCreateInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -350,6 +363,7 @@ export type CustomerUncheckedCreateInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -370,6 +384,7 @@ export type CustomerUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -390,6 +405,7 @@ export type CustomerUncheckedUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -410,6 +426,7 @@ export type CustomerCreateManyInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -426,6 +443,7 @@ export type CustomerUpdateManyMutationInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -442,6 +460,7 @@ export type CustomerUncheckedUpdateManyInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -458,6 +477,7 @@ export type CustomerCountOrderByAggregateInput = {
   name?: Prisma.SortOrder
   email?: Prisma.SortOrder
   phone?: Prisma.SortOrder
+  wechatOpenid?: Prisma.SortOrder
   timeZone?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrder
@@ -474,6 +494,7 @@ export type CustomerMaxOrderByAggregateInput = {
   name?: Prisma.SortOrder
   email?: Prisma.SortOrder
   phone?: Prisma.SortOrder
+  wechatOpenid?: Prisma.SortOrder
   timeZone?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrder
@@ -488,6 +509,7 @@ export type CustomerMinOrderByAggregateInput = {
   name?: Prisma.SortOrder
   email?: Prisma.SortOrder
   phone?: Prisma.SortOrder
+  wechatOpenid?: Prisma.SortOrder
   timeZone?: Prisma.SortOrder
   locale?: Prisma.SortOrder
   segment?: Prisma.SortOrder
@@ -579,6 +601,7 @@ export type CustomerCreateWithoutJourneysInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -598,6 +621,7 @@ export type CustomerUncheckedCreateWithoutJourneysInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -633,6 +657,7 @@ export type CustomerUpdateWithoutJourneysInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -652,6 +677,7 @@ export type CustomerUncheckedUpdateWithoutJourneysInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -671,6 +697,7 @@ export type CustomerCreateWithoutEventsInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -690,6 +717,7 @@ export type CustomerUncheckedCreateWithoutEventsInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -725,6 +753,7 @@ export type CustomerUpdateWithoutEventsInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -744,6 +773,7 @@ export type CustomerUncheckedUpdateWithoutEventsInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -763,6 +793,7 @@ export type CustomerCreateWithoutMessagesInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -782,6 +813,7 @@ export type CustomerUncheckedCreateWithoutMessagesInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -817,6 +849,7 @@ export type CustomerUpdateWithoutMessagesInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -836,6 +869,7 @@ export type CustomerUncheckedUpdateWithoutMessagesInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -855,6 +889,7 @@ export type CustomerCreateWithoutTasksInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -874,6 +909,7 @@ export type CustomerUncheckedCreateWithoutTasksInput = {
   name?: string | null
   email?: string | null
   phone?: string | null
+  wechatOpenid?: string | null
   timeZone?: string | null
   locale?: string
   segment?: string | null
@@ -909,6 +945,7 @@ export type CustomerUpdateWithoutTasksInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -928,6 +965,7 @@ export type CustomerUncheckedUpdateWithoutTasksInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   email?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   phone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  wechatOpenid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   timeZone?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   locale?: Prisma.StringFieldUpdateOperationsInput | string
   segment?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -1005,6 +1043,7 @@ export type CustomerSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   name?: boolean
   email?: boolean
   phone?: boolean
+  wechatOpenid?: boolean
   timeZone?: boolean
   locale?: boolean
   segment?: boolean
@@ -1026,6 +1065,7 @@ export type CustomerSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   name?: boolean
   email?: boolean
   phone?: boolean
+  wechatOpenid?: boolean
   timeZone?: boolean
   locale?: boolean
   segment?: boolean
@@ -1042,6 +1082,7 @@ export type CustomerSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   name?: boolean
   email?: boolean
   phone?: boolean
+  wechatOpenid?: boolean
   timeZone?: boolean
   locale?: boolean
   segment?: boolean
@@ -1058,6 +1099,7 @@ export type CustomerSelectScalar = {
   name?: boolean
   email?: boolean
   phone?: boolean
+  wechatOpenid?: boolean
   timeZone?: boolean
   locale?: boolean
   segment?: boolean
@@ -1069,7 +1111,7 @@ export type CustomerSelectScalar = {
   erasedAt?: boolean
 }
 
-export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "attributes" | "createdAt" | "updatedAt" | "erasedAt", ExtArgs["result"]["customer"]>
+export type CustomerOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "name" | "email" | "phone" | "wechatOpenid" | "timeZone" | "locale" | "segment" | "rmId" | "consents" | "attributes" | "createdAt" | "updatedAt" | "erasedAt", ExtArgs["result"]["customer"]>
 export type CustomerInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   journeys?: boolean | Prisma.Customer$journeysArgs<ExtArgs>
   messages?: boolean | Prisma.Customer$messagesArgs<ExtArgs>
@@ -1093,6 +1135,10 @@ export type $CustomerPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     name: string | null
     email: string | null
     phone: string | null
+    /**
+     * The openid of the customer on the bank's WeChat official account (the wechat channel's address).
+     */
+    wechatOpenid: string | null
     /**
      * The customer's IANA zone; NULL when none was given (the contact policy then uses its default zone and says so).
      */
@@ -1547,6 +1593,7 @@ export interface CustomerFieldRefs {
   readonly name: Prisma.FieldRef<"Customer", 'String'>
   readonly email: Prisma.FieldRef<"Customer", 'String'>
   readonly phone: Prisma.FieldRef<"Customer", 'String'>
+  readonly wechatOpenid: Prisma.FieldRef<"Customer", 'String'>
   readonly timeZone: Prisma.FieldRef<"Customer", 'String'>
   readonly locale: Prisma.FieldRef<"Customer", 'String'>
   readonly segment: Prisma.FieldRef<"Customer", 'String'>
