@@ -66,51 +66,55 @@ export function createActivities(deps: ActivityDeps) {
      * change once published; a definition that is not stored has no tags to address it by).
      */
     async recordProgress({ journey: j, transitions, waiting }: ProgressInput): Promise<void> {
-      // An end is counted once: when this write moves the row out of running.
-      const ending = j.status !== 'running' && (await db.journey.count({ where: { workflowId: j.workflowId, status: 'running' } })) > 0;
-      const owned = {
-        // A migration moves a running journey to another version of its definition (engine/migrate.ts).
-        version: j.version,
-        status: j.status,
-        exitReason: j.endReason ?? null,
-        endedAt: j.endedAt ? new Date(j.endedAt) : null,
-        stage: j.stage,
-        stageEnteredAt: new Date(j.stageEnteredAt),
-      };
-      const updated = await db.journey.updateMany({ where: { workflowId: j.workflowId }, data: owned });
-      if (updated.count === 0) {
-        const stored = await db.journeyDefinitionVersion.findUnique({ where: { key_version: { key: j.journeyKey, version: j.version } }, select: { document: true } });
-        const tags = (stored?.document as { tags?: unknown } | undefined)?.tags;
-        await db.journey.upsert({
-          where: { workflowId: j.workflowId },
-          create: {
-            workflowId: j.workflowId,
-            customerId: j.customerId,
-            journeyKey: j.journeyKey,
-            businessKey: j.businessKey ?? null,
-            params: j.params,
-            tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
-            ...owned,
-          },
-          // Created meanwhile by the API: its tags stay, the workflow's fields are written.
-          update: owned,
-        });
-      }
-      if (waiting) {
-        // A retried write with the same steps keeps the first write's instant (the set did not change in between).
-        await db.$executeRaw`UPDATE journeys SET waiting_since = CASE WHEN waiting IS DISTINCT FROM ${waiting.steps}::text[] THEN (${waiting.at}::timestamptz AT TIME ZONE 'UTC') ELSE waiting_since END,
+      // One transaction: a reader never sees the row in its new stage without the transition that took it there.
+      const ending = await db.$transaction(async (tx) => {
+        // An end is counted once: when this write moves the row out of running.
+        const ending = j.status !== 'running' && (await tx.journey.count({ where: { workflowId: j.workflowId, status: 'running' } })) > 0;
+        const owned = {
+          // A migration moves a running journey to another version of its definition (engine/migrate.ts).
+          version: j.version,
+          status: j.status,
+          exitReason: j.endReason ?? null,
+          endedAt: j.endedAt ? new Date(j.endedAt) : null,
+          stage: j.stage,
+          stageEnteredAt: new Date(j.stageEnteredAt),
+        };
+        const updated = await tx.journey.updateMany({ where: { workflowId: j.workflowId }, data: owned });
+        if (updated.count === 0) {
+          const stored = await tx.journeyDefinitionVersion.findUnique({ where: { key_version: { key: j.journeyKey, version: j.version } }, select: { document: true } });
+          const tags = (stored?.document as { tags?: unknown } | undefined)?.tags;
+          await tx.journey.upsert({
+            where: { workflowId: j.workflowId },
+            create: {
+              workflowId: j.workflowId,
+              customerId: j.customerId,
+              journeyKey: j.journeyKey,
+              businessKey: j.businessKey ?? null,
+              params: j.params,
+              tags: Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [],
+              ...owned,
+            },
+            // Created meanwhile by the API: its tags stay, the workflow's fields are written.
+            update: owned,
+          });
+        }
+        if (waiting) {
+          // A retried write with the same steps keeps the first write's instant (the set did not change in between).
+          await tx.$executeRaw`UPDATE journeys SET waiting_since = CASE WHEN waiting IS DISTINCT FROM ${waiting.steps}::text[] THEN (${waiting.at}::timestamptz AT TIME ZONE 'UTC') ELSE waiting_since END,
           waiting = ${waiting.steps}::text[] WHERE workflow_id = ${j.workflowId}`;
-      }
-      await db.stageTransition.createMany({
-        data: transitions.map((t) => ({
-          workflowId: j.workflowId,
-          seq: t.seq,
-          fromStage: t.from,
-          toStage: t.to,
-          cause: t.cause,
-          enteredAt: new Date(t.at),
-        })),
-        skipDuplicates: true,
+        }
+        await tx.stageTransition.createMany({
+          data: transitions.map((t) => ({
+            workflowId: j.workflowId,
+            seq: t.seq,
+            fromStage: t.from,
+            toStage: t.to,
+            cause: t.cause,
+            enteredAt: new Date(t.at),
+          })),
+          skipDuplicates: true,
+        });
+        return ending;
       });
       if (ending) journeysEnded.inc({ journey: j.journeyKey, status: j.status });
     },

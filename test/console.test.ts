@@ -146,8 +146,22 @@ describe('the task API the console reads', () => {
 
 describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
   const words = {
-    en: { customers: 'My customers', outcome: 'Interested', moved: 'The journey moved from attended to needs_discovery.', map: 'Journey map', audit: 'Audit log' },
-    'zh-CN': { customers: '我的客户', outcome: '有意向', moved: '旅程已从 attended 进入 needs_discovery。', map: '旅程地图', audit: '审计日志' },
+    en: {
+      customers: 'My customers',
+      outcome: 'Interested',
+      moved: 'The journey moved from attended to needs_discovery.',
+      map: 'Journey map',
+      audit: 'Audit log',
+      taskDone: 'task needs-discovery done: interested',
+    },
+    'zh-CN': {
+      customers: '我的客户',
+      outcome: '有意向',
+      moved: '旅程已从 attended 进入 needs_discovery。',
+      map: '旅程地图',
+      audit: '审计日志',
+      taskDone: '任务 needs-discovery 已完成：interested',
+    },
   }[locale];
   const tag = locale === 'en' ? 'en' : 'zh';
 
@@ -198,9 +212,9 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     const profile = await page.textContent('#profile');
     expect(profile).toContain(`${taskFor[locale].customerId}@example.com`);
     expect(await page.textContent('main')).toContain('insurance-event');
-    // The timeline (GET /v1/customers/:id/timeline): the outcome the RM took on the task page, in time order.
+    // The timeline (GET /v1/customers/:id/timeline), in the console's language: the outcome the RM took on the task page.
     await page.waitForSelector('#timeline li');
-    expect(await page.textContent('#timeline')).toContain('task needs-discovery done: interested');
+    expect(await page.textContent('#timeline')).toContain(words.taskDone);
     await page.goto(`${base}/console/#/customers/c-other`);
     await page.waitForSelector('main .error');
     expect(await page.textContent('main .error')).toContain('not found');
