@@ -188,6 +188,8 @@ export const Timeline = z
           'goal',
           'feedback',
           'failure',
+          'migration',
+          'migration_refused',
           'send',
           'send_skipped',
           'task_created',
