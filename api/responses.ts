@@ -135,7 +135,7 @@ export const MigrationProgress = z.looseObject({
   journeyKey: z.string(),
   fromVersion: z.number().int(),
   toVersion: z.number().int(),
-  status: z.enum(['running', 'completed']),
+  status: z.enum(['running', 'completed', 'failed']),
   total: z.number().int(),
   pending: z.number().int(),
   migrated: z.number().int(),

@@ -1,5 +1,6 @@
 // The journey definition language: JSON documents validated by one zod schema. A definition is data; a running
-// journey keeps the exact document it started with (it travels in the workflow's input).
+// journey keeps the exact document it started with (it travels in the workflow's input) until a migration moves it to
+// another version (engine/migrate.ts).
 import { z } from 'zod';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits, HARD_MAX_DURATION } from './duration.js';
 import { kindOf } from './kinds/index.js';
