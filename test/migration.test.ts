@@ -293,6 +293,14 @@ describe('a migration that does not stall, and counts exactly', () => {
     expect(await items(migrationId)).toEqual({ 'journey:bank-loan:e': { status: 'pending', reason: null, attempts: 0 } });
   });
 
+  it('refuses in the dry run a journey whose parameters the live move would refuse (incompatible_param)', async () => {
+    // The read model's copy of what a v1 journey runs with: a value v2 would not start with.
+    await stack.testDb.db.journey.update({ where: { workflowId: ids.ended }, data: { params: { taskDueIn: 'soon' } } });
+    const r = await api(app, 'ops').post('/v1/journey-definitions/bank-loan/migrations').send({ fromVersion: 1, toVersion: 2, dryRun: true }).expect(422);
+    expect(r.body.error).toMatchObject({ code: 'incompatible_param', message: expect.stringContaining(`${ids.ended}: parameter "taskDueIn"`) });
+    await stack.testDb.db.journey.update({ where: { workflowId: ids.ended }, data: { params: { comparisonNudgeAfter: 'P1D' } } });
+  });
+
   it('marks a migration whose workflow cannot be started failed (503 unavailable), and moves nothing if it ran after all', async () => {
     const down = service({ temporal: await deadTemporal() });
     const err = await down
