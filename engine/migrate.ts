@@ -4,8 +4,10 @@
 // so a move maps every flow's waiting step onto a step of the new version that waits for the same kind of thing, and
 // every stage in use onto a stage of the new version; timers keep their due times, counters their values (so the
 // idempotency keys of what was already sent are never made again), and nothing already run runs again.
-import type { JourneyDefinition, ParamValues, Step } from './definition.js';
-import { compile, type Flow, type JourneyState, stepRef } from './engine.js';
+import type { JourneyDefinition, Step } from './definition.js';
+import { DEFAULT_DURATION_LIMITS, type DurationLimits } from './duration.js';
+import { ParamsError, type ParamValues, resolveParams } from './params.js';
+import { type Command, compile, type Flow, type JourneyState, stepRef } from './engine.js';
 import { kindOf } from './kinds/index.js';
 
 /** How old stages and steps (by step `id`, or by path such as `stages[2].onEnter[1]`) land in the new version. Whatever
@@ -28,7 +30,8 @@ export type MigrationErrorCode =
   | 'unknown_in_map'
   /** A waiting step would land on a step that waits for something else (another kind, other events, other outcomes). */
   | 'incompatible_step'
-  /** A parameter the new version declares with another type than the value the journey runs with. */
+  /** A parameter the new version declares with another type than the old one, or whose value the new version (its
+   * limits, its uses) does not accept. */
   | 'incompatible_param';
 
 export interface MigrationRefusal {
@@ -45,7 +48,9 @@ export interface Move {
   steps: { from: string; to: string }[];
 }
 
-export type MigrationResult = { ok: true; state: JourneyState; move: Move } | { ok: false; error: MigrationRefusal };
+/** The stage transition a move makes when the map takes the journey's stage to another key, for the read model. */
+export type StageTransition = Extract<Command, { type: 'stageChanged' }>;
+export type MigrationResult = { ok: true; state: JourneyState; move: Move; transition?: StageTransition } | { ok: false; error: MigrationRefusal };
 export type PlanResult = { ok: true; move: Move } | { ok: false; error: MigrationRefusal };
 
 type Located = { pc: number; step: Step; ref: string; path: string };
@@ -141,20 +146,36 @@ class Mapper {
 }
 
 /** The parameters the journey runs with, for the new version: values it has for parameters the new version still
- * declares (with the same type), the new version's defaults for the ones it adds. */
-function migrateParams(newDef: JourneyDefinition, params: ParamValues): { ok: true; params: ParamValues } | { ok: false; error: MigrationRefusal } {
-  const out: ParamValues = {};
+ * declares (with the same type), the new version's defaults for the ones it adds. The values carried are checked as a
+ * start checks them (`resolveParams`: types, duration limits for every use in the new version), so a moved journey
+ * cannot fail later on a duration the new version would never have started with. */
+function migrateParams(
+  oldDef: JourneyDefinition,
+  newDef: JourneyDefinition,
+  params: Readonly<Record<string, unknown>>,
+  limits: DurationLimits,
+): { ok: true; params: ParamValues } | { ok: false; error: MigrationRefusal } {
+  const carried: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(newDef.params)) {
-    if (!Object.hasOwn(params, name)) {
-      out[name] = p.default;
-      continue;
-    }
-    const v = params[name]!;
-    if ((p.type === 'number') !== (typeof v === 'number'))
-      return refuse({ code: 'incompatible_param', message: `parameter "${name}" is a ${p.type} in version ${newDef.version}; the journey runs with a ${typeof v}` });
-    out[name] = v;
+    if (!Object.hasOwn(params, name)) continue;
+    const was = Object.hasOwn(oldDef.params, name) ? oldDef.params[name] : undefined;
+    if (was !== undefined && was.type !== p.type)
+      return refuse({ code: 'incompatible_param', message: `parameter "${name}" is a ${was.type} in version ${oldDef.version} and a ${p.type} in version ${newDef.version}` });
+    carried[name] = params[name];
   }
-  return { ok: true, params: out };
+  try {
+    return { ok: true, params: resolveParams(newDef, carried, limits) };
+  } catch (err) {
+    if (!(err instanceof ParamsError)) throw err;
+    const first = err.problems[0]!;
+    return refuse({ code: 'incompatible_param', message: `parameter "${first.param}" cannot carry its value to version ${newDef.version}: ${first.message}` });
+  }
+}
+
+/** What the dry run and the live move need beside the two versions: the duration limits a start is held to (the
+ * configured ones; default the engine's). */
+export interface MigrateOptions {
+  limits?: DurationLimits;
 }
 
 /** Checks a map on its own: that it names only what the versions have. */
@@ -162,14 +183,23 @@ export function checkMap(oldDef: JourneyDefinition, newDef: JourneyDefinition, m
   return new Mapper(oldDef, newDef, map).checkMap();
 }
 
-/** Where a journey at `stage`, waiting at `waiting` (step refs, as the read model keeps them), would land; for a dry
- * run over many journeys without asking each. */
-export function planMove(oldDef: JourneyDefinition, newDef: JourneyDefinition, map: MigrationMap, at: { stage: string; waiting: readonly string[] }): PlanResult {
+/** Where a journey at `stage`, waiting at `waiting` (step refs, as the read model keeps them) with `params`, would
+ * land; for a dry run over many journeys without asking each. It refuses what `migrateState` refuses of such a journey:
+ * the map, the stage (which is also the stage of every stage-scoped flow), each waiting step, and the parameters. */
+export function planMove(
+  oldDef: JourneyDefinition,
+  newDef: JourneyDefinition,
+  map: MigrationMap,
+  at: { stage: string; waiting: readonly string[]; params: Readonly<Record<string, unknown>> },
+  opts: MigrateOptions = {},
+): PlanResult {
   const m = new Mapper(oldDef, newDef, map);
   const bad = m.checkMap();
   if (bad) return refuse(bad);
   const stage = m.stage(at.stage);
   if (!stage.ok) return stage;
+  const params = migrateParams(oldDef, newDef, at.params, opts.limits ?? DEFAULT_DURATION_LIMITS);
+  if (!params.ok) return params;
   const steps: Move['steps'] = [];
   for (const ref of at.waiting) {
     const s = m.step(ref);
@@ -184,9 +214,22 @@ export function planMove(oldDef: JourneyDefinition, newDef: JourneyDefinition, m
  * instance, event and waiting deadline (a delay keeps its due time, a wait its timeout, a task its reference); its
  * program counter moves to the mapped step, its stage to the mapped stage, and its name to the one its new home gives
  * it (a flow that had jumped elsewhere by `goto` keeps its name). The counters (`nextCommandSeq`, `nextFlowId`) carry
- * on, so what the new version sends gets new idempotency keys and what was sent is not sent again.
+ * on, so what the new version sends gets new idempotency keys and what was sent is not sent again. When the map moves
+ * the journey's stage to another key, the journey enters it at `now` with cause `migration` (a stage history entry, and
+ * the `transition` the read model records).
+ *
+ * A stage-scoped flow runs in the journey's stage (it stops when the journey leaves it), so the journey's stage is its
+ * stage. A journey-scoped flow's stage only records where it started: it takes its stage's new key when there is one,
+ * else the journey's, so that history (which the read model does not keep, and the dry run could not check) never
+ * refuses a move.
  */
-export function migrateState(oldDef: JourneyDefinition, newDef: JourneyDefinition, state: JourneyState, map: MigrationMap = {}): MigrationResult {
+export function migrateState(
+  oldDef: JourneyDefinition,
+  newDef: JourneyDefinition,
+  state: JourneyState,
+  map: MigrationMap = {},
+  opts: MigrateOptions & { now?: Date } = {},
+): MigrationResult {
   const m = new Mapper(oldDef, newDef, map);
   const bad = m.checkMap();
   if (bad) return refuse(bad);
@@ -195,7 +238,7 @@ export function migrateState(oldDef: JourneyDefinition, newDef: JourneyDefinitio
   if (state.status !== 'running') return refuse({ code: 'not_running', message: `the journey has ended (${state.status})` });
   const stage = m.stage(state.stage);
   if (!stage.ok) return stage;
-  const params = migrateParams(newDef, state.params);
+  const params = migrateParams(oldDef, newDef, state.params, opts.limits ?? DEFAULT_DURATION_LIMITS);
   if (!params.ok) return params;
   const flows: Flow[] = [];
   const steps: Move['steps'] = [];
@@ -205,15 +248,22 @@ export function migrateState(oldDef: JourneyDefinition, newDef: JourneyDefinitio
     const s = m.step(at.ref);
     if (!s.ok) return s;
     const flowStage = m.stage(f.stage);
-    if (!flowStage.ok) return flowStage;
+    if (!flowStage.ok && f.scope === 'stage') return flowStage;
     const home = m.homeName(oldDef, at.path);
     const name = home === f.name ? (m.homeName(newDef, s.to.path) ?? f.name) : f.name;
     const waiting = f.waiting!.kind === 'event' && s.to.step.type === 'wait' ? { ...f.waiting!, events: s.to.step.for.map((o) => o.event) } : f.waiting!;
-    flows.push({ ...structuredCopy(f), name, stage: flowStage.to, pc: s.to.pc, waiting: structuredCopy(waiting) });
+    flows.push({ ...structuredCopy(f), name, stage: flowStage.ok ? flowStage.to : stage.to, pc: s.to.pc, waiting: structuredCopy(waiting) });
     if (!steps.some((x) => x.from === s.from.ref)) steps.push({ from: s.from.ref, to: s.to.ref });
   }
   const next: JourneyState = { ...structuredCopy(state), version: newDef.version, stage: stage.to, params: params.params, flows };
-  return { ok: true, state: next, move: { stage: { from: state.stage, to: stage.to }, steps: steps.sort((a, b) => (a.from < b.from ? -1 : 1)) } };
+  const move: Move = { stage: { from: state.stage, to: stage.to }, steps: steps.sort((a, b) => (a.from < b.from ? -1 : 1)) };
+  if (stage.to === state.stage) return { ok: true, state: next, move };
+  // The same place under another name is still a new stage for the read model: the visit to the old key ends here.
+  const at = (opts.now ?? new Date(state.stageEnteredAt)).toISOString();
+  next.stageEnteredAt = at;
+  next.stageHistory.push({ stage: stage.to, enteredAt: at, cause: 'migration' });
+  const transition: StageTransition = { type: 'stageChanged', seq: next.stageHistory.length, from: state.stage, to: stage.to, at, cause: 'migration' };
+  return { ok: true, state: next, move, transition };
 }
 
 /** State is plain JSON: a JSON round trip is an exact copy, and works in the workflow sandbox. */

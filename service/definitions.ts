@@ -1,6 +1,7 @@
 // Journey definitions as versioned data in Postgres: draft → published → retired. A published version is never
-// changed; a new start takes the newest published version; a running journey keeps the document it started with
-// (it travels in the workflow input). Four-eyes: a version is published by another principal than the one who drafted
+// changed; a new start takes the newest published version; a running journey runs the document it travels with (the
+// workflow input): the one it started with, until a migration (service/migrations.ts) hands it a newer published
+// version, which it keeps from then on, across continue-as-new. Four-eyes: a version is published by another principal than the one who drafted
 // it, and the publish answers with what changes against the version that was live.
 import diff, { type Difference } from 'microdiff';
 import { z } from 'zod';

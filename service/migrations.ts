@@ -2,11 +2,15 @@
 // scope (from the read model: its stage and the steps it waits at) with the engine's own rules (engine/migrate.ts) and
 // refuses the whole request when one cannot move. Applying it stores the journeys it takes and starts a small workflow
 // (workflows/migration.ts) that signals them at a controlled pace; each journey moves itself at its next safe point
-// and answers in its log, so progress is exact and a crash resumes where it stopped.
+// and answers in its log, so progress is exact and a crash resumes where it stopped. One journey never holds the others
+// up: what cannot be asked is failed with its reason, what is not answered yet (or not reachable now) goes behind the
+// others for a later pass, a bounded number of times; and an answer that comes after its journey was counted failed
+// still counts (the progress reads the journeys' logs again).
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { JourneyDefinition } from '../engine/definition.js';
+import type { DurationLimits } from '../engine/duration.js';
 import type { JourneyState } from '../engine/engine.js';
 import { checkMap, migrateState, type MigrationMap, type MigrationRefusal, type Move, planMove } from '../engine/migrate.js';
 import { type Db, Prisma } from '../db/client.js';
@@ -14,14 +18,22 @@ import type { journeyMigrationWorkflow, MigrationWorkflowInput } from '../workfl
 import { migrateJourneySignal, migrationLogKey, stateQuery } from '../workflows/messages.js';
 import { checkFourEyes, type DefinitionStore } from './definitions.js';
 import { conflict, notFound, Unprocessable } from './errors.js';
+import { classifyFault } from './faults.js';
 
 /** At most this many journeys in one migration (a bigger one is split by `where`). */
 export const MAX_MIGRATION_JOURNEYS = 10_000;
 /** A dry run lists at most this many journeys (all of them are checked). */
 export const DRY_RUN_LISTED = 1_000;
-/** How long the workflow waits for one journey's answer before counting it failed. */
+/** How long one pass waits for a journey's answer before going on to the next (the journey is asked again later). */
 const ANSWER_TIMEOUT_MS = 30_000;
 const ANSWER_POLL_MS = 200;
+/** Passes a journey gets (no answer yet, Temporal not answering) before it is counted failed. */
+const MAX_ATTEMPTS = 5;
+/** A batch takes no new journey after this long, well inside its activity's timeout (one journey takes up to
+ * `ANSWER_TIMEOUT_MS` more): the workflow calls again for the rest. */
+const BATCH_BUDGET_MS = 5 * 60_000;
+/** Longest reason stored for a journey (an error's message is cut). */
+const REASON_MAX = 300;
 
 const ref = z.string().min(1).max(200);
 export const MigrationBody = z
@@ -83,13 +95,33 @@ export interface MigrationProgress {
   finishedAt: Date | null;
 }
 
-type Outcome = { status: 'migrated' | 'skipped' | 'failed'; reason?: string };
+/** A journey's outcome; `pending`: it did not answer in this pass (asked again in a later one). */
+type Outcome = { status: 'migrated' | 'skipped' | 'failed' | 'pending'; reason?: string };
 
 export interface MigrationDeps {
   db: Db;
   temporal: Client;
   taskQueue: string;
   definitions: DefinitionStore;
+  /** The pace's bounds (defaults above); tests shorten them. */
+  answerTimeoutMs?: number;
+  maxAttempts?: number;
+  batchBudgetMs?: number;
+}
+
+/** What a batch gets from its activity: a heartbeat, and the signal of its cancellation. */
+export interface BatchContext {
+  heartbeat(): void;
+  signal?: AbortSignal;
+}
+
+const cut = (text: string) => (text.length > REASON_MAX ? `${text.slice(0, REASON_MAX - 1)}…` : text);
+const messageOf = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+/** The journey-log answer as an outcome. */
+function answered(answer: { kind: string; data: Prisma.JsonValue }): Outcome {
+  if (answer.kind === 'migration') return { status: 'migrated' };
+  const d = (answer.data ?? {}) as { code?: string; message?: string };
+  return { status: 'skipped', reason: cut(`${d.code ?? 'refused'}: ${d.message ?? ''}`) };
 }
 
 /** A refusal as an error detail: `path` names the step or stage it is about. */
@@ -106,6 +138,11 @@ export class MigrationService {
 
   private get db() {
     return this.deps.db;
+  }
+
+  /** The duration limits a start is held to: the parameters a journey carries to the new version must keep them. */
+  private get limits(): DurationLimits {
+    return this.deps.definitions.durationLimits;
   }
 
   /** Where each running journey in scope would land; 422 naming the step and the reason when one cannot move. */
@@ -137,7 +174,7 @@ export class MigrationService {
         ...(body.where.stage !== undefined ? { stage: body.where.stage } : {}),
         ...(body.where.segment !== undefined ? { customer: { segment: body.where.segment } } : {}),
       },
-      select: { workflowId: true, stage: true, waiting: true },
+      select: { workflowId: true, stage: true, waiting: true, params: true },
       orderBy: { workflowId: 'asc' },
       take: MAX_MIGRATION_JOURNEYS + 1,
     });
@@ -145,7 +182,8 @@ export class MigrationService {
       throw new Unprocessable('migration_too_large', `more than ${MAX_MIGRATION_JOURNEYS} running journeys in scope: narrow it with "where" (stage, segment)`);
     const journeys: PlannedJourney[] = [];
     for (const row of rows) {
-      const r = planMove(from.definition, to.definition, map, { stage: row.stage, waiting: row.waiting });
+      const params = row.params !== null && typeof row.params === 'object' && !Array.isArray(row.params) ? row.params : {};
+      const r = planMove(from.definition, to.definition, map, { stage: row.stage, waiting: row.waiting, params }, { limits: this.limits });
       if (!r.ok) throw new Unprocessable(r.error.code, `${row.workflowId}: ${r.error.message}`, [{ ...refusalDetail(r.error), workflowId: row.workflowId }]);
       journeys.push({ workflowId: row.workflowId, ...r.move });
     }
@@ -177,13 +215,29 @@ export class MigrationService {
     ]);
     const workflowId = migrationWorkflowId(journeyKey, migrationId);
     const input: MigrationWorkflowInput = { migrationId, batchSize: body.pace.batchSize, pauseMs: body.pace.pauseMs };
-    await this.deps.temporal.workflow.start<typeof journeyMigrationWorkflow>('journeyMigrationWorkflow', { taskQueue: this.deps.taskQueue, workflowId, args: [input] });
+    try {
+      await this.deps.temporal.workflow.start<typeof journeyMigrationWorkflow>('journeyMigrationWorkflow', { taskQueue: this.deps.taskQueue, workflowId, args: [input] });
+    } catch (err) {
+      // Not left "running" with no workflow to run it: the migration and its journeys are closed as failed (a workflow
+      // that did start after all finds it failed and moves nothing), and the caller may apply again.
+      await this.abandon(migrationId, cut(`not_started: ${messageOf(err)}`));
+      throw classifyFault(err) ?? err;
+    }
     return { migrationId, total: all.length, workflowId };
+  }
+
+  /** Closes a migration whose workflow could not be started: failed, with each journey failed for the same reason. */
+  private async abandon(migrationId: string, reason: string): Promise<void> {
+    await this.db.$transaction([
+      this.db.journeyMigrationItem.updateMany({ where: { migrationId, status: 'pending' }, data: { status: 'failed', reason, updatedAt: new Date() } }),
+      this.db.journeyMigration.update({ where: { id: migrationId }, data: { status: 'failed', finishedAt: new Date() } }),
+    ]);
   }
 
   async progress(journeyKey: string, migrationId: string): Promise<MigrationProgress> {
     const m = await this.db.journeyMigration.findUnique({ where: { id: migrationId } });
     if (!m || m.journeyKey !== journeyKey) throw notFound('migration', migrationId);
+    await this.reconcile(migrationId);
     const groups = await this.db.journeyMigrationItem.groupBy({ by: ['status', 'reason'], where: { migrationId }, _count: { _all: true } });
     const count = (status: string) => groups.filter((g) => g.status === status).reduce((a, g) => a + g._count._all, 0);
     return {
@@ -212,20 +266,56 @@ export class MigrationService {
   // ---- the migration workflow's activities ----------------------------------------------------------------------
 
   /** Moves up to `limit` pending journeys of the migration, one after the other, each outcome stored as it comes (a
-   * crash loses none); answers how many are still pending. */
-  async runBatch(input: { migrationId: string; limit: number }, heartbeat: () => void): Promise<{ remaining: number }> {
+   * crash loses none); answers how many are still pending. The journeys tried fewest times go first, so one that is
+   * not answering yet, or that Temporal cannot reach, waits behind the others. It takes no new journey once its time
+   * budget is spent, and stops at a journey's boundary when its activity is cancelled. */
+  async runBatch(input: { migrationId: string; limit: number }, ctx: BatchContext): Promise<{ remaining: number }> {
     const m = await this.db.journeyMigration.findUnique({ where: { id: input.migrationId } });
     if (!m) throw notFound('migration', input.migrationId);
+    // A migration whose start failed (or that was closed) moves nothing, even when its workflow did start.
+    if (m.status !== 'running') return { remaining: 0 };
     const from = (await this.deps.definitions.get(m.journeyKey, m.fromVersion)).definition;
     const to = (await this.deps.definitions.get(m.journeyKey, m.toVersion)).definition;
-    const items = await this.db.journeyMigrationItem.findMany({ where: { migrationId: m.id, status: 'pending' }, orderBy: { workflowId: 'asc' }, take: input.limit });
+    const maxAttempts = this.deps.maxAttempts ?? MAX_ATTEMPTS;
+    const until = Date.now() + (this.deps.batchBudgetMs ?? BATCH_BUDGET_MS);
+    const items = await this.db.journeyMigrationItem.findMany({
+      where: { migrationId: m.id, status: 'pending' },
+      orderBy: [{ attempts: 'asc' }, { workflowId: 'asc' }],
+      take: input.limit,
+    });
     for (const item of items) {
-      const outcome = await this.migrateOne(m.id, from, to, m.map as MigrationMap, item.workflowId, heartbeat);
-      await this.db.journeyMigrationItem.update({
-        where: { migrationId_workflowId: { migrationId: m.id, workflowId: item.workflowId } },
-        data: { status: outcome.status, reason: outcome.reason ?? null, updatedAt: new Date() },
-      });
-      heartbeat();
+      if (Date.now() >= until) break;
+      ctx.signal?.throwIfAborted();
+      const store = (o: Outcome, attempts: number) =>
+        this.db.journeyMigrationItem.update({
+          where: { migrationId_workflowId: { migrationId: m.id, workflowId: item.workflowId } },
+          data: { status: o.status, reason: o.reason ?? null, attempts, updatedAt: new Date() },
+        });
+      let outcome: Outcome;
+      try {
+        outcome = await this.migrateOne(m.id, from, to, m.map as MigrationMap, item.workflowId, ctx);
+      } catch (err) {
+        if (ctx.signal?.aborted) throw err;
+        const fault = classifyFault(err);
+        // Asking this journey fails for a reason trying again will not change: it fails, the others go on.
+        if (fault === undefined) outcome = { status: 'failed', reason: cut(`error: ${messageOf(err)}`) };
+        else {
+          // Temporal (or the database) is not answering: the activity retries with its backoff, this journey after the
+          // others, until its last pass.
+          const unavailable: Outcome = { status: 'pending', reason: cut(`unavailable: ${fault.message}`) };
+          if (item.attempts + 1 >= maxAttempts) outcome = unavailable;
+          else {
+            await store(unavailable, item.attempts + 1);
+            throw err;
+          }
+        }
+      }
+      // A pass without an answer (or with Temporal not answering) counts; the last one fails the journey.
+      if (outcome.status === 'pending') {
+        const attempts = item.attempts + 1;
+        await store(attempts < maxAttempts ? outcome : { status: 'failed', reason: outcome.reason ?? 'no_answer' }, attempts);
+      } else await store(outcome, item.attempts);
+      ctx.heartbeat();
     }
     return { remaining: await this.db.journeyMigrationItem.count({ where: { migrationId: m.id, status: 'pending' } }) };
   }
@@ -237,9 +327,34 @@ export class MigrationService {
     return this.progress(m.journeyKey, migrationId);
   }
 
-  /** One journey: checked against its live state, signalled, and its answer awaited in its log. Safe to repeat: a
-   * journey already on the new version counts as migrated, and its answer to the same migration is written once. */
-  private async migrateOne(migrationId: string, from: JourneyDefinition, to: JourneyDefinition, map: MigrationMap, workflowId: string, heartbeat: () => void): Promise<Outcome> {
+  /** Journeys counted failed for want of an answer that have answered since (the signal waited in the journey, which
+   * moved later): their answer counts. */
+  private async reconcile(migrationId: string): Promise<void> {
+    const unanswered = await this.db.journeyMigrationItem.findMany({
+      where: { migrationId, status: 'failed', reason: { startsWith: 'no_answer' } },
+      select: { workflowId: true },
+      take: MAX_MIGRATION_JOURNEYS,
+    });
+    if (unanswered.length === 0) return;
+    const keys = new Map(unanswered.map((i) => [migrationLogKey(i.workflowId, migrationId), i.workflowId]));
+    const answers = await this.db.journeyLogEntry.findMany({ where: { idempotencyKey: { in: [...keys.keys()] } }, select: { idempotencyKey: true, kind: true, data: true } });
+    for (const a of answers) {
+      const o = answered(a);
+      await this.db.journeyMigrationItem.updateMany({
+        where: { migrationId, workflowId: keys.get(a.idempotencyKey)!, status: 'failed' },
+        data: { status: o.status, reason: o.reason ?? null, updatedAt: new Date() },
+      });
+    }
+  }
+
+  /** One journey: its answer if it gave one already (an earlier pass), else checked against its live state, signalled,
+   * and its answer awaited in its log for one pass. Safe to repeat: a journey already on the new version counts as
+   * migrated, and its answer to the same migration is written once. */
+  private async migrateOne(migrationId: string, from: JourneyDefinition, to: JourneyDefinition, map: MigrationMap, workflowId: string, ctx: BatchContext): Promise<Outcome> {
+    const key = migrationLogKey(workflowId, migrationId);
+    const answer = () => this.db.journeyLogEntry.findUnique({ where: { idempotencyKey: key }, select: { kind: true, data: true } });
+    const earlier = await answer();
+    if (earlier) return answered(earlier);
     const handle = this.deps.temporal.workflow.getHandle(workflowId);
     const running = async () => {
       try {
@@ -254,27 +369,24 @@ export class MigrationService {
     if (state.status !== 'running') return { status: 'skipped', reason: 'journey_ended' };
     if (state.version === to.version) return { status: 'migrated' };
     if (state.version !== from.version) return { status: 'skipped', reason: `version_changed: the journey runs version ${state.version}` };
-    const check = migrateState(from, to, state, map);
-    if (!check.ok) return { status: 'skipped', reason: `${check.error.code}: ${check.error.message}` };
+    const check = migrateState(from, to, state, map, { limits: this.limits });
+    if (!check.ok) return { status: 'skipped', reason: cut(`${check.error.code}: ${check.error.message}`) };
     try {
-      await handle.signal(migrateJourneySignal, { migrationId, fromVersion: from.version, definition: to, map });
+      await handle.signal(migrateJourneySignal, { migrationId, fromVersion: from.version, definition: to, map, limits: this.limits });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return { status: 'skipped', reason: 'journey_ended' };
       throw err;
     }
-    const key = migrationLogKey(workflowId, migrationId);
-    const deadline = Date.now() + ANSWER_TIMEOUT_MS;
+    const deadline = Date.now() + (this.deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS);
     while (Date.now() < deadline) {
-      const answer = await this.db.journeyLogEntry.findUnique({ where: { idempotencyKey: key }, select: { kind: true, data: true } });
-      if (answer?.kind === 'migration') return { status: 'migrated' };
-      if (answer) {
-        const d = answer.data as { code?: string; message?: string };
-        return { status: 'skipped', reason: `${d.code ?? 'refused'}: ${d.message ?? ''}` };
-      }
+      const a = await answer();
+      if (a) return answered(a);
       if (!(await running())) return { status: 'skipped', reason: 'journey_ended' };
-      heartbeat();
+      ctx.heartbeat();
+      ctx.signal?.throwIfAborted();
       await new Promise((r) => setTimeout(r, ANSWER_POLL_MS));
     }
-    return { status: 'failed', reason: 'no_answer: the journey did not answer in time' };
+    // The signal waits in the journey (a busy or an older worker): it may still move, so it is asked again later.
+    return { status: 'pending', reason: 'no_answer: the journey has not answered yet' };
   }
 }

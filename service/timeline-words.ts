@@ -17,6 +17,10 @@ export interface TimelineWords {
   heldOut(what: string): string;
   feedback(survey: string, score: string): string;
   failure(code: string): string;
+  /** The journey moved to another version of its definition (a migration), from and to its stage (renamed or not). */
+  migrated(from: string, to: string, stageFrom: string, stageTo: string): string;
+  /** A migration asked the journey to move, and the engine refused: it stays on its version. */
+  migrationRefused(from: string, to: string, code: string): string;
   cancelledBy(flow: string): string;
   stageLeft(stage: string, to: string): string;
   journeyEnded(reason: string): string;
@@ -43,6 +47,8 @@ const en: TimelineWords = {
   heldOut: (what) => `not sent: ${what} — held out (control cohort)`,
   feedback: (survey, score) => `feedback ${survey} answered: ${score}`,
   failure: (code) => `journey failed in the engine: ${code}`,
+  migrated: (from, to, stageFrom, stageTo) => `moved from version ${from} to version ${to}${stageFrom === stageTo ? `, in stage ${stageTo}` : `, stage ${stageFrom} → ${stageTo}`}`,
+  migrationRefused: (from, to, code) => `stayed on version ${from}: the move to version ${to} was refused (${code})`,
   cancelledBy: (flow) => `cancelled by flow ${flow}`,
   stageLeft: (stage, to) => `stage ${stage} left for ${to}`,
   journeyEnded: (reason) => `journey ended (${reason})`,
@@ -69,6 +75,8 @@ const zh: TimelineWords = {
   heldOut: (what) => `未发送：${what}——对照组（不触达）`,
   feedback: (survey, score) => `${survey} 调研已作答：${score}`,
   failure: (code) => `旅程在引擎中失败：${code}`,
+  migrated: (from, to, stageFrom, stageTo) => `已从版本 ${from} 迁移到版本 ${to}${stageFrom === stageTo ? `，阶段 ${stageTo}` : `，阶段 ${stageFrom} → ${stageTo}`}`,
+  migrationRefused: (from, to, code) => `仍在版本 ${from}：迁移到版本 ${to} 被拒绝（${code}）`,
   cancelledBy: (flow) => `被流程 ${flow} 取消`,
   stageLeft: (stage, to) => `已离开阶段 ${stage}，进入 ${to}`,
   journeyEnded: (reason) => `旅程已结束（${reason}）`,

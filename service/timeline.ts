@@ -10,7 +10,22 @@ import { StoredInstant } from './schemas.js';
 import { TIMELINE_LANGS, TIMELINE_WORDS, type TimelineWords } from './timeline-words.js';
 
 export type TimelineKind =
-  'event' | 'stage' | 'branch' | 'split' | 'holdout' | 'goal' | 'feedback' | 'failure' | 'send' | 'send_skipped' | 'task_created' | 'task_escalated' | 'task_outcome' | 'ended';
+  | 'event'
+  | 'stage'
+  | 'branch'
+  | 'split'
+  | 'holdout'
+  | 'goal'
+  | 'feedback'
+  | 'failure'
+  | 'migration'
+  | 'migration_refused'
+  | 'send'
+  | 'send_skipped'
+  | 'task_created'
+  | 'task_escalated'
+  | 'task_outcome'
+  | 'ended';
 
 export interface JourneyRef {
   workflowId: string;
@@ -52,7 +67,7 @@ export const TimelineQuery = z
 /** The journey-log kinds the timeline shows (`held_out`, a send or task a control journey did not issue, as a
  * `send_skipped` with reason `held_out`: one kind answers "why was nothing sent"); `task_outcome` comes from the tasks table instead (every
  * completed task has one, while the log records it only when a flow waited for it), so one fact shows once. */
-const LOG_KINDS = ['branch', 'split', 'holdout', 'goal', 'feedback', 'failure', 'send_skipped', 'held_out'] as const;
+const LOG_KINDS = ['branch', 'split', 'holdout', 'goal', 'feedback', 'failure', 'migration', 'migration_refused', 'send_skipped', 'held_out'] as const;
 type LogKind = (typeof LOG_KINDS)[number];
 
 const iso = (d: Date) => d.toISOString();
@@ -86,6 +101,12 @@ function logSummary(w: TimelineWords, kind: LogKind, d: Record<string, unknown>)
       return w.feedback(str(d.survey), str(d.score));
     case 'failure':
       return w.failure(str(d.code));
+    case 'migration': {
+      const stage = obj(d.stage as Prisma.JsonValue);
+      return w.migrated(str(d.fromVersion), str(d.toVersion), str(stage.from), str(stage.to));
+    }
+    case 'migration_refused':
+      return w.migrationRefused(str(d.fromVersion), str(d.toVersion), str(d.code));
     case 'send_skipped': {
       const items = Array.isArray(d.skipped) ? (d.skipped as Record<string, unknown>[]) : [];
       const what = items.map((i) => (i.action === 'task' ? w.task(str(i.taskKey)) : `${str(i.channel)} ${str(i.template)}`)).join(', ');

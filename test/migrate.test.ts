@@ -70,7 +70,7 @@ describe('migrateState', () => {
     if (r.ok) return;
     expect(r.error).toMatchObject({ code: 'incompatible_step', step: WAIT });
     expect(r.error.message).toBe(`step "${WAIT}" cannot move to "${WAIT}": a wait step cannot become a delay step`);
-    expect(planMove(v1, unsafe, {}, { stage: 'comparison', waiting: [WAIT] })).toEqual({ ok: false, error: r.error });
+    expect(planMove(v1, unsafe, {}, { stage: 'comparison', waiting: [WAIT], params: resolveParams(v1) })).toEqual({ ok: false, error: r.error });
   });
 
   it('refuses a wait mapped onto a wait for other events', () => {
@@ -107,13 +107,65 @@ describe('migrateState', () => {
     if (!r.ok) throw new Error(r.error.message);
     expect(r.move.steps).toEqual([{ from: WAIT, to: 'comparison-wait' }]);
     const gone = next((d) => comparison(d).onEnter!.splice(1, 1));
-    expect(planMove(v1, gone, {}, { stage: 'comparison', waiting: [WAIT] })).toMatchObject({ ok: false, error: { code: 'unmapped_step', step: WAIT } });
+    expect(planMove(v1, gone, {}, { stage: 'comparison', waiting: [WAIT], params: {} })).toMatchObject({ ok: false, error: { code: 'unmapped_step', step: WAIT } });
   });
 
   it('gives parameters the new version adds their defaults, and refuses a map naming what a version does not have', () => {
     const withParam = next((d) => (d.params = { ...d.params, followUpAfter: { type: 'duration', default: 'P1D' } }));
     const r = migrateState(v1, withParam, comparing().state);
     expect(r.ok && r.state.params.followUpAfter).toBe('P1D');
-    expect(planMove(v1, v2, { steps: { 'stages[9].onEnter[0]': WAIT } }, { stage: 'comparison', waiting: [] })).toMatchObject({ ok: false, error: { code: 'unknown_in_map' } });
+    expect(planMove(v1, v2, { steps: { 'stages[9].onEnter[0]': WAIT } }, { stage: 'comparison', waiting: [], params: {} })).toMatchObject({
+      ok: false,
+      error: { code: 'unknown_in_map' },
+    });
+  });
+
+  it('refuses a parameter whose declared type changes, in the live move and the dry run alike', () => {
+    const withHint = next((d) => (d.params = { ...d.params, channelHint: { type: 'string', default: 'sms' } }), 1);
+    const retyped = next((d) => (d.params = { ...d.params, channelHint: { type: 'number', default: 1 } }));
+    const state = { ...comparing().state, params: { ...resolveParams(withHint), channelHint: '2' } };
+    const r = migrateState(withHint, retyped, state);
+    expect(r.ok || r.error).toEqual({ code: 'incompatible_param', message: 'parameter "channelHint" is a string in version 1 and a number in version 2' });
+    expect(planMove(withHint, retyped, {}, { stage: 'comparison', waiting: [WAIT], params: state.params })).toEqual(r);
+  });
+
+  it('refuses a duration the new version would not start with (over the configured limit), in the live move and the dry run alike', () => {
+    const { state } = comparing();
+    const limits = { max: 'P20D', minWait: 'PT1S' };
+    // renewalOfferBefore is P30D: a start under a 20-day maximum would refuse it, so the move does too.
+    const r = migrateState(v1, v2, state, {}, { limits });
+    expect(r.ok || r.error).toMatchObject({ code: 'incompatible_param' });
+    expect(r.ok || r.error.message).toContain('parameter "renewalOfferBefore" cannot carry its value to version 2');
+    expect(planMove(v1, v2, {}, { stage: 'comparison', waiting: [WAIT], params: state.params }, { limits })).toEqual(r);
+    expect(migrateState(v1, v2, state, {}, { limits: { max: 'P10Y', minWait: 'PT1S' } }).ok).toBe(true);
+  });
+
+  it('refuses in the dry run a journey whose parameter value the new version does not accept', () => {
+    // The read model keeps what the journey runs with; a value that is not a duration cannot move onto a duration.
+    expect(planMove(v1, v2, {}, { stage: 'comparison', waiting: [WAIT], params: { taskDueIn: 'soon' } })).toMatchObject({
+      ok: false,
+      error: { code: 'incompatible_param', message: 'parameter "taskDueIn" cannot carry its value to version 2: must be an ISO-8601 duration such as P3D or PT24H' },
+    });
+  });
+
+  it('enters a renamed stage with cause migration: a stage history entry and the transition for the read model', () => {
+    const renamed = next((d) => {
+      comparison(d).key = 'compare';
+      for (const t of d.triggers ?? []) for (const s of t.steps as Step[]) if (s.type === 'stage' && s.stage === 'comparison') s.stage = 'compare';
+    });
+    const { state } = comparing();
+    const now = later(5000);
+    const r = migrateState(v1, renamed, state, { stages: { comparison: 'compare' } }, { now });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.state.stageHistory).toEqual([...state.stageHistory, { stage: 'compare', enteredAt: now.toISOString(), cause: 'migration' }]);
+    expect(r.state.stageEnteredAt).toBe(now.toISOString());
+    expect(r.transition).toEqual({ type: 'stageChanged', seq: state.stageHistory.length + 1, from: 'comparison', to: 'compare', at: now.toISOString(), cause: 'migration' });
+    // The next stage change numbers on from it.
+    const after = advance(renamed, r.state, event('loan.application_started'), later(6000));
+    expect(after.commands.find((c) => c.type === 'stageChanged')).toMatchObject({ seq: state.stageHistory.length + 2, from: 'compare', to: 'first_loan' });
+    // Kept stage: no transition.
+    const same = migrateState(v1, v2, state, {}, { now });
+    expect(same.ok && same.transition).toBeUndefined();
+    expect(same.ok && same.state.stageHistory).toEqual(state.stageHistory);
   });
 });

@@ -1,10 +1,16 @@
 // Migrating running bank-loan journeys from v1 to a v2 that adds an SMS after the comparison stage's wait, on the real
 // stack: the dry run, a refused map, the migration workflow, the journeys' answers, and what the customers receive.
+import { randomUUID } from 'node:crypto';
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
-import { journeyEventSignal, stateQuery } from '../workflows/messages.js';
+import { Unavailable } from '../service/errors.js';
+import { type MigrationDeps, MigrationService } from '../service/migrations.js';
+import { createTemporalClient } from '../service/temporal-client.js';
+import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import { journeyEventSignal, migrationLogKey, stateQuery } from '../workflows/messages.js';
+import { freePort } from './support/ports.js';
 import { api, createStackApp, eventually, type Stack, startStack } from './support/stack.js';
 
 const WAIT = 'stages[2].onEnter[1]';
@@ -146,4 +152,166 @@ describe('migrating running journeys', () => {
     expect(applied).toMatchObject({ role: 'ops', targetId: 'bank-loan', outcome: 'ok', status: 202 });
     expect((applied!.detail as { total?: number }).total).toBe(3);
   });
+});
+
+describe('a migration that does not stall, and counts exactly', () => {
+  /** A migration stored as `apply` stores one, of the given journeys, with no workflow running it: the test drives
+   * its batches. */
+  async function stored(workflowIds: string[], opts: { fromVersion?: number; toVersion?: number; map?: object } = {}) {
+    const migrationId = randomUUID();
+    await stack.testDb.db.journeyMigration.create({
+      data: { id: migrationId, journeyKey: 'bank-loan', fromVersion: opts.fromVersion ?? 1, toVersion: opts.toVersion ?? 2, map: opts.map ?? {}, createdBy: 'test' },
+    });
+    await stack.testDb.db.journeyMigrationItem.createMany({ data: workflowIds.map((workflowId) => ({ migrationId, workflowId })) });
+    return migrationId;
+  }
+  const items = async (migrationId: string) =>
+    Object.fromEntries(
+      (await stack.testDb.db.journeyMigrationItem.findMany({ where: { migrationId } })).map((i) => [i.workflowId, { status: i.status, reason: i.reason, attempts: i.attempts }]),
+    );
+  const service = (over: Partial<MigrationDeps>) =>
+    new MigrationService({ db: stack.testDb.db, temporal: stack.client, taskQueue: stack.taskQueue, definitions: stack.definitions, ...over });
+  const heartbeat = { heartbeat: () => undefined };
+  /** A journey on v2 waiting in comparison (started now, on the latest published version: v2 until v3 is). */
+  async function comparingOnV2(customerId: string) {
+    await stack.testDb.db.customer.create({ data: { id: customerId, name: `Migration ${customerId}`, email: `${customerId}@example.com` } });
+    const started = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId, params: {}, via: 'api' });
+    const id = started.journey.workflowId;
+    await signal(id, 'loan.stage_changed', { stage: 'comparison' });
+    await eventually(
+      () => waitingAt(id),
+      (j) => j?.waiting.join() === WAIT && j.version === 2,
+    );
+    return id;
+  }
+  /** A dead address for Temporal: every call fails as "not answering" within its deadline. */
+  const deadTemporal = async () => createTemporalClient({ address: `127.0.0.1:${await freePort()}`, namespace: stack.config.temporal.namespace, callTimeoutMs: 500 }).client;
+
+  let renamedFrom = '';
+  const onV2: string[] = [];
+  it('fails a journey its worker never answers for after its last pass, and moves the journeys after it meanwhile', async () => {
+    // Journeys on v2 for this test and the next ones, before v3 is published.
+    renamedFrom = await comparingOnV2('mig-5');
+    for (const c of ['mig-7', 'mig-8']) onV2.push(await comparingOnV2(c));
+    // v3 renames the comparison stage to "compare".
+    const doc = JSON.parse(JSON.stringify(loadBuiltIn('bank-loan'))) as { stages: { key: string; onEnter?: Step[] }[]; triggers: { steps: Step[] }[] };
+    const comparison = doc.stages.find((x) => x.key === 'comparison')!;
+    comparison.onEnter!.push({ type: 'send', channel: 'sms', template: FOLLOW_UP });
+    comparison.key = 'compare';
+    for (const t of doc.triggers) for (const x of t.steps) if (x.type === 'stage' && x.stage === 'comparison') x.stage = 'compare';
+    expect((await api(app, 'designer').post('/v1/journey-definitions').send(doc).expect(201)).body.version).toBe(3);
+    await api(app, 'ops').post('/v1/journey-definitions/bank-loan/versions/3/publish').expect(200);
+
+    // A journey no worker runs: Temporal answers its state query with "deadline exceeded", every time. Its id sorts
+    // first.
+    const input: JourneyWorkflowInput = { definition: loadBuiltIn('bank-loan'), customerId: 'mig-6', params: {} };
+    const unaskable = await stack.client.workflow.start('journeyWorkflow', { taskQueue: `${stack.taskQueue}-nobody`, workflowId: 'journey:bank-loan:!unaskable', args: [input] });
+    const temporal = createTemporalClient({ address: stack.env.address, namespace: stack.config.temporal.namespace, payloadKeys: stack.config.payloadKeys, callTimeoutMs: 1_000 });
+    try {
+      const migrationId = await stored([unaskable.workflowId, renamedFrom], { fromVersion: 2, toVersion: 3, map: { stages: { comparison: 'compare' } } });
+      const migrations = service({ temporal: temporal.client, maxAttempts: 2 });
+      // The first pass stops on it (the activity would retry); the next takes the other journey first.
+      await expect(migrations.runBatch({ migrationId, limit: 10 }, heartbeat)).rejects.toThrow();
+      expect(await items(migrationId)).toMatchObject({ [unaskable.workflowId]: { status: 'pending', attempts: 1 }, [renamedFrom]: { status: 'pending', attempts: 0 } });
+      expect(await migrations.runBatch({ migrationId, limit: 10 }, heartbeat)).toEqual({ remaining: 0 });
+      expect(await items(migrationId)).toMatchObject({
+        [unaskable.workflowId]: { status: 'failed', attempts: 2, reason: expect.stringMatching(/^unavailable: /) },
+        [renamedFrom]: { status: 'migrated' },
+      });
+    } finally {
+      await unaskable.terminate('test: done');
+      await temporal.connection.close();
+    }
+  }, 60_000);
+
+  it('writes the renamed stage as a stage transition with cause migration, so the read model shows the journey in it', async () => {
+    const transitions = await stack.testDb.db.stageTransition.findMany({ where: { workflowId: renamedFrom }, orderBy: { seq: 'asc' } });
+    expect(transitions.at(-1)).toMatchObject({ fromStage: 'comparison', toStage: 'compare', cause: 'migration', seq: transitions.length });
+    // The analytics triggers closed the visit to the old key when the new one began.
+    const [closed] = await stack.testDb.db.$queryRaw<
+      { left_at: Date | null }[]
+    >`SELECT left_at FROM stage_transitions WHERE workflow_id = ${renamedFrom} AND to_stage = 'comparison'`;
+    expect(closed?.left_at?.toISOString()).toBe(transitions.at(-1)!.enteredAt.toISOString());
+    expect(await waitingAt(renamedFrom)).toEqual({ waiting: [WAIT], version: 3, stage: 'compare' });
+  });
+
+  it('leaves a journey that has not answered yet pending, and counts it migrated once its answer is in its log', async () => {
+    const id = onV2[0]!;
+    const migrationId = await stored([id], { fromVersion: 2, toVersion: 3, map: { stages: { comparison: 'compare' } } });
+    // No time to answer in a pass: the journey is signalled, and stays pending.
+    const impatient = service({ answerTimeoutMs: 0, maxAttempts: 2 });
+    expect(await impatient.runBatch({ migrationId, limit: 10 }, heartbeat)).toEqual({ remaining: 1 });
+    expect((await items(migrationId))[id]).toMatchObject({ status: 'pending', attempts: 1, reason: expect.stringMatching(/^no_answer/) });
+    // It moves all the same; the next pass reads its answer.
+    await eventually(
+      () => stack.testDb.db.journeyLogEntry.findUnique({ where: { idempotencyKey: migrationLogKey(id, migrationId) } }),
+      (e) => e?.kind === 'migration',
+    );
+    expect(await impatient.runBatch({ migrationId, limit: 10 }, heartbeat)).toEqual({ remaining: 0 });
+    expect((await items(migrationId))[id]).toMatchObject({ status: 'migrated' });
+  }, 60_000);
+
+  it('counts a journey failed for want of an answer as migrated when it moved after all', async () => {
+    const id = onV2[1]!;
+    const migrationId = await stored([id], { fromVersion: 2, toVersion: 3, map: { stages: { comparison: 'compare' } } });
+    await service({ answerTimeoutMs: 0, maxAttempts: 1 }).runBatch({ migrationId, limit: 10 }, heartbeat);
+    expect((await items(migrationId))[id]).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^no_answer/) });
+    await eventually(
+      () => waitingAt(id),
+      (j) => j?.version === 3,
+    );
+    const done = await stack.migrations.finish(migrationId);
+    expect(done).toMatchObject({ status: 'completed', total: 1, migrated: 1, failed: 0, pending: 0 });
+  }, 60_000);
+
+  it('retries a journey Temporal does not answer for behind the others, then fails it after the last pass', async () => {
+    const migrationId = await stored(['journey:bank-loan:a', 'journey:bank-loan:b']);
+    const cut = service({ temporal: await deadTemporal(), maxAttempts: 2 });
+    // Each pass fails on the journey tried fewest times: a, then b (a waits behind it), then a for the last time.
+    await expect(cut.runBatch({ migrationId, limit: 10 }, heartbeat)).rejects.toThrow();
+    expect(await items(migrationId)).toMatchObject({ 'journey:bank-loan:a': { status: 'pending', attempts: 1 }, 'journey:bank-loan:b': { status: 'pending', attempts: 0 } });
+    await expect(cut.runBatch({ migrationId, limit: 10 }, heartbeat)).rejects.toThrow();
+    expect(await items(migrationId)).toMatchObject({ 'journey:bank-loan:b': { status: 'pending', attempts: 1 } });
+    expect(await cut.runBatch({ migrationId, limit: 10 }, heartbeat)).toEqual({ remaining: 0 });
+    expect(await items(migrationId)).toMatchObject({
+      'journey:bank-loan:a': { status: 'failed', attempts: 2, reason: expect.stringMatching(/^unavailable: /) },
+      'journey:bank-loan:b': { status: 'failed', reason: expect.stringMatching(/^unavailable: /) },
+    });
+  }, 60_000);
+
+  it('takes no new journey once its time budget is spent, and answers how many remain', async () => {
+    const migrationId = await stored(['journey:bank-loan:c', 'journey:bank-loan:d']);
+    expect(await service({ batchBudgetMs: 0 }).runBatch({ migrationId, limit: 10 }, heartbeat)).toEqual({ remaining: 2 });
+    expect(Object.values(await items(migrationId)).map((i) => i.attempts)).toEqual([0, 0]);
+  });
+
+  it('stops when its activity is cancelled, storing nothing for the journeys it did not reach', async () => {
+    const migrationId = await stored(['journey:bank-loan:e']);
+    const cancelled = new AbortController();
+    cancelled.abort(new Error('cancelled'));
+    await expect(stack.migrations.runBatch({ migrationId, limit: 10 }, { ...heartbeat, signal: cancelled.signal })).rejects.toThrow('cancelled');
+    expect(await items(migrationId)).toEqual({ 'journey:bank-loan:e': { status: 'pending', reason: null, attempts: 0 } });
+  });
+
+  it('refuses in the dry run a journey whose parameters the live move would refuse (incompatible_param)', async () => {
+    // The read model's copy of what a v1 journey runs with: a value v2 would not start with.
+    await stack.testDb.db.journey.update({ where: { workflowId: ids.ended }, data: { params: { taskDueIn: 'soon' } } });
+    const r = await api(app, 'ops').post('/v1/journey-definitions/bank-loan/migrations').send({ fromVersion: 1, toVersion: 2, dryRun: true }).expect(422);
+    expect(r.body.error).toMatchObject({ code: 'incompatible_param', message: expect.stringContaining(`${ids.ended}: parameter "taskDueIn"`) });
+    await stack.testDb.db.journey.update({ where: { workflowId: ids.ended }, data: { params: { comparisonNudgeAfter: 'P1D' } } });
+  });
+
+  it('marks a migration whose workflow cannot be started failed (503 unavailable), and moves nothing if it ran after all', async () => {
+    const down = service({ temporal: await deadTemporal() });
+    const err = await down
+      .apply('bank-loan', { fromVersion: 1, toVersion: 2, map: {}, where: {}, dryRun: false, pace: { batchSize: 20, pauseMs: 1000 } }, 'ops-down')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Unavailable);
+    const m = await stack.testDb.db.journeyMigration.findFirstOrThrow({ where: { createdBy: 'ops-down' }, include: { items: true } });
+    expect(m.status).toBe('failed');
+    expect(m.finishedAt).not.toBeNull();
+    expect(m.items.length).toBeGreaterThan(0);
+    for (const i of m.items) expect(i).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^not_started: /) });
+    expect(await stack.migrations.runBatch({ migrationId: m.id, limit: 10 }, heartbeat)).toEqual({ remaining: 0 });
+  }, 30_000);
 });

@@ -199,6 +199,41 @@ describe('the customer timeline', () => {
     expect(seen).toEqual(all);
   });
 
+  it('shows a migration and a refused one, in en and zh-CN, with the journey and the detail the log holds', async () => {
+    const customerId = 'tl-migrated';
+    await api(app, 'admin').put(`/v1/customers/${customerId}`).send({ name: 'Migrated', rmId: 'rm-mig' }).expect(201);
+    const workflowId = 'journey:bank-loan:tl-migrated';
+    const moved = {
+      migrationId: 'm1',
+      fromVersion: 1,
+      toVersion: 2,
+      stage: { from: 'comparison', to: 'compare' },
+      steps: [{ from: 'stages[2].onEnter[1]', to: 'stages[2].onEnter[1]' }],
+    };
+    const refused = { migrationId: 'm2', fromVersion: 1, toVersion: 3, code: 'migration_mismatch', message: 'the journey runs version 2, not 1' };
+    await stack.testDb.db.journeyLogEntry.createMany({
+      data: [
+        { idempotencyKey: `${workflowId}/migration/m1`, workflowId, customerId, journeyKey: 'bank-loan', kind: 'migration', data: moved, at: new Date('2026-03-02T08:00:00.000Z') },
+        {
+          idempotencyKey: `${workflowId}/migration/m2`,
+          workflowId,
+          customerId,
+          journeyKey: 'bank-loan',
+          kind: 'migration_refused',
+          data: refused,
+          at: new Date('2026-03-02T09:00:00.000Z'),
+        },
+      ],
+    });
+    const en = (await api(app, 'ops').get(`/v1/customers/${customerId}/timeline`).expect(200)).body.entries as Entry[];
+    expect(en.map((e) => [e.kind, e.summary, e.detail])).toEqual([
+      ['migration', 'moved from version 1 to version 2, stage comparison → compare', moved],
+      ['migration_refused', 'stayed on version 1: the move to version 3 was refused (migration_mismatch)', refused],
+    ]);
+    const zh = (await api(app, 'ops').get(`/v1/customers/${customerId}/timeline?lang=zh-CN`).expect(200)).body.entries as Entry[];
+    expect(zh.map((e) => e.summary)).toEqual(['已从版本 1 迁移到版本 2，阶段 comparison → compare', '仍在版本 1：迁移到版本 3 被拒绝（migration_mismatch）']);
+  });
+
   it('refuses bad paging with a 400 and its error code', async () => {
     for (const q of ['limit=0', 'limit=abc', 'from=yesterday', 'cursor=1', 'from=0000-01-01T00:00:00Z', 'to=+275760-09-13T00:00:00Z'])
       expect((await api(app, 'ops').get(`/v1/customers/${CUSTOMER}/timeline?${q}`).expect(400)).body.error).toMatchObject({

@@ -249,7 +249,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const at = new Date().toISOString();
     const r =
       m.fromVersion === state.version
-        ? migrateState(def, m.definition, state, m.map)
+        ? migrateState(def, m.definition, state, m.map, { now: new Date(at), ...(m.limits !== undefined ? { limits: m.limits } : {}) })
         : { ok: false as const, error: { code: 'migration_mismatch', message: `the journey runs version ${state.version}, not ${m.fromVersion}` } };
     const about = { migrationId: m.migrationId, fromVersion: m.fromVersion, toVersion: m.definition.version };
     const entry = r.ok ? { kind: 'migration' as const, data: { ...about, ...r.move } } : { kind: 'migration_refused' as const, data: { ...about, ...r.error } };
@@ -267,7 +267,8 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     upsertSearchAttributes([{ key: JourneyStageAttr, value: state.stage }]);
     const steps = waitingSteps(def, state);
     waitingWritten = steps.join(' ');
-    await recordProgress(progress(state, workflowId, [], { steps, at }));
+    // A map that moves the journey's stage to another key is a stage transition for the read model (cause `migration`).
+    await recordProgress(progress(state, workflowId, r.transition ? [r.transition] : [], { steps, at }));
   };
 
   if (input.state) {

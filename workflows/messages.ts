@@ -3,6 +3,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { JourneyDefinition } from '../engine/definition.js';
+import type { DurationLimits } from '../engine/duration.js';
 import type { JourneyEvent, JourneyState, JourneyStatus, Profile, StageEntry } from '../engine/engine.js';
 import type { MigrationMap } from '../engine/migrate.js';
 
@@ -20,6 +21,9 @@ export interface MigrateJourney {
   fromVersion: number;
   definition: JourneyDefinition;
   map: MigrationMap;
+  /** The duration limits a start is held to (the service's configuration; absent from older senders: the engine's
+   * defaults), which the parameters carried to the new version must keep. */
+  limits?: DurationLimits;
 }
 export const migrateJourneySignal = defineSignal<[MigrateJourney]>('migrateJourney');
 /** The journey-log idempotency key of a journey's answer to a migration. */

@@ -98,6 +98,7 @@ export type JourneyMigration = Prisma.JourneyMigrationModel
 /**
  * Model JourneyMigrationItem
  * One journey of a migration: `pending`, then `migrated`, `skipped` (with the reason: it had ended, moved on, or its
- * state could not be mapped) or `failed` (no answer from the journey).
+ * state could not be mapped) or `failed` (with the reason: no answer after the last pass, Temporal unreachable after
+ * the last pass, an error asking the journey, or the migration never started).
  */
 export type JourneyMigrationItem = Prisma.JourneyMigrationItemModel

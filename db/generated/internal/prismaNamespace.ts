@@ -1837,6 +1837,7 @@ export const JourneyMigrationItemScalarFieldEnum = {
   workflowId: 'workflowId',
   status: 'status',
   reason: 'reason',
+  attempts: 'attempts',
   updatedAt: 'updatedAt'
 } as const
 

@@ -341,6 +341,7 @@ export const JourneyMigrationItemScalarFieldEnum = {
   workflowId: 'workflowId',
   status: 'status',
   reason: 'reason',
+  attempts: 'attempts',
   updatedAt: 'updatedAt'
 } as const
 

@@ -661,7 +661,7 @@ export type $JourneyMigrationPayload<ExtArgs extends runtime.Types.Extensions.In
      */
     filter: runtime.JsonValue
     /**
-     * `running`, then `completed` when no item is pending.
+     * `running`, then `completed` when no item is pending; `failed` when its workflow could not be started.
      */
     status: string
     createdBy: string

@@ -15,14 +15,25 @@ import type * as Prisma from "../internal/prismaNamespace.js"
 /**
  * Model JourneyMigrationItem
  * One journey of a migration: `pending`, then `migrated`, `skipped` (with the reason: it had ended, moved on, or its
- * state could not be mapped) or `failed` (no answer from the journey).
+ * state could not be mapped) or `failed` (with the reason: no answer after the last pass, Temporal unreachable after
+ * the last pass, an error asking the journey, or the migration never started).
  */
 export type JourneyMigrationItemModel = runtime.Types.Result.DefaultSelection<Prisma.$JourneyMigrationItemPayload>
 
 export type AggregateJourneyMigrationItem = {
   _count: JourneyMigrationItemCountAggregateOutputType | null
+  _avg: JourneyMigrationItemAvgAggregateOutputType | null
+  _sum: JourneyMigrationItemSumAggregateOutputType | null
   _min: JourneyMigrationItemMinAggregateOutputType | null
   _max: JourneyMigrationItemMaxAggregateOutputType | null
+}
+
+export type JourneyMigrationItemAvgAggregateOutputType = {
+  attempts: number | null
+}
+
+export type JourneyMigrationItemSumAggregateOutputType = {
+  attempts: number | null
 }
 
 export type JourneyMigrationItemMinAggregateOutputType = {
@@ -30,6 +41,7 @@ export type JourneyMigrationItemMinAggregateOutputType = {
   workflowId: string | null
   status: string | null
   reason: string | null
+  attempts: number | null
   updatedAt: Date | null
 }
 
@@ -38,6 +50,7 @@ export type JourneyMigrationItemMaxAggregateOutputType = {
   workflowId: string | null
   status: string | null
   reason: string | null
+  attempts: number | null
   updatedAt: Date | null
 }
 
@@ -46,16 +59,26 @@ export type JourneyMigrationItemCountAggregateOutputType = {
   workflowId: number
   status: number
   reason: number
+  attempts: number
   updatedAt: number
   _all: number
 }
 
+
+export type JourneyMigrationItemAvgAggregateInputType = {
+  attempts?: true
+}
+
+export type JourneyMigrationItemSumAggregateInputType = {
+  attempts?: true
+}
 
 export type JourneyMigrationItemMinAggregateInputType = {
   migrationId?: true
   workflowId?: true
   status?: true
   reason?: true
+  attempts?: true
   updatedAt?: true
 }
 
@@ -64,6 +87,7 @@ export type JourneyMigrationItemMaxAggregateInputType = {
   workflowId?: true
   status?: true
   reason?: true
+  attempts?: true
   updatedAt?: true
 }
 
@@ -72,6 +96,7 @@ export type JourneyMigrationItemCountAggregateInputType = {
   workflowId?: true
   status?: true
   reason?: true
+  attempts?: true
   updatedAt?: true
   _all?: true
 }
@@ -114,6 +139,18 @@ export type JourneyMigrationItemAggregateArgs<ExtArgs extends runtime.Types.Exte
   /**
    * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
    * 
+   * Select which fields to average
+  **/
+  _avg?: JourneyMigrationItemAvgAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
+   * Select which fields to sum
+  **/
+  _sum?: JourneyMigrationItemSumAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
    * Select which fields to find the minimum value
   **/
   _min?: JourneyMigrationItemMinAggregateInputType
@@ -144,6 +181,8 @@ export type JourneyMigrationItemGroupByArgs<ExtArgs extends runtime.Types.Extens
   take?: number
   skip?: number
   _count?: JourneyMigrationItemCountAggregateInputType | true
+  _avg?: JourneyMigrationItemAvgAggregateInputType
+  _sum?: JourneyMigrationItemSumAggregateInputType
   _min?: JourneyMigrationItemMinAggregateInputType
   _max?: JourneyMigrationItemMaxAggregateInputType
 }
@@ -153,8 +192,11 @@ export type JourneyMigrationItemGroupByOutputType = {
   workflowId: string
   status: string
   reason: string | null
+  attempts: number
   updatedAt: Date
   _count: JourneyMigrationItemCountAggregateOutputType | null
+  _avg: JourneyMigrationItemAvgAggregateOutputType | null
+  _sum: JourneyMigrationItemSumAggregateOutputType | null
   _min: JourneyMigrationItemMinAggregateOutputType | null
   _max: JourneyMigrationItemMaxAggregateOutputType | null
 }
@@ -182,6 +224,7 @@ export type JourneyMigrationItemWhereInput = {
   workflowId?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   status?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   reason?: Prisma.StringNullableFilter<"JourneyMigrationItem"> | string | null
+  attempts?: Prisma.IntFilter<"JourneyMigrationItem"> | number
   updatedAt?: Prisma.DateTimeFilter<"JourneyMigrationItem"> | Date | string
   migration?: Prisma.XOR<Prisma.JourneyMigrationScalarRelationFilter, Prisma.JourneyMigrationWhereInput>
 }
@@ -191,6 +234,7 @@ export type JourneyMigrationItemOrderByWithRelationInput = {
   workflowId?: Prisma.SortOrder
   status?: Prisma.SortOrder
   reason?: Prisma.SortOrderInput | Prisma.SortOrder
+  attempts?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   migration?: Prisma.JourneyMigrationOrderByWithRelationInput
 }
@@ -204,6 +248,7 @@ export type JourneyMigrationItemWhereUniqueInput = Prisma.AtLeast<{
   workflowId?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   status?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   reason?: Prisma.StringNullableFilter<"JourneyMigrationItem"> | string | null
+  attempts?: Prisma.IntFilter<"JourneyMigrationItem"> | number
   updatedAt?: Prisma.DateTimeFilter<"JourneyMigrationItem"> | Date | string
   migration?: Prisma.XOR<Prisma.JourneyMigrationScalarRelationFilter, Prisma.JourneyMigrationWhereInput>
 }, "migrationId_workflowId">
@@ -213,10 +258,13 @@ export type JourneyMigrationItemOrderByWithAggregationInput = {
   workflowId?: Prisma.SortOrder
   status?: Prisma.SortOrder
   reason?: Prisma.SortOrderInput | Prisma.SortOrder
+  attempts?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.JourneyMigrationItemCountOrderByAggregateInput
+  _avg?: Prisma.JourneyMigrationItemAvgOrderByAggregateInput
   _max?: Prisma.JourneyMigrationItemMaxOrderByAggregateInput
   _min?: Prisma.JourneyMigrationItemMinOrderByAggregateInput
+  _sum?: Prisma.JourneyMigrationItemSumOrderByAggregateInput
 }
 
 export type JourneyMigrationItemScalarWhereWithAggregatesInput = {
@@ -227,6 +275,7 @@ export type JourneyMigrationItemScalarWhereWithAggregatesInput = {
   workflowId?: Prisma.StringWithAggregatesFilter<"JourneyMigrationItem"> | string
   status?: Prisma.StringWithAggregatesFilter<"JourneyMigrationItem"> | string
   reason?: Prisma.StringNullableWithAggregatesFilter<"JourneyMigrationItem"> | string | null
+  attempts?: Prisma.IntWithAggregatesFilter<"JourneyMigrationItem"> | number
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"JourneyMigrationItem"> | Date | string
 }
 
@@ -234,6 +283,7 @@ export type JourneyMigrationItemCreateInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
   migration: Prisma.JourneyMigrationCreateNestedOneWithoutItemsInput
 }
@@ -243,6 +293,7 @@ export type JourneyMigrationItemUncheckedCreateInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
 }
 
@@ -250,6 +301,7 @@ export type JourneyMigrationItemUpdateInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   migration?: Prisma.JourneyMigrationUpdateOneRequiredWithoutItemsNestedInput
 }
@@ -259,6 +311,7 @@ export type JourneyMigrationItemUncheckedUpdateInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -267,6 +320,7 @@ export type JourneyMigrationItemCreateManyInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
 }
 
@@ -274,6 +328,7 @@ export type JourneyMigrationItemUpdateManyMutationInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -282,6 +337,7 @@ export type JourneyMigrationItemUncheckedUpdateManyInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -305,7 +361,12 @@ export type JourneyMigrationItemCountOrderByAggregateInput = {
   workflowId?: Prisma.SortOrder
   status?: Prisma.SortOrder
   reason?: Prisma.SortOrder
+  attempts?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+}
+
+export type JourneyMigrationItemAvgOrderByAggregateInput = {
+  attempts?: Prisma.SortOrder
 }
 
 export type JourneyMigrationItemMaxOrderByAggregateInput = {
@@ -313,6 +374,7 @@ export type JourneyMigrationItemMaxOrderByAggregateInput = {
   workflowId?: Prisma.SortOrder
   status?: Prisma.SortOrder
   reason?: Prisma.SortOrder
+  attempts?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -321,7 +383,12 @@ export type JourneyMigrationItemMinOrderByAggregateInput = {
   workflowId?: Prisma.SortOrder
   status?: Prisma.SortOrder
   reason?: Prisma.SortOrder
+  attempts?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+}
+
+export type JourneyMigrationItemSumOrderByAggregateInput = {
+  attempts?: Prisma.SortOrder
 }
 
 export type JourneyMigrationItemCreateNestedManyWithoutMigrationInput = {
@@ -370,6 +437,7 @@ export type JourneyMigrationItemCreateWithoutMigrationInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
 }
 
@@ -377,6 +445,7 @@ export type JourneyMigrationItemUncheckedCreateWithoutMigrationInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
 }
 
@@ -414,6 +483,7 @@ export type JourneyMigrationItemScalarWhereInput = {
   workflowId?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   status?: Prisma.StringFilter<"JourneyMigrationItem"> | string
   reason?: Prisma.StringNullableFilter<"JourneyMigrationItem"> | string | null
+  attempts?: Prisma.IntFilter<"JourneyMigrationItem"> | number
   updatedAt?: Prisma.DateTimeFilter<"JourneyMigrationItem"> | Date | string
 }
 
@@ -421,6 +491,7 @@ export type JourneyMigrationItemCreateManyMigrationInput = {
   workflowId: string
   status?: string
   reason?: string | null
+  attempts?: number
   updatedAt?: Date | string
 }
 
@@ -428,6 +499,7 @@ export type JourneyMigrationItemUpdateWithoutMigrationInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -435,6 +507,7 @@ export type JourneyMigrationItemUncheckedUpdateWithoutMigrationInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -442,6 +515,7 @@ export type JourneyMigrationItemUncheckedUpdateManyWithoutMigrationInput = {
   workflowId?: Prisma.StringFieldUpdateOperationsInput | string
   status?: Prisma.StringFieldUpdateOperationsInput | string
   reason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  attempts?: Prisma.IntFieldUpdateOperationsInput | number
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -452,6 +526,7 @@ export type JourneyMigrationItemSelect<ExtArgs extends runtime.Types.Extensions.
   workflowId?: boolean
   status?: boolean
   reason?: boolean
+  attempts?: boolean
   updatedAt?: boolean
   migration?: boolean | Prisma.JourneyMigrationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["journeyMigrationItem"]>
@@ -461,6 +536,7 @@ export type JourneyMigrationItemSelectCreateManyAndReturn<ExtArgs extends runtim
   workflowId?: boolean
   status?: boolean
   reason?: boolean
+  attempts?: boolean
   updatedAt?: boolean
   migration?: boolean | Prisma.JourneyMigrationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["journeyMigrationItem"]>
@@ -470,6 +546,7 @@ export type JourneyMigrationItemSelectUpdateManyAndReturn<ExtArgs extends runtim
   workflowId?: boolean
   status?: boolean
   reason?: boolean
+  attempts?: boolean
   updatedAt?: boolean
   migration?: boolean | Prisma.JourneyMigrationDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["journeyMigrationItem"]>
@@ -479,10 +556,11 @@ export type JourneyMigrationItemSelectScalar = {
   workflowId?: boolean
   status?: boolean
   reason?: boolean
+  attempts?: boolean
   updatedAt?: boolean
 }
 
-export type JourneyMigrationItemOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"migrationId" | "workflowId" | "status" | "reason" | "updatedAt", ExtArgs["result"]["journeyMigrationItem"]>
+export type JourneyMigrationItemOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"migrationId" | "workflowId" | "status" | "reason" | "attempts" | "updatedAt", ExtArgs["result"]["journeyMigrationItem"]>
 export type JourneyMigrationItemInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   migration?: boolean | Prisma.JourneyMigrationDefaultArgs<ExtArgs>
 }
@@ -503,6 +581,10 @@ export type $JourneyMigrationItemPayload<ExtArgs extends runtime.Types.Extension
     workflowId: string
     status: string
     reason: string | null
+    /**
+     * Passes that left it pending (no answer yet, Temporal not answering); the last one counts it failed.
+     */
+    attempts: number
     updatedAt: Date
   }, ExtArgs["result"]["journeyMigrationItem"]>
   composites: {}
@@ -932,6 +1014,7 @@ export interface JourneyMigrationItemFieldRefs {
   readonly workflowId: Prisma.FieldRef<"JourneyMigrationItem", 'String'>
   readonly status: Prisma.FieldRef<"JourneyMigrationItem", 'String'>
   readonly reason: Prisma.FieldRef<"JourneyMigrationItem", 'String'>
+  readonly attempts: Prisma.FieldRef<"JourneyMigrationItem", 'Int'>
   readonly updatedAt: Prisma.FieldRef<"JourneyMigrationItem", 'DateTime'>
 }
     
