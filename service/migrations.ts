@@ -6,7 +6,7 @@
 // up: what cannot be asked is failed with its reason, what is not answered yet (or not reachable now) goes behind the
 // others for a later pass, a bounded number of times; and an answer that comes after its journey was counted failed
 // still counts (the progress reads the journeys' logs again).
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { JourneyDefinition } from '../engine/definition.js';
@@ -17,7 +17,7 @@ import { type Db, Prisma } from '../db/client.js';
 import type { journeyMigrationWorkflow, MigrationWorkflowInput } from '../workflows/migration.js';
 import { migrateJourneySignal, migrationLogKey, stateQuery } from '../workflows/messages.js';
 import { checkFourEyes, type DefinitionStore } from './definitions.js';
-import { conflict, notFound, Unprocessable } from './errors.js';
+import { conflict, notFound, Unavailable, Unprocessable } from './errors.js';
 import { classifyFault } from './faults.js';
 
 /** At most this many journeys in one migration (a bigger one is split by `where`). */
@@ -296,7 +296,7 @@ export class MigrationService {
         outcome = await this.migrateOne(m.id, from, to, m.map as MigrationMap, item.workflowId, ctx);
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
-        const fault = classifyFault(err);
+        const fault = err instanceof Unavailable ? err : classifyFault(err);
         // Asking this journey fails for a reason trying again will not change: it fails, the others go on.
         if (fault === undefined) outcome = { status: 'failed', reason: cut(`error: ${messageOf(err)}`) };
         else {
@@ -365,7 +365,16 @@ export class MigrationService {
       }
     };
     if (!(await running())) return { status: 'skipped', reason: 'journey_ended' };
-    const state: JourneyState = await handle.query(stateQuery);
+    let state: JourneyState;
+    try {
+      state = await handle.query(stateQuery);
+    } catch (err) {
+      if (err instanceof QueryNotRegisteredError || classifyFault(err)) throw err;
+      // A running journey that does not answer its state query has no worker taking its tasks now (none polls its
+      // queue, or its task fails): Temporal answers that by a deadline or at once, depending on what it knows of the
+      // queue's pollers. Either way the worker is down, which passes: try again later, like any peer not answering.
+      throw new Unavailable('unavailable', `the journey's worker does not answer (${messageOf(err)})`);
+    }
     if (state.status !== 'running') return { status: 'skipped', reason: 'journey_ended' };
     if (state.version === to.version) return { status: 'migrated' };
     if (state.version !== from.version) return { status: 'skipped', reason: `version_changed: the journey runs version ${state.version}` };
