@@ -10,6 +10,7 @@ import { JourneyDefinition } from '../engine/definition.js';
 import type { DefinitionStore } from '../service/definitions.js';
 import type { JourneyService } from '../service/journeys.js';
 import { MigrationBody, type MigrationService } from '../service/migrations.js';
+import { EnrolmentBody, EnrolmentListQuery, EnrolmentPage, type EnrolmentService } from '../service/enrolments.js';
 import { CompleteTaskBody, CustomerBody, MessageQuery, EventBody, id, SimulateBody, TaskQuery, WorkflowId } from '../service/schemas.js';
 import { ExitBody, ListQuery, StartJourneyBody, TemplateParams } from './schemas.js';
 import { runSimulation, type Simulator } from '../service/simulation.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   service: JourneyService;
   /** Migrations of running journeys to a new definition version. */
   migrations: MigrationService;
+  /** Bulk enrolments of an audience into a journey. */
+  enrolments: EnrolmentService;
   definitions: DefinitionStore;
   templates: TemplateCatalog;
   logger: Logger;
@@ -84,6 +87,7 @@ const P = {
   analytics: z.object({ key: DefinitionKey }),
   migrations: z.object({ key: DefinitionKey }),
   migration: z.object({ key: DefinitionKey, migrationId: z.uuid() }),
+  enrolment: z.object({ enrolmentId: z.uuid() }),
 };
 const param = (req: Request, name: string) => parse(id, req.params[name], 'params');
 const journeyParam = (req: Request) => parse(WorkflowId, req.params.workflowId, 'params');
@@ -95,6 +99,7 @@ const actorOf = (res: express.Response) => ({ principalId: principalOf(res).id, 
 export function createApp({
   service,
   migrations,
+  enrolments,
   definitions,
   templates,
   twilioStatus,
@@ -174,6 +179,9 @@ export function createApp({
   if (codec) app.use(codecRouter(codec));
   // Definitions and simulation scripts are larger and deeper documents than events; both limits hold before parsing.
   app.use('/v1/journey-definitions', jsonBody({ limit: '1mb', maxDepth: MAX_DEPTH.definitions }));
+  // A page of an enrolment's customers: up to 10 000 ids of up to 128 characters (service/enrolments.ts), ~1.3 MB at
+  // most; a bigger audience comes in more pages, or as a filter resolved in SQL.
+  app.use('/v1/enrolments', jsonBody({ limit: '1600kb', maxDepth: MAX_DEPTH.default }));
   app.use(jsonBody({ limit: '64kb', maxDepth: MAX_DEPTH.default }));
   app.use(cleanStrings);
 
@@ -483,6 +491,81 @@ export function createApp({
       res.json(await migrations.progress(key, migrationId));
     },
   );
+
+  // Bulk enrolment of an audience into a journey (service/enrolments.ts): privileged like publishing (ops, admin), and
+  // audited with counts only (no customer id in the entry). 202 with the enrolment; its progress by id.
+  const enrolmentId = (req: Request) => parse(P.enrolment, req.params, 'params').enrolmentId;
+  app.post(
+    '/v1/enrolments',
+    doc({
+      summary: 'Enrol customers into a journey in bulk: a page of ids (more with …/customers, then …/start) or a segment filter',
+      body: EnrolmentBody,
+      responses: { 202: R.EnrolmentProgress },
+      errors: [404, 409, 413, 422],
+    }),
+    allow('ops'),
+    async (req, res) => {
+      const b = parse(EnrolmentBody, body(req), 'body');
+      auditNote(res, { detail: { journeyKey: b.journeyKey, ...(b.customers ? { customers: b.customers.length } : { filter: b.filter }) } });
+      const e = await enrolments.create(b, principalOf(res).id);
+      auditNote(res, { targetId: e.id, detail: { total: e.total } });
+      res.status(202).json(e);
+    },
+  );
+  app.get(
+    '/v1/enrolments',
+    doc({ summary: 'The newest enrolments with their progress', query: EnrolmentListQuery, responses: { 200: R.Enrolments } }),
+    allow('ops'),
+    async (req, res) => {
+      res.json({ enrolments: await enrolments.list(parse(EnrolmentListQuery, req.query, 'query').limit) });
+    },
+  );
+  app.get(
+    '/v1/enrolments/:enrolmentId',
+    doc({ summary: "An enrolment's progress: total, started, skipped by reason, failed", params: P.enrolment, responses: { 200: R.EnrolmentProgress } }),
+    allow('ops'),
+    async (req, res) => {
+      res.json(await enrolments.progress(enrolmentId(req)));
+    },
+  );
+  app.post(
+    '/v1/enrolments/:enrolmentId/customers',
+    doc({
+      summary: 'Add a page of up to 10 000 customer ids to an enrolment that has not started',
+      params: P.enrolment,
+      body: EnrolmentPage,
+      responses: { 200: R.EnrolmentPageAdded },
+      errors: [409, 413, 422],
+    }),
+    allow('ops'),
+    async (req, res) => {
+      const page = parse(EnrolmentPage, body(req), 'body');
+      const added = await enrolments.addCustomers(enrolmentId(req), page.customers);
+      auditNote(res, { detail: { added: added.added, total: added.total } });
+      res.json(added);
+    },
+  );
+  const controls = {
+    start: (id: string) => enrolments.start(id),
+    pause: (id: string) => enrolments.control(id, 'pause'),
+    resume: (id: string) => enrolments.control(id, 'resume'),
+    cancel: (id: string) => enrolments.control(id, 'cancel'),
+  } satisfies Record<string, (id: string) => Promise<unknown>>;
+  for (const [action, run] of Object.entries(controls))
+    app.post(
+      `/v1/enrolments/:enrolmentId/${action}`,
+      doc({
+        summary: `${action[0]!.toUpperCase()}${action.slice(1)} an enrolment`,
+        description: action === 'start' ? 'Starts an enrolment made with `start: false`; again, makes sure it runs.' : 'Takes effect between batches; the progress tells when.',
+        params: P.enrolment,
+        responses: { 202: R.EnrolmentProgress },
+        errors: [409],
+      }),
+      allow('ops'),
+      async (req, res) => {
+        res.status(202).json(await run(enrolmentId(req)));
+      },
+    );
 
   app.get('/v1/templates', doc({ summary: 'Message templates', responses: { 200: R.Templates } }), allow(...DEFINITION_READERS), async (_req, res) => {
     res.json({ templates: await templates.list() });

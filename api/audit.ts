@@ -49,6 +49,15 @@ export const AUDITED_ROUTES: Record<string, AuditedRoute> = {
   'POST /v1/journey-definitions/:key/migrations': { action: 'definition.migrate', target: ['definition', byParam('key')] },
   // A migration's progress names no customer (counts and reasons only).
   'GET /v1/journey-definitions/:key/migrations/:migrationId': false,
+  // Bulk enrolments: the entries carry counts and the filter, never the customers' ids; progress is counts only.
+  'POST /v1/enrolments': { action: 'enrolment.create', target: ['enrolment'] },
+  'POST /v1/enrolments/:enrolmentId/customers': { action: 'enrolment.customers.add', target: ['enrolment', byParam('enrolmentId')] },
+  'POST /v1/enrolments/:enrolmentId/start': { action: 'enrolment.start', target: ['enrolment', byParam('enrolmentId')] },
+  'POST /v1/enrolments/:enrolmentId/pause': { action: 'enrolment.pause', target: ['enrolment', byParam('enrolmentId')] },
+  'POST /v1/enrolments/:enrolmentId/resume': { action: 'enrolment.resume', target: ['enrolment', byParam('enrolmentId')] },
+  'POST /v1/enrolments/:enrolmentId/cancel': { action: 'enrolment.cancel', target: ['enrolment', byParam('enrolmentId')] },
+  'GET /v1/enrolments': false,
+  'GET /v1/enrolments/:enrolmentId': false,
   'POST /v1/journey-definitions/validate': false,
   'POST /v1/journey-definitions/simulate': false,
   'PUT /v1/templates/:key/:channel/:locale': { action: 'template.draft', target: ['template', (p) => `${p.key}/${p.channel}/${p.locale}`] },

@@ -147,6 +147,27 @@ export const MigrationProgress = z.looseObject({
   finishedAt: nullableTime,
 });
 
+/** A bulk enrolment's progress: counts per outcome, exact (one stored outcome per customer). */
+export const EnrolmentProgress = z.looseObject({
+  id: z.uuid(),
+  journeyKey: z.string(),
+  status: z.enum(['open', 'running', 'paused', 'completed', 'cancelled']),
+  ratePerSecond: z.number().int(),
+  filter: z.looseObject({ segment: z.string().optional(), rmId: z.string().optional() }).nullable(),
+  total: z.number().int(),
+  pending: z.number().int(),
+  started: z.number().int(),
+  skipped: z.record(z.string(), z.number().int()),
+  failed: z.number().int(),
+  failures: z.record(z.string(), z.number().int()),
+  createdBy: z.string(),
+  createdAt: time,
+  startedAt: nullableTime,
+  finishedAt: nullableTime,
+});
+export const Enrolments = z.looseObject({ enrolments: z.array(EnrolmentProgress) });
+export const EnrolmentPageAdded = z.looseObject({ id: z.uuid(), added: z.number().int(), total: z.number().int() });
+
 export const Template = z
   .looseObject({ key: z.string(), channel: z.enum(CHANNEL_NAMES), locale: z.string(), version: z.number().int(), status: z.string() })
   .meta({ id: 'Template' });

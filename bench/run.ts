@@ -3,6 +3,7 @@
 //
 //   npm run bench                      # everything, idle scale at 1 000 and 10 000 journeys
 //   npm run bench -- --idle 1000,10000,100000 --n 400 --profile
+//   npm run bench -- --enrol 10000     # also: a bulk enrolment of 10 000 customers (POST /v1/enrolments), starts/s
 //
 // Uses TEMPORAL_ADDRESS and DATABASE_URL when given; otherwise starts a Temporal dev server (in memory) and uses the
 // local Postgres (TEST_DATABASE_URL's server) with a database of its own.
@@ -36,6 +37,8 @@ const IDLE = opt('idle', '1000,10000')
   .map(Number)
   .filter((k) => k > 0);
 const PROFILE = args.includes('--profile');
+/** Customers of the bulk enrolment scenario (0: not run). */
+const ENROL = Number(opt('enrol', '0'));
 const LABEL = opt('label', 'run');
 
 const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -172,6 +175,8 @@ progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname
 // production does. (The ceiling above is the bare SDK: no codec.)
 const BENCH_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const benchHeaders = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+// Four-eyes: the bench's drafts are published by a second principal.
+const REVIEWER_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const serviceEnv = {
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ bench: newPayloadKey() }),
   DATABASE_URL: databaseUrl,
@@ -183,14 +188,17 @@ const serviceEnv = {
   LOG_LEVEL: 'error',
   CONTACT_POLICY: JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } }),
   // The bench calls the API as a system would, with a key of its own and no per-key limit in the way.
-  API_KEYS: JSON.stringify([{ key: BENCH_KEY, role: 'admin', name: 'bench' }]),
+  API_KEYS: JSON.stringify([
+    { key: BENCH_KEY, role: 'admin', name: 'bench' },
+    { key: REVIEWER_KEY, role: 'ops', name: 'bench reviewer' },
+  ]),
   RATE_LIMIT_PER_MINUTE: '1000000',
 };
 mkdirSync(path.join(root, 'bench/results/profiles'), { recursive: true });
 const service = await tsx('bench/service.ts', serviceEnv, /^READY /, PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench/results/profiles')] : []);
 const api = service.line.split(' ')[1]!;
-const post = async (p: string, body: unknown) => {
-  const res = await fetch(`${api}${p}`, { method: 'POST', headers: benchHeaders, body: JSON.stringify(body) });
+const post = async (p: string, body: unknown, key = BENCH_KEY) => {
+  const res = await fetch(`${api}${p}`, { method: 'POST', headers: { ...benchHeaders, authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${p}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<any>;
 };
@@ -209,7 +217,7 @@ for (const d of [
   definition('bench-idle', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }], [{ type: 'delay', duration: 'P30D' }]),
 ]) {
   const draft = await post('/v1/journey-definitions', d);
-  await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {});
+  await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {}, REVIEWER_KEY);
 }
 let customers = 0;
 async function newCustomers(k: number, concurrency = 32): Promise<string[]> {
@@ -246,6 +254,39 @@ let sendJourneys = 0;
     return summary(r.latencies, r.ms);
   });
   results.serviceStarts = starts;
+}
+
+// 2b. Bulk enrolment: N customers through POST /v1/enrolments (pages of 10 000, then start), at the highest rate the
+// API takes; starts per second from the start request to the enrolment's completion, next to the bare-start ceiling.
+if (ENROL > 0) {
+  const ids = await newCustomers(ENROL);
+  const t0 = Date.now();
+  const first = await post('/v1/enrolments', { journeyKey: 'bench-send', customers: ids.slice(0, 10_000), ratePerSecond: 2_000, start: false });
+  for (let i = 10_000; i < ids.length; i += 10_000) await post(`/v1/enrolments/${first.id}/customers`, { customers: ids.slice(i, i + 10_000) });
+  const pagesMs = Date.now() - t0;
+  const started = Date.now();
+  await post(`/v1/enrolments/${first.id}/start`, {});
+  let done: any;
+  for (;;) {
+    done = await (await fetch(`${api}/v1/enrolments/${first.id}`, { headers: benchHeaders })).json();
+    if (done.status === 'completed') break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const ms = Date.now() - started;
+  const ceiling = (results.ceiling as { starts: { max: number } }).starts.max;
+  const perSec = Math.round((done.started / ms) * 1000 * 10) / 10;
+  results.enrolment = {
+    customers: ENROL,
+    pagesMs,
+    ms,
+    started: done.started,
+    skipped: done.skipped,
+    failed: done.failed,
+    perSec,
+    ceiling,
+    vsCeiling: Math.round((perSec / ceiling) * 1000) / 1000,
+  };
+  progress(`enrolment: ${done.started} started in ${ms} ms (${perSec}/s; bare starts ${ceiling}/s); pages took ${pagesMs} ms`);
 }
 
 // 3. Service events that each cause one send: REST latency and event→send latency.
@@ -412,6 +453,8 @@ function markdown(r: any): string {
     ['/s', (x) => x.perSec],
     ['p50 / p95 / p99 ms', lat],
   ])}\n`;
+  if (r.enrolment)
+    out += `## 2b. Bulk enrolment (POST /v1/enrolments)\n\n${r.enrolment.started} of ${r.enrolment.customers} customers started in ${r.enrolment.ms} ms: **${r.enrolment.perSec}/s** (rate asked 2 000/s; bare starts in this run: ${r.enrolment.ceiling}/s, ratio ${r.enrolment.vsCeiling}); the pages of ids took ${r.enrolment.pagesMs} ms.\n\n`;
   out += `## 3. Service events (POST /v1/customers/:id/events → one SMS)\n\n${table(r.serviceEvents.rows, [
     ['concurrency', (x) => x.concurrency],
     ['/s', (x) => x.rest.perSec],

@@ -12,6 +12,7 @@ import { twilioStatusRouter } from '../api/twilio-status.js';
 import { createDb, type Db, type DbOptions } from '../db/client.js';
 import { createActivities, type ActivityDeps, type ChorusPort, type JourneyActivities } from '../activities/index.js';
 import { createMigrationActivities, type MigrationActivities } from '../activities/migration.js';
+import { createEnrolmentActivities, type EnrolmentActivities } from '../activities/enrolment.js';
 import type { Channel, ChannelName } from '../channels/channel.js';
 import { createChannel } from '../channels/registry.js';
 import { CHANNEL_NAMES, perChannel } from '../engine/channels.js';
@@ -20,6 +21,7 @@ import { Analytics } from '../service/analytics.js';
 import { ApiKeyStore } from '../service/api-keys.js';
 import { AuditLog } from '../service/audit.js';
 import { DefinitionStore } from '../service/definitions.js';
+import { EnrolmentService } from '../service/enrolments.js';
 import { MessageDeliveries } from '../service/deliveries.js';
 import { JourneyService } from '../service/journeys.js';
 import { MigrationService } from '../service/migrations.js';
@@ -62,6 +64,8 @@ export interface Deps {
   readonly journeys: JourneyService;
   /** Moves running journeys to a new definition version (the API plans and starts it, the worker's activities run it). */
   readonly migrations: MigrationService;
+  /** Enrols an audience into a journey in bulk (the API stores and starts it, the worker's activities run it). */
+  readonly enrolments: EnrolmentService;
   readonly links: PreferenceLinks;
   readonly preferences: PreferenceService;
   readonly deliveries: MessageDeliveries;
@@ -73,7 +77,7 @@ export interface Deps {
   readonly simulator: Simulator;
   /** The worker's activities over these parts; `replace` swaps any of their dependencies (a test's impatient SMS
    * channel, a template set read from files). */
-  activities(replace?: Partial<ActivityDeps>): JourneyActivities & MigrationActivities;
+  activities(replace?: Partial<ActivityDeps>): JourneyActivities & MigrationActivities & EnrolmentActivities;
   /** Loads the built-in templates and journeys that are not stored yet; returns the journeys loaded. */
   seed(): Promise<string[]>;
   /** Closes what was built here (pools, connections, threads), in reverse order of need. */
@@ -131,6 +135,12 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     get migrations() {
       return once('migrations', () => new MigrationService({ db: deps.db, temporal: deps.temporal.client, taskQueue: config.temporal.taskQueue, definitions: deps.definitions }));
     },
+    get enrolments() {
+      return once(
+        'enrolments',
+        () => new EnrolmentService({ db: deps.db, temporal: deps.temporal.client, taskQueue: config.temporal.taskQueue, definitions: deps.definitions, journeys: deps.journeys }),
+      );
+    },
     get links() {
       return once('links', () => new PreferenceLinks({ ...config.preferences, ...(linkBaseUrl !== undefined ? { baseUrl: linkBaseUrl } : {}) }));
     },
@@ -166,7 +176,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
         links: deps.links,
         ...replace,
       });
-      return { ...journey, ...createMigrationActivities({ migrations: deps.migrations }) };
+      return { ...journey, ...createMigrationActivities({ migrations: deps.migrations }), ...createEnrolmentActivities({ enrolments: deps.enrolments }) };
     },
     async seed() {
       await deps.templates.seed();
@@ -198,6 +208,7 @@ export function appDeps(deps: Deps, edge: ApiEdge): AppDeps {
     ...rest,
     service: deps.journeys,
     migrations: deps.migrations,
+    enrolments: deps.enrolments,
     definitions: deps.definitions,
     templates: deps.templates,
     simulator: deps.simulator,

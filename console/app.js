@@ -741,15 +741,60 @@ async function journeyPage(key) {
 // ---- Ops -------------------------------------------------------------------------------------------------------
 
 async function opsPage() {
-  const [failed, stuck, deferred, audit] = await Promise.all([
+  const [failed, stuck, deferred, audit, enrolments] = await Promise.all([
     maybe('/v1/journeys?status=failed&limit=50'),
     maybe('/v1/journeys?stuck=true&limit=50'),
     api('/v1/messages?status=deferred&limit=50'),
     api('/v1/audit?limit=50'),
+    maybe('/v1/enrolments?limit=20'),
   ]);
+  // Bulk enrolments: progress, and pause / resume / cancel (each takes effect between batches; the page reloads).
+  const control = (id, action) => () =>
+    api(`/v1/enrolments/${enc(id)}/${action}`, { method: 'POST' })
+      .then(() => render())
+      .catch((err) => alert(err.message));
+  const controls = (e) =>
+    h(
+      'td',
+      { class: 'buttons' },
+      e.status === 'running' ? h('button', { type: 'button', 'data-action': 'pause', onclick: control(e.id, 'pause') }, t('pause')) : null,
+      e.status === 'paused' ? h('button', { type: 'button', 'data-action': 'resume', onclick: control(e.id, 'resume') }, t('resume')) : null,
+      ['open', 'running', 'paused'].includes(e.status) ? h('button', { type: 'button', 'data-action': 'cancel', onclick: control(e.id, 'cancel') }, t('cancel')) : null,
+    );
+  const skippedText = (e) => {
+    const n = Object.values(e.skipped).reduce((a, b) => a + b, 0);
+    const why = Object.entries(e.skipped)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    return why ? `${n} (${why})` : String(n);
+  };
   return h(
     'div',
     {},
+    section(
+      t('enrolments'),
+      enrolments
+        ? table(
+            [t('journey'), t('status'), t('total'), t('startedCol'), t('skippedCol'), t('failed'), t('pendingCol'), t('when'), ''],
+            enrolments.enrolments.map((e) =>
+              h(
+                'tr',
+                { 'data-enrolment': e.id },
+                h('td', {}, e.journeyKey),
+                h('td', {}, term(e.status)),
+                h('td', {}, e.total),
+                h('td', {}, e.started),
+                h('td', {}, skippedText(e)),
+                h('td', {}, e.failed),
+                h('td', {}, e.pending),
+                h('td', {}, fmtTime(e.createdAt)),
+                controls(e),
+              ),
+            ),
+            { id: 'enrolments' },
+          )
+        : h('p', { class: 'muted' }, t('notAvailable')),
+    ),
     section(
       t('failedJourneys'),
       failed

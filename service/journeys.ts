@@ -49,8 +49,9 @@ export interface Actor {
 /** The reason a journey ends with when its customer is erased. */
 export const ERASED_REASON = 'erased';
 
-/** How a journey came to be started: re-entry refusals are errors for the API, silent for events and journeys. */
-export type StartVia = 'api' | 'event' | 'journey';
+/** How a journey came to be started: re-entry refusals are errors for the API, silent for events and journeys; a bulk
+ * enrolment is the API's start for many customers (the same entry rule: `entry.api`). */
+export type StartVia = 'api' | 'enrolment' | 'event' | 'journey';
 
 export interface StartRequest {
   journeyKey: string;
@@ -58,6 +59,9 @@ export interface StartRequest {
   businessKey?: string;
   params?: Record<string, unknown>;
   via: StartVia;
+  /** The bulk enrolment asking (service/enrolments.ts): written on the row it creates, and a running journey whose row
+   * it wrote is its own start again (its workflow is started if a crash left the row without one), not a refusal. */
+  enrolmentId?: string;
 }
 
 type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string; cohort: string };
@@ -217,10 +221,16 @@ export class JourneyService {
    * the same journey.
    */
   async startJourney(req: StartRequest): Promise<{ created: boolean; journey: ReturnType<JourneyService['summary']> }> {
+    const { created, row } = await this.startJourneyRow(req);
+    return { created, journey: this.summary(row) };
+  }
+
+  /** `startJourney`, answering the journey's whole row (an enrolment reads whose start it was: `enrolmentId`). */
+  async startJourneyRow(req: StartRequest): Promise<{ created: boolean; row: JourneyRow & { enrolmentId: string | null } }> {
     const stored = await this.deps.definitions.latestPublished(req.journeyKey);
     if (!stored) throw notFound('journey', req.journeyKey);
     const definition = stored.definition;
-    if (req.via === 'api' && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
+    if ((req.via === 'api' || req.via === 'enrolment') && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
     const params = checkParams(definition, req.params ?? {}, this.deps.definitions.durationLimits);
     const customer = await this.getCustomer(req.customerId);
     const businessKey = definition.entry.reentry.mode === 'concurrent' || req.businessKey !== undefined ? req.businessKey : undefined;
@@ -234,9 +244,12 @@ export class JourneyService {
     ).filter((r) => r.workflowId === baseId || /^@[1-9][0-9]*$/.test(r.workflowId.slice(baseId.length))); // only this id's re-entries
     const last = previous[0];
     let workflowId = baseId;
-    if (last) {
+    // An enrolment's own row, running: the same start again (a crash may have come between the row and the workflow).
+    const ownRetry = last !== undefined && last.status === 'running' && req.enrolmentId !== undefined && last.enrolmentId === req.enrolmentId;
+    if (ownRetry) workflowId = last.workflowId;
+    else if (last) {
       const cooldown = definition.entry.reentry.mode === 'cooldown' ? definition.entry.reentry.cooldown : undefined;
-      if (last.status === 'running' || cooldown === undefined) return { created: false, journey: this.summary(last) };
+      if (last.status === 'running' || cooldown === undefined) return { created: false, row: last };
       const again = addDuration(last.endedAt ?? last.startedAt, cooldown);
       if (again.getTime() > Date.now()) throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
       workflowId = `${baseId}@${previous.length + 1}`;
@@ -272,6 +285,7 @@ export class JourneyService {
           status: 'running',
           stage: initial.stage,
           stageEnteredAt: new Date(initial.stageEnteredAt),
+          enrolmentId: req.enrolmentId ?? null,
         },
       ],
       skipDuplicates: true,
@@ -299,7 +313,7 @@ export class JourneyService {
     }
     if (created) journeysStarted.inc({ journey: definition.key, via: req.via });
     const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
-    return { created, journey: this.summary(row) };
+    return { created, row };
   }
 
   summary(row: JourneyRow) {

@@ -25,6 +25,7 @@ const f = {
   escalatedMessage: '',
   otherTask: '',
   matrixTask: '',
+  enrolment: '',
 };
 
 const probe = (key: string) => ({ key, version: 1, name: 'Matrix probe', stages: [{ key: 'only', label: 'Only', onEnter: [] }], initialStage: 'only' });
@@ -74,6 +75,12 @@ beforeAll(async () => {
   f.matrixTask = await task(randomUUID(), 'm-own', 'journey:none:m-own', RM_ID);
   // A draft by the designer, for ops (a different principal) to publish and retire.
   await api(app, 'designer').post('/v1/journey-definitions').send(probe('matrix-probe')).expect(201);
+  f.enrolment = (
+    await admin
+      .post('/v1/enrolments')
+      .send({ journeyKey: 'lifecycle', customers: ['m-own'], start: false })
+      .expect(202)
+  ).body.id;
 }, 120_000);
 afterAll(async () => {
   await stack?.stop();
@@ -134,6 +141,18 @@ const MATRIX: [route: string, method: 'get' | 'post' | 'put' | 'delete', path: (
   ['GET /v1/api-keys', 'get', () => '/v1/api-keys', undefined, []],
   ['DELETE /v1/api-keys/:id', 'delete', () => `/v1/api-keys/${randomUUID()}`, undefined, []],
   ['GET /metrics', 'get', () => '/metrics', undefined, ['ops']],
+  // Bulk enrolment: privileged like publishing. An enrolment made with `start: false` for the routes on one.
+  ['POST /v1/enrolments', 'post', () => '/v1/enrolments', () => ({ journeyKey: 'lifecycle', customers: ['m-own'], start: false }), ['ops']],
+  ['GET /v1/enrolments', 'get', () => '/v1/enrolments', undefined, ['ops']],
+  ['GET /v1/enrolments/:id', 'get', () => `/v1/enrolments/${f.enrolment}`, undefined, ['ops']],
+  ['POST /v1/enrolments/:id/customers', 'post', () => `/v1/enrolments/${f.enrolment}/customers`, () => ({ customers: ['m-other'] }), ['ops']],
+  ...(['start', 'pause', 'resume', 'cancel'] as const).map((action): (typeof MATRIX)[number] => [
+    `POST /v1/enrolments/:id/${action}`,
+    'post',
+    () => `/v1/enrolments/${f.enrolment}/${action}`,
+    undefined,
+    ['ops'],
+  ]),
 ];
 
 const CELLS = MATRIX.flatMap(([route, method, path, body, allowed]) =>

@@ -97,3 +97,10 @@ export function parseJourneyWorkflowId(workflowId: string): { journeyKey: string
     ...(reentry !== undefined ? { reentry: Number(reentry) } : {}),
   };
 }
+
+/** Pause, resume or cancel a bulk enrolment (workflows/enrolment.ts): a pause takes effect once the batch in flight is
+ * done (the enrolment then reads `paused`); a cancel ends it with the counts so far, its pending customers untouched. */
+export type EnrolmentControl = 'pause' | 'resume' | 'cancel';
+export const controlEnrolmentSignal = defineSignal<[{ action: EnrolmentControl }]>('controlEnrolment');
+/** One workflow per enrolment. */
+export const enrolmentWorkflowId = (enrolmentId: string) => `enrolment:${enrolmentId}`;

@@ -102,3 +102,15 @@ export type JourneyMigration = Prisma.JourneyMigrationModel
  * the last pass, an error asking the journey, or the migration never started).
  */
 export type JourneyMigrationItem = Prisma.JourneyMigrationItemModel
+/**
+ * Model Enrolment
+ * A bulk enrolment of an audience into a journey: `open` while its customers are being added page by page, `running`
+ * once started (its workflow then writes `paused`, `running` again, and at last `completed` or `cancelled`).
+ */
+export type Enrolment = Prisma.EnrolmentModel
+/**
+ * Model EnrolmentItem
+ * One customer of an enrolment: `pending`, then `started`, `skipped` (with the reason: already in the journey, cooling
+ * down, unknown customer…) or `failed` (with the error's code). `seq` is the order they were given in.
+ */
+export type EnrolmentItem = Prisma.EnrolmentItemModel

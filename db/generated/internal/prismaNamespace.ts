@@ -411,7 +411,9 @@ export const ModelName = {
   AuditLog: 'AuditLog',
   ConsentChange: 'ConsentChange',
   JourneyMigration: 'JourneyMigration',
-  JourneyMigrationItem: 'JourneyMigrationItem'
+  JourneyMigrationItem: 'JourneyMigrationItem',
+  Enrolment: 'Enrolment',
+  EnrolmentItem: 'EnrolmentItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -427,7 +429,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey" | "auditLog" | "consentChange" | "journeyMigration" | "journeyMigrationItem"
+    modelProps: "customer" | "journey" | "stageTransition" | "inboundEvent" | "message" | "messageEvent" | "messageTemplate" | "task" | "journeyDefinitionVersion" | "journeyLogEntry" | "apiKey" | "auditLog" | "consentChange" | "journeyMigration" | "journeyMigrationItem" | "enrolment" | "enrolmentItem"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1541,6 +1543,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    Enrolment: {
+      payload: Prisma.$EnrolmentPayload<ExtArgs>
+      fields: Prisma.EnrolmentFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.EnrolmentFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.EnrolmentFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        findFirst: {
+          args: Prisma.EnrolmentFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.EnrolmentFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        findMany: {
+          args: Prisma.EnrolmentFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>[]
+        }
+        create: {
+          args: Prisma.EnrolmentCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        createMany: {
+          args: Prisma.EnrolmentCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.EnrolmentCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>[]
+        }
+        delete: {
+          args: Prisma.EnrolmentDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        update: {
+          args: Prisma.EnrolmentUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        deleteMany: {
+          args: Prisma.EnrolmentDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.EnrolmentUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.EnrolmentUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>[]
+        }
+        upsert: {
+          args: Prisma.EnrolmentUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentPayload>
+        }
+        aggregate: {
+          args: Prisma.EnrolmentAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateEnrolment>
+        }
+        groupBy: {
+          args: Prisma.EnrolmentGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.EnrolmentGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.EnrolmentCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.EnrolmentCountAggregateOutputType> | number
+        }
+      }
+    }
+    EnrolmentItem: {
+      payload: Prisma.$EnrolmentItemPayload<ExtArgs>
+      fields: Prisma.EnrolmentItemFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.EnrolmentItemFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.EnrolmentItemFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        findFirst: {
+          args: Prisma.EnrolmentItemFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.EnrolmentItemFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        findMany: {
+          args: Prisma.EnrolmentItemFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>[]
+        }
+        create: {
+          args: Prisma.EnrolmentItemCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        createMany: {
+          args: Prisma.EnrolmentItemCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.EnrolmentItemCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>[]
+        }
+        delete: {
+          args: Prisma.EnrolmentItemDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        update: {
+          args: Prisma.EnrolmentItemUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        deleteMany: {
+          args: Prisma.EnrolmentItemDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.EnrolmentItemUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.EnrolmentItemUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>[]
+        }
+        upsert: {
+          args: Prisma.EnrolmentItemUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$EnrolmentItemPayload>
+        }
+        aggregate: {
+          args: Prisma.EnrolmentItemAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateEnrolmentItem>
+        }
+        groupBy: {
+          args: Prisma.EnrolmentItemGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.EnrolmentItemGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.EnrolmentItemCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.EnrolmentItemCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -1618,7 +1768,8 @@ export const JourneyScalarFieldEnum = {
   waitingSince: 'waitingSince',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  enrolmentId: 'enrolmentId'
 } as const
 
 export type JourneyScalarFieldEnum = (typeof JourneyScalarFieldEnum)[keyof typeof JourneyScalarFieldEnum]
@@ -1844,6 +1995,33 @@ export const JourneyMigrationItemScalarFieldEnum = {
 export type JourneyMigrationItemScalarFieldEnum = (typeof JourneyMigrationItemScalarFieldEnum)[keyof typeof JourneyMigrationItemScalarFieldEnum]
 
 
+export const EnrolmentScalarFieldEnum = {
+  id: 'id',
+  journeyKey: 'journeyKey',
+  params: 'params',
+  filter: 'filter',
+  status: 'status',
+  ratePerSecond: 'ratePerSecond',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type EnrolmentScalarFieldEnum = (typeof EnrolmentScalarFieldEnum)[keyof typeof EnrolmentScalarFieldEnum]
+
+
+export const EnrolmentItemScalarFieldEnum = {
+  enrolmentId: 'enrolmentId',
+  customerId: 'customerId',
+  seq: 'seq',
+  status: 'status',
+  reason: 'reason'
+} as const
+
+export type EnrolmentItemScalarFieldEnum = (typeof EnrolmentItemScalarFieldEnum)[keyof typeof EnrolmentItemScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -1857,6 +2035,14 @@ export const JsonNullValueInput = {
 } as const
 
 export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
+export const NullableJsonNullValueInput = {
+  DbNull: DbNull,
+  JsonNull: JsonNull
+} as const
+
+export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
 export const QueryMode = {
@@ -2146,6 +2332,8 @@ export type GlobalOmitConfig = {
   consentChange?: Prisma.ConsentChangeOmit
   journeyMigration?: Prisma.JourneyMigrationOmit
   journeyMigrationItem?: Prisma.JourneyMigrationItemOmit
+  enrolment?: Prisma.EnrolmentOmit
+  enrolmentItem?: Prisma.EnrolmentItemOmit
 }
 
 /* Types for Logging */

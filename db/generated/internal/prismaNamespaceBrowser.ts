@@ -65,7 +65,9 @@ export const ModelName = {
   AuditLog: 'AuditLog',
   ConsentChange: 'ConsentChange',
   JourneyMigration: 'JourneyMigration',
-  JourneyMigrationItem: 'JourneyMigrationItem'
+  JourneyMigrationItem: 'JourneyMigrationItem',
+  Enrolment: 'Enrolment',
+  EnrolmentItem: 'EnrolmentItem'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -122,7 +124,8 @@ export const JourneyScalarFieldEnum = {
   waitingSince: 'waitingSince',
   startedAt: 'startedAt',
   endedAt: 'endedAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  enrolmentId: 'enrolmentId'
 } as const
 
 export type JourneyScalarFieldEnum = (typeof JourneyScalarFieldEnum)[keyof typeof JourneyScalarFieldEnum]
@@ -348,6 +351,33 @@ export const JourneyMigrationItemScalarFieldEnum = {
 export type JourneyMigrationItemScalarFieldEnum = (typeof JourneyMigrationItemScalarFieldEnum)[keyof typeof JourneyMigrationItemScalarFieldEnum]
 
 
+export const EnrolmentScalarFieldEnum = {
+  id: 'id',
+  journeyKey: 'journeyKey',
+  params: 'params',
+  filter: 'filter',
+  status: 'status',
+  ratePerSecond: 'ratePerSecond',
+  createdBy: 'createdBy',
+  createdAt: 'createdAt',
+  startedAt: 'startedAt',
+  finishedAt: 'finishedAt'
+} as const
+
+export type EnrolmentScalarFieldEnum = (typeof EnrolmentScalarFieldEnum)[keyof typeof EnrolmentScalarFieldEnum]
+
+
+export const EnrolmentItemScalarFieldEnum = {
+  enrolmentId: 'enrolmentId',
+  customerId: 'customerId',
+  seq: 'seq',
+  status: 'status',
+  reason: 'reason'
+} as const
+
+export type EnrolmentItemScalarFieldEnum = (typeof EnrolmentItemScalarFieldEnum)[keyof typeof EnrolmentItemScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -361,6 +391,14 @@ export const JsonNullValueInput = {
 } as const
 
 export type JsonNullValueInput = (typeof JsonNullValueInput)[keyof typeof JsonNullValueInput]
+
+
+export const NullableJsonNullValueInput = {
+  DbNull: DbNull,
+  JsonNull: JsonNull
+} as const
+
+export type NullableJsonNullValueInput = (typeof NullableJsonNullValueInput)[keyof typeof NullableJsonNullValueInput]
 
 
 export const QueryMode = {

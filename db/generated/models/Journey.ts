@@ -49,6 +49,7 @@ export type JourneyMinAggregateOutputType = {
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
+  enrolmentId: string | null
 }
 
 export type JourneyMaxAggregateOutputType = {
@@ -66,6 +67,7 @@ export type JourneyMaxAggregateOutputType = {
   startedAt: Date | null
   endedAt: Date | null
   updatedAt: Date | null
+  enrolmentId: string | null
 }
 
 export type JourneyCountAggregateOutputType = {
@@ -87,6 +89,7 @@ export type JourneyCountAggregateOutputType = {
   startedAt: number
   endedAt: number
   updatedAt: number
+  enrolmentId: number
   _all: number
 }
 
@@ -114,6 +117,7 @@ export type JourneyMinAggregateInputType = {
   startedAt?: true
   endedAt?: true
   updatedAt?: true
+  enrolmentId?: true
 }
 
 export type JourneyMaxAggregateInputType = {
@@ -131,6 +135,7 @@ export type JourneyMaxAggregateInputType = {
   startedAt?: true
   endedAt?: true
   updatedAt?: true
+  enrolmentId?: true
 }
 
 export type JourneyCountAggregateInputType = {
@@ -152,6 +157,7 @@ export type JourneyCountAggregateInputType = {
   startedAt?: true
   endedAt?: true
   updatedAt?: true
+  enrolmentId?: true
   _all?: true
 }
 
@@ -260,6 +266,7 @@ export type JourneyGroupByOutputType = {
   startedAt: Date
   endedAt: Date | null
   updatedAt: Date
+  enrolmentId: string | null
   _count: JourneyCountAggregateOutputType | null
   _avg: JourneyAvgAggregateOutputType | null
   _sum: JourneySumAggregateOutputType | null
@@ -304,6 +311,7 @@ export type JourneyWhereInput = {
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
+  enrolmentId?: Prisma.StringNullableFilter<"Journey"> | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
   transitions?: Prisma.StageTransitionListRelationFilter
 }
@@ -327,6 +335,7 @@ export type JourneyOrderByWithRelationInput = {
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  enrolmentId?: Prisma.SortOrderInput | Prisma.SortOrder
   customer?: Prisma.CustomerOrderByWithRelationInput
   transitions?: Prisma.StageTransitionOrderByRelationAggregateInput
 }
@@ -353,6 +362,7 @@ export type JourneyWhereUniqueInput = Prisma.AtLeast<{
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
+  enrolmentId?: Prisma.StringNullableFilter<"Journey"> | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
   transitions?: Prisma.StageTransitionListRelationFilter
 }, "workflowId">
@@ -376,6 +386,7 @@ export type JourneyOrderByWithAggregationInput = {
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  enrolmentId?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.JourneyCountOrderByAggregateInput
   _avg?: Prisma.JourneyAvgOrderByAggregateInput
   _max?: Prisma.JourneyMaxOrderByAggregateInput
@@ -405,6 +416,7 @@ export type JourneyScalarWhereWithAggregatesInput = {
   startedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Journey"> | Date | string
+  enrolmentId?: Prisma.StringNullableWithAggregatesFilter<"Journey"> | string | null
 }
 
 export type JourneyCreateInput = {
@@ -425,6 +437,7 @@ export type JourneyCreateInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
   customer: Prisma.CustomerCreateNestedOneWithoutJourneysInput
   transitions?: Prisma.StageTransitionCreateNestedManyWithoutJourneyInput
 }
@@ -448,6 +461,7 @@ export type JourneyUncheckedCreateInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
   transitions?: Prisma.StageTransitionUncheckedCreateNestedManyWithoutJourneyInput
 }
 
@@ -469,6 +483,7 @@ export type JourneyUpdateInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   customer?: Prisma.CustomerUpdateOneRequiredWithoutJourneysNestedInput
   transitions?: Prisma.StageTransitionUpdateManyWithoutJourneyNestedInput
 }
@@ -492,6 +507,7 @@ export type JourneyUncheckedUpdateInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   transitions?: Prisma.StageTransitionUncheckedUpdateManyWithoutJourneyNestedInput
 }
 
@@ -514,6 +530,7 @@ export type JourneyCreateManyInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
 }
 
 export type JourneyUpdateManyMutationInput = {
@@ -534,6 +551,7 @@ export type JourneyUpdateManyMutationInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyUncheckedUpdateManyInput = {
@@ -555,6 +573,7 @@ export type JourneyUncheckedUpdateManyInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyListRelationFilter = {
@@ -594,6 +613,7 @@ export type JourneyCountOrderByAggregateInput = {
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  enrolmentId?: Prisma.SortOrder
 }
 
 export type JourneyAvgOrderByAggregateInput = {
@@ -615,6 +635,7 @@ export type JourneyMaxOrderByAggregateInput = {
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  enrolmentId?: Prisma.SortOrder
 }
 
 export type JourneyMinOrderByAggregateInput = {
@@ -632,6 +653,7 @@ export type JourneyMinOrderByAggregateInput = {
   startedAt?: Prisma.SortOrder
   endedAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  enrolmentId?: Prisma.SortOrder
 }
 
 export type JourneySumOrderByAggregateInput = {
@@ -752,6 +774,7 @@ export type JourneyCreateWithoutCustomerInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
   transitions?: Prisma.StageTransitionCreateNestedManyWithoutJourneyInput
 }
 
@@ -773,6 +796,7 @@ export type JourneyUncheckedCreateWithoutCustomerInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
   transitions?: Prisma.StageTransitionUncheckedCreateNestedManyWithoutJourneyInput
 }
 
@@ -824,6 +848,7 @@ export type JourneyScalarWhereInput = {
   startedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
   endedAt?: Prisma.DateTimeNullableFilter<"Journey"> | Date | string | null
   updatedAt?: Prisma.DateTimeFilter<"Journey"> | Date | string
+  enrolmentId?: Prisma.StringNullableFilter<"Journey"> | string | null
 }
 
 export type JourneyCreateWithoutTransitionsInput = {
@@ -844,6 +869,7 @@ export type JourneyCreateWithoutTransitionsInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
   customer: Prisma.CustomerCreateNestedOneWithoutJourneysInput
 }
 
@@ -866,6 +892,7 @@ export type JourneyUncheckedCreateWithoutTransitionsInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
 }
 
 export type JourneyCreateOrConnectWithoutTransitionsInput = {
@@ -902,6 +929,7 @@ export type JourneyUpdateWithoutTransitionsInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   customer?: Prisma.CustomerUpdateOneRequiredWithoutJourneysNestedInput
 }
 
@@ -924,6 +952,7 @@ export type JourneyUncheckedUpdateWithoutTransitionsInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type JourneyCreateManyCustomerInput = {
@@ -944,6 +973,7 @@ export type JourneyCreateManyCustomerInput = {
   startedAt?: Date | string
   endedAt?: Date | string | null
   updatedAt?: Date | string
+  enrolmentId?: string | null
 }
 
 export type JourneyUpdateWithoutCustomerInput = {
@@ -964,6 +994,7 @@ export type JourneyUpdateWithoutCustomerInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   transitions?: Prisma.StageTransitionUpdateManyWithoutJourneyNestedInput
 }
 
@@ -985,6 +1016,7 @@ export type JourneyUncheckedUpdateWithoutCustomerInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   transitions?: Prisma.StageTransitionUncheckedUpdateManyWithoutJourneyNestedInput
 }
 
@@ -1006,6 +1038,7 @@ export type JourneyUncheckedUpdateManyWithoutCustomerInput = {
   startedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   endedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  enrolmentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 
@@ -1058,6 +1091,7 @@ export type JourneySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
+  enrolmentId?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   transitions?: boolean | Prisma.Journey$transitionsArgs<ExtArgs>
   _count?: boolean | Prisma.JourneyCountOutputTypeDefaultArgs<ExtArgs>
@@ -1082,6 +1116,7 @@ export type JourneySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
+  enrolmentId?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["journey"]>
 
@@ -1104,6 +1139,7 @@ export type JourneySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
+  enrolmentId?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["journey"]>
 
@@ -1126,9 +1162,10 @@ export type JourneySelectScalar = {
   startedAt?: boolean
   endedAt?: boolean
   updatedAt?: boolean
+  enrolmentId?: boolean
 }
 
-export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "cohort" | "waiting" | "waitingSince" | "startedAt" | "endedAt" | "updatedAt", ExtArgs["result"]["journey"]>
+export type JourneyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workflowId" | "customerId" | "journeyKey" | "version" | "businessKey" | "status" | "exitReason" | "stage" | "stageEnteredAt" | "params" | "tags" | "goals" | "cohort" | "waiting" | "waitingSince" | "startedAt" | "endedAt" | "updatedAt" | "enrolmentId", ExtArgs["result"]["journey"]>
 export type JourneyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   transitions?: boolean | Prisma.Journey$transitionsArgs<ExtArgs>
@@ -1181,6 +1218,11 @@ export type $JourneyPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     startedAt: Date
     endedAt: Date | null
     updatedAt: Date
+    /**
+     * The bulk enrolment that started it (NULL: the API's one start, an entry event, another journey). Written once, with
+     * the row: how a resumed enrolment knows a start of its own from a journey that was already there.
+     */
+    enrolmentId: string | null
   }, ExtArgs["result"]["journey"]>
   composites: {}
 }
@@ -1624,6 +1666,7 @@ export interface JourneyFieldRefs {
   readonly startedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly endedAt: Prisma.FieldRef<"Journey", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Journey", 'DateTime'>
+  readonly enrolmentId: Prisma.FieldRef<"Journey", 'String'>
 }
     
 

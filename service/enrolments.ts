@@ -1,0 +1,373 @@
+// Bulk enrolment of an audience into a journey (a bank's first campaign on its existing customers: hundreds of
+// thousands at once). The audience is stored first, one row per customer (a list of ids given page by page, or a
+// segment filter resolved in SQL); then a small workflow (workflows/enrolment.ts) starts the journeys at the
+// enrolment's rate, in batches, each start through the API's own start (JourneyService.startJourneyRow: the same
+// workflow ids, entry and re-entry rules, the one creator of the journey row). Every outcome is stored per customer, so
+// progress is exact and a crash resumes where it stopped; a journey row carries the enrolment that created it, so a
+// start the crash interrupted counts as the enrolment's own, never as "already running".
+import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type Db, Prisma } from '../db/client.js';
+import type { EnrolmentWorkflowInput, enrolmentWorkflow } from '../workflows/enrolment.js';
+import { controlEnrolmentSignal, type EnrolmentControl, enrolmentWorkflowId } from '../workflows/messages.js';
+import type { DefinitionStore } from './definitions.js';
+import { conflict, DomainError, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
+import { checkParams, type JourneyService } from './journeys.js';
+import { id } from './schemas.js';
+
+/** Customer ids in one request (the first page or an appended one): ≤ 10 000 ids of ≤ 128 characters fit the body
+ * limit of the enrolment routes (api/app.ts). */
+export const MAX_PAGE_IDS = 10_000;
+/** Customers in one enrolment (a bigger audience is several enrolments). */
+export const MAX_ENROLMENT_CUSTOMERS = 1_000_000;
+/** Starts in flight at once inside one batch (each holds a database connection for a moment and one Temporal call). */
+const CONCURRENCY = 16;
+
+export const ENROLMENT_STATUSES = ['open', 'running', 'paused', 'completed', 'cancelled'] as const;
+export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
+
+const Filter = z
+  .object({ segment: z.string().min(1).max(64).optional(), rmId: z.string().min(1).max(128).optional() })
+  .strict()
+  .refine((f) => f.segment !== undefined || f.rmId !== undefined, { message: 'name a segment, an rmId or both' });
+
+export const EnrolmentBody = z
+  .object({
+    journeyKey: z.string().min(1).max(64),
+    /** The params every journey starts with (the journey's declared params). */
+    params: z.record(z.string(), z.unknown()).optional(),
+    /** The first (or only) page of customer ids. */
+    customers: z.array(id).min(1).max(MAX_PAGE_IDS).optional(),
+    /** Or: every customer (not erased) in this segment and/or of this RM, resolved in SQL when the enrolment is made. */
+    filter: Filter.optional(),
+    /** Journeys started per second (default 50). */
+    ratePerSecond: z.number().int().min(1).max(2_000).default(50),
+    /** Start at once (default), or wait for more pages (`POST …/customers`) and `POST …/start`. A filter starts at once. */
+    start: z.boolean().default(true),
+  })
+  .strict()
+  .refine((b) => (b.customers === undefined) !== (b.filter === undefined), { message: 'give either "customers" or "filter"', path: ['customers'] })
+  .refine((b) => b.filter === undefined || b.start, { message: 'an enrolment by filter starts at once', path: ['start'] });
+export type EnrolmentBody = z.infer<typeof EnrolmentBody>;
+
+export const EnrolmentPage = z.object({ customers: z.array(id).min(1).max(MAX_PAGE_IDS) }).strict();
+export const EnrolmentListQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }).strict();
+
+export interface EnrolmentProgress {
+  id: string;
+  journeyKey: string;
+  status: EnrolmentStatus;
+  ratePerSecond: number;
+  filter: { segment?: string; rmId?: string } | null;
+  total: number;
+  pending: number;
+  started: number;
+  /** Customers not started, by reason: `already_running`, `already_entered`, `reentry_cooldown`, `unknown_customer`… */
+  skipped: Record<string, number>;
+  failed: number;
+  /** Failures by error code. */
+  failures: Record<string, number>;
+  createdBy: string;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface EnrolmentDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  definitions: DefinitionStore;
+  journeys: JourneyService;
+}
+
+type Outcome = { status: 'started' | 'skipped' | 'failed'; reason: string | null };
+type Counts = { status: string; reason: string | null; n: number };
+
+/** Customers per activity call: about a second's worth at the rate, between 10 and 500. */
+export const batchSizeFor = (ratePerSecond: number) => Math.min(500, Math.max(10, ratePerSecond));
+
+export class EnrolmentService {
+  constructor(private readonly deps: EnrolmentDeps) {}
+
+  private get db() {
+    return this.deps.db;
+  }
+
+  /**
+   * Makes an enrolment: the journey must exist, be started through the API, and take the params; its customers are
+   * stored (a filter is resolved here, in SQL). It starts at once unless `start: false` (more pages to come).
+   */
+  async create(body: EnrolmentBody, by: string): Promise<EnrolmentProgress> {
+    const stored = await this.deps.definitions.latestPublished(body.journeyKey);
+    if (!stored) throw notFound('journey', body.journeyKey);
+    if (!stored.definition.entry.api) throw conflict('entry_not_allowed', `journey "${body.journeyKey}" is not started through the API`);
+    const params = checkParams(stored.definition, body.params ?? {}, this.deps.definitions.durationLimits);
+    const enrolmentId = randomUUID();
+    await this.db.$transaction(async (tx) => {
+      await tx.enrolment.create({
+        data: {
+          id: enrolmentId,
+          journeyKey: body.journeyKey,
+          params: params as Prisma.InputJsonValue,
+          ...(body.filter ? { filter: body.filter as Prisma.InputJsonValue } : {}),
+          ratePerSecond: body.ratePerSecond,
+          createdBy: by,
+        },
+      });
+      if (body.customers) await insertPage(tx, enrolmentId, body.customers, 0);
+      else {
+        const f = body.filter!;
+        // The audience as it is now, in id order; one more than allowed tells an audience too large.
+        const n = await tx.$executeRaw`
+          INSERT INTO enrolment_items (enrolment_id, customer_id, seq)
+          SELECT ${enrolmentId}, id, (row_number() OVER (ORDER BY id))::int FROM (
+            SELECT id FROM customers
+            WHERE erased_at IS NULL
+              AND (${f.segment ?? null}::text IS NULL OR segment = ${f.segment ?? null})
+              AND (${f.rmId ?? null}::text IS NULL OR rm_id = ${f.rmId ?? null})
+            ORDER BY id LIMIT ${MAX_ENROLMENT_CUSTOMERS + 1}
+          ) audience`;
+        if (n > MAX_ENROLMENT_CUSTOMERS) throw tooLarge();
+        if (n === 0) throw new Invalid('empty_audience', 'no customer matches the filter');
+      }
+    });
+    if (body.start) return this.start(enrolmentId);
+    return this.progress(enrolmentId);
+  }
+
+  /** Appends a page of customer ids to an enrolment that has not started; ids already in it are counted once. */
+  async addCustomers(enrolmentId: string, customers: string[]): Promise<{ id: string; added: number; total: number }> {
+    return this.db.$transaction(async (tx) => {
+      const locked = await tx.$queryRaw<{ status: string }[]>`SELECT status FROM enrolments WHERE id = ${enrolmentId} FOR UPDATE`;
+      if (locked.length === 0) throw notFound('enrolment', enrolmentId);
+      if (locked[0]!.status !== 'open') throw conflict('enrolment_started', `enrolment "${enrolmentId}" is ${locked[0]!.status}: customers are added before it starts`);
+      const [{ total, last }] = (await tx.$queryRaw<{ total: number; last: number }[]>`
+        SELECT count(*)::int AS total, coalesce(max(seq), 0)::int AS last FROM enrolment_items WHERE enrolment_id = ${enrolmentId}`) as [{ total: number; last: number }];
+      const added = await insertPage(tx, enrolmentId, customers, last);
+      if (total + added > MAX_ENROLMENT_CUSTOMERS) throw tooLarge(); // the transaction takes the page back
+      return { id: enrolmentId, added, total: total + added };
+    });
+  }
+
+  /** Starts an open enrolment's workflow; again on a running one, makes sure its workflow runs (a crash between the
+   * status and the start); on a finished one, answers its progress. */
+  async start(enrolmentId: string): Promise<EnrolmentProgress> {
+    const e = await this.db.enrolment.findUnique({ where: { id: enrolmentId } });
+    if (!e) throw notFound('enrolment', enrolmentId);
+    if (e.status === 'open') {
+      const pending = await this.db.enrolmentItem.count({ where: { enrolmentId } });
+      if (pending === 0) throw new Invalid('empty_audience', 'the enrolment has no customers');
+      await this.db.enrolment.updateMany({ where: { id: enrolmentId, status: 'open' }, data: { status: 'running', startedAt: new Date() } });
+    } else if (e.status !== 'running' && e.status !== 'paused') return this.progress(enrolmentId);
+    const input: EnrolmentWorkflowInput = { enrolmentId, batchSize: batchSizeFor(e.ratePerSecond), ratePerSecond: e.ratePerSecond };
+    try {
+      await this.deps.temporal.workflow.start<typeof enrolmentWorkflow>('enrolmentWorkflow', {
+        taskQueue: this.deps.taskQueue,
+        workflowId: enrolmentWorkflowId(enrolmentId),
+        args: [input],
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return this.progress(enrolmentId);
+  }
+
+  /** Pause, resume or cancel. An open enrolment can only be cancelled (nothing runs yet); a finished one refuses. */
+  async control(enrolmentId: string, action: EnrolmentControl): Promise<EnrolmentProgress> {
+    const e = await this.db.enrolment.findUnique({ where: { id: enrolmentId } });
+    if (!e) throw notFound('enrolment', enrolmentId);
+    if (e.status === 'open') {
+      if (action !== 'cancel') throw conflict('enrolment_not_started', `enrolment "${enrolmentId}" has not started`);
+      // Nothing runs yet: the API closes it (the workflow would be its writer from the start on).
+      const n = await this.db.enrolment.updateMany({ where: { id: enrolmentId, status: 'open' }, data: { status: 'cancelled', finishedAt: new Date() } });
+      if (n.count === 1) return this.progress(enrolmentId);
+      return this.control(enrolmentId, action); // it started meanwhile
+    }
+    if (e.status === 'completed' || e.status === 'cancelled') throw conflict('enrolment_finished', `enrolment "${enrolmentId}" is ${e.status}`);
+    try {
+      await this.deps.temporal.workflow.getHandle(enrolmentWorkflowId(enrolmentId)).signal(controlEnrolmentSignal, { action });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw conflict('enrolment_finished', `enrolment "${enrolmentId}" has finished`);
+      throw err;
+    }
+    return this.progress(enrolmentId);
+  }
+
+  async progress(enrolmentId: string): Promise<EnrolmentProgress> {
+    const e = await this.db.enrolment.findUnique({ where: { id: enrolmentId } });
+    if (!e) throw notFound('enrolment', enrolmentId);
+    return shape(e, await this.counts([enrolmentId]));
+  }
+
+  /** The newest enrolments with their progress (the console's ops page). */
+  async list(limit: number): Promise<EnrolmentProgress[]> {
+    const rows = await this.db.enrolment.findMany({ orderBy: { createdAt: 'desc' }, take: limit });
+    const counts = await this.counts(rows.map((r) => r.id));
+    return rows.map((r) =>
+      shape(
+        r,
+        counts.filter((c) => c.enrolmentId === r.id),
+      ),
+    );
+  }
+
+  private async counts(ids: string[]): Promise<(Counts & { enrolmentId: string })[]> {
+    if (ids.length === 0) return [];
+    const groups = await this.db.enrolmentItem.groupBy({ by: ['enrolmentId', 'status', 'reason'], where: { enrolmentId: { in: ids } }, _count: { _all: true } });
+    return groups.map((g) => ({ enrolmentId: g.enrolmentId, status: g.status, reason: g.reason, n: g._count._all }));
+  }
+
+  // ---- the enrolment workflow's activities -----------------------------------------------------------------------
+
+  /**
+   * Starts up to `limit` pending customers of the enrolment, `CONCURRENCY` at a time, no faster than `ratePerSecond`,
+   * and stores each outcome; answers how many are still pending. A transient failure (Temporal or Postgres away) stores
+   * the outcomes so far and throws: the activity is retried, and the customers not done are still pending. A worker
+   * shutting down stops taking customers the same way.
+   */
+  async runBatch(input: { enrolmentId: string; limit: number; ratePerSecond: number }, ctx: { heartbeat: () => void; stopping: () => boolean }): Promise<{ remaining: number }> {
+    const e = await this.db.enrolment.findUnique({ where: { id: input.enrolmentId } });
+    if (!e) throw notFound('enrolment', input.enrolmentId);
+    const items = await this.db.enrolmentItem.findMany({
+      where: { enrolmentId: e.id, status: 'pending' },
+      orderBy: { seq: 'asc' },
+      take: input.limit,
+      select: { customerId: true },
+    });
+    const gapMs = 1000 / input.ratePerSecond;
+    const t0 = Date.now();
+    const outcomes = new Map<string, Outcome>();
+    let next = 0;
+    let fault: unknown;
+    const lane = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= items.length || fault !== undefined || ctx.stopping()) return;
+        const wait = t0 + i * gapMs - Date.now();
+        if (wait > 0) await sleep(wait);
+        const customerId = items[i]!.customerId;
+        try {
+          outcomes.set(customerId, await this.enrolOne(e.id, e.journeyKey, e.params as Record<string, unknown>, customerId));
+        } catch (err) {
+          fault ??= err;
+          return;
+        }
+        ctx.heartbeat();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, lane));
+    await this.record(e.id, outcomes);
+    if (fault !== undefined) throw fault;
+    if (ctx.stopping()) throw new Error('the worker is shutting down; the batch goes on elsewhere');
+    // The batch takes at least its share of a second at the rate, so batches back to back keep the rate.
+    const rest = t0 + items.length * gapMs - Date.now();
+    if (rest > 0) await sleep(rest);
+    return { remaining: await this.db.enrolmentItem.count({ where: { enrolmentId: e.id, status: 'pending' } }) };
+  }
+
+  /** One customer through the API's own start. Started: the journey row is this enrolment's (now, or before a crash). */
+  private async enrolOne(enrolmentId: string, journeyKey: string, params: Record<string, unknown>, customerId: string): Promise<Outcome> {
+    try {
+      const { row } = await this.deps.journeys.startJourneyRow({ journeyKey, customerId, params, via: 'enrolment', enrolmentId });
+      if (row.enrolmentId === enrolmentId) return { status: 'started', reason: null };
+      return { status: 'skipped', reason: row.status === 'running' ? 'already_running' : 'already_entered' };
+    } catch (err) {
+      if (!(err instanceof DomainError) || err.transient) throw err;
+      // A refusal of this customer (unknown or erased, cooling down after the last journey) is a skip with its reason;
+      // any other permanent error (params the journey no longer takes) is a failure with its code.
+      if (err instanceof NotFound) return { status: 'skipped', reason: 'unknown_customer' };
+      if (err.code === 'reentry_cooldown' || err.code === 'entry_not_allowed') return { status: 'skipped', reason: err.code };
+      return { status: 'failed', reason: err.code };
+    }
+  }
+
+  /** Stores a batch's outcomes: one update per (status, reason). */
+  private async record(enrolmentId: string, outcomes: Map<string, Outcome>): Promise<void> {
+    const groups = new Map<string, { outcome: Outcome; ids: string[] }>();
+    for (const [customerId, o] of outcomes) {
+      const key = `${o.status}\u0000${o.reason ?? ''}`;
+      const g = groups.get(key) ?? { outcome: o, ids: [] };
+      g.ids.push(customerId);
+      groups.set(key, g);
+    }
+    await this.db.$transaction(
+      [...groups.values()].map((g) =>
+        this.db.enrolmentItem.updateMany({
+          where: { enrolmentId, customerId: { in: g.ids }, status: 'pending' },
+          data: { status: g.outcome.status, reason: g.outcome.reason },
+        }),
+      ),
+    );
+  }
+
+  /** The workflow's pause and resume, as the enrolment reads them. */
+  async setStatus(enrolmentId: string, status: 'running' | 'paused'): Promise<void> {
+    await this.db.enrolment.updateMany({ where: { id: enrolmentId, status: { in: ['running', 'paused'] } }, data: { status } });
+  }
+
+  /** Closes the enrolment: `completed` when nobody is pending, `cancelled` when it was cancelled (the pending stay). */
+  async finish(enrolmentId: string, cancelled: boolean): Promise<{ started: number; skipped: number; failed: number; pending: number }> {
+    await this.db.enrolment.updateMany({
+      where: { id: enrolmentId, status: { in: ['running', 'paused'] } },
+      data: { status: cancelled ? 'cancelled' : 'completed', finishedAt: new Date() },
+    });
+    const p = await this.progress(enrolmentId);
+    return { started: p.started, skipped: Object.values(p.skipped).reduce((a, n) => a + n, 0), failed: p.failed, pending: p.pending };
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const tooLarge = () => new Unprocessable('enrolment_too_large', `an enrolment takes at most ${MAX_ENROLMENT_CUSTOMERS} customers: split the audience into several enrolments`);
+
+/** Inserts a page of ids after `after` in the given order; an id already in the enrolment (or twice in the page) is
+ * kept once. Answers how many were added. */
+async function insertPage(tx: Prisma.TransactionClient, enrolmentId: string, customers: string[], after: number): Promise<number> {
+  return tx.$executeRaw`
+    INSERT INTO enrolment_items (enrolment_id, customer_id, seq)
+    SELECT ${enrolmentId}, c, ${after}::int + (ord)::int FROM unnest(${customers}::text[]) WITH ORDINALITY AS t(c, ord)
+    ON CONFLICT DO NOTHING`;
+}
+
+function shape(
+  e: {
+    id: string;
+    journeyKey: string;
+    status: string;
+    ratePerSecond: number;
+    filter: unknown;
+    createdBy: string;
+    createdAt: Date;
+    startedAt: Date | null;
+    finishedAt: Date | null;
+  },
+  counts: Counts[],
+): EnrolmentProgress {
+  const sum = (status: string) => counts.filter((c) => c.status === status).reduce((a, c) => a + c.n, 0);
+  const byReason = (status: string) =>
+    Object.fromEntries(
+      counts
+        .filter((c) => c.status === status)
+        .sort((a, b) => b.n - a.n || (a.reason ?? '').localeCompare(b.reason ?? ''))
+        .map((c) => [c.reason ?? 'unknown', c.n]),
+    );
+  return {
+    id: e.id,
+    journeyKey: e.journeyKey,
+    status: e.status as EnrolmentStatus,
+    ratePerSecond: e.ratePerSecond,
+    filter: (e.filter ?? null) as EnrolmentProgress['filter'],
+    total: counts.reduce((a, c) => a + c.n, 0),
+    pending: sum('pending'),
+    started: sum('started'),
+    skipped: byReason('skipped'),
+    failed: sum('failed'),
+    failures: byReason('failed'),
+    createdBy: e.createdBy,
+    createdAt: e.createdAt,
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+  };
+}
