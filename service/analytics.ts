@@ -93,6 +93,19 @@ export class Analytics {
     return (await this.definitions.get(key, newest.version)).definition;
   }
 
+  /** Whether the figures count fewer than all the key's journeys (then rows hanging off them are joined to the
+   * journeys; all of them, rows are read by their own journey_key, which the database keeps). */
+  private narrowed(f: AnalyticsFilters): boolean {
+    return f.from !== undefined || f.to !== undefined || f.version !== undefined || f.segment !== undefined || f.variant !== undefined;
+  }
+
+  /** The rows of `table` (aliased `alias`) that belong to the journeys the figures count. */
+  private ofJourneys(table: 'stage_transitions' | 'messages', alias: 't' | 'm', key: string, f: AnalyticsFilters): Prisma.Sql {
+    const t = Prisma.raw(`${table} ${alias}`);
+    const a = Prisma.raw(alias);
+    return this.narrowed(f) ? Prisma.sql`${t} JOIN (${this.journeys(key, f)}) j ON j.workflow_id = ${a}.workflow_id` : Prisma.sql`${t} WHERE ${a}.journey_key = ${key}`;
+  }
+
   /** The journeys the figures count, as a query (a CTE body). */
   private journeys(key: string, f: AnalyticsFilters): Prisma.Sql {
     const where = [Prisma.sql`j.journey_key = ${key}`];
@@ -119,11 +132,10 @@ export class Analytics {
       this.db.$transaction(async (tx) => {
         await tx.$executeRaw`SET LOCAL work_mem = '32MB'`;
         return tx.$queryRaw<{ stage: string; entered: number; converted: number; visits: number; pct: (number | null)[] | null }[]>`
-          WITH j AS (${this.journeys(key, f)})
           SELECT t.to_stage AS stage, count(*) FILTER (WHERE t.first_visit)::int AS entered, count(*) FILTER (WHERE t.first_visit AND t.converted)::int AS converted,
                  count(t.left_at)::int AS visits,
                  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.left_at - t.entered_at)) * 1000) AS pct
-          FROM stage_transitions t JOIN j ON j.workflow_id = t.workflow_id GROUP BY t.to_stage`;
+          FROM ${this.ofJourneys('stage_transitions', 't', key, f)} GROUP BY t.to_stage`;
       }),
       this.db.$queryRaw<{ stage: string | null; current: number }[]>`
         WITH j AS (${this.journeys(key, f)})
@@ -259,17 +271,15 @@ export class Analytics {
     // Two passes side by side, counts and reasons, rather than one that materialises the messages for both.
     const [counts, reasons] = await Promise.all([
       this.db.$queryRaw<Counts[]>`
-        WITH j AS (${this.journeys(key, f)})
         SELECT m.template, m.channel, count(*)::int AS total,
                count(*) FILTER (WHERE 'sent' = ANY(m.outcomes))::int AS sent, count(*) FILTER (WHERE 'delivered' = ANY(m.outcomes))::int AS delivered,
                count(*) FILTER (WHERE 'failed' = ANY(m.outcomes))::int AS failed, count(*) FILTER (WHERE 'suppressed' = ANY(m.outcomes))::int AS suppressed,
                count(*) FILTER (WHERE 'deferred' = ANY(m.outcomes))::int AS deferred, count(*) FILTER (WHERE 'dropped' = ANY(m.outcomes))::int AS dropped
-        FROM messages m JOIN j ON j.workflow_id = m.workflow_id GROUP BY 1, 2 ORDER BY 1, 2`,
+        FROM ${this.ofJourneys('messages', 'm', key, f)} GROUP BY 1, 2 ORDER BY 1, 2`,
       this.db.$queryRaw<{ template: string; channel: string; reason: string; n: number }[]>`
-        WITH j AS (${this.journeys(key, f)})
         SELECT m.template, m.channel, x.reason, count(*)::int AS n
-        FROM messages m JOIN j ON j.workflow_id = m.workflow_id, unnest(m.outcome_reasons) AS x(reason)
-        WHERE m.outcome_reasons <> ARRAY[]::text[] GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+        FROM (SELECT m.template, m.channel, m.outcome_reasons FROM ${this.ofJourneys('messages', 'm', key, f)}) m, unnest(m.outcome_reasons) AS x(reason)
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     ]);
     const reasonsOf = (c: Counts) => Object.fromEntries(reasons.filter((r) => r.template === c.template && r.channel === c.channel).map((r) => [r.reason, r.n]));
     return { journeyKey: key, rows: counts.map((c) => ({ ...c, reasons: reasonsOf(c) })) };

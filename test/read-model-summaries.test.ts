@@ -49,6 +49,11 @@ const message = async (id: string, events: [type: string, reason?: string][]) =>
   await db.query(`INSERT INTO messages (id, idempotency_key, workflow_id, customer_id, channel, template, updated_at) VALUES ($1, $1, 'sum:1', 'sum-c', 'sms', 't', now())`, [id]);
   for (const [type, reason] of events) await db.query(`INSERT INTO message_events (message_id, type, detail) VALUES ($1, $2, $3)`, [id, type, reason ? { reason } : {}]);
 };
+/** The journey keys the visits and messages of journey sum:1 carry. */
+const keys = async () => ({
+  visits: (await db.query<{ k: string | null }>(`SELECT DISTINCT journey_key AS k FROM stage_transitions WHERE workflow_id = 'sum:1'`)).rows.map((r) => r.k),
+  messages: (await db.query<{ k: string | null }>(`SELECT DISTINCT journey_key AS k FROM messages WHERE workflow_id = 'sum:1'`)).rows.map((r) => r.k),
+});
 const outcomes = async (id: string) => (await db.query('SELECT outcomes, outcome_reasons FROM messages WHERE id = $1', [id])).rows[0];
 
 describe('the analytics summaries', () => {
@@ -75,6 +80,7 @@ describe('the analytics summaries', () => {
       { seq: 4, stage_index: 3, first_visit: true, left_at: '2027-01-09', converted: false },
     ]);
     expect(await outcomes('m-old')).toEqual({ outcomes: expect.arrayContaining(['deferred', 'sent', 'delivered']), outcome_reasons: ['quiet_hours'] });
+    expect(await keys()).toEqual({ visits: ['sum-loan'], messages: ['sum-loan'] });
     expect((await outcomes('m-old')).outcomes).toHaveLength(3);
   });
 
@@ -112,7 +118,7 @@ describe('the analytics summaries', () => {
     ]);
   });
 
-  it("keep each message's outcomes and reasons once, whatever writes its events", async () => {
+  it("keep each message's outcomes and reasons once, whatever writes its events, and its journey's key, as a visit's", async () => {
     await message('m-new', [
       ['created'],
       ['deferred', 'quiet_hours'],
@@ -123,5 +129,7 @@ describe('the analytics summaries', () => {
       ['failed', 'rejected_by_provider'],
     ]);
     expect(await outcomes('m-new')).toEqual({ outcomes: ['deferred', 'sent', 'failed'], outcome_reasons: ['quiet_hours', 'frequency_cap', 'rejected_by_provider'] });
+    await visit('sum:1', 5, 'c', '2027-01-10');
+    expect(await keys()).toEqual({ visits: ['sum-loan'], messages: ['sum-loan'] });
   });
 });

@@ -1783,6 +1783,7 @@ export const StageTransitionScalarFieldEnum = {
   toStage: 'toStage',
   cause: 'cause',
   enteredAt: 'enteredAt',
+  journeyKey: 'journeyKey',
   stageIndex: 'stageIndex',
   firstVisit: 'firstVisit',
   leftAt: 'leftAt',
@@ -1829,6 +1830,7 @@ export const MessageScalarFieldEnum = {
   attempts: 'attempts',
   createdAt: 'createdAt',
   sentAt: 'sentAt',
+  journeyKey: 'journeyKey',
   outcomes: 'outcomes',
   outcomeReasons: 'outcomeReasons',
   updatedAt: 'updatedAt'

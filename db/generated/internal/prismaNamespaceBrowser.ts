@@ -139,6 +139,7 @@ export const StageTransitionScalarFieldEnum = {
   toStage: 'toStage',
   cause: 'cause',
   enteredAt: 'enteredAt',
+  journeyKey: 'journeyKey',
   stageIndex: 'stageIndex',
   firstVisit: 'firstVisit',
   leftAt: 'leftAt',
@@ -185,6 +186,7 @@ export const MessageScalarFieldEnum = {
   attempts: 'attempts',
   createdAt: 'createdAt',
   sentAt: 'sentAt',
+  journeyKey: 'journeyKey',
   outcomes: 'outcomes',
   outcomeReasons: 'outcomeReasons',
   updatedAt: 'updatedAt'

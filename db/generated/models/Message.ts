@@ -58,6 +58,7 @@ export type MessageMinAggregateOutputType = {
   attempts: number | null
   createdAt: Date | null
   sentAt: Date | null
+  journeyKey: string | null
   updatedAt: Date | null
 }
 
@@ -83,6 +84,7 @@ export type MessageMaxAggregateOutputType = {
   attempts: number | null
   createdAt: Date | null
   sentAt: Date | null
+  journeyKey: string | null
   updatedAt: Date | null
 }
 
@@ -108,6 +110,7 @@ export type MessageCountAggregateOutputType = {
   attempts: number
   createdAt: number
   sentAt: number
+  journeyKey: number
   outcomes: number
   outcomeReasons: number
   updatedAt: number
@@ -147,6 +150,7 @@ export type MessageMinAggregateInputType = {
   attempts?: true
   createdAt?: true
   sentAt?: true
+  journeyKey?: true
   updatedAt?: true
 }
 
@@ -172,6 +176,7 @@ export type MessageMaxAggregateInputType = {
   attempts?: true
   createdAt?: true
   sentAt?: true
+  journeyKey?: true
   updatedAt?: true
 }
 
@@ -197,6 +202,7 @@ export type MessageCountAggregateInputType = {
   attempts?: true
   createdAt?: true
   sentAt?: true
+  journeyKey?: true
   outcomes?: true
   outcomeReasons?: true
   updatedAt?: true
@@ -311,6 +317,7 @@ export type MessageGroupByOutputType = {
   attempts: number
   createdAt: Date
   sentAt: Date | null
+  journeyKey: string | null
   outcomes: string[]
   outcomeReasons: string[]
   updatedAt: Date
@@ -361,6 +368,7 @@ export type MessageWhereInput = {
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  journeyKey?: Prisma.StringNullableFilter<"Message"> | string | null
   outcomes?: Prisma.StringNullableListFilter<"Message">
   outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -390,6 +398,7 @@ export type MessageOrderByWithRelationInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  journeyKey?: Prisma.SortOrderInput | Prisma.SortOrder
   outcomes?: Prisma.SortOrder
   outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -422,6 +431,7 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  journeyKey?: Prisma.StringNullableFilter<"Message"> | string | null
   outcomes?: Prisma.StringNullableListFilter<"Message">
   outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -451,6 +461,7 @@ export type MessageOrderByWithAggregationInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  journeyKey?: Prisma.SortOrderInput | Prisma.SortOrder
   outcomes?: Prisma.SortOrder
   outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -486,6 +497,7 @@ export type MessageScalarWhereWithAggregatesInput = {
   attempts?: Prisma.IntWithAggregatesFilter<"Message"> | number
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
+  journeyKey?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   outcomes?: Prisma.StringNullableListFilter<"Message">
   outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
@@ -512,6 +524,7 @@ export type MessageCreateInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -541,6 +554,7 @@ export type MessageUncheckedCreateInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -568,6 +582,7 @@ export type MessageUpdateInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -597,6 +612,7 @@ export type MessageUncheckedUpdateInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -625,6 +641,7 @@ export type MessageCreateManyInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -651,6 +668,7 @@ export type MessageUpdateManyMutationInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -678,6 +696,7 @@ export type MessageUncheckedUpdateManyInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -715,6 +734,7 @@ export type MessageCountOrderByAggregateInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   outcomes?: Prisma.SortOrder
   outcomeReasons?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -747,6 +767,7 @@ export type MessageMaxOrderByAggregateInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -772,6 +793,7 @@ export type MessageMinOrderByAggregateInput = {
   attempts?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   sentAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -880,6 +902,7 @@ export type MessageCreateWithoutCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -907,6 +930,7 @@ export type MessageUncheckedCreateWithoutCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -964,6 +988,7 @@ export type MessageScalarWhereInput = {
   attempts?: Prisma.IntFilter<"Message"> | number
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  journeyKey?: Prisma.StringNullableFilter<"Message"> | string | null
   outcomes?: Prisma.StringNullableListFilter<"Message">
   outcomeReasons?: Prisma.StringNullableListFilter<"Message">
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -990,6 +1015,7 @@ export type MessageCreateWithoutEventsInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -1018,6 +1044,7 @@ export type MessageUncheckedCreateWithoutEventsInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -1060,6 +1087,7 @@ export type MessageUpdateWithoutEventsInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1088,6 +1116,7 @@ export type MessageUncheckedUpdateWithoutEventsInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1114,6 +1143,7 @@ export type MessageCreateManyCustomerInput = {
   attempts?: number
   createdAt?: Date | string
   sentAt?: Date | string | null
+  journeyKey?: string | null
   outcomes?: Prisma.MessageCreateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageCreateoutcomeReasonsInput | string[]
   updatedAt?: Date | string
@@ -1140,6 +1170,7 @@ export type MessageUpdateWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1167,6 +1198,7 @@ export type MessageUncheckedUpdateWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1194,6 +1226,7 @@ export type MessageUncheckedUpdateManyWithoutCustomerInput = {
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   outcomes?: Prisma.MessageUpdateoutcomesInput | string[]
   outcomeReasons?: Prisma.MessageUpdateoutcomeReasonsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1252,6 +1285,7 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  journeyKey?: boolean
   outcomes?: boolean
   outcomeReasons?: boolean
   updatedAt?: boolean
@@ -1282,6 +1316,7 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  journeyKey?: boolean
   outcomes?: boolean
   outcomeReasons?: boolean
   updatedAt?: boolean
@@ -1310,6 +1345,7 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  journeyKey?: boolean
   outcomes?: boolean
   outcomeReasons?: boolean
   updatedAt?: boolean
@@ -1338,12 +1374,13 @@ export type MessageSelectScalar = {
   attempts?: boolean
   createdAt?: boolean
   sentAt?: boolean
+  journeyKey?: boolean
   outcomes?: boolean
   outcomeReasons?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "class" | "priority" | "status" | "statusReason" | "deferredUntil" | "expiresAt" | "providerId" | "deliveredAt" | "error" | "attempts" | "createdAt" | "sentAt" | "outcomes" | "outcomeReasons" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "idempotencyKey" | "workflowId" | "customerId" | "channel" | "template" | "recipient" | "subject" | "body" | "class" | "priority" | "status" | "statusReason" | "deferredUntil" | "expiresAt" | "providerId" | "deliveredAt" | "error" | "attempts" | "createdAt" | "sentAt" | "journeyKey" | "outcomes" | "outcomeReasons" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
   events?: boolean | Prisma.Message$eventsArgs<ExtArgs>
@@ -1397,9 +1434,10 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     createdAt: Date
     sentAt: Date | null
     /**
-     * Kept by a trigger on message_events: the outcomes the message's story holds and the reasons given for its
-     * suppressions, deferrals, drops and failures, each once (the per-template outcome counts read these).
+     * Kept by triggers: the journey's key (on insert), the outcomes the message's story holds and the reasons given for
+     * its suppressions, deferrals, drops and failures, each once (the per-template outcome counts read these).
      */
+    journeyKey: string | null
     outcomes: string[]
     outcomeReasons: string[]
     updatedAt: Date
@@ -1849,6 +1887,7 @@ export interface MessageFieldRefs {
   readonly attempts: Prisma.FieldRef<"Message", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly sentAt: Prisma.FieldRef<"Message", 'DateTime'>
+  readonly journeyKey: Prisma.FieldRef<"Message", 'String'>
   readonly outcomes: Prisma.FieldRef<"Message", 'String[]'>
   readonly outcomeReasons: Prisma.FieldRef<"Message", 'String[]'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>

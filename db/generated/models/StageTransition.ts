@@ -46,6 +46,7 @@ export type StageTransitionMinAggregateOutputType = {
   toStage: string | null
   cause: string | null
   enteredAt: Date | null
+  journeyKey: string | null
   stageIndex: number | null
   firstVisit: boolean | null
   leftAt: Date | null
@@ -60,6 +61,7 @@ export type StageTransitionMaxAggregateOutputType = {
   toStage: string | null
   cause: string | null
   enteredAt: Date | null
+  journeyKey: string | null
   stageIndex: number | null
   firstVisit: boolean | null
   leftAt: Date | null
@@ -74,6 +76,7 @@ export type StageTransitionCountAggregateOutputType = {
   toStage: number
   cause: number
   enteredAt: number
+  journeyKey: number
   stageIndex: number
   firstVisit: number
   leftAt: number
@@ -102,6 +105,7 @@ export type StageTransitionMinAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  journeyKey?: true
   stageIndex?: true
   firstVisit?: true
   leftAt?: true
@@ -116,6 +120,7 @@ export type StageTransitionMaxAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  journeyKey?: true
   stageIndex?: true
   firstVisit?: true
   leftAt?: true
@@ -130,6 +135,7 @@ export type StageTransitionCountAggregateInputType = {
   toStage?: true
   cause?: true
   enteredAt?: true
+  journeyKey?: true
   stageIndex?: true
   firstVisit?: true
   leftAt?: true
@@ -231,6 +237,7 @@ export type StageTransitionGroupByOutputType = {
   toStage: string
   cause: string | null
   enteredAt: Date
+  journeyKey: string | null
   stageIndex: number | null
   firstVisit: boolean
   leftAt: Date | null
@@ -268,6 +275,7 @@ export type StageTransitionWhereInput = {
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  journeyKey?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
   firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
   leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
@@ -283,6 +291,7 @@ export type StageTransitionOrderByWithRelationInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrderInput | Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrderInput | Prisma.SortOrder
   stageIndex?: Prisma.SortOrderInput | Prisma.SortOrder
   firstVisit?: Prisma.SortOrder
   leftAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -302,6 +311,7 @@ export type StageTransitionWhereUniqueInput = Prisma.AtLeast<{
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  journeyKey?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
   firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
   leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
@@ -317,6 +327,7 @@ export type StageTransitionOrderByWithAggregationInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrderInput | Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrderInput | Prisma.SortOrder
   stageIndex?: Prisma.SortOrderInput | Prisma.SortOrder
   firstVisit?: Prisma.SortOrder
   leftAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -339,6 +350,7 @@ export type StageTransitionScalarWhereWithAggregatesInput = {
   toStage?: Prisma.StringWithAggregatesFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableWithAggregatesFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeWithAggregatesFilter<"StageTransition"> | Date | string
+  journeyKey?: Prisma.StringNullableWithAggregatesFilter<"StageTransition"> | string | null
   stageIndex?: Prisma.IntNullableWithAggregatesFilter<"StageTransition"> | number | null
   firstVisit?: Prisma.BoolWithAggregatesFilter<"StageTransition"> | boolean
   leftAt?: Prisma.DateTimeNullableWithAggregatesFilter<"StageTransition"> | Date | string | null
@@ -352,6 +364,7 @@ export type StageTransitionCreateInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -367,6 +380,7 @@ export type StageTransitionUncheckedCreateInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -380,6 +394,7 @@ export type StageTransitionUpdateInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -395,6 +410,7 @@ export type StageTransitionUncheckedUpdateInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -409,6 +425,7 @@ export type StageTransitionCreateManyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -422,6 +439,7 @@ export type StageTransitionUpdateManyMutationInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -436,6 +454,7 @@ export type StageTransitionUncheckedUpdateManyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -465,6 +484,7 @@ export type StageTransitionCountOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   stageIndex?: Prisma.SortOrder
   firstVisit?: Prisma.SortOrder
   leftAt?: Prisma.SortOrder
@@ -485,6 +505,7 @@ export type StageTransitionMaxOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   stageIndex?: Prisma.SortOrder
   firstVisit?: Prisma.SortOrder
   leftAt?: Prisma.SortOrder
@@ -499,6 +520,7 @@ export type StageTransitionMinOrderByAggregateInput = {
   toStage?: Prisma.SortOrder
   cause?: Prisma.SortOrder
   enteredAt?: Prisma.SortOrder
+  journeyKey?: Prisma.SortOrder
   stageIndex?: Prisma.SortOrder
   firstVisit?: Prisma.SortOrder
   leftAt?: Prisma.SortOrder
@@ -580,6 +602,7 @@ export type StageTransitionCreateWithoutJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -593,6 +616,7 @@ export type StageTransitionUncheckedCreateWithoutJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -636,6 +660,7 @@ export type StageTransitionScalarWhereInput = {
   toStage?: Prisma.StringFilter<"StageTransition"> | string
   cause?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   enteredAt?: Prisma.DateTimeFilter<"StageTransition"> | Date | string
+  journeyKey?: Prisma.StringNullableFilter<"StageTransition"> | string | null
   stageIndex?: Prisma.IntNullableFilter<"StageTransition"> | number | null
   firstVisit?: Prisma.BoolFilter<"StageTransition"> | boolean
   leftAt?: Prisma.DateTimeNullableFilter<"StageTransition"> | Date | string | null
@@ -649,6 +674,7 @@ export type StageTransitionCreateManyJourneyInput = {
   toStage: string
   cause?: string | null
   enteredAt: Date | string
+  journeyKey?: string | null
   stageIndex?: number | null
   firstVisit?: boolean
   leftAt?: Date | string | null
@@ -662,6 +688,7 @@ export type StageTransitionUpdateWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -675,6 +702,7 @@ export type StageTransitionUncheckedUpdateWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -688,6 +716,7 @@ export type StageTransitionUncheckedUpdateManyWithoutJourneyInput = {
   toStage?: Prisma.StringFieldUpdateOperationsInput | string
   cause?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   enteredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  journeyKey?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stageIndex?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   firstVisit?: Prisma.BoolFieldUpdateOperationsInput | boolean
   leftAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -704,6 +733,7 @@ export type StageTransitionSelect<ExtArgs extends runtime.Types.Extensions.Inter
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  journeyKey?: boolean
   stageIndex?: boolean
   firstVisit?: boolean
   leftAt?: boolean
@@ -719,6 +749,7 @@ export type StageTransitionSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  journeyKey?: boolean
   stageIndex?: boolean
   firstVisit?: boolean
   leftAt?: boolean
@@ -734,6 +765,7 @@ export type StageTransitionSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  journeyKey?: boolean
   stageIndex?: boolean
   firstVisit?: boolean
   leftAt?: boolean
@@ -749,13 +781,14 @@ export type StageTransitionSelectScalar = {
   toStage?: boolean
   cause?: boolean
   enteredAt?: boolean
+  journeyKey?: boolean
   stageIndex?: boolean
   firstVisit?: boolean
   leftAt?: boolean
   converted?: boolean
 }
 
-export type StageTransitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workflowId" | "seq" | "fromStage" | "toStage" | "cause" | "enteredAt" | "stageIndex" | "firstVisit" | "leftAt" | "converted", ExtArgs["result"]["stageTransition"]>
+export type StageTransitionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workflowId" | "seq" | "fromStage" | "toStage" | "cause" | "enteredAt" | "journeyKey" | "stageIndex" | "firstVisit" | "leftAt" | "converted", ExtArgs["result"]["stageTransition"]>
 export type StageTransitionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   journey?: boolean | Prisma.JourneyDefaultArgs<ExtArgs>
 }
@@ -783,11 +816,12 @@ export type $StageTransitionPayload<ExtArgs extends runtime.Types.Extensions.Int
     cause: string | null
     enteredAt: Date
     /**
-     * Kept by triggers (migration 20261206010000_analytics_summaries), for the funnel and time in stage: the stage's
-     * position in the journey's own definition version (1-based; null when that version is not stored), whether this is
+     * Kept by triggers (migration 20261206010000_analytics_summaries), for the funnel and time in stage: the journey's
+     * key, the stage's position in the journey's own definition version (1-based; null when that version is not stored), whether this is
      * the journey's first visit to the stage, when the visit ended (the next visit's start or the journey's end) and
      * whether a later stage of the definition was reached after it.
      */
+    journeyKey: string | null
     stageIndex: number | null
     firstVisit: boolean
     leftAt: Date | null
@@ -1223,6 +1257,7 @@ export interface StageTransitionFieldRefs {
   readonly toStage: Prisma.FieldRef<"StageTransition", 'String'>
   readonly cause: Prisma.FieldRef<"StageTransition", 'String'>
   readonly enteredAt: Prisma.FieldRef<"StageTransition", 'DateTime'>
+  readonly journeyKey: Prisma.FieldRef<"StageTransition", 'String'>
   readonly stageIndex: Prisma.FieldRef<"StageTransition", 'Int'>
   readonly firstVisit: Prisma.FieldRef<"StageTransition", 'Boolean'>
   readonly leftAt: Prisma.FieldRef<"StageTransition", 'DateTime'>

@@ -4,23 +4,29 @@
 -- or a message event — the worker's activities, the Twilio status callback, an operator's SQL — keeps them exact, and
 -- no writer can forget them.
 
--- Each stage visit: the stage's position in the journey's own definition version (1-based; NULL when the version is
--- not stored), whether it is the journey's first visit to the stage, when it was left (the next visit's start, or the
--- journey's end), and whether a later stage of that definition was reached after it.
+-- Each stage visit: its journey's key (so a key's figures over all its journeys read the visits alone), the stage's
+-- position in the journey's own definition version (1-based; NULL when the version is not stored), whether it is the
+-- journey's first visit to the stage, when it was left (the next visit's start, or the journey's end), and whether a
+-- later stage of that definition was reached after it.
 ALTER TABLE "stage_transitions"
+  ADD COLUMN "journey_key" TEXT,
   ADD COLUMN "stage_index" INTEGER,
   ADD COLUMN "first_visit" BOOLEAN NOT NULL DEFAULT true,
   ADD COLUMN "left_at" TIMESTAMP(3),
   ADD COLUMN "converted" BOOLEAN NOT NULL DEFAULT false;
 
--- Each message: the outcomes its story holds (each once) and the reasons given for a suppression, deferral, drop or
--- failure (each once).
+-- Each message: its journey's key, the outcomes its story holds (each once) and the reasons given for a suppression,
+-- deferral, drop or failure (each once).
 ALTER TABLE "messages"
+  ADD COLUMN "journey_key" TEXT,
   ADD COLUMN "outcomes" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[],
   ADD COLUMN "outcome_reasons" TEXT[] NOT NULL DEFAULT ARRAY[]::TEXT[];
 
 CREATE FUNCTION "stage_visit_before_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  ended timestamp(3);
 BEGIN
+  SELECT j.journey_key, j.ended_at INTO NEW.journey_key, ended FROM journeys j WHERE j.workflow_id = NEW.workflow_id;
   SELECT e.i INTO NEW.stage_index
     FROM journeys j
     JOIN journey_definitions d ON d.key = j.journey_key AND d.version = j.version
@@ -31,7 +37,7 @@ BEGIN
   -- Visits written after this one (out of order) close it and may have converted it; else the journey's end closes it.
   SELECT t.entered_at INTO NEW.left_at FROM stage_transitions t WHERE t.workflow_id = NEW.workflow_id AND t.seq > NEW.seq ORDER BY t.seq LIMIT 1;
   IF NEW.left_at IS NULL THEN
-    SELECT j.ended_at INTO NEW.left_at FROM journeys j WHERE j.workflow_id = NEW.workflow_id;
+    NEW.left_at := ended;
   END IF;
   NEW.converted := NEW.stage_index IS NOT NULL AND EXISTS (
     SELECT 1 FROM stage_transitions t WHERE t.workflow_id = NEW.workflow_id AND t.seq > NEW.seq AND t.stage_index > NEW.stage_index);
@@ -66,6 +72,14 @@ END $$;
 CREATE TRIGGER "journey_end_closes_visit" AFTER UPDATE OF "ended_at" ON "journeys" FOR EACH ROW
   WHEN (OLD.ended_at IS NULL AND NEW.ended_at IS NOT NULL) EXECUTE FUNCTION "journey_end_closes_visit"();
 
+CREATE FUNCTION "message_journey_before_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  SELECT j.journey_key INTO NEW.journey_key FROM journeys j WHERE j.workflow_id = NEW.workflow_id;
+  RETURN NEW;
+END $$;
+
+CREATE TRIGGER "message_journey_before_insert" BEFORE INSERT ON "messages" FOR EACH ROW EXECUTE FUNCTION "message_journey_before_insert"();
+
 CREATE FUNCTION "message_outcome_after_insert"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   reason text := CASE WHEN NEW.type IN ('suppressed', 'deferred', 'dropped', 'failed') THEN NEW.detail->>'reason' END;
@@ -82,7 +96,7 @@ CREATE TRIGGER "message_outcome_after_insert" AFTER INSERT ON "message_events" F
 
 -- What was written before the triggers.
 WITH o AS (
-  SELECT t.id,
+  SELECT t.id, j.journey_key,
          (SELECT e.i FROM journey_definitions d
             CROSS JOIN LATERAL json_array_elements(CASE WHEN json_typeof(d.document->'stages') = 'array' THEN d.document->'stages' ELSE '[]'::json END) WITH ORDINALITY AS e(s, i)
            WHERE d.key = j.journey_key AND d.version = j.version AND e.s->>'key' = t.to_stage LIMIT 1) AS idx,
@@ -90,11 +104,12 @@ WITH o AS (
          COALESCE(lead(t.entered_at) OVER (PARTITION BY t.workflow_id ORDER BY t.seq), j.ended_at) AS left_at
     FROM stage_transitions t JOIN journeys j ON j.workflow_id = t.workflow_id
 )
-UPDATE stage_transitions t SET stage_index = o.idx, first_visit = o.first_visit, left_at = o.left_at FROM o WHERE o.id = t.id;
+UPDATE stage_transitions t SET journey_key = o.journey_key, stage_index = o.idx, first_visit = o.first_visit, left_at = o.left_at FROM o WHERE o.id = t.id;
 UPDATE stage_transitions t SET converted = true
  WHERE t.stage_index IS NOT NULL
    AND EXISTS (SELECT 1 FROM stage_transitions l WHERE l.workflow_id = t.workflow_id AND l.seq > t.seq AND l.stage_index > t.stage_index);
 
+UPDATE messages m SET journey_key = j.journey_key FROM journeys j WHERE j.workflow_id = m.workflow_id;
 UPDATE messages m SET outcomes = s.outcomes, outcome_reasons = s.reasons
   FROM (
     SELECT e.message_id,
@@ -114,3 +129,8 @@ BEGIN
 EXCEPTION WHEN insufficient_privilege THEN
   RAISE NOTICE 'jit stays at the server default: %', SQLERRM;
 END $$;
+
+-- A key's figures over all its journeys (the console's default view) read its visits and messages by key, in stage
+-- order for the funnel.
+CREATE INDEX "stage_transitions_journey_key_to_stage_idx" ON "stage_transitions"("journey_key", "to_stage");
+CREATE INDEX "messages_journey_key_idx" ON "messages"("journey_key");
