@@ -134,7 +134,7 @@ export class Analytics {
         return tx.$queryRaw<{ stage: string; entered: number; converted: number; visits: number; pct: (number | null)[] | null }[]>`
           SELECT t.to_stage AS stage, count(*) FILTER (WHERE t.first_visit)::int AS entered, count(*) FILTER (WHERE t.first_visit AND t.converted)::int AS converted,
                  count(t.left_at)::int AS visits,
-                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (t.left_at - t.entered_at)) * 1000) AS pct
+                 percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY date_part('epoch', t.left_at - t.entered_at) * 1000) AS pct
           FROM ${this.ofJourneys('stage_transitions', 't', key, f)} GROUP BY t.to_stage`;
       }),
       this.db.$queryRaw<{ stage: string | null; current: number }[]>`
@@ -210,7 +210,7 @@ export class Analytics {
       this.db.$queryRaw<{ stage: string; step: string | null; count: number; median: number | null }[]>`
         WITH j AS (${this.journeys(key, f)})
         SELECT j.stage, w.step, count(*)::int AS count,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (${utc(now)} - j.waiting_since)) * 1000) AS median
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY date_part('epoch', ${utc(now)} - j.waiting_since) * 1000) AS median
         FROM j LEFT JOIN LATERAL unnest(j.waiting) AS w(step) ON true
         WHERE j.status = 'running' GROUP BY j.stage, w.step ORDER BY count DESC, j.stage, w.step`,
       this.db.$queryRaw<{ stage: string; status: string; reason: string | null; count: number }[]>`
