@@ -172,6 +172,8 @@ progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname
 // production does. (The ceiling above is the bare SDK: no codec.)
 const BENCH_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const benchHeaders = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+// Four eyes: a second principal publishes what the bench drafts.
+const REVIEW_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const serviceEnv = {
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ bench: newPayloadKey() }),
   DATABASE_URL: databaseUrl,
@@ -183,14 +185,17 @@ const serviceEnv = {
   LOG_LEVEL: 'error',
   CONTACT_POLICY: JSON.stringify({ quietHours: {}, caps: { marketing: {}, service: {} } }),
   // The bench calls the API as a system would, with a key of its own and no per-key limit in the way.
-  API_KEYS: JSON.stringify([{ key: BENCH_KEY, role: 'admin', name: 'bench' }]),
+  API_KEYS: JSON.stringify([
+    { key: BENCH_KEY, role: 'admin', name: 'bench' },
+    { key: REVIEW_KEY, role: 'admin', name: 'bench-reviewer' },
+  ]),
   RATE_LIMIT_PER_MINUTE: '1000000',
 };
 mkdirSync(path.join(root, 'bench/results/profiles'), { recursive: true });
 const service = await tsx('bench/service.ts', serviceEnv, /^READY /, PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench/results/profiles')] : []);
 const api = service.line.split(' ')[1]!;
-const post = async (p: string, body: unknown) => {
-  const res = await fetch(`${api}${p}`, { method: 'POST', headers: benchHeaders, body: JSON.stringify(body) });
+const post = async (p: string, body: unknown, key = BENCH_KEY) => {
+  const res = await fetch(`${api}${p}`, { method: 'POST', headers: { ...benchHeaders, authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${p}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<any>;
 };
@@ -209,7 +214,7 @@ for (const d of [
   definition('bench-idle', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }], [{ type: 'delay', duration: 'P30D' }]),
 ]) {
   const draft = await post('/v1/journey-definitions', d);
-  await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {});
+  await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {}, REVIEW_KEY);
 }
 let customers = 0;
 async function newCustomers(k: number, concurrency = 32): Promise<string[]> {
