@@ -67,6 +67,9 @@ export interface JourneyWorkflowInput {
   deferred?: DeferredSend[];
   /** The cohort the API assigned at start, when a holdout applies (`control`: no sends, no tasks). */
   holdout?: Holdout;
+  /** The instant the API started the engine at, when it wrote the journey's row, its first stage's transitions and
+   * waiting steps from that start (service/journeys.ts): the workflow starts the engine at the same instant. */
+  startedAt?: string;
 }
 
 type SendCommand = Extract<Command, { type: 'send' }>;
@@ -114,6 +117,11 @@ const PROGRESS_RECORDS_WAITING = 'progress-records-waiting';
  * keep histories without the marker, and a history in which an older worker left the signal unhandled replays as it
  * ran. */
 const JOURNEY_MIGRATION = 'journey-migration';
+
+/** Patch: a journey the API started with `startedAt` starts its engine at that instant and makes no progress write for
+ * its start (the API wrote the same row, transitions and waiting steps): one activity less per new journey. A start
+ * that ends the journey at once still writes its end. */
+const START_WRITTEN_BY_API = 'start-written-by-api';
 
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
@@ -209,7 +217,8 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     }
   };
 
-  const execute = async (commands: Command[]) => {
+  /** `written`: the read model already holds what these commands' stage changes would write (the API's start). */
+  const execute = async (commands: Command[], written = false) => {
     // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
     const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
     if (entries.length) await recordLog({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, entries });
@@ -229,7 +238,8 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       await recordWaiting(transitions);
     };
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
-    if (transitions.length && !ended) await writeProgress();
+    if (written) waitingWritten = waitingSteps(def, state).join(' ');
+    else if (transitions.length && !ended) await writeProgress();
     for (const c of commands) await run(c);
     if (ended) await writeProgress();
     else if (recordsWaiting && waitingSteps(def, state).join(' ') !== waitingWritten) await recordWaiting([]);
@@ -282,11 +292,14 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       // Asked only when the start carries a cohort: histories of starts without one have no marker to meet.
       ...(input.holdout !== undefined && patched(HOLDOUT_COHORT) ? { holdout: input.holdout } : {}),
     };
+    // Asked only when the API wrote the start: histories of other starts have no marker to meet.
+    const writtenByApi = input.startedAt !== undefined && patched(START_WRITTEN_BY_API);
+    const startAt = writtenByApi ? new Date(input.startedAt!) : new Date();
     let r;
     try {
-      r = start(def, opts, new Date(), engineOptions);
+      r = start(def, opts, startAt, engineOptions);
     } catch (err) {
-      r = failed(err, initialState(def, opts, new Date()));
+      r = failed(err, initialState(def, opts, startAt));
     }
     state = r.state;
     // The start (service/journeys.ts) sets CustomerId and JourneyKey; before the patch the workflow wrote them too.
@@ -295,7 +308,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
         { key: CustomerIdAttr, value: input.customerId },
         { key: JourneyKeyAttr, value: def.key },
       ]);
-    await execute(r.commands);
+    await execute(r.commands, writtenByApi && r.state.status === 'running');
   }
 
   while (state.status === 'running') {
