@@ -9,6 +9,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -84,17 +85,20 @@ export interface JourneyWorkflowResult {
   stage: string;
 }
 
-const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus, dropDeferred } = proxyActivities<JourneyActivities>({
-  startToCloseTimeout: '30 seconds',
-  // A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed
-  // and stop at once.
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: ['PermanentDeliveryError', 'PermanentError'],
-  },
-});
+// A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed and
+// stop at once.
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: ['PermanentDeliveryError', 'PermanentError'],
+};
+const remote = proxyActivities<JourneyActivities>({ startToCloseTimeout: '30 seconds', retry });
+const { sendMessage, createTask, escalateTask, chorus, dropDeferred } = remote;
+/** The read model's and the journey log's writes as local activities (patch `local-writes`): run by the worker that
+ * runs the workflow task, inside it, with no task queue round trip; both are idempotent by their keys, so a retry or
+ * a repeat after a lost workflow task writes nothing twice. A longer outage is retried on durable timers. */
+const local = proxyLocalActivities<JourneyActivities>({ startToCloseTimeout: '10 seconds', localRetryThreshold: '10 seconds', retry });
 
 /** Patch: the engine decides whether a due timer or a queued input goes first (`nextInput`); the API's start is the
  * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
@@ -123,6 +127,9 @@ const JOURNEY_MIGRATION = 'journey-migration';
  * that ends the journey at once still writes its end. */
 const START_WRITTEN_BY_API = 'start-written-by-api';
 
+/** Patch: recordProgress and recordLog run as local activities (markers in the history instead of activity tasks). */
+const LOCAL_WRITES = 'local-writes';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -133,6 +140,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
   const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const recordsWaiting = patched(PROGRESS_RECORDS_WAITING);
+  const { recordProgress, recordLog } = patched(LOCAL_WRITES) ? local : remote;
   /** The waiting steps last written to the read model (unknown at the start of a run: the first advance writes them). */
   let waitingWritten: string | undefined;
   const runStartedAt = new Date().toISOString();
