@@ -62,3 +62,57 @@ describe('a journey started through the API', () => {
     }
   });
 });
+
+describe('the sends of one step', () => {
+  it("deliver the SMS while the same step's email is held by the SMTP server", async () => {
+    const c = await customer();
+    const definition = {
+      key: 'email-and-sms',
+      version: 1,
+      name: 'Email and SMS',
+      stages: [{ key: 'open', label: 'Open' }],
+      initialStage: 'open',
+      tags: [],
+      params: {},
+      exits: [],
+      goals: [],
+      entry: { api: true, events: [], reentry: { mode: 'once' as const } },
+      triggers: [
+        {
+          event: 'product.viewed',
+          scope: 'journey' as const,
+          replace: false,
+          steps: [
+            { type: 'send' as const, channel: 'email' as const, template: 'lifecycle-consideration', class: 'service' as const },
+            { type: 'send' as const, channel: 'sms' as const, template: 'lifecycle-consideration', class: 'service' as const },
+            { type: 'complete' as const, reason: 'sent' },
+          ],
+        },
+      ],
+    } satisfies JourneyWorkflowInput['definition'];
+    const worker = await stack.startWorker();
+    stack.smtp.hold();
+    try {
+      const handle = await stack.client.workflow.start('journeyWorkflow', {
+        taskQueue: stack.taskQueue,
+        workflowId: journeyWorkflowId(definition.key, c.id),
+        args: [{ definition, customerId: c.id, params: {} } satisfies JourneyWorkflowInput],
+      });
+      await handle.signal(journeyEventSignal, { eventId: `${c.id}-1`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+      await stack.smtp.waitForHeld(1, 20_000);
+      // The email is still in the SMTP server's hands, and the SMS of the same step has arrived.
+      await stack.sms.waitFor((m) => m.to === c.phone);
+      expect(stack.smtp.held()).toBe(1);
+      expect(await stack.testDb.db.message.findFirst({ where: { customerId: c.id, channel: 'email' }, select: { status: true } })).not.toMatchObject({ status: 'sent' });
+      stack.smtp.release();
+      expect(await handle.result()).toEqual({ status: 'completed', reason: 'sent', stage: 'open' });
+      await eventually(
+        () => stack.testDb.db.message.count({ where: { customerId: c.id, status: 'sent' } }),
+        (k) => k === 2,
+      );
+    } finally {
+      stack.smtp.release();
+      await worker.stop();
+    }
+  });
+});

@@ -130,6 +130,10 @@ const START_WRITTEN_BY_API = 'start-written-by-api';
 /** Patch: recordProgress and recordLog run as local activities (markers in the history instead of activity tasks). */
 const LOCAL_WRITES = 'local-writes';
 
+/** Patch: consecutive sends of one engine step (and the deferred sends falling due together) run at once: one
+ * provider's outage no longer holds back the journey's other channels. Scheduled in command order. */
+const CONCURRENT_SENDS = 'concurrent-sends';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -141,6 +145,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const recordsWaiting = patched(PROGRESS_RECORDS_WAITING);
   const { recordProgress, recordLog } = patched(LOCAL_WRITES) ? local : remote;
+  const concurrentSends = patched(CONCURRENT_SENDS);
   /** The waiting steps last written to the read model (unknown at the start of a run: the first advance writes them). */
   let waitingWritten: string | undefined;
   const runStartedAt = new Date().toISOString();
@@ -226,6 +231,16 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   };
 
   /** `written`: the read model already holds what these commands' stage changes would write (the API's start). */
+  /** Runs commands in order; with the patch, each run of consecutive sends together (scheduled in their order). */
+  const runAll = async (commands: Command[]) => {
+    for (let i = 0; i < commands.length;) {
+      let j = i + 1;
+      if (concurrentSends) while (j < commands.length && commands[i]!.type === 'send' && commands[j]!.type === 'send') j++;
+      await Promise.all(commands.slice(i, j).map(run));
+      i = j;
+    }
+  };
+
   const execute = async (commands: Command[], written = false) => {
     // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
     const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
@@ -248,7 +263,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
     if (written) waitingWritten = waitingSteps(def, state).join(' ');
     else if (transitions.length && !ended) await writeProgress();
-    for (const c of commands) await run(c);
+    await runAll(commands);
     if (ended) await writeProgress();
     else if (recordsWaiting && waitingSteps(def, state).join(' ') !== waitingWritten) await recordWaiting([]);
   };
@@ -332,7 +347,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const due = deferred.filter((d) => Date.parse(d.until) <= Date.now());
     if (due.length) {
       deferred = deferred.filter((d) => !due.includes(d));
-      for (const d of due) await run(d.command);
+      await runAll(due.map((d) => d.command));
     }
     let next: Input;
     if (engineOrders) {
