@@ -190,6 +190,8 @@ const serviceEnv = {
     { key: REVIEW_KEY, role: 'admin', name: 'bench-reviewer' },
   ]),
   RATE_LIMIT_PER_MINUTE: '1000000',
+  // The worker's tuning under test, when given (WORKER_MAX_CACHED_WORKFLOWS=…, see config/config.ts).
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('WORKER_'))),
 };
 mkdirSync(path.join(root, 'bench/results/profiles'), { recursive: true });
 const service = await tsx('bench/service.ts', serviceEnv, /^READY /, PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench/results/profiles')] : []);
@@ -244,7 +246,7 @@ async function initialised(workflowIds: string[]) {
   }
 }
 const startJourney = async (journeyKey: string, customerId: string, businessKey: string): Promise<string> =>
-  ((await post('/v1/journeys', { journeyKey, customerId, businessKey })) as { journey: { workflowId: string } }).journey.workflowId;
+  ((await post('/v1/journeys', { journeyKey, customerId, businessKey })) as { workflowId: string }).workflowId;
 
 // 2. Service starts.
 {
