@@ -238,7 +238,12 @@ async function initialised(workflowIds: string[]) {
   while (left.length) {
     const still: string[] = [];
     await load(left.length, 16, async (i) => {
-      const { historyLength } = await client.workflow.getHandle(left[i]!).describe();
+      // An overloaded dev server may not answer for a start it has just acknowledged: asked again.
+      const historyLength = await client.workflow
+        .getHandle(left[i]!)
+        .describe()
+        .then((d) => d.historyLength)
+        .catch(() => 0);
       if (historyLength < 4) still.push(left[i]!);
     });
     left = still;
