@@ -99,6 +99,16 @@ const schema = z.object({
   METRICS_TOKEN: z.string().min(32, 'at least 32 characters').max(256).optional(),
   /** A worker run on its own (`npm run worker`) serves /metrics on this port (needs METRICS_TOKEN); unset: not served. */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** The worker's tuning (worker/run.ts); unset: the SDK's defaults, which the bench measured as good as any other
+   * choice on a 2-core box (BENCHMARKS.md, "Fewer round trips"). Workflows kept in memory between their tasks (an
+   * evicted one replays its history on its next task): */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  /** Workflow tasks, activities and local activities (the read model's writes) run at once, at most. */
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10_000).optional(),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
+  /** One V8 context shared by the cached workflows (the SDK's default, less memory per workflow) or one each. */
+  WORKER_REUSE_V8_CONTEXT: z.enum(['true', 'false']).optional(),
   /** TLS to Temporal: on by default when TEMPORAL_API_KEY or a TLS file is set; `false` forces plain TCP. */
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   /** mTLS client certificate and key, and the CA that signed the server's certificate: a PEM file path or PEM text. */
@@ -196,7 +206,17 @@ export type Config = {
   workerMetricsPort?: number;
   /** WORKFLOW_BUNDLE as an absolute path: the prebuilt workflow bundle the worker loads (worker/workflow-code.ts). */
   workflowBundle?: string;
+  /** The worker's tuning; each unset field is the SDK's default. */
+  worker: WorkerTuning;
 };
+
+export interface WorkerTuning {
+  maxCachedWorkflows?: number;
+  maxConcurrentWorkflowTaskExecutions?: number;
+  maxConcurrentActivityTaskExecutions?: number;
+  maxConcurrentLocalActivityExecutions?: number;
+  reuseV8Context?: boolean;
+}
 
 export class ConfigError extends Error {}
 
@@ -284,6 +304,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
     ...(e.WORKER_METRICS_PORT !== undefined ? { workerMetricsPort: e.WORKER_METRICS_PORT } : {}),
     ...(e.WORKFLOW_BUNDLE !== undefined ? { workflowBundle: path.resolve(e.WORKFLOW_BUNDLE) } : {}),
+    worker: {
+      ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),
+      ...(e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined ? { maxConcurrentWorkflowTaskExecutions: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS } : {}),
+      ...(e.WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined ? { maxConcurrentActivityTaskExecutions: e.WORKER_MAX_CONCURRENT_ACTIVITIES } : {}),
+      ...(e.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES !== undefined ? { maxConcurrentLocalActivityExecutions: e.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES } : {}),
+      ...(e.WORKER_REUSE_V8_CONTEXT !== undefined ? { reuseV8Context: e.WORKER_REUSE_V8_CONTEXT === 'true' } : {}),
+    },
     ...(e.OIDC_ISSUER !== undefined
       ? {
           oidc: {

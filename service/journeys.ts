@@ -5,7 +5,7 @@ import type { z } from 'zod';
 import { type JourneyDefinition, type ParamValues, ParamsError, resolveParams } from '../engine/definition.js';
 import type { DurationLimits } from '../engine/duration.js';
 import { addDuration } from '../engine/duration.js';
-import { type JourneyEvent, matches, type Profile, readField, start as startEngine } from '../engine/engine.js';
+import { type JourneyEvent, matches, type Profile, readField, start as startEngine, waitingSteps } from '../engine/engine.js';
 import { type Db, Prisma } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique.js';
 import type { journeyWorkflow, JourneyWorkflowInput } from '../workflows/journey.js';
@@ -259,7 +259,16 @@ export class JourneyService {
     // Every start comes through here (the API, an entry event, another journey's startJourney step): the one place the
     // cohort is decided. The row keeps it for analytics; the workflow gets it and runs a control journey if so.
     const holdout = assignHoldout(definition, req.customerId, this.deps.controlGroup);
-    const initial = startEngine(definition, { instanceId: workflowId, customerId: req.customerId, params, profile }, new Date()).state;
+    // The engine's start, as the workflow will run it (the same options and instant, `startedAt`): the row, the first
+    // stage's transitions and the steps the journey waits at are written here, so a new workflow needs no write of its
+    // own before its first actions.
+    const startedAt = new Date();
+    const begun = startEngine(
+      definition,
+      { instanceId: workflowId, customerId: req.customerId, ...(businessKey !== undefined ? { businessKey } : {}), params, profile, ...(holdout ? { holdout } : {}) },
+      startedAt,
+    );
+    const initial = begun.state;
     const input: JourneyWorkflowInput = {
       definition,
       customerId: req.customerId,
@@ -267,28 +276,45 @@ export class JourneyService {
       params,
       profile,
       ...(holdout ? { holdout } : {}),
+      startedAt: startedAt.toISOString(),
     };
     // The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
     // progress only ever updates a row that is already there, tags included (a row the workflow created first would
     // lack them, and a stop by tag would miss the journey).
-    const inserted = await this.db.journey.createMany({
-      data: [
-        {
-          workflowId,
-          customerId: req.customerId,
-          journeyKey: definition.key,
-          version: definition.version,
-          businessKey: businessKey ?? null,
-          params,
-          tags: definition.tags,
-          cohort: holdout?.cohort ?? 'treated',
-          status: 'running',
-          stage: initial.stage,
-          stageEnteredAt: new Date(initial.stageEnteredAt),
-          enrolmentId: req.enrolmentId ?? null,
-        },
-      ],
-      skipDuplicates: true,
+    const waiting = waitingSteps(definition, initial);
+    // One transaction: a reader never sees the row without the transition that took it to its first stage.
+    const inserted = await this.db.$transaction(async (tx) => {
+      const inserted = await tx.journey.createMany({
+        data: [
+          {
+            workflowId,
+            customerId: req.customerId,
+            journeyKey: definition.key,
+            version: definition.version,
+            businessKey: businessKey ?? null,
+            params,
+            tags: definition.tags,
+            cohort: holdout?.cohort ?? 'treated',
+            status: 'running',
+            stage: initial.stage,
+            stageEnteredAt: new Date(initial.stageEnteredAt),
+            waiting,
+            // As the workflow's progress writes it: set when the journey first waits somewhere.
+            waitingSince: waiting.length ? startedAt : null,
+            enrolmentId: req.enrolmentId ?? null,
+          },
+        ],
+        skipDuplicates: true,
+      });
+      // A row that was there already (a concurrent identical request) has its transitions from whoever wrote it.
+      if (inserted.count)
+        await tx.stageTransition.createMany({
+          data: begun.commands.flatMap((c) =>
+            c.type === 'stageChanged' ? [{ workflowId, seq: c.seq, fromStage: c.from, toStage: c.to, cause: c.cause, enteredAt: new Date(c.at) }] : [],
+          ),
+          skipDuplicates: true,
+        });
+      return inserted;
     });
     let created = true;
     try {
@@ -306,7 +332,11 @@ export class JourneyService {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
         // No workflow, no row: a journey that never started must not be listed as running (nor block a retry).
-        if (inserted.count) await this.db.journey.deleteMany({ where: { workflowId, status: 'running' } });
+        if (inserted.count)
+          await this.db.$transaction([
+            this.db.stageTransition.deleteMany({ where: { workflowId, journey: { status: 'running' } } }),
+            this.db.journey.deleteMany({ where: { workflowId, status: 'running' } }),
+          ]);
         throw err;
       }
       created = false; // a concurrent identical request won the start

@@ -316,6 +316,56 @@ try {
     assert.equal(await stack.testDb.db.message.count({ where: { customerId: customer, template: 'loan-comparison-nudge' } }), migrated ? 1 : 0);
     await save(name, h);
   }
+
+  // Fewer round trips (patches start-written-by-api, local-writes, concurrent-sends): a bank loan started through the
+  // API (no progress write for its start; the read model's and the log's writes as local activities) that moves two
+  // stages and is opted out; and a step whose email and SMS are sent at once.
+  const perf = 'history-9';
+  await stack.testDb.db.customer.create({ data: { id: perf, name: 'History Nine', email: 'history9@example.com', phone: '+15550002222' } });
+  const perfLoan = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId: perf, via: 'api' });
+  const perfHandle = stack.client.workflow.getHandle(perfLoan.journey.workflowId);
+  const sendPerf = (type: string, data: Record<string, unknown> = {}) =>
+    perfHandle.signal(journeyEventSignal, { eventId: `h10-${++e}`, type, occurredAt: new Date().toISOString(), data });
+  await sendPerf('loan.stage_changed', { stage: 'interest' });
+  await eventually(
+    () => stack.testDb.db.message.count({ where: { workflowId: perfHandle.workflowId } }),
+    (k) => k === 1,
+  );
+  await sendPerf('loan.stage_changed', { stage: 'comparison' });
+  await eventually(
+    () => perfHandle.query(stageQuery),
+    (st) => st.stage === 'comparison',
+  );
+  await sendPerf('customer.opted_out');
+  assert.equal((await perfHandle.result()).status, 'exited');
+  await save('perf-bank-loan-api-start', perfHandle);
+
+  const both = {
+    ...poison,
+    key: 'email-and-sms',
+    name: 'Email and SMS',
+    triggers: [
+      {
+        event: 'product.viewed',
+        scope: 'journey' as const,
+        replace: false,
+        steps: [
+          { type: 'send' as const, channel: 'email' as const, template: 'lifecycle-consideration', class: 'service' as const },
+          { type: 'send' as const, channel: 'sms' as const, template: 'lifecycle-consideration', class: 'service' as const },
+          { type: 'complete' as const, reason: 'sent' },
+        ],
+      },
+    ],
+  };
+  const bothHandle = await stack.client.workflow.start('journeyWorkflow', {
+    taskQueue: stack.taskQueue,
+    workflowId: journeyWorkflowId(both.key, perf),
+    args: [{ definition: both, customerId: perf, params: {} } satisfies JourneyWorkflowInput],
+  });
+  await bothHandle.signal(journeyEventSignal, { eventId: `h10-${++e}`, type: 'product.viewed', occurredAt: new Date().toISOString(), data: {} });
+  assert.deepEqual(await bothHandle.result(), { status: 'completed', reason: 'sent', stage: 'one' });
+  assert.equal(await stack.testDb.db.message.count({ where: { workflowId: bothHandle.workflowId, status: 'sent' } }), 2);
+  await save('perf-concurrent-sends', bothHandle);
 } finally {
   await stack.stop();
 }

@@ -48,6 +48,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<{ shutd
     taskQueue: config.temporal.taskQueue,
     ...code,
     activities: deps.activities(),
+    // Cache size, concurrency and V8 context sharing: configured (config/config.ts), else the SDK's defaults.
+    ...config.worker,
   });
   const running = worker.run();
   logger.info({ taskQueue: config.temporal.taskQueue }, 'worker running');

@@ -9,6 +9,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -67,6 +68,9 @@ export interface JourneyWorkflowInput {
   deferred?: DeferredSend[];
   /** The cohort the API assigned at start, when a holdout applies (`control`: no sends, no tasks). */
   holdout?: Holdout;
+  /** The instant the API started the engine at, when it wrote the journey's row, its first stage's transitions and
+   * waiting steps from that start (service/journeys.ts): the workflow starts the engine at the same instant. */
+  startedAt?: string;
 }
 
 type SendCommand = Extract<Command, { type: 'send' }>;
@@ -81,17 +85,20 @@ export interface JourneyWorkflowResult {
   stage: string;
 }
 
-const { recordProgress, recordLog, sendMessage, createTask, escalateTask, chorus, dropDeferred } = proxyActivities<JourneyActivities>({
-  startToCloseTimeout: '30 seconds',
-  // A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed
-  // and stop at once.
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '5 minutes',
-    nonRetryableErrorTypes: ['PermanentDeliveryError', 'PermanentError'],
-  },
-});
+// A provider or database outage is waited out, never given up on: nothing is lost. Permanent failures are typed and
+// stop at once.
+const retry = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '5 minutes',
+  nonRetryableErrorTypes: ['PermanentDeliveryError', 'PermanentError'],
+};
+const remote = proxyActivities<JourneyActivities>({ startToCloseTimeout: '30 seconds', retry });
+const { sendMessage, createTask, escalateTask, chorus, dropDeferred } = remote;
+/** The read model's and the journey log's writes as local activities (patch `local-writes`): run by the worker that
+ * runs the workflow task, inside it, with no task queue round trip; both are idempotent by their keys, so a retry or
+ * a repeat after a lost workflow task writes nothing twice. A longer outage is retried on durable timers. */
+const local = proxyLocalActivities<JourneyActivities>({ startToCloseTimeout: '10 seconds', localRetryThreshold: '10 seconds', retry });
 
 /** Patch: the engine decides whether a due timer or a queued input goes first (`nextInput`); the API's start is the
  * only writer of CustomerId/JourneyKey; the workflow writes JourneyStatus when the journey ends. */
@@ -115,6 +122,18 @@ const PROGRESS_RECORDS_WAITING = 'progress-records-waiting';
  * ran. */
 const JOURNEY_MIGRATION = 'journey-migration';
 
+/** Patch: a journey the API started with `startedAt` starts its engine at that instant and makes no progress write for
+ * its start (the API wrote the same row, transitions and waiting steps): one activity less per new journey. A start
+ * that ends the journey at once still writes its end. */
+const START_WRITTEN_BY_API = 'start-written-by-api';
+
+/** Patch: recordProgress and recordLog run as local activities (markers in the history instead of activity tasks). */
+const LOCAL_WRITES = 'local-writes';
+
+/** Patch: consecutive sends of one engine step (and the deferred sends falling due together) run at once: one
+ * provider's outage no longer holds back the journey's other channels. Scheduled in command order. */
+const CONCURRENT_SENDS = 'concurrent-sends';
+
 const queued = (p: QueuedInput | Input, arrivedAt: string): QueuedInput => ('input' in p && 'arrivedAt' in p ? p : { input: p as Input, arrivedAt });
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
@@ -125,6 +144,8 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
   const engineOrders = patched(ENGINE_ORDERS_INPUTS);
   const engineOptions = { recordDecisions: patched(ENGINE_RECORDS_DECISIONS) };
   const recordsWaiting = patched(PROGRESS_RECORDS_WAITING);
+  const { recordProgress, recordLog } = patched(LOCAL_WRITES) ? local : remote;
+  const concurrentSends = patched(CONCURRENT_SENDS);
   /** The waiting steps last written to the read model (unknown at the start of a run: the first advance writes them). */
   let waitingWritten: string | undefined;
   const runStartedAt = new Date().toISOString();
@@ -209,7 +230,18 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     }
   };
 
-  const execute = async (commands: Command[]) => {
+  /** `written`: the read model already holds what these commands' stage changes would write (the API's start). */
+  /** Runs commands in order; with the patch, each run of consecutive sends together (scheduled in their order). */
+  const runAll = async (commands: Command[]) => {
+    for (let i = 0; i < commands.length;) {
+      let j = i + 1;
+      if (concurrentSends) while (j < commands.length && commands[i]!.type === 'send' && commands[j]!.type === 'send') j++;
+      await Promise.all(commands.slice(i, j).map(run));
+      i = j;
+    }
+  };
+
+  const execute = async (commands: Command[], written = false) => {
     // The log first: once the read model shows a journey ended, what it recorded on the way is there too.
     const entries = commands.flatMap((c) => (c.type === 'record' ? [{ idempotencyKey: c.idempotencyKey, kind: c.kind, data: c.data, at: c.at }] : []));
     if (entries.length) await recordLog({ workflowId, customerId: state.customerId, journeyKey: state.journeyKey, entries });
@@ -229,8 +261,9 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       await recordWaiting(transitions);
     };
     // A new stage shows before the sends it causes; an end shows after the journey's last actions.
-    if (transitions.length && !ended) await writeProgress();
-    for (const c of commands) await run(c);
+    if (written) waitingWritten = waitingSteps(def, state).join(' ');
+    else if (transitions.length && !ended) await writeProgress();
+    await runAll(commands);
     if (ended) await writeProgress();
     else if (recordsWaiting && waitingSteps(def, state).join(' ') !== waitingWritten) await recordWaiting([]);
   };
@@ -283,11 +316,14 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
       // Asked only when the start carries a cohort: histories of starts without one have no marker to meet.
       ...(input.holdout !== undefined && patched(HOLDOUT_COHORT) ? { holdout: input.holdout } : {}),
     };
+    // Asked only when the API wrote the start: histories of other starts have no marker to meet.
+    const writtenByApi = input.startedAt !== undefined && patched(START_WRITTEN_BY_API);
+    const startAt = writtenByApi ? new Date(input.startedAt!) : new Date();
     let r;
     try {
-      r = start(def, opts, new Date(), engineOptions);
+      r = start(def, opts, startAt, engineOptions);
     } catch (err) {
-      r = failed(err, initialState(def, opts, new Date()));
+      r = failed(err, initialState(def, opts, startAt));
     }
     state = r.state;
     // The start (service/journeys.ts) sets CustomerId and JourneyKey; before the patch the workflow wrote them too.
@@ -296,7 +332,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
         { key: CustomerIdAttr, value: input.customerId },
         { key: JourneyKeyAttr, value: def.key },
       ]);
-    await execute(r.commands);
+    await execute(r.commands, writtenByApi && r.state.status === 'running');
   }
 
   while (state.status === 'running') {
@@ -312,7 +348,7 @@ export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<Jour
     const due = deferred.filter((d) => Date.parse(d.until) <= Date.now());
     if (due.length) {
       deferred = deferred.filter((d) => !due.includes(d));
-      for (const d of due) await run(d.command);
+      await runAll(due.map((d) => d.command));
     }
     let next: Input;
     if (engineOrders) {
