@@ -3,7 +3,7 @@
 // cancellation (a worker shutting down) and its error mapping.
 import { Context } from '@temporalio/activity';
 import type { EnrolmentStatus } from '../service/enrolments.js';
-import { classifyFailure, timed } from './index.js';
+import { permanent, timed } from './index.js';
 
 export interface EnrolBatchInput {
   enrolmentId: string;
@@ -19,13 +19,6 @@ export interface EnrolmentPort {
 }
 
 export function createEnrolmentActivities(deps: { enrolments: EnrolmentPort }) {
-  const permanent = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (err) {
-      throw classifyFailure(err);
-    }
-  };
   return timed({
     async enrolBatch(input: EnrolBatchInput): Promise<{ remaining: number }> {
       const ctx = Context.current();

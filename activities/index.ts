@@ -44,6 +44,15 @@ export function classifyFailure(err: unknown): unknown {
   return err;
 }
 
+/** Runs an activity's work, its permanent domain errors turned into non-retryable failures (`classifyFailure`). */
+export async function permanent<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw classifyFailure(err);
+  }
+}
+
 export type TaskInput = Omit<Extract<Command, { type: 'createTask' }>, 'type'> & {
   workflowId: string;
   customerId: string;

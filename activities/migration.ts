@@ -3,7 +3,7 @@
 // error mapping.
 import { Context } from '@temporalio/activity';
 import type { BatchContext, MigrationProgress } from '../service/migrations.js';
-import { classifyFailure, timed } from './index.js';
+import { permanent, timed } from './index.js';
 
 /** What the activities need from the migration service. */
 export interface MigrationPort {
@@ -12,13 +12,6 @@ export interface MigrationPort {
 }
 
 export function createMigrationActivities(deps: { migrations: MigrationPort }) {
-  const permanent = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (err) {
-      throw classifyFailure(err);
-    }
-  };
   return timed({
     async migrateBatch(input: { migrationId: string; limit: number }): Promise<{ remaining: number }> {
       const ctx = Context.current();
