@@ -351,8 +351,9 @@ describe('frequency caps, priorities, consent (dev server, real activities)', ()
         .send({ eventId: `${id}-due`, type: 'loan.repayment_due', data: { dueAt: '2027-01-01T00:00:00Z' } })
         .expect(202);
     }
+    // The step's two sends run side by side: by class, not by which was written first.
     const outcomes = async (id: string) =>
-      (await stack.testDb.db.message.findMany({ where: { customerId: id }, orderBy: { createdAt: 'asc' } })).map((m) => [m.class, m.status, m.statusReason]);
+      (await stack.testDb.db.message.findMany({ where: { customerId: id }, orderBy: { class: 'asc' } })).map((m) => [m.class, m.status, m.statusReason]);
     expect(
       await eventually(
         () => outcomes('wx-opt-1'),
