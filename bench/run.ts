@@ -129,15 +129,17 @@ async function temporalServer(): Promise<{ address: string; pid?: number; stop()
   });
 }
 
+const BENCH_DB = `journeys_bench_${process.pid}`;
 async function database(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const admin = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
-  await c.query('DROP DATABASE IF EXISTS journeys_bench WITH (FORCE)');
+  // A database of this run's own: two benches on one server (or a bench beside the tests) never share or drop another's.
+  await c.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
   await c.end();
   const u = new URL(admin);
-  u.pathname = '/journeys_bench';
+  u.pathname = `/${BENCH_DB}`;
   return u.toString();
 }
 
@@ -445,6 +447,12 @@ await db.end();
 stopAll();
 await Promise.all([smtp.close(), sms.close(), connection.close()]);
 await temporal.stop();
+if (!process.env.DATABASE_URL) {
+  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DB} WITH (FORCE)`);
+  await admin.end();
+}
 process.exit(0);
 
 function markdown(r: any): string {
