@@ -2,8 +2,13 @@
 // event and signalling its journeys), so an accepted event reaches its journeys without the client having to retry.
 // Delivery is the API's own path (JourneyService.deliverRecorded); a journey ignores an event id it has seen, so an
 // event delivered twice (by the sweeper and a client's retry) is applied once.
+//
+// Every API process runs a sweeper. Each pass claims its events first (a lease on the row, taken with FOR UPDATE SKIP
+// LOCKED), so two APIs sweeping a backlog share it instead of both signalling every event: an event is claimed by one
+// sweeper at a time. What a pass does not get to (it stops, or a peer is down) it gives back at once; the claims of a
+// process that died lapse after `leaseMs`.
 import type { Logger } from '../config/logger.js';
-import type { Db } from '../db/client.js';
+import { type Db, Prisma } from '../db/client.js';
 import { unansweredPeer } from './faults.js';
 import type { JourneyService } from './journeys.js';
 
@@ -16,6 +21,9 @@ export interface SweeperOptions {
   maxIntervalMs?: number;
   /** Events per sweep, oldest first. */
   batch?: number;
+  /** How long a pass's claim on its events holds if it never gives them back (its process died): another API's
+   * sweeper takes them after that (default 5 minutes, longer than a pass of `batch` events takes). */
+  leaseMs?: number;
 }
 
 export interface Sweeper {
@@ -33,24 +41,52 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
 
+  const leaseMs = o.leaseMs ?? 5 * 60_000;
+
+  /** Claims up to `batch` of the oldest undelivered events no other sweeper holds; answers their ids, oldest first. */
+  const claim = async (): Promise<string[]> => {
+    const now = Date.now();
+    const rows = await db.$queryRaw<{ event_id: string; received_at: Date }[]>`
+      WITH due AS (
+        SELECT event_id FROM inbound_events
+        WHERE delivered_at IS NULL
+          AND received_at < ${utc(new Date(now - o.afterMs))}
+          AND (sweep_claimed_until IS NULL OR sweep_claimed_until < ${utc(new Date(now))})
+        ORDER BY received_at
+        LIMIT ${batch}
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE inbound_events e SET sweep_claimed_until = ${utc(new Date(now + leaseMs))}
+      FROM due WHERE e.event_id = due.event_id
+      RETURNING e.event_id, e.received_at`;
+    return rows.sort((a, b) => a.received_at.getTime() - b.received_at.getTime()).map((r) => r.event_id);
+  };
+  /** Gives claimed events back (not delivered by this pass): the next pass, here or in another API, takes them. */
+  const release = async (eventIds: string[]) => {
+    if (eventIds.length) await db.$executeRaw`UPDATE inbound_events SET sweep_claimed_until = NULL WHERE event_id = ANY(${eventIds}::text[]) AND delivered_at IS NULL`;
+  };
+
   const sweep = async (): Promise<number> => {
-    const due = await db.inboundEvent.findMany({
-      where: { deliveredAt: null, receivedAt: { lt: new Date(Date.now() - o.afterMs) } },
-      orderBy: { receivedAt: 'asc' },
-      take: batch,
-      select: { eventId: true },
-    });
+    const due = await claim();
     let delivered = 0;
-    for (const { eventId } of due) {
-      if (stopped) break;
-      try {
-        if ((await service.deliverRecorded(eventId)) !== undefined) delivered++;
-      } catch (err) {
-        if (unansweredPeer(err)) throw err; // the rest would fail the same way: back off
-        // This event cannot be delivered for a reason of its own; the others still can. (The id is the client's
-        // key, not personal data.)
-        logger.error({ eventId, err: err instanceof Error ? err.message : String(err) }, 'recorded event could not be delivered');
+    let done = 0;
+    try {
+      for (const eventId of due) {
+        if (stopped) break;
+        try {
+          if ((await service.deliverRecorded(eventId)) !== undefined) delivered++;
+        } catch (err) {
+          if (unansweredPeer(err)) throw err; // the rest would fail the same way: back off
+          // This event cannot be delivered for a reason of its own; the others still can. Its claim lapses, so it is
+          // tried again after the lease rather than on every pass. (The id is the client's key, not personal data.)
+          logger.error({ eventId, err: err instanceof Error ? err.message : String(err) }, 'recorded event could not be delivered');
+        }
+        done++;
       }
+    } finally {
+      await release(due.slice(done)).catch((err: unknown) =>
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'swept events not given back; their claim lapses'),
+      );
     }
     return delivered;
   };
@@ -84,3 +120,6 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
     },
   };
 }
+
+/** A timestamp column (UTC, without zone) compared with an instant: read in UTC whatever the session zone. */
+const utc = (at: Date) => Prisma.sql`(${at.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;

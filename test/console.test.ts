@@ -1,7 +1,7 @@
 // The console in a real browser (Debian's Chromium, headless) against the whole service on real parts: an RM signs in
 // with an API key and sees only their customers, opens a task, takes an outcome by its button and sees the journey's
 // stage move; ops sees the bank-loan journey map and funnel with the analytics API's counts, and the audit log;
-// both in zh-CN and English. Screenshots of what it saw go to a temporary folder, or with CONSOLE_SCREENSHOTS=1
+// both in zh-CN and English; and ops pauses and cancels a bulk enrolment by the buttons of its row. Screenshots of what it saw go to a temporary folder, or with CONSOLE_SCREENSHOTS=1
 // (`npm run screenshots`) to docs/console/ for the README, so a test run never rewrites tracked files.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -283,4 +283,45 @@ describe.each(['en', 'zh-CN'] as const)('in %s', (locale) => {
     expect(refused).toEqual([]);
     await close();
   });
+});
+
+describe('bulk enrolments on the ops page', () => {
+  it("ops sees an enrolment's row with its progress, pauses it by its button (the row then offers resume) and cancels it (the row shows it cancelled, with no buttons left)", async () => {
+    const audience = Array.from({ length: 30 }, (_, i) => `console-enr-${String(i + 1).padStart(2, '0')}`);
+    await stack.testDb.db.customer.createMany({ data: audience.map((id) => ({ id })) });
+    // Two a second in batches of ten: it is still running when the page opens, and a pause lands between batches.
+    const made = await api(app, 'ops').post('/v1/enrolments').send({ journeyKey: 'lifecycle', customers: audience, ratePerSecond: 2 }).expect(202);
+    const id = made.body.id as string;
+    const progress = async () => (await api(app, 'ops').get(`/v1/enrolments/${id}`).expect(200)).body;
+    const row = `#enrolments tr[data-enrolment="${id}"]`;
+    const cells = () => page.$$eval(`${row} td`, (tds) => tds.map((td) => td.textContent));
+
+    const { page, refused, close } = await pageIn('en');
+    await signIn(page, stack.keys.ops);
+    await page.click('#nav a[data-page=ops]');
+    await page.waitForSelector(`${row} button[data-action=pause]`);
+    const running = await cells();
+    expect(running.slice(0, 3)).toEqual(['lifecycle', 'running', '30']);
+    expect(Number(running[3]) + Number(running[6])).toBe(30); // started + pending: nobody skipped or failed
+    expect(await page.$$eval(`${row} button`, (b) => b.map((x) => x.getAttribute('data-action')))).toEqual(['pause', 'cancel']);
+
+    await page.click(`${row} button[data-action=pause]`);
+    const paused = await eventually(progress, (p) => p.status === 'paused', 30_000);
+    await page.reload();
+    await page.waitForSelector(`${row} button[data-action=resume]`);
+    // Paused, its figures hold still: the row shows the API's progress.
+    expect(await cells()).toEqual(['lifecycle', 'paused', '30', String(paused.started), '0', '0', String(paused.pending), expect.any(String), 'ResumeCancel']);
+    expect(paused.pending).toBeGreaterThan(0);
+    await shot(page, 'ops-enrolments-en');
+
+    await page.click(`${row} button[data-action=cancel]`);
+    const cancelled = await eventually(progress, (p) => p.status === 'cancelled', 30_000);
+    expect(cancelled).toMatchObject({ started: paused.started, pending: paused.pending });
+    await page.reload();
+    await page.locator(row, { hasText: 'cancelled' }).waitFor();
+    expect(await page.$$(`${row} button`)).toHaveLength(0);
+    expect(await stack.testDb.db.journey.count({ where: { enrolmentId: id } })).toBe(paused.started);
+    expect(refused).toEqual([]);
+    await close();
+  }, 90_000);
 });

@@ -9,8 +9,20 @@ import { writeFile } from 'node:fs/promises';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { JourneyDefinition, resolveParams, type Step } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
+import { EnrolmentBody } from '../service/enrolments.js';
+import { MigrationBody } from '../service/migrations.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { journeyEventSignal, journeyQuery, journeyWorkflowId, migrateJourneySignal, migrationLogKey, stageQuery, stateQuery, taskCompletedSignal } from '../workflows/messages.js';
+import {
+  enrolmentWorkflowId,
+  journeyEventSignal,
+  journeyQuery,
+  journeyWorkflowId,
+  migrateJourneySignal,
+  migrationLogKey,
+  stageQuery,
+  stateQuery,
+  taskCompletedSignal,
+} from '../workflows/messages.js';
 import { eventually, startStack } from './support/stack.js';
 
 const stack = await startStack();
@@ -366,6 +378,54 @@ try {
   assert.deepEqual(await bothHandle.result(), { status: 'completed', reason: 'sent', stage: 'one' });
   assert.equal(await stack.testDb.db.message.count({ where: { workflowId: bothHandle.workflowId, status: 'sent' } }), 2);
   await save('perf-concurrent-sends', bothHandle);
+
+  // The bulk enrolment workflow (workflows/enrolment.ts), through the service's own create: 20 customers at 10 a
+  // second (two batches of 10), paused at once — the pause takes effect between batches (or before the first) — then
+  // resumed, and completed with every customer started. Last in the file: the sections above record journey histories
+  // that a published new version (the migration's, below) would change.
+  const audience = Array.from({ length: 20 }, (_, i) => `history-enr-${String(i + 1).padStart(2, '0')}`);
+  await stack.testDb.db.customer.createMany({ data: audience.map((id) => ({ id })) });
+  const enrolments = stack.deps.enrolments;
+  const enrolment = await enrolments.create(EnrolmentBody.parse({ journeyKey: 'lifecycle', customers: audience, ratePerSecond: 10 }), 'history-ops');
+  await enrolments.control(enrolment.id, 'pause');
+  await eventually(
+    () => enrolments.progress(enrolment.id),
+    (p) => p.status === 'paused',
+  );
+  await enrolments.control(enrolment.id, 'resume');
+  const enrolmentHandle = stack.client.workflow.getHandle(enrolmentWorkflowId(enrolment.id));
+  assert.deepEqual(await enrolmentHandle.result(), { started: 20, skipped: 0, failed: 0, pending: 0 });
+  assert.equal((await enrolments.progress(enrolment.id)).status, 'completed');
+  await save('enrolment-paused-resumed-completed', enrolmentHandle);
+
+  // The migration workflow itself (workflows/migration.ts), through the service's own apply: two bank-loan v1 journeys
+  // waiting in comparison, v2 drafted and published by two principals, the two moved one per batch with a pause
+  // between (a timer), then the migration closed.
+  const movers: string[] = [];
+  for (const customerId of ['history-10', 'history-11']) {
+    await stack.testDb.db.customer.create({ data: { id: customerId, name: 'History Mover', email: `${customerId}@example.com`, phone: '+15550001111' } });
+    const started = await stack.service.startJourney({ journeyKey: 'bank-loan', customerId, params: { comparisonNudgeAfter: 'P1D' }, via: 'api' });
+    const h = stack.client.workflow.getHandle(started.journey.workflowId);
+    await h.signal(journeyEventSignal, { eventId: `h11-${++e}`, type: 'loan.stage_changed', occurredAt: new Date().toISOString(), data: { stage: 'comparison' } });
+    await eventually(
+      () => h.query(journeyQuery),
+      (j) => j.waitingFor.includes('loan.application_started'),
+    );
+    movers.push(h.workflowId);
+  }
+  const v2 = await stack.definitions.createDraft(v2doc, 'history-designer');
+  assert.equal(v2.version, 2);
+  await stack.definitions.publish('bank-loan', 2, 'history-ops');
+  const applied = await stack.migrations.apply(
+    'bank-loan',
+    MigrationBody.parse({ fromVersion: 1, toVersion: 2, where: { stage: 'comparison' }, dryRun: false, pace: { batchSize: 1, pauseMs: 200 } }),
+    'history-ops',
+  );
+  assert.equal(applied.total, 2);
+  const migrationHandle = stack.client.workflow.getHandle(applied.workflowId);
+  assert.deepEqual(await migrationHandle.result(), { migrated: 2, skipped: 0, failed: 0 });
+  for (const id of movers) assert.equal((await stack.client.workflow.getHandle(id).query(stateQuery)).version, 2);
+  await save('migration-workflow-two-moved', migrationHandle);
 } finally {
   await stack.stop();
 }

@@ -20,6 +20,17 @@ describe('replay of committed histories', async () => {
     expect(files.length).toBeGreaterThan(0);
   });
 
+  it('has a history of every workflow the worker runs', async () => {
+    const exported = [...(await readFile(new URL('../workflows/index.ts', import.meta.url), 'utf8')).matchAll(/export \{ (\w+) \}/g)].map((m) => m[1]!);
+    expect(exported).toContain('enrolmentWorkflow');
+    const recorded = new Set<string>();
+    for (const file of files) {
+      const history = JSON.parse(await readFile(new URL(file, dir), 'utf8')) as { events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[] };
+      recorded.add(history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '');
+    }
+    expect(exported.filter((w) => !recorded.has(w))).toEqual([]);
+  });
+
   it.each(files)('%s replays without non-determinism', async (file) => {
     const history = historyFromJSON(JSON.parse(await readFile(new URL(file, dir), 'utf8')));
     // The data converter of the test stack that records histories: encrypted ones open with its key, older plain

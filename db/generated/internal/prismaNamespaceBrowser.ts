@@ -158,7 +158,8 @@ export const InboundEventScalarFieldEnum = {
   receivedAt: 'receivedAt',
   data: 'data',
   deliveredTo: 'deliveredTo',
-  deliveredAt: 'deliveredAt'
+  deliveredAt: 'deliveredAt',
+  sweepClaimedUntil: 'sweepClaimedUntil'
 } as const
 
 export type InboundEventScalarFieldEnum = (typeof InboundEventScalarFieldEnum)[keyof typeof InboundEventScalarFieldEnum]

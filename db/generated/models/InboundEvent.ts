@@ -32,6 +32,7 @@ export type InboundEventMinAggregateOutputType = {
   occurredAt: Date | null
   receivedAt: Date | null
   deliveredAt: Date | null
+  sweepClaimedUntil: Date | null
 }
 
 export type InboundEventMaxAggregateOutputType = {
@@ -42,6 +43,7 @@ export type InboundEventMaxAggregateOutputType = {
   occurredAt: Date | null
   receivedAt: Date | null
   deliveredAt: Date | null
+  sweepClaimedUntil: Date | null
 }
 
 export type InboundEventCountAggregateOutputType = {
@@ -54,6 +56,7 @@ export type InboundEventCountAggregateOutputType = {
   data: number
   deliveredTo: number
   deliveredAt: number
+  sweepClaimedUntil: number
   _all: number
 }
 
@@ -66,6 +69,7 @@ export type InboundEventMinAggregateInputType = {
   occurredAt?: true
   receivedAt?: true
   deliveredAt?: true
+  sweepClaimedUntil?: true
 }
 
 export type InboundEventMaxAggregateInputType = {
@@ -76,6 +80,7 @@ export type InboundEventMaxAggregateInputType = {
   occurredAt?: true
   receivedAt?: true
   deliveredAt?: true
+  sweepClaimedUntil?: true
 }
 
 export type InboundEventCountAggregateInputType = {
@@ -88,6 +93,7 @@ export type InboundEventCountAggregateInputType = {
   data?: true
   deliveredTo?: true
   deliveredAt?: true
+  sweepClaimedUntil?: true
   _all?: true
 }
 
@@ -173,6 +179,7 @@ export type InboundEventGroupByOutputType = {
   data: runtime.JsonValue
   deliveredTo: string[]
   deliveredAt: Date | null
+  sweepClaimedUntil: Date | null
   _count: InboundEventCountAggregateOutputType | null
   _min: InboundEventMinAggregateOutputType | null
   _max: InboundEventMaxAggregateOutputType | null
@@ -206,6 +213,7 @@ export type InboundEventWhereInput = {
   data?: Prisma.JsonFilter<"InboundEvent">
   deliveredTo?: Prisma.StringNullableListFilter<"InboundEvent">
   deliveredAt?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
+  sweepClaimedUntil?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
 }
 
@@ -219,6 +227,7 @@ export type InboundEventOrderByWithRelationInput = {
   data?: Prisma.SortOrder
   deliveredTo?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  sweepClaimedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   customer?: Prisma.CustomerOrderByWithRelationInput
 }
 
@@ -235,6 +244,7 @@ export type InboundEventWhereUniqueInput = Prisma.AtLeast<{
   data?: Prisma.JsonFilter<"InboundEvent">
   deliveredTo?: Prisma.StringNullableListFilter<"InboundEvent">
   deliveredAt?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
+  sweepClaimedUntil?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
   customer?: Prisma.XOR<Prisma.CustomerScalarRelationFilter, Prisma.CustomerWhereInput>
 }, "eventId">
 
@@ -248,6 +258,7 @@ export type InboundEventOrderByWithAggregationInput = {
   data?: Prisma.SortOrder
   deliveredTo?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  sweepClaimedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.InboundEventCountOrderByAggregateInput
   _max?: Prisma.InboundEventMaxOrderByAggregateInput
   _min?: Prisma.InboundEventMinOrderByAggregateInput
@@ -266,6 +277,7 @@ export type InboundEventScalarWhereWithAggregatesInput = {
   data?: Prisma.JsonWithAggregatesFilter<"InboundEvent">
   deliveredTo?: Prisma.StringNullableListFilter<"InboundEvent">
   deliveredAt?: Prisma.DateTimeNullableWithAggregatesFilter<"InboundEvent"> | Date | string | null
+  sweepClaimedUntil?: Prisma.DateTimeNullableWithAggregatesFilter<"InboundEvent"> | Date | string | null
 }
 
 export type InboundEventCreateInput = {
@@ -277,6 +289,7 @@ export type InboundEventCreateInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
   customer: Prisma.CustomerCreateNestedOneWithoutEventsInput
 }
 
@@ -290,6 +303,7 @@ export type InboundEventUncheckedCreateInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
 }
 
 export type InboundEventUpdateInput = {
@@ -301,6 +315,7 @@ export type InboundEventUpdateInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   customer?: Prisma.CustomerUpdateOneRequiredWithoutEventsNestedInput
 }
 
@@ -314,6 +329,7 @@ export type InboundEventUncheckedUpdateInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type InboundEventCreateManyInput = {
@@ -326,6 +342,7 @@ export type InboundEventCreateManyInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
 }
 
 export type InboundEventUpdateManyMutationInput = {
@@ -337,6 +354,7 @@ export type InboundEventUpdateManyMutationInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type InboundEventUncheckedUpdateManyInput = {
@@ -349,6 +367,7 @@ export type InboundEventUncheckedUpdateManyInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type InboundEventListRelationFilter = {
@@ -371,6 +390,7 @@ export type InboundEventCountOrderByAggregateInput = {
   data?: Prisma.SortOrder
   deliveredTo?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
+  sweepClaimedUntil?: Prisma.SortOrder
 }
 
 export type InboundEventMaxOrderByAggregateInput = {
@@ -381,6 +401,7 @@ export type InboundEventMaxOrderByAggregateInput = {
   occurredAt?: Prisma.SortOrder
   receivedAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
+  sweepClaimedUntil?: Prisma.SortOrder
 }
 
 export type InboundEventMinOrderByAggregateInput = {
@@ -391,6 +412,7 @@ export type InboundEventMinOrderByAggregateInput = {
   occurredAt?: Prisma.SortOrder
   receivedAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
+  sweepClaimedUntil?: Prisma.SortOrder
 }
 
 export type InboundEventCreateNestedManyWithoutCustomerInput = {
@@ -453,6 +475,7 @@ export type InboundEventCreateWithoutCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
 }
 
 export type InboundEventUncheckedCreateWithoutCustomerInput = {
@@ -464,6 +487,7 @@ export type InboundEventUncheckedCreateWithoutCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
 }
 
 export type InboundEventCreateOrConnectWithoutCustomerInput = {
@@ -505,6 +529,7 @@ export type InboundEventScalarWhereInput = {
   data?: Prisma.JsonFilter<"InboundEvent">
   deliveredTo?: Prisma.StringNullableListFilter<"InboundEvent">
   deliveredAt?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
+  sweepClaimedUntil?: Prisma.DateTimeNullableFilter<"InboundEvent"> | Date | string | null
 }
 
 export type InboundEventCreateManyCustomerInput = {
@@ -516,6 +541,7 @@ export type InboundEventCreateManyCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventCreatedeliveredToInput | string[]
   deliveredAt?: Date | string | null
+  sweepClaimedUntil?: Date | string | null
 }
 
 export type InboundEventUpdateWithoutCustomerInput = {
@@ -527,6 +553,7 @@ export type InboundEventUpdateWithoutCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type InboundEventUncheckedUpdateWithoutCustomerInput = {
@@ -538,6 +565,7 @@ export type InboundEventUncheckedUpdateWithoutCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type InboundEventUncheckedUpdateManyWithoutCustomerInput = {
@@ -549,6 +577,7 @@ export type InboundEventUncheckedUpdateManyWithoutCustomerInput = {
   data?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   deliveredTo?: Prisma.InboundEventUpdatedeliveredToInput | string[]
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sweepClaimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 
@@ -563,6 +592,7 @@ export type InboundEventSelect<ExtArgs extends runtime.Types.Extensions.Internal
   data?: boolean
   deliveredTo?: boolean
   deliveredAt?: boolean
+  sweepClaimedUntil?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["inboundEvent"]>
 
@@ -576,6 +606,7 @@ export type InboundEventSelectCreateManyAndReturn<ExtArgs extends runtime.Types.
   data?: boolean
   deliveredTo?: boolean
   deliveredAt?: boolean
+  sweepClaimedUntil?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["inboundEvent"]>
 
@@ -589,6 +620,7 @@ export type InboundEventSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.
   data?: boolean
   deliveredTo?: boolean
   deliveredAt?: boolean
+  sweepClaimedUntil?: boolean
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["inboundEvent"]>
 
@@ -602,9 +634,10 @@ export type InboundEventSelectScalar = {
   data?: boolean
   deliveredTo?: boolean
   deliveredAt?: boolean
+  sweepClaimedUntil?: boolean
 }
 
-export type InboundEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"eventId" | "customerId" | "workflowId" | "type" | "occurredAt" | "receivedAt" | "data" | "deliveredTo" | "deliveredAt", ExtArgs["result"]["inboundEvent"]>
+export type InboundEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"eventId" | "customerId" | "workflowId" | "type" | "occurredAt" | "receivedAt" | "data" | "deliveredTo" | "deliveredAt" | "sweepClaimedUntil", ExtArgs["result"]["inboundEvent"]>
 export type InboundEventInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   customer?: boolean | Prisma.CustomerDefaultArgs<ExtArgs>
 }
@@ -633,6 +666,10 @@ export type $InboundEventPayload<ExtArgs extends runtime.Types.Extensions.Intern
     data: runtime.JsonValue
     deliveredTo: string[]
     deliveredAt: Date | null
+    /**
+     * The event sweeper's claim (service/sweeper.ts): until then one API's sweeper is delivering it, the others leave it.
+     */
+    sweepClaimedUntil: Date | null
   }, ExtArgs["result"]["inboundEvent"]>
   composites: {}
 }
@@ -1066,6 +1103,7 @@ export interface InboundEventFieldRefs {
   readonly data: Prisma.FieldRef<"InboundEvent", 'Json'>
   readonly deliveredTo: Prisma.FieldRef<"InboundEvent", 'String[]'>
   readonly deliveredAt: Prisma.FieldRef<"InboundEvent", 'DateTime'>
+  readonly sweepClaimedUntil: Prisma.FieldRef<"InboundEvent", 'DateTime'>
 }
     
 
