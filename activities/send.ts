@@ -4,6 +4,7 @@
 // again. A status and the event that explains it are written in one statement or one transaction, so no reader sees
 // one without the other. A retry of a send that may have reached the provider (row `sending`, attempts > 0) first
 // asks the provider whether it has it, where the channel can (SMS); see README "Delivery guarantees".
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command } from '../engine/engine.js';
 import { addDuration } from '../engine/duration.js';
@@ -11,7 +12,6 @@ import { type Channel, type ChannelName, PermanentChannelError } from '../channe
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
-import { isUniqueViolation } from '../db/unique.js';
 import { marketingConsentKey } from '../engine/channels.js';
 import { ADDRESS_COLUMNS, addressOf } from '../channels/registry.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
@@ -44,20 +44,46 @@ const FINAL = new Set(['sent', 'delivered', 'failed', 'suppressed', 'dropped']);
 /** Statuses that hold a slot of a frequency cap. */
 const COUNTED = ['sending', 'sent', 'delivered'];
 
+/** What a send reads of its message row. */
+interface MessageRow {
+  id: string;
+  status: string;
+  statusReason: string | null;
+  priority: number;
+  attempts: number;
+  recipient: string | null;
+  subject: string | null;
+  body: string | null;
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+const MESSAGE_COLUMNS = Prisma.sql`id, status, status_reason AS "statusReason", priority, attempts, recipient, subject, body, expires_at AS "expiresAt", created_at AS "createdAt"`;
+
 export function createSendActivity(deps: SendDeps) {
   const { db, policy } = deps;
 
+  /** An instant as the tables store it (timestamp without time zone, UTC), whatever the session's zone. */
+  const utc = (at: Date | null) => Prisma.sql`(${at ? at.toISOString() : null}::timestamptz AT TIME ZONE 'UTC')`;
+  const json = (detail: Record<string, unknown>) => Prisma.sql`${JSON.stringify(detail)}::jsonb`;
   const event = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
-    db.messageEvent.create({ data: { messageId, type, detail: detail as Prisma.InputJsonValue } });
-  /** The nested write that adds an event to a message update: Prisma runs both in one transaction. */
-  const withEvent = (type: string, detail: Record<string, unknown>) => ({ events: { create: { type, detail: detail as Prisma.InputJsonValue } } });
+    db.$executeRaw`INSERT INTO message_events (message_id, at, type, detail) VALUES (${messageId}, ${utc(new Date())}, ${type}, ${json(detail)})`;
+  /** A change to the message row and the event that explains it, in one statement: atomic without a transaction, and
+   * one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). */
+  const updateWithEvent = (client: Prisma.TransactionClient | Db, id: string, set: Prisma.Sql, type: string, detail: Record<string, unknown>) => {
+    const at = utc(new Date());
+    return client.$executeRaw`WITH m AS (UPDATE messages SET ${set}, updated_at = ${at} WHERE id = ${id} RETURNING id)
+      INSERT INTO message_events (message_id, at, type, detail) SELECT id, ${at}, ${type}, ${json(detail)} FROM m`;
+  };
   /** Marks a message sent by the provider, with its event. A delivery callback may already have marked it delivered:
    * never step back from that. */
-  const markSent = (tx: Prisma.TransactionClient, id: string, providerId: string, detail: Record<string, unknown> = {}) => [
-    tx.$executeRaw`UPDATE messages SET provider_id = ${providerId}, error = NULL, status_reason = NULL,
-      status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, updated_at = now() WHERE id = ${id}`,
-    tx.messageEvent.create({ data: { messageId: id, type: 'sent', detail: { providerId, ...detail } } }),
-  ];
+  const markSent = (client: Prisma.TransactionClient | Db, id: string, providerId: string, detail: Record<string, unknown> = {}) =>
+    updateWithEvent(
+      client,
+      id,
+      Prisma.sql`provider_id = ${providerId}, error = NULL, status_reason = NULL, status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END`,
+      'sent',
+      { providerId, ...detail },
+    );
 
   /** Takes the first provider id of `candidates` (oldest first) that no other message of ours has, and marks the
    * message sent with it: under the customer's row lock, so two in-doubt messages with the same text cannot both
@@ -67,9 +93,43 @@ export function createSendActivity(deps: SendDeps) {
       await tx.$queryRaw`SELECT id FROM customers WHERE id = ${customerId} FOR UPDATE`;
       const taken = await tx.message.findMany({ where: { providerId: { in: candidates }, id: { not: id } }, select: { providerId: true } });
       const found = candidates.find((c) => !taken.some((t) => t.providerId === c));
-      if (found) for (const write of markSent(tx, id, found, { reconciled: true })) await write;
+      if (found) await markSent(tx, id, found, { reconciled: true });
       return found;
     });
+
+  /** The message of this idempotency key, created with the first lines of its story (`created`, and the time zone
+   * fallback when it applies) if it is not there yet: one statement, where a lookup and a created row with its events
+   * took six (a SELECT, then BEGIN, two INSERTs, a SELECT, COMMIT). `created` says whether this call made it. */
+  async function claimMessage(
+    input: SendInput,
+    cls: MessageClass,
+    now: Date,
+    expiresAt: Date | null,
+    firstEvents: { type: string; detail: Record<string, unknown> }[],
+  ): Promise<MessageRow & { created: boolean }> {
+    const priority = input.priority ?? 5;
+    const events = [{ type: 'created', detail: { class: cls, priority, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } }, ...firstEvents];
+    const at = utc(now);
+    const rows = await db.$queryRaw<(MessageRow & { created: boolean })[]>`
+      WITH ins AS (
+        INSERT INTO messages (id, idempotency_key, workflow_id, customer_id, channel, template, class, priority, expires_at, created_at, updated_at)
+        VALUES (${randomUUID()}, ${input.idempotencyKey}, ${input.workflowId}, ${input.customerId}, ${input.channel}, ${input.template}, ${cls}, ${priority}, ${utc(expiresAt)}, ${at}, ${at})
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING ${MESSAGE_COLUMNS}
+      ), ev AS (
+        INSERT INTO message_events (message_id, at, type, detail)
+        SELECT ins.id, ${at}, e.value->>'type', e.value->'detail' FROM ins, jsonb_array_elements(${JSON.stringify(events)}::jsonb) WITH ORDINALITY AS e(value, n)
+        ORDER BY e.n
+      )
+      SELECT *, true AS created FROM ins
+      UNION ALL
+      SELECT ${MESSAGE_COLUMNS}, false AS created FROM messages WHERE idempotency_key = ${input.idempotencyKey} AND NOT EXISTS (SELECT 1 FROM ins)`;
+    if (rows[0]) return rows[0];
+    // A concurrent attempt inserted it after this statement's snapshot: read it now.
+    const [row] = await db.$queryRaw<MessageRow[]>`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE idempotency_key = ${input.idempotencyKey}`;
+    if (!row) throw new Error(`message ${input.idempotencyKey} neither created nor found`);
+    return { ...row, created: false };
+  }
 
   /** One attempt, counted by its outcome: what it settled on, or `failed` (for good) / `error` (retried) when it threw. */
   return async function sendMessage(input: SendInput): Promise<SendResult> {
@@ -91,30 +151,30 @@ export function createSendActivity(deps: SendDeps) {
     if (!customer) throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found`, PERMANENT_DELIVERY_ERROR);
     const cls: MessageClass = input.class ?? 'marketing';
 
-    let message = await db.message.findUnique({ where: { idempotencyKey: input.idempotencyKey } });
-    if (!message) {
-      try {
-        const expiresAt = input.expiresAfter ? addDuration(now, input.expiresAfter) : null;
-        const priority = input.priority ?? 5;
-        // The row and the first line of its story in one statement.
-        message = await db.message.create({
-          data: {
-            idempotencyKey: input.idempotencyKey,
-            workflowId: input.workflowId,
-            customerId: input.customerId,
-            channel: input.channel,
-            template: input.template,
-            class: cls,
-            priority,
-            expiresAt,
-            events: { create: { type: 'created', detail: { class: cls, priority, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } } },
-          },
-        });
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        message = await db.message.findUniqueOrThrow({ where: { idempotencyKey: input.idempotencyKey } });
-      }
-    }
+    const channel = deps.channels[input.channel];
+    const zone = effectiveTimeZone(customer.timeZone, policy);
+    const to = addressOf(input.channel, customer);
+    // Checks 0–2 (erasure, consent, an address, expiry): on every attempt, since consent may be withdrawn while a send
+    // waits. Known before the message exists, so a new message's story gets its time zone fallback in the statement
+    // that creates it, where the send goes on past these checks (as it would have been written after them).
+    const refusal = (expiresAt: Date | null): { status: 'suppressed' | 'dropped'; reason: string; detail?: Record<string, unknown> } | undefined => {
+      // 0. An erased customer is never sent to (their address is gone, the row stays for the id's facts).
+      if (customer.erasedAt) return { status: 'suppressed', reason: 'erased' };
+      // 1. Consent and an address.
+      const consents = (customer.consents ?? {}) as Record<string, unknown>;
+      if (consents[input.channel] === false) return { status: 'suppressed', reason: 'no_consent' };
+      // Marketing on a channel can be withdrawn alone (the one-click unsubscribe, the preference page): service
+      // messages — an approval, a repayment reminder — still reach the customer.
+      if (cls === 'marketing' && consents[marketingConsentKey(input.channel)] === false)
+        return { status: 'suppressed', reason: 'no_consent', detail: { consent: marketingConsentKey(input.channel) } };
+      if (!to) return { status: 'suppressed', reason: 'no_address' };
+      // 2. A time-critical message past its expiry is dropped, not sent stale.
+      if (expiresAt && now.getTime() >= expiresAt.getTime()) return { status: 'dropped', reason: 'expired', detail: { expiresAt: expiresAt.toISOString() } };
+      return undefined;
+    };
+    const fallbackEvent = { type: 'timezone_fallback', detail: { given: customer.timeZone ?? null, used: zone.timeZone } };
+    const newExpiresAt = input.expiresAfter ? addDuration(now, input.expiresAfter) : null;
+    const message = await claimMessage(input, cls, now, newExpiresAt, zone.fellBack && !refusal(newExpiresAt) ? [fallbackEvent] : []);
     const id = message.id;
     if (FINAL.has(message.status)) {
       return { messageId: id, status: message.status === 'delivered' ? 'sent' : (message.status as 'sent'), ...(message.statusReason ? { reason: message.statusReason } : {}) };
@@ -125,7 +185,6 @@ export function createSendActivity(deps: SendDeps) {
     // before the policy is applied again (a message already out is not then dropped or deferred) and before any
     // resend; an error asking is transient, so nothing is resent until the answer is known. The match uses what the
     // first attempt recorded it sends: the recipient and the rendered text.
-    const channel = deps.channels[input.channel];
     if (message.status === 'sending' && message.attempts > 0 && message.recipient && message.body !== null && channel.findSent) {
       const candidates = await channel.findSent(
         { to: message.recipient, text: message.body, ...(message.subject !== null ? { subject: message.subject } : {}), idempotencyKey: input.idempotencyKey, messageId: id },
@@ -145,43 +204,32 @@ export function createSendActivity(deps: SendDeps) {
     }
 
     const settle = async (status: 'suppressed' | 'dropped' | 'failed', reason: string, detail: Record<string, unknown> = {}, error?: string): Promise<SendResult> => {
-      await db.message.update({ where: { id }, data: { status, statusReason: reason, error: error ?? null, deferredUntil: null, ...withEvent(status, { reason, ...detail }) } });
+      await updateWithEvent(db, id, Prisma.sql`status = ${status}, status_reason = ${reason}, error = ${error ?? null}, deferred_until = NULL`, status, { reason, ...detail });
       // A failure is the provider's or the template's, not the policy's.
       if (status !== 'failed') policyDecisions.inc({ decision: status, reason });
       log.info('message not sent', { messageId: id, status, reason });
       return { messageId: id, status, reason };
     };
     const defer = async (until: Date, reason: string, detail: Record<string, unknown> = {}): Promise<SendResult> => {
-      if (message!.expiresAt && until.getTime() >= message!.expiresAt.getTime())
-        return settle('dropped', `${reason}_expired`, { wouldWaitUntil: until.toISOString(), expiresAt: message!.expiresAt.toISOString() });
-      await db.message.update({
-        where: { id },
-        data: {
-          status: message!.status === 'sending' ? 'sending' : 'deferred',
-          statusReason: reason,
-          deferredUntil: until,
-          ...withEvent('deferred', { reason, until: until.toISOString(), ...detail }),
-        },
-      });
+      if (message.expiresAt && until.getTime() >= message.expiresAt.getTime())
+        return settle('dropped', `${reason}_expired`, { wouldWaitUntil: until.toISOString(), expiresAt: message.expiresAt.toISOString() });
+      await updateWithEvent(
+        db,
+        id,
+        Prisma.sql`status = ${message.status === 'sending' ? 'sending' : 'deferred'}, status_reason = ${reason}, deferred_until = ${utc(until)}`,
+        'deferred',
+        { reason, until: until.toISOString(), ...detail },
+      );
       policyDecisions.inc({ decision: 'deferred', reason });
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
-    // 0. An erased customer is never sent to (their address is gone, the row stays for the id's facts).
-    if (customer.erasedAt) return settle('suppressed', 'erased');
-    // 1. Consent and an address: checked on every attempt (consent may be withdrawn while a send waits).
-    const consents = (customer.consents ?? {}) as Record<string, unknown>;
-    if (consents[input.channel] === false) return settle('suppressed', 'no_consent');
-    // Marketing on a channel can be withdrawn alone (the one-click unsubscribe, the preference page): service
-    // messages — an approval, a repayment reminder — still reach the customer.
-    if (cls === 'marketing' && consents[marketingConsentKey(input.channel)] === false) return settle('suppressed', 'no_consent', { consent: marketingConsentKey(input.channel) });
-    const to = addressOf(input.channel, customer);
-    if (!to) return settle('suppressed', 'no_address');
-    // 2. A time-critical message past its expiry is dropped, not sent stale.
-    if (message.expiresAt && now.getTime() >= message.expiresAt.getTime()) return settle('dropped', 'expired', { expiresAt: message.expiresAt.toISOString() });
-    // 3. Quiet hours in the customer's own zone (a missing or unknown zone falls back to the policy's, and says so).
-    const zone = effectiveTimeZone(customer.timeZone, policy);
-    if (zone.fellBack && message.attempts === 0 && message.status === 'pending') await event(id, 'timezone_fallback', { given: customer.timeZone ?? null, used: zone.timeZone });
+    const refused = refusal(message.expiresAt);
+    if (refused) return settle(refused.status, refused.reason, refused.detail);
+    if (!to) return settle('suppressed', 'no_address'); // (refused above; says so to the type checker)
+    // 3. Quiet hours in the customer's own zone (a missing or unknown zone falls back to the policy's, and says so: a
+    // new message said so when it was created; one left pending by an attempt that stopped says so now).
+    if (zone.fellBack && !message.created && message.attempts === 0 && message.status === 'pending') await event(id, fallbackEvent.type, fallbackEvent.detail);
     const quiet = quietUntil(input.channel, now, zone.timeZone, policy);
     if (quiet) return defer(quiet, 'quiet_hours', { timeZone: zone.timeZone });
 
@@ -206,49 +254,44 @@ export function createSendActivity(deps: SendDeps) {
     // is counted and taken, so two journeys sending at the same instant cannot both take the last one. A message
     // already holding a slot (a retry after a provider error) keeps it.
     if (message.status !== 'sending') {
-      const decision = await db.$transaction(async (tx) => {
-        const [locked] = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${input.customerId} FOR UPDATE`;
-        // Erased since it was read above: the address must not be written back.
-        if (locked?.erased_at) return { capped: false as const, erased: true as const };
-        for (const c of capsFor(policy, cls, input.channel)) {
-          const since = windowStart(now, c.window);
-          const counted = await tx.message.findMany({
-            where: { customerId: input.customerId, channel: input.channel, class: cls, status: { in: COUNTED }, sentAt: { gte: since } },
-            select: { sentAt: true },
-            orderBy: { sentAt: 'asc' },
+      const caps = capsFor(policy, cls, input.channel);
+      const take = Prisma.sql`UPDATE messages SET status = 'sending', sent_at = ${utc(now)}, recipient = ${to}, subject = ${content.subject ?? null}, body = ${content.text},
+        deferred_until = NULL, status_reason = NULL, attempts = attempts + 1, updated_at = ${utc(new Date())} WHERE id = ${id}`;
+      const decision = !caps.length
+        ? // No cap applies: the lock only orders the slot against an erasure (which locks the row first), so lock and
+          // write are one statement. The lock is an InitPlan, taken before the message row is touched.
+          (await db.$executeRaw`WITH c AS (SELECT erased_at FROM customers WHERE id = ${input.customerId} FOR UPDATE)
+            ${take} AND EXISTS (SELECT 1 FROM c WHERE erased_at IS NULL)`) === 1
+          ? { capped: false as const, erased: false as const }
+          : { capped: false as const, erased: true as const }
+        : // The counts must be read after the lock is held (a statement of its own: its snapshot is taken then), so a
+          // slot taken by whoever held the lock before is counted. All the caps' windows are read in one query.
+          await db.$transaction(async (tx) => {
+            const [locked] = await tx.$queryRaw<{ erased_at: Date | null }[]>`SELECT erased_at FROM customers WHERE id = ${input.customerId} FOR UPDATE`;
+            // Erased since it was read above: the address must not be written back.
+            if (!locked || locked.erased_at) return { capped: false as const, erased: true as const };
+            const earliest = new Date(Math.min(...caps.map((c) => windowStart(now, c.window).getTime())));
+            const [counts] = await tx.$queryRaw<{ sent: string[] | null; ahead: number }[]>`SELECT
+              (SELECT array_agg(to_char(sent_at, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ORDER BY sent_at) FROM messages
+                WHERE customer_id = ${input.customerId} AND channel = ${input.channel} AND class = ${cls} AND status IN (${Prisma.join(COUNTED)})
+                  AND sent_at >= ${utc(earliest)}) AS sent,
+              -- Higher-priority messages waiting for this same moment get the remaining slots first.
+              (SELECT count(*)::int FROM messages
+                WHERE customer_id = ${input.customerId} AND channel = ${input.channel} AND class = ${cls} AND status = 'deferred'
+                  AND deferred_until <= ${utc(now)} AND priority > ${message.priority} AND id <> ${id}) AS ahead`;
+            const sent = (counts?.sent ?? []).map((t) => new Date(t));
+            const ahead = counts?.ahead ?? 0;
+            for (const c of caps) {
+              const since = windowStart(now, c.window).getTime();
+              const counted = sent.filter((t) => t.getTime() >= since);
+              if (counted.length + ahead >= c.limit) {
+                const freeAt = counted.length >= c.limit && c.limit > 0 ? addDuration(counted[counted.length - c.limit]!, c.window) : addDuration(now, 'PT1M');
+                return { capped: true as const, cap: c, used: counted.length, ahead, freeAt };
+              }
+            }
+            await tx.$executeRaw`${take}`;
+            return { capped: false as const, erased: false as const };
           });
-          // Higher-priority messages waiting for this same moment get the remaining slots first.
-          const ahead = await tx.message.count({
-            where: {
-              customerId: input.customerId,
-              channel: input.channel,
-              class: cls,
-              status: 'deferred',
-              deferredUntil: { lte: now },
-              priority: { gt: message!.priority },
-              id: { not: id },
-            },
-          });
-          if (counted.length + ahead >= c.limit) {
-            const freeAt = counted.length >= c.limit && c.limit > 0 ? addDuration(counted[counted.length - c.limit]!.sentAt!, c.window) : addDuration(now, 'PT1M');
-            return { capped: true as const, cap: c, used: counted.length, ahead, freeAt };
-          }
-        }
-        await tx.message.update({
-          where: { id },
-          data: {
-            status: 'sending',
-            sentAt: now,
-            recipient: to,
-            subject: content.subject ?? null,
-            body: content.text,
-            deferredUntil: null,
-            statusReason: null,
-            attempts: { increment: 1 },
-          },
-        });
-        return { capped: false as const, erased: false as const };
-      });
       if (decision.erased) return settle('suppressed', 'erased');
       if (decision.capped) {
         const detail = { limit: decision.cap.limit, window: decision.cap.window, used: decision.used, higherPriorityWaiting: decision.ahead };
@@ -272,7 +315,7 @@ export function createSendActivity(deps: SendDeps) {
     }
     try {
       const delivery = await channel.send({ to, ...outgoing, idempotencyKey: input.idempotencyKey, messageId: id });
-      await db.$transaction(markSent(db, id, delivery.providerId));
+      await markSent(db, id, delivery.providerId);
       return { messageId: id, status: 'sent' };
     } catch (caught) {
       // Adapters scrub their errors; this is the last gate before the text reaches the message row, its events, the
@@ -283,7 +326,7 @@ export function createSendActivity(deps: SendDeps) {
         await settle('failed', 'rejected_by_provider', { code: err.code ?? null }, text);
         throw ApplicationFailure.nonRetryable(text, PERMANENT_DELIVERY_ERROR);
       }
-      await db.message.update({ where: { id }, data: { error: text, ...withEvent('error', { error: text.slice(0, 500), attempt: Context.current().info.attempt }) } });
+      await updateWithEvent(db, id, Prisma.sql`error = ${text}`, 'error', { error: text.slice(0, 500), attempt: Context.current().info.attempt });
       throw err; // transient: the activity's retry policy tries again, holding the slot
     }
   }

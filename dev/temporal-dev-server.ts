@@ -42,9 +42,16 @@ export interface DevServerOptions {
 /** The service's search attributes as the CLI takes them: `Name=Type`. */
 export const searchAttributeArgs = (): string[] => SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a.name}=${TypedSearchAttributes.toMetadataType(a.type)}`]);
 
-/** The dynamic config of every dev server (the SDK's test servers set the same): no call home for a version check, and
- * workflow updates on. */
-const DYNAMIC_CONFIG = ['frontend.enableServerVersionCheck=false', 'frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'];
+/** The dynamic config of every dev server (the SDK's test servers set the same): no call home for a version check,
+ * workflow updates on, and eager activity execution — a workflow task's completion hands its activity tasks straight
+ * back to the worker that asked for them (the SDK reserves up to 3 slots per task by default), instead of the worker
+ * polling for each one. The server's default is off; README's deployment notes ask the same of a production cluster. */
+const DYNAMIC_CONFIG = [
+  'frontend.enableServerVersionCheck=false',
+  'frontend.enableUpdateWorkflowExecution=true',
+  'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  'system.enableActivityEagerExecution=true',
+];
 
 export interface DevServer {
   address: string;

@@ -62,6 +62,9 @@ export interface StartRequest {
   /** The bulk enrolment asking (service/enrolments.ts): written on the row it creates, and a running journey whose row
    * it wrote is its own start again (its workflow is started if a crash left the row without one), not a refusal. */
   enrolmentId?: string;
+  /** The entry event that starts it: delivered in the same call as the start (signal-with-start), so the journey has it
+   * as its first input and the API needs no second call. */
+  event?: JourneyEvent;
 }
 
 type JourneyRow = { workflowId: string; journeyKey: string; version: number; customerId: string; businessKey: string | null; stage: string; status: string; cohort: string };
@@ -220,13 +223,18 @@ export class JourneyService {
    * `concurrent` — one per business key. The workflow id is the idempotency key, so the same request again answers
    * the same journey.
    */
-  async startJourney(req: StartRequest): Promise<{ created: boolean; journey: ReturnType<JourneyService['summary']> }> {
-    const { created, row } = await this.startJourneyRow(req);
-    return { created, journey: this.summary(row) };
+  async startJourney(req: StartRequest): Promise<{ created: boolean; journey: ReturnType<JourneyService['summary']>; eventDelivered?: boolean }> {
+    const { created, row, eventDelivered } = await this.startJourneyRow(req);
+    return { created, journey: this.summary(row), ...(eventDelivered ? { eventDelivered } : {}) };
   }
 
   /** `startJourney`, answering the journey's whole row (an enrolment reads whose start it was: `enrolmentId`). */
-  async startJourneyRow(req: StartRequest): Promise<{ created: boolean; row: JourneyRow & { enrolmentId: string | null } }> {
+  async startJourneyRow(req: StartRequest): Promise<{
+    created: boolean;
+    row: JourneyRow & { enrolmentId: string | null };
+    /** The start carried `req.event` to the workflow (false or absent: the journey was not started here, so it was not). */
+    eventDelivered?: boolean;
+  }> {
     const stored = await this.deps.definitions.latestPublished(req.journeyKey);
     if (!stored) throw notFound('journey', req.journeyKey);
     const definition = stored.definition;
@@ -317,18 +325,28 @@ export class JourneyService {
       return inserted;
     });
     let created = true;
+    const options = {
+      taskQueue: this.deps.taskQueue,
+      workflowId,
+      args: [input] as [JourneyWorkflowInput],
+      typedSearchAttributes: [
+        { key: CustomerIdAttr, value: req.customerId },
+        { key: JourneyKeyAttr, value: definition.key },
+        { key: JourneyStageAttr, value: initial.stage },
+        { key: JourneyStatusAttr, value: 'running' },
+      ],
+    };
     try {
-      await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', {
-        taskQueue: this.deps.taskQueue,
-        workflowId,
-        args: [input],
-        typedSearchAttributes: [
-          { key: CustomerIdAttr, value: req.customerId },
-          { key: JourneyKeyAttr, value: definition.key },
-          { key: JourneyStageAttr, value: initial.stage },
-          { key: JourneyStatusAttr, value: 'running' },
-        ],
-      });
+      if (req.event) {
+        // One call: a running workflow of this id (a concurrent identical request started it) is only signalled; the
+        // journey ignores an event id it has seen, so a repeat applies it once. Whoever wrote the row started it.
+        await this.deps.temporal.workflow.signalWithStart<typeof journeyWorkflow, [JourneyEvent]>('journeyWorkflow', {
+          ...options,
+          signal: journeyEventSignal,
+          signalArgs: [req.event],
+        });
+        created = inserted.count > 0;
+      } else await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', options);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
         // No workflow, no row: a journey that never started must not be listed as running (nor block a retry).
@@ -343,7 +361,7 @@ export class JourneyService {
     }
     if (created) journeysStarted.inc({ journey: definition.key, via: req.via });
     const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
-    return { created, row };
+    return { created, row, ...(req.event ? { eventDelivered: true } : {}) };
   }
 
   summary(row: JourneyRow) {
@@ -359,21 +377,23 @@ export class JourneyService {
     };
   }
 
-  /** Journeys whose entry rule this event meets start first, so the event is their first input. */
-  private async startByEvent(customerId: string, event: { type: string; data: Record<string, unknown> }): Promise<string[]> {
-    const started: string[] = [];
+  /** Journeys whose entry rule this event meets start with it, as their first input, in the start's own call;
+   * `delivered` says the start carried the event (a journey already running was not started, and has not had it). */
+  private async startByEvent(customerId: string, event: JourneyEvent, data: Record<string, unknown>): Promise<{ workflowId: string; delivered: boolean }[]> {
+    const started: { workflowId: string; delivered: boolean }[] = [];
     for (const { definition } of await this.deps.definitions.allPublished()) {
-      if (!definition.entry.events.some((e) => e.event === event.type && matches(e.where, event.data))) continue;
+      if (!definition.entry.events.some((e) => e.event === event.type && matches(e.where, data))) continue;
       const field = definition.entry.reentry.businessKeyField;
-      const value = field ? readField(event.data, field) : undefined;
+      const value = field ? readField(data, field) : undefined;
       try {
         const r = await this.startJourney({
           journeyKey: definition.key,
           customerId,
           ...(value !== undefined && value !== null ? { businessKey: String(value) } : {}),
           via: 'event',
+          event,
         });
-        if (r.journey.status === 'running') started.push(r.journey.workflowId);
+        if (r.journey.status === 'running') started.push({ workflowId: r.journey.workflowId, delivered: r.eventDelivered === true });
       } catch (err) {
         if (!(err instanceof Conflict)) throw err; // still cooling down: no new journey
       }
@@ -395,35 +415,36 @@ export class JourneyService {
     let duplicate = false;
     let row;
     try {
-      row = await this.db.$transaction(async (tx) => {
-        const created = await tx.inboundEvent.create({
-          data: { eventId: body.eventId, customerId, workflowId: workflowId ?? null, type: body.type, occurredAt, data: data as Prisma.InputJsonValue },
-        });
-        // A channel opt-out withdraws consent for that channel across all journeys; with `class: "marketing"` only the
-        // channel's marketing (service messages still reach the customer).
-        // Only a consent channel is ever a key (the request schema refuses any other value before this transaction).
-        const channel = body.type === 'customer.opted_out' ? ConsentChannel.safeParse(data.channel).data : undefined;
-        if (channel !== undefined) {
-          const consent = OptOutClass.safeParse(data.class).success ? marketingConsentKey(channel) : channel;
-          const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
-          const before = (c.consents ?? {}) as Record<string, boolean>;
-          await tx.customer.update({ where: { id: customerId }, data: { consents: { ...before, [consent]: false } } });
-          if (before[consent] !== false)
-            await tx.consentChange.create({
-              data: {
-                customerId,
-                channel: consent,
-                from: before[consent] ?? null,
-                to: false,
-                source: 'event',
-                eventId: body.eventId,
-                principalId: actor?.principalId ?? null,
-                requestId: actor?.requestId ?? null,
-              },
+      const record = { eventId: body.eventId, customerId, workflowId: workflowId ?? null, type: body.type, occurredAt, data: data as Prisma.InputJsonValue };
+      // A channel opt-out withdraws consent for that channel across all journeys; with `class: "marketing"` only the
+      // channel's marketing (service messages still reach the customer).
+      // Only a consent channel is ever a key (the request schema refuses any other value before this transaction).
+      const channel = body.type === 'customer.opted_out' ? ConsentChannel.safeParse(data.channel).data : undefined;
+      // Any other event is one row: one statement, not a transaction around it (BEGIN, INSERT, COMMIT).
+      row =
+        channel === undefined
+          ? await this.db.inboundEvent.create({ data: record })
+          : await this.db.$transaction(async (tx) => {
+              const created = await tx.inboundEvent.create({ data: record });
+              const consent = OptOutClass.safeParse(data.class).success ? marketingConsentKey(channel) : channel;
+              const c = await tx.customer.findUniqueOrThrow({ where: { id: customerId } });
+              const before = (c.consents ?? {}) as Record<string, boolean>;
+              await tx.customer.update({ where: { id: customerId }, data: { consents: { ...before, [consent]: false } } });
+              if (before[consent] !== false)
+                await tx.consentChange.create({
+                  data: {
+                    customerId,
+                    channel: consent,
+                    from: before[consent] ?? null,
+                    to: false,
+                    source: 'event',
+                    eventId: body.eventId,
+                    principalId: actor?.principalId ?? null,
+                    requestId: actor?.requestId ?? null,
+                  },
+                });
+              return created;
             });
-        }
-        return created;
-      });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       duplicate = true;
@@ -449,11 +470,17 @@ export class JourneyService {
     const { customerId, workflowId } = row;
     const data = row.data as Record<string, unknown>;
     const targets = workflowId ? [workflowId] : await this.runningJourneys(customerId);
-    // Entry rules and business keys are decided here on the event as recorded; journeys receive only declared fields.
-    if (!workflowId) for (const id of await this.startByEvent(customerId, { type: row.type, data })) if (!targets.includes(id)) targets.push(id);
     const event: JourneyEvent = { eventId: row.eventId, type: row.type, occurredAt: row.occurredAt.toISOString(), data: this.journeyData(row.type, data) };
+    // Entry rules and business keys are decided here on the event as recorded; journeys receive only declared fields.
+    // A journey the event starts has it from its start (one call); the others are signalled.
+    const delivered = new Set<string>();
+    if (!workflowId)
+      for (const s of await this.startByEvent(customerId, event, data)) {
+        if (!targets.includes(s.workflowId)) targets.push(s.workflowId);
+        if (s.delivered) delivered.add(s.workflowId);
+      }
     const deliveredTo: string[] = [];
-    for (const target of targets) if (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event))) deliveredTo.push(target);
+    for (const target of targets) if (delivered.has(target) || (await this.signalIfRunning(target, (h) => h.signal(journeyEventSignal, event)))) deliveredTo.push(target);
     await this.db.inboundEvent.update({ where: { eventId: row.eventId }, data: { deliveredTo, deliveredAt: new Date() } });
     return deliveredTo;
   }

@@ -1,9 +1,10 @@
 // Fewer round trips per start and per event (issue 12), on the real stack: the API writes a new journey's first stage
-// so the workflow makes no write for its start, and the sends of one step do not wait for one another.
+// so the workflow makes no write for its start, an entry event starts its journey in the start's own call, and the
+// sends of one step do not wait for one another.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { journeyEventSignal, journeyQuery, journeyWorkflowId } from '../workflows/messages.js';
-import { eventually, startStack, type Stack } from './support/stack.js';
+import { journeyEventSignal, journeyQuery, journeyWorkflowId, stateQuery } from '../workflows/messages.js';
+import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
 
 let stack: Stack;
 
@@ -112,6 +113,68 @@ describe('the sends of one step', () => {
       );
     } finally {
       stack.smtp.release();
+      await worker.stop();
+    }
+  });
+});
+
+describe('an entry event', () => {
+  it('starts its journey in one call that carries the event, which the journey applies once, also when delivered again', async () => {
+    const c = await customer();
+    const definition = {
+      key: 'rt-entry',
+      version: 1,
+      name: 'Entered by an event',
+      stages: [{ key: 'open', label: 'Open' }],
+      initialStage: 'open',
+      tags: [],
+      params: {},
+      exits: [],
+      goals: [],
+      entry: { api: false, events: [{ event: 'service.case_opened' }], reentry: { mode: 'once' as const } },
+      triggers: [{ event: 'service.case_opened', steps: [{ type: 'send' as const, channel: 'sms' as const, template: 'lifecycle-consideration', class: 'service' as const }] }],
+    };
+    const draft = await stack.definitions.createDraft(definition, 'test-designer');
+    expect(draft.problems).toEqual([]);
+    await stack.definitions.publish(definition.key, draft.version, 'test-ops');
+    const app = createStackApp(stack);
+    const workflowId = journeyWorkflowId(definition.key, c.id);
+
+    // No worker yet: the history shows what the API's calls did. One signal-with-start puts the event before the
+    // first workflow task; a start and then a signal would have scheduled that task before the signal.
+    const res = await api(app)
+      .post(`/v1/customers/${c.id}/events`)
+      .send({ eventId: `${c.id}-entry`, type: 'service.case_opened' })
+      .expect(202);
+    expect(res.body.deliveredTo).toEqual([workflowId]);
+    const history = await stack.client.workflow.getHandle(workflowId).fetchHistory();
+    expect((history.events ?? []).slice(0, 3).map((e) => Object.keys(e).find((k) => k.endsWith('EventAttributes')))).toEqual([
+      'workflowExecutionStartedEventAttributes',
+      'workflowExecutionSignaledEventAttributes',
+      'workflowTaskScheduledEventAttributes',
+    ]);
+    expect((await stack.testDb.db.inboundEvent.findUniqueOrThrow({ where: { eventId: `${c.id}-entry` } })).deliveredAt).not.toBeNull();
+
+    const worker = await stack.startWorker();
+    try {
+      await stack.sms.waitFor((m) => m.to === c.phone);
+      // Delivered again, as the sweeper does for an event whose delivery was not recorded: the journey is running, so
+      // it is signalled, and ignores the id it has seen. A later event, applied after it, says it was handled.
+      await stack.testDb.db.inboundEvent.update({ where: { eventId: `${c.id}-entry` }, data: { deliveredAt: null } });
+      expect(await stack.service.deliverRecorded(`${c.id}-entry`)).toEqual([workflowId]);
+      await api(app)
+        .post(`/v1/customers/${c.id}/events`)
+        .send({ eventId: `${c.id}-later`, type: 'product.viewed' })
+        .expect(202);
+      const state = await eventually(
+        () => stack.client.workflow.getHandle(workflowId).query(stateQuery),
+        (s) => s.recentEventIds.includes(`${c.id}-later`),
+      );
+      expect(state.eventsSeen).toBe(2);
+      expect(state.recentEventIds.filter((id) => id === `${c.id}-entry`)).toHaveLength(1);
+      expect(await stack.testDb.db.message.count({ where: { customerId: c.id } })).toBe(1);
+      expect(await stack.testDb.db.journey.count({ where: { customerId: c.id } })).toBe(1);
+    } finally {
       await worker.stop();
     }
   });
