@@ -7,7 +7,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command } from '../engine/engine.js';
 import { addDuration } from '../engine/duration.js';
-import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
+import { type Channel, type ChannelName, isNotConfigured, PermanentChannelError } from '../channels/channel.js';
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
@@ -167,6 +167,12 @@ export function createSendActivity(deps: SendDeps) {
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
+    // 0. A channel this deployment has not configured (WeChat without WECHAT_APP_ID, for a definition published before
+    // or on another deployment): it fails for good, with its reason, rather than being retried forever.
+    if (isNotConfigured(channel)) {
+      await settle('failed', 'channel_not_configured', { channel: input.channel }, channel.notConfigured);
+      throw ApplicationFailure.nonRetryable(channel.notConfigured, PERMANENT_DELIVERY_ERROR);
+    }
     // 0. An erased customer is never sent to (their address is gone, the row stays for the id's facts).
     if (customer.erasedAt) return settle('suppressed', 'erased');
     // 1. Consent and an address: checked on every attempt (consent may be withdrawn while a send waits).
