@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Command } from '../engine/engine.js';
 import { addDuration } from '../engine/duration.js';
-import { type Channel, type ChannelName, PermanentChannelError } from '../channels/channel.js';
+import { type Channel, type ChannelName, isNotConfigured, PermanentChannelError } from '../channels/channel.js';
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
@@ -224,6 +224,12 @@ export function createSendActivity(deps: SendDeps) {
       return { messageId: id, status: 'deferred', reason, until: until.toISOString() };
     };
 
+    // 0. A channel this deployment has not configured (WeChat without WECHAT_APP_ID, for a definition published before
+    // or on another deployment): it fails for good, with its reason, rather than being retried forever.
+    if (isNotConfigured(channel)) {
+      await settle('failed', 'channel_not_configured', { channel: input.channel }, channel.notConfigured);
+      throw ApplicationFailure.nonRetryable(channel.notConfigured, PERMANENT_DELIVERY_ERROR);
+    }
     const refused = refusal(message.expiresAt);
     if (refused) return settle(refused.status, refused.reason, refused.detail);
     if (!to) return settle('suppressed', 'no_address'); // (refused above; says so to the type checker)

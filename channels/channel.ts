@@ -45,3 +45,21 @@ export class PermanentChannelError extends Error {
     this.name = 'PermanentChannelError';
   }
 }
+
+/** What a channel the deployment has not configured (an optional one: WeChat without WECHAT_APP_ID) is instead of its
+ * adapter: `notConfigured` says why, and the send activity fails its messages for good with the reason
+ * `channel_not_configured` before anything else is done; `send` refuses too, should anything call it. */
+export interface NotConfiguredChannel extends Channel {
+  readonly notConfigured: string;
+}
+
+export function notConfiguredChannel(name: ChannelName, why: string): NotConfiguredChannel {
+  const message = `the ${name} channel is not configured: ${why}`;
+  return {
+    name,
+    notConfigured: message,
+    send: () => Promise.reject(new PermanentChannelError(message, 'channel_not_configured')),
+  };
+}
+
+export const isNotConfigured = (channel: Channel): channel is NotConfiguredChannel => typeof (channel as Partial<NotConfiguredChannel>).notConfigured === 'string';

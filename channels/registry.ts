@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import type { CustomerModel } from '../db/generated/models.js';
 import { CHANNEL_NAMES, type ChannelName, perChannel } from '../engine/channels.js';
-import type { Channel } from './channel.js';
+import { type Channel, notConfiguredChannel } from './channel.js';
 import { createEmailChannel, isPermanentSmtpError } from './email.js';
 import { createSmsChannel, isPermanentTwilioError, twilioStatusCallbackUrl } from './sms.js';
 import type { TemplateContent } from './templates.js';
@@ -41,7 +41,11 @@ export interface ChannelAdapter {
   /** Whether what the provider raised (or answered) refuses the message for good; anything else is retried. The
    * adapter throws `PermanentChannelError` exactly for these. */
   permanent(err: unknown): boolean;
-  /** The adapter itself. `close` releases what it holds (connections). */
+  /** An optional channel: why the config leaves it off (undefined: configured). Such a channel gets a stand-in that
+   * fails every message for good (`notConfiguredChannel`), and a definition that sends on it is not published. Core
+   * channels (email, SMS, the webhook) have no such function: their settings are required. */
+  notConfigured?(config: Config): string | undefined;
+  /** The adapter itself, called only when the channel is configured. `close` releases what it holds (connections). */
   create(config: Config, ctx: ChannelContext): Channel & { close?(): void };
 }
 
@@ -77,7 +81,11 @@ export const CHANNEL_ADAPTERS = {
       },
     },
     permanent: isPermanentWeChatError,
-    create: (config) => createWeChatChannel(config.wechat),
+    notConfigured: (config) => (config.wechat ? undefined : 'WECHAT_APP_ID is not set'),
+    create: (config) => {
+      if (!config.wechat) throw new Error('the wechat channel is not configured');
+      return createWeChatChannel(config.wechat);
+    },
   },
 } as const satisfies Record<ChannelName, ChannelAdapter>;
 
@@ -101,9 +109,21 @@ export function addressOf(channel: ChannelName, customer: Pick<CustomerModel, 'i
   return 'column' in a ? customer[a.column as AddressColumn] : customer.id;
 }
 
-/** A channel's adapter, built from the config. */
+/** Why a channel is not configured, for each channel the config leaves off (optional channels only). */
+export function channelsNotConfigured(config: Config): Partial<Record<ChannelName, string>> {
+  return Object.fromEntries(
+    CHANNEL_NAMES.flatMap((c) => {
+      const why = (CHANNEL_ADAPTERS[c] as ChannelAdapter).notConfigured?.(config);
+      return why === undefined ? [] : [[c, why] as const];
+    }),
+  );
+}
+
+/** A channel's adapter, built from the config; a stand-in that refuses every message when the config leaves it off. */
 export function createChannel(name: ChannelName, config: Config, ctx: ChannelContext = {}): Channel & { close?(): void } {
-  return (CHANNEL_ADAPTERS[name] as ChannelAdapter).create(config, ctx);
+  const adapter = CHANNEL_ADAPTERS[name] as ChannelAdapter;
+  const why = adapter.notConfigured?.(config);
+  return why === undefined ? adapter.create(config, ctx) : notConfiguredChannel(name, why);
 }
 
 /** Every channel's adapter, built from the config. */

@@ -14,7 +14,7 @@ import { createActivities, type ActivityDeps, type ChorusPort, type JourneyActiv
 import { createMigrationActivities, type MigrationActivities } from '../activities/migration.js';
 import { createEnrolmentActivities, type EnrolmentActivities } from '../activities/enrolment.js';
 import type { Channel, ChannelName } from '../channels/channel.js';
-import { createChannel } from '../channels/registry.js';
+import { channelsNotConfigured, createChannel } from '../channels/registry.js';
 import { CHANNEL_NAMES, perChannel } from '../engine/channels.js';
 import { loadPolicy, type ContactPolicy } from '../policy/policy.js';
 import { Analytics } from '../service/analytics.js';
@@ -116,7 +116,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       return once('templates', () => new TemplateCatalog(deps.db, overrides.templateCacheMs));
     },
     get definitions() {
-      return once('definitions', () => new DefinitionStore(deps.db, deps.templates, undefined, config.durationLimits));
+      return once('definitions', () => new DefinitionStore(deps.db, deps.templates, undefined, config.durationLimits, channelsNotConfigured(config)));
     },
     get journeys() {
       // A journey starting another (the chorus) decides the cohort the same way the API does, with the same deadlines.

@@ -43,10 +43,12 @@ const schema = z.object({
   TWILIO_FROM: z.string().default('+15005550006'),
   /** Where the Twilio client sends its requests. Unset means Twilio itself; set it to a Twilio-compatible server. */
   TWILIO_API_BASE_URL: z.string().url().optional(),
-  /** The bank's WeChat official account (the wechat channel): its app id and secret, and where its API is (unset:
-   * WeChat itself; the local sink in development and tests). */
-  WECHAT_APP_ID: z.string().min(1).max(64).default('wx00000000000000dev'),
-  WECHAT_APP_SECRET: z.string().min(1).max(128).default('local-wechat-sink-secret'),
+  /** The bank's WeChat official account (the wechat channel, optional): its app id and secret, and where its API is
+   * (unset: WeChat itself; the local sink in development and tests). The channel is configured when WECHAT_APP_ID is
+   * set — outside production it defaults to the local sink's — and then needs its secret; unset in production, the
+   * channel is "not configured": definitions that send on it are not published, and a send on it fails for good. */
+  WECHAT_APP_ID: z.string().min(1).max(64).optional(),
+  WECHAT_APP_SECRET: z.string().min(1).max(128).optional(),
   WECHAT_API_BASE_URL: z.string().url().default('https://api.weixin.qq.com'),
   /** Where push/app messages (the webhook channel) are POSTed, signed with WEBHOOK_SECRET. */
   WEBHOOK_URL: z.string().url().default('http://127.0.0.1:3098/push'),
@@ -179,7 +181,8 @@ export type Config = {
   smtp: { url: string; from: string };
   twilio: { accountSid: string; authToken: string; from: string; apiBaseUrl?: string };
   webhook: { url: string; secret: string };
-  wechat: { appId: string; appSecret: string; apiBaseUrl: string };
+  /** Unset: the bank has not configured WeChat (no WECHAT_APP_ID in production); the channel is "not configured". */
+  wechat?: { appId: string; appSecret: string; apiBaseUrl: string };
   /** Set only when PUBLIC_BASE_URL is: the API otherwise uses the address it listens on. */
   publicBaseUrl?: string;
   /** The signing key and lifetime of the unsubscribe and preference links in marketing emails. */
@@ -220,26 +223,52 @@ export interface WorkerTuning {
 
 export class ConfigError extends Error {}
 
+/** The local WeChat sink's app id and secret (dev/wechat-sink.ts): WeChat's settings outside production when none
+ * are given, so `npm start` and the tests send to the sink. */
+const DEV_WECHAT = { appId: 'wx00000000000000dev', appSecret: 'local-wechat-sink-secret' } as const;
+
 /** Secrets that must be real in production: the Twilio auth token verifies delivery callbacks (a known token lets
- * anyone forge them), the WeChat app secret gets the official account's access tokens, the webhook secret signs app pushes, the preferences secret signs the links that opt a customer
- * out (a known one lets anyone unsubscribe anyone). Missing, one of the built-in defaults, or an obvious
- * placeholder ("change-me", "placeholder", "example") is refused. */
+ * anyone forge them), the webhook secret signs app pushes, the preferences secret signs the links that opt a customer
+ * out (a known one lets anyone unsubscribe anyone), and — only when the bank configures WeChat (WECHAT_APP_ID) — the
+ * WeChat app secret, which gets the official account's access tokens. Missing, one of the built-in defaults, or an
+ * obvious placeholder ("change-me", "placeholder", "example") is refused. */
 const PRODUCTION_SECRETS = [
   ['TWILIO_AUTH_TOKEN', 'local-sink-token'],
   ['WEBHOOK_SECRET', 'local-webhook-secret-change-me'],
   ['PREFERENCES_SECRET', 'local-preferences-secret-change-me'],
-  ['WECHAT_APP_SECRET', 'local-wechat-sink-secret'],
 ] as const;
 const PLACEHOLDER = /change[-_ ]?me|placeholder|example|^(x+|0+|secret|token|test|dummy|changeit)$/i;
+
+function secretProblem(name: string, value: string | undefined, builtIn: string): string | undefined {
+  if (value === undefined) return `${name} is not set`;
+  if (value === builtIn || PLACEHOLDER.test(value)) return `${name} is a placeholder`;
+  return undefined;
+}
 
 function productionProblems(given: Record<string, string | undefined>): string[] {
   const problems: string[] = [];
   for (const [name, builtIn] of PRODUCTION_SECRETS) {
-    const value = given[name]?.trim();
-    if (value === undefined) problems.push(`${name} is not set`);
-    else if (value === builtIn || PLACEHOLDER.test(value)) problems.push(`${name} is a placeholder`);
+    const problem = secretProblem(name, given[name]?.trim(), builtIn);
+    if (problem) problems.push(problem);
   }
+  // WeChat is optional: without WECHAT_APP_ID it is not configured and needs no secret. A secret without its app id
+  // is a half-done configuration that would leave the channel off without a word: refused.
+  if (given.WECHAT_APP_ID !== undefined) {
+    const problem = secretProblem('WECHAT_APP_SECRET', given.WECHAT_APP_SECRET?.trim(), DEV_WECHAT.appSecret);
+    if (problem) problems.push(`${problem} (required when WECHAT_APP_ID is)`);
+  } else if (given.WECHAT_APP_SECRET !== undefined) problems.push('WECHAT_APP_SECRET is set but WECHAT_APP_ID is not (without its app id WeChat stays off)');
   return problems;
+}
+
+/** WeChat's settings: configured when WECHAT_APP_ID is given (outside production: unless given, the local sink's). */
+function wechatConfig(e: z.infer<typeof schema>): Config['wechat'] {
+  const dev = e.NODE_ENV !== 'production';
+  const appId = e.WECHAT_APP_ID ?? (dev ? DEV_WECHAT.appId : undefined);
+  if (appId === undefined) return undefined;
+  const appSecret = e.WECHAT_APP_SECRET ?? (dev ? DEV_WECHAT.appSecret : undefined);
+  // Production refuses this before (productionProblems); outside it only an explicit app id without a secret gets here.
+  if (appSecret === undefined) throw new ConfigError('invalid configuration: WECHAT_APP_SECRET: required when WECHAT_APP_ID is set');
+  return { appId, appSecret, apiBaseUrl: e.WECHAT_API_BASE_URL };
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -265,9 +294,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push("TEMPORAL_UI_CODEC_TOKEN is for the local Temporal UI of npm start only (in production the UI forwards its users' access tokens)");
     if (problems.length)
       throw new ConfigError(
-        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token and WeChat app secret, long random webhook and preferences secrets, TEMPORAL_PAYLOAD_KEYS and PUBLIC_BASE_URL (see the README).`,
+        `refusing to start with NODE_ENV=production: ${problems.join('; ')}. Set the real Twilio auth token (and WeChat app secret, if WeChat is used), long random webhook and preferences secrets, TEMPORAL_PAYLOAD_KEYS and PUBLIC_BASE_URL (see the README).`,
       );
   }
+  const wechat = wechatConfig(e);
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -290,7 +320,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       apiBaseUrl: e.TWILIO_API_BASE_URL,
     },
     webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET },
-    wechat: { appId: e.WECHAT_APP_ID, appSecret: e.WECHAT_APP_SECRET, apiBaseUrl: e.WECHAT_API_BASE_URL },
+    ...(wechat ? { wechat } : {}),
     ...(e.PUBLIC_BASE_URL !== undefined ? { publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/$/, '') } : {}),
     preferences: { secret: e.PREFERENCES_SECRET, linkDays: e.PREFERENCES_LINK_DAYS },
     ...(e.CONTACT_POLICY !== undefined ? { contactPolicy: e.CONTACT_POLICY } : {}),

@@ -210,7 +210,9 @@ async function main(): Promise<void> {
     }
 
     // (e2) WeChat: the sink takes the app id and secret configured (the built-in ones unless given).
-    if (!env.WECHAT_API_BASE_URL?.trim()) {
+    if (!initial.wechat) {
+      urls.push(['WeChat', 'not configured (no WECHAT_APP_ID)']);
+    } else if (!env.WECHAT_API_BASE_URL?.trim()) {
       const sink = await startWeChatSink({
         port: ports.DEV_WECHAT_SINK_PORT,
         host: HOST,

@@ -5,7 +5,9 @@
 // it, and the publish answers with what changes against the version that was live.
 import diff, { type Difference } from 'microdiff';
 import { z } from 'zod';
+import type { ChannelName } from '../engine/channels.js';
 import { JourneyDefinition, ParamsError, resolveParams, walkSteps } from '../engine/definition.js';
+import { kindOf } from '../engine/kinds/index.js';
 import { DEFAULT_DURATION_LIMITS, type DurationLimits } from '../engine/duration.js';
 import { type Problem, type ValidationContext, formatPath, validateDefinition } from '../engine/validate.js';
 import type { TemplateStore } from '../channels/templates.js';
@@ -50,6 +52,9 @@ export class DefinitionStore {
     private readonly cacheMs = 5_000,
     /** Bounds on durations, for definitions at validation and for params at start (config `JOURNEY_MAX_DURATION`). */
     readonly durationLimits: DurationLimits = DEFAULT_DURATION_LIMITS,
+    /** Optional channels this deployment has not configured, with why (channels/registry.ts `channelsNotConfigured`):
+     * a version that sends on one is not published. */
+    private readonly notConfigured: Partial<Record<ChannelName, string>> = {},
   ) {
     const catalog = eventCatalog();
     this.knownEvents = new Set(Object.keys(catalog));
@@ -230,6 +235,15 @@ export class DefinitionStore {
     const problems = await this.problems(stored.definition);
     if (problems.length)
       throw new Unprocessable('definition_invalid', `${key}@${version} cannot be published: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
+    // A send on a channel this deployment has not configured would fail for every customer: not published. (A draft
+    // may be prepared before the channel is set up; only going live is refused.)
+    const offChannels = this.unconfiguredSends(stored.definition);
+    if (offChannels.length)
+      throw new Unprocessable(
+        'channel_not_configured',
+        `${key}@${version} cannot be published: it sends on a channel this deployment has not configured: ${offChannels.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+        offChannels,
+      );
     const live = await this.db.journeyDefinitionVersion.findFirst({ where: { key, status: 'published' }, orderBy: { version: 'desc' } });
     const r = await this.db.journeyDefinitionVersion.updateMany({
       where: { key, version, status: 'draft' },
@@ -239,6 +253,17 @@ export class DefinitionStore {
     this.published = undefined;
     const now = await this.get(key, version);
     return { ...now, previousVersion: live?.version ?? null, diff: documentDiff(live ? toStored(live).definition : {}, now.definition) };
+  }
+
+  /** The send steps of a definition on channels this deployment has not configured, each with why. */
+  private unconfiguredSends(def: JourneyDefinition): Problem[] {
+    const found: Problem[] = [];
+    walkSteps(def, (s, path) => {
+      const touch = kindOf(s).uses(s).touch;
+      const why = touch?.action === 'send' ? this.notConfigured[touch.channel] : undefined;
+      if (why !== undefined && touch?.action === 'send') found.push({ path: formatPath(path), message: `the ${touch.channel} channel is not configured (${why})` });
+    });
+    return found;
   }
 
   async retire(key: string, version: number, by: string): Promise<StoredDefinition> {

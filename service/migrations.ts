@@ -17,7 +17,8 @@ import { type Db, Prisma } from '../db/client.js';
 import type { journeyMigrationWorkflow, MigrationWorkflowInput } from '../workflows/migration.js';
 import { migrateJourneySignal, migrationLogKey, stateQuery } from '../workflows/messages.js';
 import { checkFourEyes, type DefinitionStore } from './definitions.js';
-import { conflict, notFound, Unavailable, Unprocessable } from './errors.js';
+import { isUniqueViolation } from '../db/unique.js';
+import { Conflict, conflict, notFound, Unavailable, Unprocessable } from './errors.js';
 import { classifyFault } from './faults.js';
 
 /** At most this many journeys in one migration (a bigger one is split by `where`). */
@@ -197,8 +198,48 @@ export class MigrationService {
   async apply(journeyKey: string, body: MigrationBody, by: string): Promise<{ migrationId: string; total: number; workflowId: string }> {
     const to = await this.deps.definitions.get(journeyKey, body.toVersion);
     checkFourEyes(`journey definition ${journeyKey}@${body.toVersion}`, to.createdBy, by);
+    await this.refuseIfRunning(journeyKey, body.fromVersion);
     const all = await this.check(journeyKey, body);
     const migrationId = randomUUID();
+    try {
+      await this.insert(migrationId, journeyKey, body, by, all);
+    } catch (err) {
+      // Two applies at the same instant both passed the check above: the partial unique index on running migrations
+      // (journey_migrations_one_running_idx) lets one insert, and the other is refused like the check would have.
+      if (isUniqueViolation(err)) await this.refuseIfRunning(journeyKey, body.fromVersion);
+      throw err;
+    }
+    const workflowId = migrationWorkflowId(journeyKey, migrationId);
+    const input: MigrationWorkflowInput = { migrationId, batchSize: body.pace.batchSize, pauseMs: body.pace.pauseMs };
+    try {
+      await this.deps.temporal.workflow.start<typeof journeyMigrationWorkflow>('journeyMigrationWorkflow', { taskQueue: this.deps.taskQueue, workflowId, args: [input] });
+    } catch (err) {
+      // Not left "running" with no workflow to run it: the migration and its journeys are closed as failed (a workflow
+      // that did start after all finds it failed and moves nothing), and the caller may apply again.
+      await this.abandon(migrationId, cut(`not_started: ${messageOf(err)}`));
+      throw classifyFault(err) ?? err;
+    }
+    return { migrationId, total: all.length, workflowId };
+  }
+
+  /**
+   * One migration of a key's journeys on one version at a time: while one runs, a second would signal the same
+   * journeys and count the first one's moves as its own. 409 `migration_in_progress` naming the running one (its
+   * progress says when it is done). A migration from another version of the key may run meanwhile: it takes other
+   * journeys.
+   */
+  private async refuseIfRunning(journeyKey: string, fromVersion: number): Promise<void> {
+    const running = await this.db.journeyMigration.findFirst({ where: { journeyKey, fromVersion, status: 'running' }, select: { id: true, toVersion: true } });
+    if (running)
+      throw new Conflict(
+        'migration_in_progress',
+        `migration ${running.id} of ${journeyKey} from version ${fromVersion} (to ${running.toVersion}) is still running; apply again once it has finished`,
+        { migrationId: running.id, workflowId: migrationWorkflowId(journeyKey, running.id) },
+      );
+  }
+
+  /** Stores a migration, running, and the journeys it takes, in one transaction. */
+  private async insert(migrationId: string, journeyKey: string, body: MigrationBody, by: string, all: PlannedJourney[]): Promise<void> {
     await this.db.$transaction([
       this.db.journeyMigration.create({
         data: {
@@ -213,17 +254,6 @@ export class MigrationService {
       }),
       this.db.journeyMigrationItem.createMany({ data: all.map((j) => ({ migrationId, workflowId: j.workflowId })) }),
     ]);
-    const workflowId = migrationWorkflowId(journeyKey, migrationId);
-    const input: MigrationWorkflowInput = { migrationId, batchSize: body.pace.batchSize, pauseMs: body.pace.pauseMs };
-    try {
-      await this.deps.temporal.workflow.start<typeof journeyMigrationWorkflow>('journeyMigrationWorkflow', { taskQueue: this.deps.taskQueue, workflowId, args: [input] });
-    } catch (err) {
-      // Not left "running" with no workflow to run it: the migration and its journeys are closed as failed (a workflow
-      // that did start after all finds it failed and moves nothing), and the caller may apply again.
-      await this.abandon(migrationId, cut(`not_started: ${messageOf(err)}`));
-      throw classifyFault(err) ?? err;
-    }
-    return { migrationId, total: all.length, workflowId };
   }
 
   /** Closes a migration whose workflow could not be started: failed, with each journey failed for the same reason. */
@@ -348,8 +378,12 @@ export class MigrationService {
   }
 
   /** One journey: its answer if it gave one already (an earlier pass), else checked against its live state, signalled,
-   * and its answer awaited in its log for one pass. Safe to repeat: a journey already on the new version counts as
-   * migrated, and its answer to the same migration is written once. */
+   * and its answer awaited in its log for one pass. Safe to repeat: its answer to the same migration is written once.
+   * Only that answer counts it migrated: a journey found on the target version already (another migration moved it,
+   * the read model lagging behind) is skipped `already_on_target`. It is signalled all the same, and its answer
+   * decides: an earlier pass of this migration may have moved it, its answer not yet in the log (the journey answers
+   * its signals in order, so this migration's first answer is the one kept); otherwise it refuses the second
+   * signal, and the refusal of a journey on the target version is `already_on_target`. */
   private async migrateOne(migrationId: string, from: JourneyDefinition, to: JourneyDefinition, map: MigrationMap, workflowId: string, ctx: BatchContext): Promise<Outcome> {
     const key = migrationLogKey(workflowId, migrationId);
     const answer = () => this.db.journeyLogEntry.findUnique({ where: { idempotencyKey: key }, select: { kind: true, data: true } });
@@ -376,10 +410,19 @@ export class MigrationService {
       throw new Unavailable('unavailable', `the journey's worker does not answer (${messageOf(err)})`);
     }
     if (state.status !== 'running') return { status: 'skipped', reason: 'journey_ended' };
-    if (state.version === to.version) return { status: 'migrated' };
-    if (state.version !== from.version) return { status: 'skipped', reason: `version_changed: the journey runs version ${state.version}` };
-    const check = migrateState(from, to, state, map, { limits: this.limits });
-    if (!check.ok) return { status: 'skipped', reason: cut(`${check.error.code}: ${check.error.message}`) };
+    const onTarget = state.version === to.version;
+    if (!onTarget) {
+      if (state.version !== from.version) return { status: 'skipped', reason: `version_changed: the journey runs version ${state.version}` };
+      const check = migrateState(from, to, state, map, { limits: this.limits });
+      if (!check.ok) return { status: 'skipped', reason: cut(`${check.error.code}: ${check.error.message}`) };
+    }
+    /** A refusal because the journey runs another version, when that version is the target: moved by someone else. */
+    const outcome = async (a: { kind: string; data: Prisma.JsonValue }): Promise<Outcome> => {
+      const o = answered(a);
+      if (a.kind !== 'migration_refused' || (a.data as { code?: string } | null)?.code !== 'migration_mismatch') return o;
+      const now = onTarget ? state : await handle.query(stateQuery).catch(() => undefined);
+      return now?.version === to.version ? { status: 'skipped', reason: `already_on_target: the journey already runs version ${to.version}` } : o;
+    };
     try {
       await handle.signal(migrateJourneySignal, { migrationId, fromVersion: from.version, definition: to, map, limits: this.limits });
     } catch (err) {
@@ -389,7 +432,7 @@ export class MigrationService {
     const deadline = Date.now() + (this.deps.answerTimeoutMs ?? ANSWER_TIMEOUT_MS);
     while (Date.now() < deadline) {
       const a = await answer();
-      if (a) return answered(a);
+      if (a) return outcome(a);
       if (!(await running())) return { status: 'skipped', reason: 'journey_ended' };
       ctx.heartbeat();
       ctx.signal?.throwIfAborted();

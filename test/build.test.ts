@@ -107,6 +107,7 @@ describe('the production build', () => {
       WEBHOOK_SECRET: stack.config.webhook.secret,
       PREFERENCES_SECRET: randomBytes(24).toString('base64url'),
       WECHAT_API_BASE_URL: stack.wechat.url,
+      WECHAT_APP_ID: 'wx00000000000000dev',
       WECHAT_APP_SECRET: randomBytes(16).toString('hex'),
       PUBLIC_BASE_URL: apiUrl,
       CONTACT_POLICY: NO_LIMITS,

@@ -5,7 +5,7 @@ import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
-import { Unavailable } from '../service/errors.js';
+import { Conflict, Unavailable } from '../service/errors.js';
 import { type MigrationDeps, MigrationService } from '../service/migrations.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
@@ -25,6 +25,8 @@ let e = 0;
 const signal = (workflowId: string, type: string, data: Record<string, unknown> = {}) =>
   stack.client.workflow.getHandle(workflowId).signal(journeyEventSignal, { eventId: `m-${++e}`, type, occurredAt: new Date().toISOString(), data });
 const sent = (customerId: string, template: string) => stack.testDb.db.message.count({ where: { customerId, template, status: { in: ['sent', 'delivered'] } } });
+/** Closes the running migrations the tests stored and drove themselves (no workflow finishes them). */
+const closeRunning = () => stack.testDb.db.journeyMigration.updateMany({ where: { status: 'running' }, data: { status: 'completed', finishedAt: new Date() } });
 const waitingAt = (workflowId: string) => stack.testDb.db.journey.findUnique({ where: { workflowId }, select: { waiting: true, version: true, stage: true } });
 
 beforeAll(async () => {
@@ -158,6 +160,8 @@ describe('a migration that does not stall, and counts exactly', () => {
   /** A migration stored as `apply` stores one, of the given journeys, with no workflow running it: the test drives
    * its batches. */
   async function stored(workflowIds: string[], opts: { fromVersion?: number; toVersion?: number; map?: object } = {}) {
+    // One running migration per key and version (as `apply` keeps it): the previous test's is closed first.
+    await closeRunning();
     const migrationId = randomUUID();
     await stack.testDb.db.journeyMigration.create({
       data: { id: migrationId, journeyKey: 'bank-loan', fromVersion: opts.fromVersion ?? 1, toVersion: opts.toVersion ?? 2, map: opts.map ?? {}, createdBy: 'test' },
@@ -302,6 +306,7 @@ describe('a migration that does not stall, and counts exactly', () => {
   });
 
   it('marks a migration whose workflow cannot be started failed (503 unavailable), and moves nothing if it ran after all', async () => {
+    await closeRunning();
     const down = service({ temporal: await deadTemporal() });
     const err = await down
       .apply('bank-loan', { fromVersion: 1, toVersion: 2, map: {}, where: {}, dryRun: false, pace: { batchSize: 20, pauseMs: 1000 } }, 'ops-down')
@@ -314,4 +319,73 @@ describe('a migration that does not stall, and counts exactly', () => {
     for (const i of m.items) expect(i).toMatchObject({ status: 'failed', reason: expect.stringMatching(/^not_started: /) });
     expect(await stack.migrations.runBatch({ migrationId: m.id, limit: 10 }, heartbeat)).toEqual({ remaining: 0 });
   }, 30_000);
+});
+
+describe('one migration of the same journeys at a time, counted exactly', () => {
+  const body = (over: { where?: { stage?: string } } = {}) => ({
+    fromVersion: 1,
+    toVersion: 2,
+    map: {},
+    // No journey is in this stage: the migration takes none, and finishes at once when it runs.
+    where: over.where ?? { stage: 'no-such-stage' },
+    dryRun: false,
+    pace: { batchSize: 20, pauseMs: 0 },
+  });
+  const running = (migrationId: string) =>
+    stack.testDb.db.journeyMigration.create({ data: { id: migrationId, journeyKey: 'bank-loan', fromVersion: 1, toVersion: 2, createdBy: 'test' } });
+
+  it('refuses a second apply from the same version while one runs (409 migration_in_progress naming it), and takes it once that one finished', async () => {
+    await closeRunning();
+    const first = randomUUID();
+    await running(first);
+    const ops = api(app, 'ops');
+    const r = await ops.post('/v1/journey-definitions/bank-loan/migrations').send(body()).expect(409);
+    expect(r.body.error).toMatchObject({ code: 'migration_in_progress', message: expect.stringContaining(first), details: { migrationId: first } });
+    expect(await stack.testDb.db.journeyMigration.count({ where: { journeyKey: 'bank-loan', fromVersion: 1, status: 'running' } })).toBe(1);
+    // A dry run changes nothing: still answered.
+    await ops
+      .post('/v1/journey-definitions/bank-loan/migrations')
+      .send({ ...body(), dryRun: true })
+      .expect(200);
+
+    await stack.migrations.finish(first);
+    const next = await ops.post('/v1/journey-definitions/bank-loan/migrations').send(body()).expect(202);
+    await eventually(
+      async () => (await ops.get(`/v1/journey-definitions/bank-loan/migrations/${next.body.migrationId}`).expect(200)).body,
+      (p: { status: string }) => p.status === 'completed',
+    );
+  }, 30_000);
+
+  it('lets one of two applies at the same instant win; the other is refused naming the winner, and the database holds one running', async () => {
+    await closeRunning();
+    const [a, b] = await Promise.allSettled([stack.migrations.apply('bank-loan', body(), 'ops-race-a'), stack.migrations.apply('bank-loan', body(), 'ops-race-b')]);
+    const won = [a, b].filter((r) => r.status === 'fulfilled');
+    const lost = [a, b].filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(1);
+    const reason = lost[0]!.reason as Conflict;
+    expect(reason).toBeInstanceOf(Conflict);
+    expect(reason.code).toBe('migration_in_progress');
+    expect(reason.details).toMatchObject({ migrationId: won[0]!.value.migrationId });
+    // What holds the rule when both pass the check before inserting: the partial unique index on running migrations.
+    await closeRunning();
+    await running(randomUUID());
+    await expect(running(randomUUID())).rejects.toMatchObject({ code: 'P2002' });
+    await closeRunning();
+  }, 30_000);
+
+  it('skips a journey another migration already moved to the target as already_on_target, not counting it migrated', async () => {
+    // comparing1 was moved to v2 by the first migration; the read model lagging, a second migration takes it again.
+    await closeRunning();
+    const second = randomUUID();
+    await running(second);
+    await stack.testDb.db.journeyMigrationItem.create({ data: { migrationId: second, workflowId: ids.comparing1 } });
+    expect(await stack.migrations.runBatch({ migrationId: second, limit: 10 }, { heartbeat: () => undefined })).toEqual({ remaining: 0 });
+    const progress = await stack.migrations.finish(second);
+    expect(progress).toMatchObject({ total: 1, migrated: 0, failed: 0, pending: 0, skipped: { count: 1 } });
+    expect(progress.skipped.reasons).toEqual([{ reason: 'already_on_target: the journey already runs version 2', count: 1 }]);
+    // The journey stayed where the first migration put it, with that migration's one move in its log.
+    expect((await stack.client.workflow.getHandle(ids.comparing1).query(stateQuery)).version).toBe(2);
+    expect(await stack.testDb.db.journeyLogEntry.count({ where: { workflowId: ids.comparing1, kind: 'migration' } })).toBe(1);
+  }, 60_000);
 });

@@ -1,14 +1,25 @@
 // The WeChat channel: the adapter against the local sink that speaks WeChat's API (the access token cached, fetched
 // again when WeChat refuses it; errcodes sorted into transient and permanent), and a journey's send reaching the sink
-// end to end, with the customer's openid taken through the API and cleared by erasure.
+// end to end, with the customer's openid taken through the API and cleared by erasure; and a deployment that has not
+// configured WeChat (no WECHAT_APP_ID in production): no definition sending on it goes live, and a send on it fails
+// for good with its reason.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SendInput } from '../activities/index.js';
+import { createApp } from '../api/app.js';
+import { authenticator } from '../api/auth.js';
 import { PermanentChannelError } from '../channels/channel.js';
+import { appDeps, createDeps, type Deps } from '../composition/deps.js';
+import { loadConfig } from '../config/config.js';
+import { createLogger } from '../config/logger.js';
 import { clientMsgId, createWeChatChannel } from '../channels/wechat.js';
 import { DEV_WECHAT_APP_ID, DEV_WECHAT_APP_SECRET, startWeChatSink, type WeChatSink } from '../dev/wechat-sink.js';
-import { api, createStackApp, eventually, startStack, type Stack } from './support/stack.js';
+import { createTestDb, type TestDb } from './support/db.js';
+import { api, createStackApp, eventually, NO_LIMITS, startStack, type Stack, TEST_PAYLOAD_ENV } from './support/stack.js';
 
 const OPENID = 'oUpF8uMuAJO_M2pxb1Q9zNjWeS6o';
 const message = (key: string, to = OPENID) => ({
@@ -119,6 +130,95 @@ describe('the WeChat sink kept in a data folder', () => {
   });
 });
 
+/** A journey definition whose one trigger sends the seed WeChat template. */
+const wechatJourney = (key: string) => ({
+  key,
+  version: 1,
+  name: 'WeChat reminder',
+  stages: [{ key: 'one', label: 'One' }],
+  initialStage: 'one',
+  entry: { api: true, events: [], reentry: { mode: 'once' } },
+  triggers: [{ event: 'loan.repayment_due', steps: [{ type: 'send', channel: 'wechat', template: 'loan-repayment-reminder', class: 'service' }] }],
+});
+
+describe('the WeChat channel not configured (production without WECHAT_APP_ID)', () => {
+  let testDb: TestDb;
+  let deps: Deps;
+  let app: ReturnType<typeof createApp>;
+  const keys: Record<'designer' | 'ops', string> = { designer: '', ops: '' };
+  beforeAll(async () => {
+    testDb = await createTestDb();
+    // A bank's production settings with no WeChat at all: no app id, no secret.
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: testDb.url,
+      TWILIO_AUTH_TOKEN: '8f3a1c9e2b7d4f60a5c1e9b3d7f2a6c4',
+      WEBHOOK_SECRET: 'Qm9xTqv7Zr2LwP8sYk4NdJ6hFc1GtB5e',
+      PREFERENCES_SECRET: 'u7Hc2Lq9Vx4Rk8Tz1Nm6Pb3Wf5Yd0Js2Ga',
+      PUBLIC_BASE_URL: 'https://journeys.bank.test',
+      CONTACT_POLICY: NO_LIMITS,
+      PORT: '0',
+      ...TEST_PAYLOAD_ENV,
+    });
+    expect(config.wechat).toBeUndefined();
+    deps = createDeps(config, { db: testDb.db, templateCacheMs: 0 });
+    await deps.seed();
+    for (const role of ['designer', 'ops'] as const) keys[role] = (await deps.keys.create({ role, name: `test ${role}` }, 'test')).key;
+    app = createApp(
+      appDeps(deps, {
+        logger: createLogger({ logLevel: process.env.TEST_LOG_LEVEL ?? 'warn' }, 'test-api'),
+        readiness: async () => ({ temporal: 'ok', postgres: 'ok' }),
+        publicBaseUrl: 'http://127.0.0.1',
+        authenticate: authenticator([(token) => deps.keys.authenticate(token)]),
+      }),
+    );
+  });
+  afterAll(async () => {
+    await deps?.close();
+    await testDb?.drop();
+  });
+
+  it('refuses to publish a definition that sends on WeChat with 422 channel_not_configured, naming the step', async () => {
+    await api(app, { token: keys.designer }).post('/v1/journey-definitions').send(wechatJourney('wechat-off')).expect(201);
+    const r = await api(app, { token: keys.ops }).post('/v1/journey-definitions/wechat-off/versions/1/publish').expect(422);
+    expect(r.body.error).toMatchObject({ code: 'channel_not_configured', message: expect.stringContaining('WECHAT_APP_ID is not set') });
+    expect(r.body.error.details).toEqual([{ path: 'triggers[0].steps[0]', message: 'the wechat channel is not configured (WECHAT_APP_ID is not set)' }]);
+    expect((await deps.definitions.get('wechat-off', 1)).status).toBe('draft');
+    // The same journey sending by SMS goes live: only the channel left off is refused.
+    const sms = wechatJourney('sms-on');
+    sms.triggers[0]!.steps[0] = { type: 'send', channel: 'sms', template: 'loan-comparison-nudge', class: 'service' };
+    await api(app, { token: keys.designer }).post('/v1/journey-definitions').send(sms).expect(201);
+    await api(app, { token: keys.ops }).post('/v1/journey-definitions/sms-on/versions/1/publish').expect(200);
+  });
+
+  it('fails a send on WeChat for good, with the reason channel_not_configured, without retrying', async () => {
+    // A definition published before WeChat was switched off (or on another deployment) still asks for the send.
+    await testDb.db.customer.create({ data: { id: 'wx-off-1', name: 'Wei', wechatOpenid: OPENID, locale: 'zh-CN', timeZone: 'Asia/Shanghai' } });
+    const input: SendInput = {
+      idempotencyKey: 'wx-off-1/1',
+      workflowId: 'journey:wechat-reminder:wx-off-1',
+      customerId: 'wx-off-1',
+      channel: 'wechat',
+      template: 'loan-repayment-reminder',
+      class: 'service',
+      flow: 'test',
+      vars: { event: { dueAt: '2027-11-30T00:00:00Z', amount: 1000 }, params: {} },
+    };
+    const activities = deps.activities({ links: undefined });
+    const err = await new MockActivityEnvironment().run(activities.sendMessage, input).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'PermanentDeliveryError', nonRetryable: true, message: 'the wechat channel is not configured: WECHAT_APP_ID is not set' });
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: 'wx-off-1/1' }, include: { events: { orderBy: { id: 'asc' } } } });
+    expect(row).toMatchObject({ status: 'failed', statusReason: 'channel_not_configured', error: 'the wechat channel is not configured: WECHAT_APP_ID is not set', attempts: 0 });
+    expect(row.events.map((e) => [e.type, (e.detail as { reason?: string }).reason ?? null])).toEqual([
+      ['created', null],
+      ['failed', 'channel_not_configured'],
+    ]);
+    // A retry of the activity (as Temporal would, were it retryable) finds the message settled and sends nothing.
+    expect(await new MockActivityEnvironment().run(activities.sendMessage, input)).toMatchObject({ status: 'failed', reason: 'channel_not_configured' });
+  });
+});
+
 describe('a journey sends on WeChat (the stack, real worker)', () => {
   let stack: Stack;
   let app: ReturnType<typeof createStackApp>;
@@ -130,16 +230,7 @@ describe('a journey sends on WeChat (the stack, real worker)', () => {
   afterAll(async () => stack?.stop());
 
   it("reaches the customer's openid with the seed template's data; erasure clears the openid", async () => {
-    const doc = {
-      key: 'wechat-reminder',
-      version: 1,
-      name: 'WeChat reminder',
-      stages: [{ key: 'one', label: 'One' }],
-      initialStage: 'one',
-      entry: { api: true, events: [], reentry: { mode: 'once' } },
-      triggers: [{ event: 'loan.repayment_due', steps: [{ type: 'send', channel: 'wechat', template: 'loan-repayment-reminder', class: 'service' }] }],
-    };
-    await api(app).post('/v1/journey-definitions').send(doc).expect(201);
+    await api(app).post('/v1/journey-definitions').send(wechatJourney('wechat-reminder')).expect(201);
     await api(app, 'ops').post('/v1/journey-definitions/wechat-reminder/versions/1/publish').expect(200);
     await api(app).put('/v1/customers/wx-c1').send({ name: 'Wei', wechatOpenid: OPENID, locale: 'zh-CN', timeZone: 'Asia/Shanghai' }).expect(201);
     expect((await api(app).get('/v1/customers/wx-c1').expect(200)).body.wechatOpenid).toBe(OPENID);
