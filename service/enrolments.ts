@@ -14,6 +14,7 @@ import { type Db, Prisma } from '../db/client.js';
 import type { EnrolmentWorkflowInput, enrolmentWorkflow } from '../workflows/enrolment.js';
 import { controlEnrolmentSignal, type EnrolmentControl, enrolmentWorkflowId } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
+import { unansweredPeer } from './faults.js';
 import { conflict, DomainError, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { type BegunStart, checkParams, type JourneyService, type ResolvedStart, type StartPlan } from './journeys.js';
 import { id } from './schemas.js';
@@ -26,6 +27,9 @@ export const MAX_ENROLMENT_CUSTOMERS = 1_000_000;
 /** Workflow starts in flight at once inside one batch (config ENROLMENT_START_CONCURRENCY): a start is one Temporal
  * call and no database connection, so it is Temporal's capacity that bounds it. */
 export const DEFAULT_START_CONCURRENCY = 64;
+/** A start Temporal does not answer in time is made again, after 250 ms, 500 ms, 1 s…, this many times in all. */
+const START_ATTEMPTS = 5;
+const START_RETRY_MS = 250;
 
 export const ENROLMENT_STATUSES = ['open', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
@@ -309,6 +313,30 @@ export class EnrolmentService {
     const t0 = Date.now();
     let next = 0;
     let fault: unknown;
+    // Starts in flight adapt to what Temporal takes (additive increase, multiplicative decrease): a start it does not
+    // answer within the call deadline (an overloaded server) halves them and is made again after a pause (the
+    // workflow id makes it idempotent: already started counts), up to START_ATTEMPTS times before it stops the batch.
+    let limit = concurrency;
+    let inFlight = 0;
+    const waiting: (() => void)[] = [];
+    const launchAdaptively = async (start: BegunStart) => {
+      for (let attempt = 1; ; attempt++) {
+        while (inFlight >= Math.floor(limit)) await new Promise<void>((wake) => waiting.push(wake));
+        inFlight++;
+        try {
+          await journeys.launchStart(start);
+          limit = Math.min(concurrency, limit + 1 / limit);
+          return;
+        } catch (err) {
+          if (unansweredPeer(err) !== 'temporal' || attempt >= START_ATTEMPTS) throw err;
+          limit = Math.max(1, limit / 2);
+        } finally {
+          inFlight--;
+          waiting.shift()?.();
+        }
+        await sleep(START_RETRY_MS * 2 ** (attempt - 1));
+      }
+    };
     const lane = async () => {
       for (;;) {
         const i = next++;
@@ -321,7 +349,7 @@ export class EnrolmentService {
           const chunk = await written(j);
           if (j + 1 < Math.ceil(plans.length / chunkSize)) void written(j + 1).catch(() => undefined);
           const start = chunk.starts[i - j * chunkSize]!;
-          await journeys.launchStart(start);
+          await launchAdaptively(start);
           launched.add(start.workflowId);
           if (chunk.inserted.has(start.workflowId) || start.ownRetry) outcomes.set(plans[i]!.customerId, { status: 'started', reason: null });
           else others.push(start.workflowId);
