@@ -138,7 +138,15 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     get enrolments() {
       return once(
         'enrolments',
-        () => new EnrolmentService({ db: deps.db, temporal: deps.temporal.client, taskQueue: config.temporal.taskQueue, definitions: deps.definitions, journeys: deps.journeys }),
+        () =>
+          new EnrolmentService({
+            db: deps.db,
+            temporal: deps.temporal.client,
+            taskQueue: config.temporal.taskQueue,
+            definitions: deps.definitions,
+            journeys: deps.journeys,
+            startConcurrency: config.enrolmentStartConcurrency,
+          }),
       );
     },
     get links() {

@@ -111,6 +111,9 @@ const schema = z.object({
   WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).optional(),
   /** One V8 context shared by the cached workflows (the SDK's default, less memory per workflow) or one each. */
   WORKER_REUSE_V8_CONTEXT: z.enum(['true', 'false']).optional(),
+  /** Workflow starts a bulk enrolment keeps in flight at once (service/enrolments.ts): its only per-customer cost left is
+   * that Temporal call, so it is the Temporal server's capacity that bounds it (BENCHMARKS.md, "Bulk enrolment"). */
+  ENROLMENT_START_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(64),
   /** TLS to Temporal: on by default when TEMPORAL_API_KEY or a TLS file is set; `false` forces plain TCP. */
   TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   /** mTLS client certificate and key, and the CA that signed the server's certificate: a PEM file path or PEM text. */
@@ -211,6 +214,8 @@ export type Config = {
   workflowBundle?: string;
   /** The worker's tuning; each unset field is the SDK's default. */
   worker: WorkerTuning;
+  /** Workflow starts a bulk enrolment keeps in flight. */
+  enrolmentStartConcurrency: number;
 };
 
 export interface WorkerTuning {
@@ -334,6 +339,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(e.METRICS_TOKEN !== undefined ? { metricsToken: e.METRICS_TOKEN } : {}),
     ...(e.WORKER_METRICS_PORT !== undefined ? { workerMetricsPort: e.WORKER_METRICS_PORT } : {}),
     ...(e.WORKFLOW_BUNDLE !== undefined ? { workflowBundle: path.resolve(e.WORKFLOW_BUNDLE) } : {}),
+    enrolmentStartConcurrency: e.ENROLMENT_START_CONCURRENCY,
     worker: {
       ...(e.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: e.WORKER_MAX_CACHED_WORKFLOWS } : {}),
       ...(e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined ? { maxConcurrentWorkflowTaskExecutions: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS } : {}),

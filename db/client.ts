@@ -3,6 +3,7 @@ import { PrismaClient } from './generated/client.js';
 
 export type Db = InstanceType<typeof PrismaClient>;
 export { Prisma } from './generated/client.js';
+export type { Customer, Journey } from './generated/client.js';
 
 export interface DbOptions {
   /** Connections per process. */

@@ -1,10 +1,12 @@
 // Bulk enrolment of an audience into a journey (a bank's first campaign on its existing customers: hundreds of
 // thousands at once). The audience is stored first, one row per customer (a list of ids given page by page, or a
 // segment filter resolved in SQL); then a small workflow (workflows/enrolment.ts) starts the journeys at the
-// enrolment's rate, in batches, each start through the API's own start (JourneyService.startJourneyRow: the same
-// workflow ids, entry and re-entry rules, the one creator of the journey row). Every outcome is stored per customer, so
-// progress is exact and a crash resumes where it stopped; a journey row carries the enrolment that created it, so a
-// start the crash interrupted counts as the enrolment's own, never as "already running".
+// enrolment's rate, in batches, each batch through the pieces of the API's own start (JourneyService: the same
+// workflow ids, entry and re-entry rules, holdout draw, the one creator of the journey row), taken for many customers
+// at once: one read of the batch's customers, one of their journeys, one write per chunk of rows, then the workflow
+// starts side by side. Every outcome is stored per customer, so progress is exact and a crash resumes where it
+// stopped; a journey row carries the enrolment that created it, so a start the crash interrupted counts as the
+// enrolment's own, never as "already running".
 import { type Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -12,8 +14,9 @@ import { type Db, Prisma } from '../db/client.js';
 import type { EnrolmentWorkflowInput, enrolmentWorkflow } from '../workflows/enrolment.js';
 import { controlEnrolmentSignal, type EnrolmentControl, enrolmentWorkflowId } from '../workflows/messages.js';
 import type { DefinitionStore } from './definitions.js';
+import { unansweredPeer } from './faults.js';
 import { conflict, DomainError, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
-import { checkParams, type JourneyService } from './journeys.js';
+import { type BegunStart, checkParams, type JourneyService, type ResolvedStart, type StartPlan } from './journeys.js';
 import { id } from './schemas.js';
 
 /** Customer ids in one request (the first page or an appended one): ≤ 10 000 ids of ≤ 128 characters fit the body
@@ -21,8 +24,12 @@ import { id } from './schemas.js';
 export const MAX_PAGE_IDS = 10_000;
 /** Customers in one enrolment (a bigger audience is several enrolments). */
 export const MAX_ENROLMENT_CUSTOMERS = 1_000_000;
-/** Starts in flight at once inside one batch (each holds a database connection for a moment and one Temporal call). */
-const CONCURRENCY = 16;
+/** Workflow starts in flight at once inside one batch (config ENROLMENT_START_CONCURRENCY): a start is one Temporal
+ * call and no database connection, so it is Temporal's capacity that bounds it. */
+export const DEFAULT_START_CONCURRENCY = 64;
+/** A start Temporal does not answer in time is made again, after 250 ms, 500 ms, 1 s…, this many times in all. */
+const START_ATTEMPTS = 5;
+const START_RETRY_MS = 250;
 
 export const ENROLMENT_STATUSES = ['open', 'running', 'paused', 'completed', 'cancelled'] as const;
 export type EnrolmentStatus = (typeof ENROLMENT_STATUSES)[number];
@@ -80,6 +87,8 @@ export interface EnrolmentDeps {
   taskQueue: string;
   definitions: DefinitionStore;
   journeys: JourneyService;
+  /** Workflow starts in flight at once (default `DEFAULT_START_CONCURRENCY`). */
+  startConcurrency?: number;
 }
 
 type Outcome = { status: 'started' | 'skipped' | 'failed'; reason: string | null };
@@ -222,12 +231,18 @@ export class EnrolmentService {
   // ---- the enrolment workflow's activities -----------------------------------------------------------------------
 
   /**
-   * Starts up to `limit` pending customers of the enrolment, `CONCURRENCY` at a time, no faster than `ratePerSecond`,
-   * and stores each outcome; answers how many are still pending. A transient failure (Temporal or Postgres away) stores
-   * the outcomes so far and throws: the activity is retried, and the customers not done are still pending. A worker
-   * shutting down stops taking customers the same way.
+   * Starts up to `limit` pending customers of the enrolment and stores each outcome; answers how many are still pending.
+   * The rules are the single start's (JourneyService: `resolveStart`, `planStart`, `beginStart`, `writeStarts`,
+   * `launchStart`), taken for the whole batch at once: its customers and their previous journeys are read in one query
+   * each, the planned rows are written a chunk at a time (a quarter second's worth at the rate, at most the starts in
+   * flight) just ahead of their starts, and the workflow starts run `startConcurrency` at a time, no faster than
+   * `ratePerSecond`. A transient failure (Temporal or Postgres away) or a worker shutting down stops taking customers:
+   * the rows written for starts not made are removed, the outcomes so far stored, and it throws (the activity is
+   * retried; the customers not done are still pending, and a row a failed removal left is this enrolment's own start
+   * again).
    */
   async runBatch(input: { enrolmentId: string; limit: number; ratePerSecond: number }, ctx: { heartbeat: () => void; stopping: () => boolean }): Promise<{ remaining: number }> {
+    const { journeys } = this.deps;
     const e = await this.db.enrolment.findUnique({ where: { id: input.enrolmentId } });
     if (!e) throw notFound('enrolment', input.enrolmentId);
     const items = await this.db.enrolmentItem.findMany({
@@ -236,20 +251,108 @@ export class EnrolmentService {
       take: input.limit,
       select: { customerId: true },
     });
-    const gapMs = 1000 / input.ratePerSecond;
-    const t0 = Date.now();
+    const customerIds = items.map((i) => i.customerId);
     const outcomes = new Map<string, Outcome>();
+    const resolved = await journeys.resolveStart(e.journeyKey, 'enrolment', e.params as Record<string, unknown>).catch((err: unknown) => {
+      // The journey itself refuses (unpublished, no longer started through the API, params it no longer takes): every
+      // customer of the batch gets that answer, as each start would have given it.
+      if (!(err instanceof DomainError) || err.transient) throw err;
+      const outcome: Outcome = err instanceof NotFound ? { status: 'failed', reason: 'journey_not_found' } : refusal(err);
+      for (const customerId of customerIds) outcomes.set(customerId, outcome);
+      return undefined;
+    });
+    if (resolved) {
+      const starts: Extract<StartPlan, { kind: 'start' }>[] = [];
+      try {
+        for (const [customerId, plan] of await journeys.planStarts(resolved, customerIds, e.id, new Date())) {
+          if (plan instanceof DomainError) outcomes.set(customerId, refusal(plan));
+          else if (plan.kind === 'existing') outcomes.set(customerId, existing(plan.row, e.id));
+          else starts.push(plan);
+        }
+        await this.launch(resolved, starts, input.ratePerSecond, ctx, outcomes);
+      } catch (err) {
+        await this.record(e.id, outcomes);
+        throw err;
+      }
+    }
+    await this.record(e.id, outcomes);
+    if (ctx.stopping()) throw new Error('the worker is shutting down; the batch goes on elsewhere');
+    return { remaining: await this.db.enrolmentItem.count({ where: { enrolmentId: e.id, status: 'pending' } }) };
+  }
+
+  /** The starts of a batch (see `runBatch`): their rows a chunk ahead, their workflows `startConcurrency` at a time at
+   * the rate; each start made is an outcome. Throws the first fault, after removing the rows of the starts not made. */
+  private async launch(
+    resolved: ResolvedStart,
+    plans: Extract<StartPlan, { kind: 'start' }>[],
+    ratePerSecond: number,
+    ctx: { heartbeat: () => void; stopping: () => boolean },
+    outcomes: Map<string, Outcome>,
+  ): Promise<void> {
+    const { journeys } = this.deps;
+    const concurrency = this.deps.startConcurrency ?? DEFAULT_START_CONCURRENCY;
+    const chunkSize = Math.max(1, Math.min(concurrency, Math.ceil(ratePerSecond / 4)));
+    type Chunk = { starts: BegunStart[]; inserted: Set<string> };
+    const chunks: Promise<Chunk>[] = [];
+    /** Chunk j's rows, written after chunk j - 1's (in order), each start begun at its write. */
+    const written = (j: number): Promise<Chunk> => {
+      if (!chunks[j]) {
+        const before = j > 0 ? written(j - 1) : Promise.resolve(undefined);
+        chunks[j] = before.then(async () => {
+          const at = new Date();
+          const starts = plans.slice(j * chunkSize, (j + 1) * chunkSize).map((p) => journeys.beginStart(resolved, p, 'enrolment', at));
+          return { starts, inserted: await journeys.writeStarts(starts) };
+        });
+        chunks[j].catch(() => undefined); // awaited where it is used; a prefetched chunk nobody awaits fails quietly
+      }
+      return chunks[j];
+    };
+    const launched = new Set<string>();
+    const others: string[] = []; // rows a concurrent writer inserted first: whose start it was is read after
+    const gapMs = 1000 / ratePerSecond;
+    const t0 = Date.now();
     let next = 0;
     let fault: unknown;
+    // Starts in flight adapt to what Temporal takes (additive increase, multiplicative decrease): a start it does not
+    // answer within the call deadline (an overloaded server) halves them and is made again after a pause (the
+    // workflow id makes it idempotent: already started counts), up to START_ATTEMPTS times before it stops the batch.
+    let limit = concurrency;
+    let inFlight = 0;
+    const waiting: (() => void)[] = [];
+    const launchAdaptively = async (start: BegunStart) => {
+      for (let attempt = 1; ; attempt++) {
+        while (inFlight >= Math.floor(limit)) await new Promise<void>((wake) => waiting.push(wake));
+        inFlight++;
+        try {
+          await journeys.launchStart(start);
+          limit = Math.min(concurrency, limit + 1 / limit);
+          return;
+        } catch (err) {
+          if (unansweredPeer(err) !== 'temporal' || attempt >= START_ATTEMPTS) throw err;
+          limit = Math.max(1, limit / 2);
+        } finally {
+          inFlight--;
+          waiting.shift()?.();
+        }
+        await sleep(START_RETRY_MS * 2 ** (attempt - 1));
+      }
+    };
     const lane = async () => {
       for (;;) {
         const i = next++;
-        if (i >= items.length || fault !== undefined || ctx.stopping()) return;
+        if (i >= plans.length || fault !== undefined || ctx.stopping()) return;
         const wait = t0 + i * gapMs - Date.now();
         if (wait > 0) await sleep(wait);
-        const customerId = items[i]!.customerId;
+        if (fault !== undefined || ctx.stopping()) return;
+        const j = Math.floor(i / chunkSize);
         try {
-          outcomes.set(customerId, await this.enrolOne(e.id, e.journeyKey, e.params as Record<string, unknown>, customerId));
+          const chunk = await written(j);
+          if (j + 1 < Math.ceil(plans.length / chunkSize)) void written(j + 1).catch(() => undefined);
+          const start = chunk.starts[i - j * chunkSize]!;
+          await launchAdaptively(start);
+          launched.add(start.workflowId);
+          if (chunk.inserted.has(start.workflowId) || start.ownRetry) outcomes.set(plans[i]!.customerId, { status: 'started', reason: null });
+          else others.push(start.workflowId);
         } catch (err) {
           fault ??= err;
           return;
@@ -257,30 +360,27 @@ export class EnrolmentService {
         ctx.heartbeat();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, lane));
-    await this.record(e.id, outcomes);
-    if (fault !== undefined) throw fault;
-    if (ctx.stopping()) throw new Error('the worker is shutting down; the batch goes on elsewhere');
-    // The batch takes at least its share of a second at the rate, so batches back to back keep the rate.
-    const rest = t0 + items.length * gapMs - Date.now();
-    if (rest > 0) await sleep(rest);
-    return { remaining: await this.db.enrolmentItem.count({ where: { enrolmentId: e.id, status: 'pending' } }) };
-  }
-
-  /** One customer through the API's own start. Started: the journey row is this enrolment's (now, or before a crash). */
-  private async enrolOne(enrolmentId: string, journeyKey: string, params: Record<string, unknown>, customerId: string): Promise<Outcome> {
-    try {
-      const { row } = await this.deps.journeys.startJourneyRow({ journeyKey, customerId, params, via: 'enrolment', enrolmentId });
-      if (row.enrolmentId === enrolmentId) return { status: 'started', reason: null };
-      return { status: 'skipped', reason: row.status === 'running' ? 'already_running' : 'already_entered' };
-    } catch (err) {
-      if (!(err instanceof DomainError) || err.transient) throw err;
-      // A refusal of this customer (unknown or erased, cooling down after the last journey) is a skip with its reason;
-      // any other permanent error (params the journey no longer takes) is a failure with its code.
-      if (err instanceof NotFound) return { status: 'skipped', reason: 'unknown_customer' };
-      if (err.code === 'reentry_cooldown' || err.code === 'entry_not_allowed') return { status: 'skipped', reason: err.code };
-      return { status: 'failed', reason: err.code };
+    await Promise.all(Array.from({ length: Math.min(concurrency, plans.length) }, lane));
+    if (fault !== undefined || ctx.stopping()) {
+      // No workflow, no row: a row written for a start not made (or failed) must not be listed as running.
+      const settled = await Promise.allSettled(chunks);
+      const unstarted = settled.flatMap((c) => (c.status === 'fulfilled' ? [...c.value.inserted].filter((id) => !launched.has(id)) : []));
+      try {
+        await journeys.unwriteStarts(unstarted);
+      } catch (err) {
+        fault ??= err;
+      }
     }
+    if (others.length) {
+      const customerOf = new Map(plans.map((p) => [p.workflowId, p.customerId]));
+      for (const row of await this.db.journey.findMany({ where: { workflowId: { in: others } } }))
+        outcomes.set(customerOf.get(row.workflowId)!, existing(row, row.enrolmentId ?? ''));
+      // A row gone meanwhile (its writer's start failed) leaves its customer pending, for the next batch.
+    }
+    if (fault !== undefined) throw fault;
+    // The batch takes at least its share of a second at the rate, so batches back to back keep the rate.
+    const rest = t0 + plans.length * gapMs - Date.now();
+    if (rest > 0) await sleep(rest);
   }
 
   /** Stores a batch's outcomes: one update per (status, reason). */
@@ -316,6 +416,22 @@ export class EnrolmentService {
     const p = await this.progress(enrolmentId);
     return { started: p.started, skipped: Object.values(p.skipped).reduce((a, n) => a + n, 0), failed: p.failed, pending: p.pending };
   }
+}
+
+/** A customer's start refused by a rule: unknown or erased, cooling down after the last journey, the journey not
+ * started through the API, are skips with their reason; any other permanent error (params the journey no longer takes)
+ * is a failure with its code. A transient error is thrown (the batch is retried). */
+function refusal(err: DomainError): Outcome {
+  if (err.transient) throw err;
+  if (err instanceof NotFound) return { status: 'skipped', reason: 'unknown_customer' };
+  if (err.code === 'reentry_cooldown' || err.code === 'entry_not_allowed') return { status: 'skipped', reason: err.code };
+  return { status: 'failed', reason: err.code };
+}
+
+/** The journey already there: started when it is this enrolment's own (now, or before a crash). */
+function existing(row: { enrolmentId: string | null; status: string }, enrolmentId: string): Outcome {
+  if (row.enrolmentId === enrolmentId) return { status: 'started', reason: null };
+  return { status: 'skipped', reason: row.status === 'running' ? 'already_running' : 'already_entered' };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@ import { type JourneyDefinition, type ParamValues, ParamsError, resolveParams } 
 import type { DurationLimits } from '../engine/duration.js';
 import { addDuration } from '../engine/duration.js';
 import { type JourneyEvent, matches, type Profile, readField, start as startEngine, waitingSteps } from '../engine/engine.js';
-import { type Db, Prisma } from '../db/client.js';
+import { type Customer, type Db, type Journey, Prisma } from '../db/client.js';
 import { isUniqueViolation } from '../db/unique.js';
 import type { journeyWorkflow, JourneyWorkflowInput } from '../workflows/journey.js';
 import {
@@ -25,7 +25,7 @@ import {
 import type { DefinitionStore } from './definitions.js';
 import { assignHoldout, type ControlGroup } from './holdouts.js';
 import { customerTimeline, type TimelineQuery } from './timeline.js';
-import { Conflict, conflict, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
+import { Conflict, conflict, DomainError, Invalid, NotFound, notFound, Unprocessable } from './errors.js';
 import { acceptedOutcomes } from './task-outcomes.js';
 import { ADDRESS_COLUMNS } from '../channels/registry.js';
 import { type CompleteTaskBody, ConsentChannel, type CustomerBody, type EventBody, marketingConsentKey, type MessageQuery, OptOutClass, type TaskQuery } from './schemas.js';
@@ -98,6 +98,139 @@ export function checkParams(definition: JourneyDefinition, given: Record<string,
     const details = err.problems.map((p) => ({ path: `${at}.${p.param}`, message: p.message }));
     throw new Invalid('invalid_params', `invalid params: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
   }
+}
+
+/** The journey a start is for (its newest published version) and the params it starts with, checked. */
+export interface ResolvedStart {
+  definition: JourneyDefinition;
+  params: ParamValues;
+}
+
+/** What the rules decide for one customer's start, before anything is written: the journey already there answers
+ * (running, entered once, or an enrolment's own that has ended), or a start under this workflow id. */
+export type StartPlan =
+  | { kind: 'existing'; row: Journey }
+  | {
+      kind: 'start';
+      workflowId: string;
+      customerId: string;
+      businessKey?: string;
+      enrolmentId?: string;
+      /** The row is there already, written by this enrolment: the same start again (a crash may have come between the
+       * row and the workflow). */
+      ownRetry: boolean;
+      profile: Profile;
+    };
+
+/** A planned start with the engine's start run at `startedAt`: its row, its first stage's transitions, its workflow's
+ * input. */
+export interface BegunStart {
+  workflowId: string;
+  via: StartVia;
+  ownRetry: boolean;
+  row: Prisma.JourneyCreateManyInput & { stage: string };
+  transitions: Prisma.StageTransitionCreateManyInput[];
+  input: JourneyWorkflowInput;
+}
+
+/**
+ * The re-entry rule for one customer, from their row and their previous journeys of the key (any of the customer's
+ * journeys may be given; only this workflow id's re-entries count), as of `now`. Throws `NotFound` for an unknown or
+ * erased customer and `Conflict` `reentry_cooldown` while the last journey's cool-down runs.
+ */
+export function planStart(
+  resolved: ResolvedStart,
+  req: { customerId: string; businessKey?: string; enrolmentId?: string },
+  customer: Customer | null,
+  journeys: readonly Journey[],
+  now: Date,
+): StartPlan {
+  const { definition } = resolved;
+  if (!customer || customer.erasedAt) throw notFound('customer', req.customerId);
+  const baseId = journeyWorkflowId(definition.key, req.customerId, req.businessKey);
+  const reentryOf = (workflowId: string) =>
+    workflowId === baseId ? 1 : workflowId.startsWith(`${baseId}@`) && /^@[1-9][0-9]*$/.test(workflowId.slice(baseId.length)) ? Number(workflowId.slice(baseId.length + 1)) : 0;
+  const previous = journeys
+    .filter((r) => reentryOf(r.workflowId) > 0)
+    .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime() || reentryOf(b.workflowId) - reentryOf(a.workflowId));
+  const last = previous[0];
+  const start = (workflowId: string, ownRetry: boolean): StartPlan => ({
+    kind: 'start',
+    workflowId,
+    customerId: req.customerId,
+    ...(req.businessKey !== undefined ? { businessKey: req.businessKey } : {}),
+    ...(req.enrolmentId !== undefined ? { enrolmentId: req.enrolmentId } : {}),
+    ownRetry,
+    profile: profileSnapshot(customer),
+  });
+  if (!last) return start(baseId, false);
+  // An enrolment's own row: running, the same start again; ended, its start was made (and is not made twice).
+  if (req.enrolmentId !== undefined && last.enrolmentId === req.enrolmentId) return last.status === 'running' ? start(last.workflowId, true) : { kind: 'existing', row: last };
+  const cooldown = definition.entry.reentry.mode === 'cooldown' ? definition.entry.reentry.cooldown : undefined;
+  if (last.status === 'running' || cooldown === undefined) return { kind: 'existing', row: last };
+  const again = addDuration(last.endedAt ?? last.startedAt, cooldown);
+  if (again.getTime() > now.getTime()) throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
+  return start(`${baseId}@${previous.length + 1}`, false);
+}
+
+/**
+ * The engine's start, as the workflow will run it (the same options and instant, `startedAt`): the row, the first
+ * stage's transitions and the steps the journey waits at are written by the API (`writeStarts`), so a new workflow
+ * needs no write of its own before its first actions.
+ */
+export function beginStart(
+  resolved: ResolvedStart,
+  plan: Extract<StartPlan, { kind: 'start' }>,
+  via: StartVia,
+  controlGroup: ControlGroup | undefined,
+  startedAt: Date,
+): BegunStart {
+  const { definition, params } = resolved;
+  const { workflowId, customerId, businessKey, profile } = plan;
+  // Every start comes through here (the API, an entry event, another journey's startJourney step, an enrolment): the
+  // one place the cohort is decided. The row keeps it for analytics; the workflow gets it and runs a control journey if so.
+  const holdout = assignHoldout(definition, customerId, controlGroup);
+  const begun = startEngine(
+    definition,
+    { instanceId: workflowId, customerId, ...(businessKey !== undefined ? { businessKey } : {}), params, profile, ...(holdout ? { holdout } : {}) },
+    startedAt,
+  );
+  const initial = begun.state;
+  const waiting = waitingSteps(definition, initial);
+  return {
+    workflowId,
+    via,
+    ownRetry: plan.ownRetry,
+    row: {
+      workflowId,
+      customerId,
+      journeyKey: definition.key,
+      version: definition.version,
+      businessKey: businessKey ?? null,
+      params,
+      tags: definition.tags,
+      cohort: holdout?.cohort ?? 'treated',
+      status: 'running',
+      stage: initial.stage,
+      stageEnteredAt: new Date(initial.stageEnteredAt),
+      waiting,
+      // As the workflow's progress writes it: set when the journey first waits somewhere.
+      waitingSince: waiting.length ? startedAt : null,
+      enrolmentId: plan.enrolmentId ?? null,
+    },
+    transitions: begun.commands.flatMap((c) =>
+      c.type === 'stageChanged' ? [{ workflowId, seq: c.seq, fromStage: c.from, toStage: c.to, cause: c.cause, enteredAt: new Date(c.at) }] : [],
+    ),
+    input: {
+      definition,
+      customerId,
+      ...(businessKey !== undefined ? { businessKey } : {}),
+      params,
+      profile,
+      ...(holdout ? { holdout } : {}),
+      startedAt: startedAt.toISOString(),
+    },
+  };
 }
 
 export class JourneyService {
@@ -228,140 +361,139 @@ export class JourneyService {
     return { created, journey: this.summary(row), ...(eventDelivered ? { eventDelivered } : {}) };
   }
 
-  /** `startJourney`, answering the journey's whole row (an enrolment reads whose start it was: `enrolmentId`). */
+  /** `startJourney`, answering the journey's whole row (an enrolment reads whose start it was: `enrolmentId`). The
+   * rules are the pieces a bulk enrolment uses for many customers at once (service/enrolments.ts): `resolveStart`,
+   * `planStart`, `beginStart`, `writeStarts`, `launchStart`; here for one, its customer and previous journeys read
+   * side by side. */
   async startJourneyRow(req: StartRequest): Promise<{
     created: boolean;
-    row: JourneyRow & { enrolmentId: string | null };
+    row: Journey;
     /** The start carried `req.event` to the workflow (false or absent: the journey was not started here, so it was not). */
     eventDelivered?: boolean;
   }> {
-    const stored = await this.deps.definitions.latestPublished(req.journeyKey);
-    if (!stored) throw notFound('journey', req.journeyKey);
-    const definition = stored.definition;
-    if ((req.via === 'api' || req.via === 'enrolment') && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
-    const params = checkParams(definition, req.params ?? {}, this.deps.definitions.durationLimits);
-    const customer = await this.getCustomer(req.customerId);
-    const businessKey = definition.entry.reentry.mode === 'concurrent' || req.businessKey !== undefined ? req.businessKey : undefined;
-    const baseId = journeyWorkflowId(definition.key, req.customerId, businessKey);
-
-    const previous = (
-      await this.db.journey.findMany({
-        where: { OR: [{ workflowId: baseId }, { workflowId: { startsWith: `${baseId}@` } }] },
-        orderBy: { startedAt: 'desc' },
-      })
-    ).filter((r) => r.workflowId === baseId || /^@[1-9][0-9]*$/.test(r.workflowId.slice(baseId.length))); // only this id's re-entries
-    const last = previous[0];
-    let workflowId = baseId;
-    // An enrolment's own row, running: the same start again (a crash may have come between the row and the workflow).
-    const ownRetry = last !== undefined && last.status === 'running' && req.enrolmentId !== undefined && last.enrolmentId === req.enrolmentId;
-    if (ownRetry) workflowId = last.workflowId;
-    else if (last) {
-      const cooldown = definition.entry.reentry.mode === 'cooldown' ? definition.entry.reentry.cooldown : undefined;
-      if (last.status === 'running' || cooldown === undefined) return { created: false, row: last };
-      const again = addDuration(last.endedAt ?? last.startedAt, cooldown);
-      if (again.getTime() > Date.now()) throw conflict('reentry_cooldown', `journey "${definition.key}" ended for this customer; it may start again from ${again.toISOString()}`);
-      workflowId = `${baseId}@${previous.length + 1}`;
+    const resolved = await this.resolveStart(req.journeyKey, req.via, req.params ?? {});
+    const baseId = journeyWorkflowId(resolved.definition.key, req.customerId, req.businessKey);
+    const [customer, previous] = await Promise.all([
+      this.db.customer.findUnique({ where: { id: req.customerId } }),
+      this.db.journey.findMany({ where: { OR: [{ workflowId: baseId }, { workflowId: { startsWith: `${baseId}@` } }] } }),
+    ]);
+    const plan = planStart(resolved, req, customer, previous, new Date());
+    if (plan.kind === 'existing') return { created: false, row: plan.row };
+    const start = this.beginStart(resolved, plan, req.via, new Date());
+    const inserted = await this.writeStarts([start]);
+    let created: boolean;
+    try {
+      created = await this.launchStart(start, req.event ? { event: req.event, wroteRow: inserted.has(start.workflowId) } : {});
+    } catch (err) {
+      // No workflow, no row: a journey that never started must not be listed as running (nor block a retry).
+      if (inserted.has(start.workflowId)) await this.unwriteStarts([start.workflowId]);
+      throw err;
     }
+    const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId: start.workflowId } });
+    return { created, row, ...(req.event ? { eventDelivered: true } : {}) };
+  }
 
-    const profile = profileSnapshot(customer);
-    // Every start comes through here (the API, an entry event, another journey's startJourney step): the one place the
-    // cohort is decided. The row keeps it for analytics; the workflow gets it and runs a control journey if so.
-    const holdout = assignHoldout(definition, req.customerId, this.deps.controlGroup);
-    // The engine's start, as the workflow will run it (the same options and instant, `startedAt`): the row, the first
-    // stage's transitions and the steps the journey waits at are written here, so a new workflow needs no write of its
-    // own before its first actions.
-    const startedAt = new Date();
-    const begun = startEngine(
-      definition,
-      { instanceId: workflowId, customerId: req.customerId, ...(businessKey !== undefined ? { businessKey } : {}), params, profile, ...(holdout ? { holdout } : {}) },
-      startedAt,
-    );
-    const initial = begun.state;
-    const input: JourneyWorkflowInput = {
-      definition,
-      customerId: req.customerId,
-      ...(businessKey !== undefined ? { businessKey } : {}),
-      params,
-      profile,
-      ...(holdout ? { holdout } : {}),
-      startedAt: startedAt.toISOString(),
-    };
-    // The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
-    // progress only ever updates a row that is already there, tags included (a row the workflow created first would
-    // lack them, and a stop by tag would miss the journey).
-    const waiting = waitingSteps(definition, initial);
-    // One transaction: a reader never sees the row without the transition that took it to its first stage.
-    const inserted = await this.db.$transaction(async (tx) => {
-      const inserted = await tx.journey.createMany({
-        data: [
-          {
-            workflowId,
-            customerId: req.customerId,
-            journeyKey: definition.key,
-            version: definition.version,
-            businessKey: businessKey ?? null,
-            params,
-            tags: definition.tags,
-            cohort: holdout?.cohort ?? 'treated',
-            status: 'running',
-            stage: initial.stage,
-            stageEnteredAt: new Date(initial.stageEnteredAt),
-            waiting,
-            // As the workflow's progress writes it: set when the journey first waits somewhere.
-            waitingSince: waiting.length ? startedAt : null,
-            enrolmentId: req.enrolmentId ?? null,
-          },
-        ],
-        skipDuplicates: true,
-      });
-      // A row that was there already (a concurrent identical request) has its transitions from whoever wrote it.
-      if (inserted.count)
-        await tx.stageTransition.createMany({
-          data: begun.commands.flatMap((c) =>
-            c.type === 'stageChanged' ? [{ workflowId, seq: c.seq, fromStage: c.from, toStage: c.to, cause: c.cause, enteredAt: new Date(c.at) }] : [],
-          ),
-          skipDuplicates: true,
-        });
+  /** The journey a start is for, its entry rule for this way in, and the params checked against it. */
+  async resolveStart(journeyKey: string, via: StartVia, given: Record<string, unknown>): Promise<ResolvedStart> {
+    const stored = await this.deps.definitions.latestPublished(journeyKey);
+    if (!stored) throw notFound('journey', journeyKey);
+    const definition = stored.definition;
+    if ((via === 'api' || via === 'enrolment') && !definition.entry.api) throw conflict('entry_not_allowed', `journey "${definition.key}" is not started through the API`);
+    return { definition, params: checkParams(definition, given, this.deps.definitions.durationLimits) };
+  }
+
+  /**
+   * Plans the starts of many customers into one journey, for one enrolment: their customer rows and previous journeys
+   * of the key in one query each, then each customer's `planStart` (a refusal is that customer's answer, not a throw).
+   */
+  async planStarts(resolved: ResolvedStart, customerIds: string[], enrolmentId: string | undefined, now: Date): Promise<Map<string, StartPlan | DomainError>> {
+    const [customers, journeys] = await Promise.all([
+      this.db.customer.findMany({ where: { id: { in: customerIds } } }),
+      this.db.journey.findMany({ where: { journeyKey: resolved.definition.key, customerId: { in: customerIds } } }),
+    ]);
+    const customerOf = new Map(customers.map((c) => [c.id, c]));
+    const journeysOf = new Map<string, Journey[]>();
+    for (const j of journeys) journeysOf.set(j.customerId, [...(journeysOf.get(j.customerId) ?? []), j]);
+    const plans = new Map<string, StartPlan | DomainError>();
+    for (const customerId of customerIds) {
+      try {
+        const req = { customerId, ...(enrolmentId !== undefined ? { enrolmentId } : {}) };
+        plans.set(customerId, planStart(resolved, req, customerOf.get(customerId) ?? null, journeysOf.get(customerId) ?? [], now));
+      } catch (err) {
+        if (!(err instanceof DomainError) || err.transient) throw err;
+        plans.set(customerId, err);
+      }
+    }
+    return plans;
+  }
+
+  /** `beginStart` with the service's control group: the one place the cohort is decided. */
+  beginStart(resolved: ResolvedStart, plan: Extract<StartPlan, { kind: 'start' }>, via: StartVia, startedAt: Date): BegunStart {
+    return beginStart(resolved, plan, via, this.deps.controlGroup, startedAt);
+  }
+
+  /**
+   * Writes the rows of begun starts in one transaction, each with the transitions to its first stage (a reader never
+   * sees a row without them); answers the workflow ids it inserted. A row already there (a concurrent identical
+   * request, or an enrolment's own row from before a crash) keeps what its writer wrote.
+   *
+   * The API is the only creator of the journey row, and it writes it before the workflow exists: the workflow's
+   * progress only ever updates a row that is already there, tags included (a row the workflow created first would lack
+   * them, and a stop by tag would miss the journey).
+   */
+  async writeStarts(starts: readonly BegunStart[]): Promise<Set<string>> {
+    if (starts.length === 0) return new Set();
+    return this.db.$transaction(async (tx) => {
+      const rows = await tx.journey.createManyAndReturn({ data: starts.map((s) => s.row), skipDuplicates: true, select: { workflowId: true } });
+      const inserted = new Set(rows.map((r) => r.workflowId));
+      const transitions = starts.filter((s) => inserted.has(s.workflowId)).flatMap((s) => s.transitions);
+      if (transitions.length) await tx.stageTransition.createMany({ data: transitions, skipDuplicates: true });
       return inserted;
     });
-    let created = true;
+  }
+
+  /** Starts a begun start's workflow with its search attributes; false when it was already started (a concurrent
+   * identical request, or an enrolment's start before a crash). With an entry `event`, one call starts it with the event
+   * (signal-with-start): a running workflow of this id (a concurrent identical request started it) is only signalled,
+   * and the journey ignores an event id it has seen, so a repeat applies it once; then whoever wrote the row
+   * (`wroteRow`) started it. Any other failure is thrown: the caller removes the row it wrote (`unwriteStarts`). */
+  async launchStart(start: BegunStart, entry: { event?: JourneyEvent; wroteRow?: boolean } = {}): Promise<boolean> {
     const options = {
       taskQueue: this.deps.taskQueue,
-      workflowId,
-      args: [input] as [JourneyWorkflowInput],
+      workflowId: start.workflowId,
+      args: [start.input] as [JourneyWorkflowInput],
       typedSearchAttributes: [
-        { key: CustomerIdAttr, value: req.customerId },
-        { key: JourneyKeyAttr, value: definition.key },
-        { key: JourneyStageAttr, value: initial.stage },
+        { key: CustomerIdAttr, value: start.input.customerId },
+        { key: JourneyKeyAttr, value: start.input.definition.key },
+        { key: JourneyStageAttr, value: start.row.stage },
         { key: JourneyStatusAttr, value: 'running' },
       ],
     };
+    let started = true;
     try {
-      if (req.event) {
-        // One call: a running workflow of this id (a concurrent identical request started it) is only signalled; the
-        // journey ignores an event id it has seen, so a repeat applies it once. Whoever wrote the row started it.
+      if (entry.event) {
         await this.deps.temporal.workflow.signalWithStart<typeof journeyWorkflow, [JourneyEvent]>('journeyWorkflow', {
           ...options,
           signal: journeyEventSignal,
-          signalArgs: [req.event],
+          signalArgs: [entry.event],
         });
-        created = inserted.count > 0;
+        started = entry.wroteRow ?? true;
       } else await this.deps.temporal.workflow.start<typeof journeyWorkflow>('journeyWorkflow', options);
     } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        // No workflow, no row: a journey that never started must not be listed as running (nor block a retry).
-        if (inserted.count)
-          await this.db.$transaction([
-            this.db.stageTransition.deleteMany({ where: { workflowId, journey: { status: 'running' } } }),
-            this.db.journey.deleteMany({ where: { workflowId, status: 'running' } }),
-          ]);
-        throw err;
-      }
-      created = false; // a concurrent identical request won the start
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return false;
+      throw err;
     }
-    if (created) journeysStarted.inc({ journey: definition.key, via: req.via });
-    const row = await this.db.journey.findUniqueOrThrow({ where: { workflowId } });
-    return { created, row, ...(req.event ? { eventDelivered: true } : {}) };
+    if (started) journeysStarted.inc({ journey: start.input.definition.key, via: start.via });
+    return started;
+  }
+
+  /** Removes rows whose workflow never started (and their first transitions), if still running as written. */
+  async unwriteStarts(workflowIds: string[]): Promise<void> {
+    if (workflowIds.length === 0) return;
+    await this.db.$transaction([
+      this.db.stageTransition.deleteMany({ where: { workflowId: { in: workflowIds }, journey: { status: 'running' } } }),
+      this.db.journey.deleteMany({ where: { workflowId: { in: workflowIds }, status: 'running' } }),
+    ]);
   }
 
   summary(row: JourneyRow) {

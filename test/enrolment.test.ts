@@ -4,6 +4,9 @@
 // and cancel, and the refusals of bad input.
 import type express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JourneyDefinition } from '../engine/definition.js';
+import { assignHoldout } from '../service/holdouts.js';
+import type { StartPlan } from '../service/journeys.js';
 import { enrolmentWorkflowId } from '../workflows/messages.js';
 import { api, createStackApp, eventually, type Stack, startStack } from './support/stack.js';
 
@@ -236,4 +239,113 @@ describe('bulk enrolment', () => {
       .send({ journeyKey: 'lifecycle', customers: ['enr-a-001'] })
       .expect(403);
   });
+
+  it('a batch mixing new, running, cooling-down, unknown and erased customers and a row a crash left without its workflow gives each its exact outcome', async () => {
+    const fresh = ids('enr-m-new', 3);
+    await customers([...fresh, 'enr-m-running', 'enr-m-cool', 'enr-m-crashed']);
+    await stack.testDb.db.customer.create({ data: { id: 'enr-m-erased', erasedAt: new Date() } });
+    const running = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: 'enr-m-running', via: 'api' });
+    const cool = await stack.service.startJourney({ journeyKey: 'lifecycle', customerId: 'enr-m-cool', via: 'api' });
+    await stack.service.exitJourney(cool.journey.workflowId, 'test');
+    await eventually(
+      () => stack.testDb.db.journey.findUnique({ where: { workflowId: cool.journey.workflowId } }),
+      (j) => j?.status === 'exited',
+    );
+    const audience = [...fresh, 'enr-m-running', 'enr-m-cool', 'enr-m-ghost', 'enr-m-erased', 'enr-m-crashed'];
+    const made = await api(app, 'ops').post('/v1/enrolments').send({ journeyKey: 'lifecycle', customers: audience, ratePerSecond: 500, start: false }).expect(202);
+    // As a crash between a batch's row write and its starts leaves it: the row, written by this enrolment, no workflow.
+    const resolved = await stack.service.resolveStart('lifecycle', 'enrolment', {});
+    const plan = (await stack.service.planStarts(resolved, ['enr-m-crashed'], made.body.id, new Date())).get('enr-m-crashed') as Extract<StartPlan, { kind: 'start' }>;
+    const left = stack.service.beginStart(resolved, plan, 'enrolment', new Date());
+    expect([...(await stack.service.writeStarts([left]))]).toEqual([left.workflowId]);
+    await expect(stack.client.workflow.getHandle(left.workflowId).describe()).rejects.toThrow();
+
+    await api(app, 'ops').post(`/v1/enrolments/${made.body.id}/start`).expect(202);
+    expect(await finished(made.body.id)).toMatchObject({
+      status: 'completed',
+      total: 8,
+      pending: 0,
+      started: 4,
+      skipped: { already_running: 1, reentry_cooldown: 1, unknown_customer: 2 },
+      failed: 0,
+    });
+    const items = await stack.testDb.db.enrolmentItem.findMany({ where: { enrolmentId: made.body.id }, select: { customerId: true, status: true, reason: true } });
+    expect(Object.fromEntries(items.map((i) => [i.customerId, i.reason ?? i.status]))).toEqual({
+      ...Object.fromEntries(fresh.map((c) => [c, 'started'])),
+      'enr-m-crashed': 'started',
+      'enr-m-running': 'already_running',
+      'enr-m-cool': 'reentry_cooldown',
+      'enr-m-ghost': 'unknown_customer',
+      'enr-m-erased': 'unknown_customer',
+    });
+    // One journey each: the crashed customer's row is the one its workflow runs for, with its first transition once.
+    const rows = await stack.testDb.db.journey.findMany({ where: { customerId: { in: audience } }, select: { customerId: true, workflowId: true, enrolmentId: true } });
+    expect(
+      rows
+        .filter((r) => r.enrolmentId === made.body.id)
+        .map((r) => r.customerId)
+        .sort(),
+    ).toEqual([...fresh, 'enr-m-crashed'].sort());
+    expect(rows.filter((r) => r.customerId === 'enr-m-crashed')).toEqual([{ customerId: 'enr-m-crashed', workflowId: left.workflowId, enrolmentId: made.body.id }]);
+    expect(await stack.testDb.db.stageTransition.count({ where: { workflowId: left.workflowId, seq: left.transitions[0]!.seq } })).toBe(1);
+    for (const r of rows.filter((r) => r.enrolmentId === made.body.id)) expect((await stack.client.workflow.getHandle(r.workflowId).describe()).status.name).toBe('RUNNING');
+    expect(rows.filter((r) => r.customerId === 'enr-m-running').map((r) => r.workflowId)).toEqual([running.journey.workflowId]);
+    expect(rows.some((r) => r.customerId === 'enr-m-erased' || r.customerId === 'enr-m-ghost')).toBe(false);
+  }, 90_000);
+
+  it('a worker stopping mid-batch leaves no row without its workflow, and the next batch starts every other customer once', async () => {
+    const list = ids('enr-stop', 30);
+    await customers(list);
+    const made = await api(app, 'ops').post('/v1/enrolments').send({ journeyKey: 'lifecycle', customers: list, ratePerSecond: 20, start: false }).expect(202);
+    const enrolmentId = made.body.id as string;
+    // The batch as the enrolment workflow's activity runs it, told to stop after its second start.
+    let beats = 0;
+    const stopping = { heartbeat: () => void beats++, stopping: () => beats >= 2 };
+    await expect(stack.deps.enrolments.runBatch({ enrolmentId, limit: 30, ratePerSecond: 20 }, stopping)).rejects.toThrow(/shutting down/);
+    const stopped = await progress(enrolmentId);
+    expect(stopped.started).toBeGreaterThanOrEqual(2);
+    expect(stopped.pending).toBe(30 - stopped.started);
+    const rows = await stack.testDb.db.journey.findMany({ where: { enrolmentId }, select: { workflowId: true } });
+    expect(rows).toHaveLength(stopped.started);
+    for (const r of rows) expect((await stack.client.workflow.getHandle(r.workflowId).describe()).status.name).toBe('RUNNING');
+
+    const rest = await stack.deps.enrolments.runBatch({ enrolmentId, limit: 30, ratePerSecond: 200 }, { heartbeat: () => undefined, stopping: () => false });
+    expect(rest).toEqual({ remaining: 0 });
+    expect(await progress(enrolmentId)).toMatchObject({ total: 30, pending: 0, started: 30, skipped: {}, failed: 0 });
+    const groups = await journeysOf(list);
+    expect(groups).toHaveLength(30);
+    expect(groups.every((g) => g._count._all === 1)).toBe(true);
+  }, 90_000);
+
+  it("puts each customer in the holdout cohort the API's single start gives them, and tells the workflow", async () => {
+    const held = {
+      key: 'enr-held',
+      version: 1,
+      name: 'Held',
+      tags: ['marketing'],
+      holdout: { percent: 50 },
+      entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
+      stages: [{ key: 'open', label: 'Open' }],
+      initialStage: 'open',
+      goals: [{ key: 'converted', event: 'product.viewed' }],
+      triggers: [],
+    };
+    const draft = await api(app).post('/v1/journey-definitions').send(held).expect(201);
+    await api(app, 'ops').post(`/v1/journey-definitions/enr-held/versions/${draft.body.version}/publish`).expect(200);
+    const list = ids('enr-h', 24);
+    await customers(list);
+    const expected = list.map((c) => assignHoldout(JourneyDefinition.parse(held), c, stack.config.controlGroup)!.cohort);
+    expect(new Set(expected)).toEqual(new Set(['control', 'treated']));
+
+    const made = await api(app, 'ops').post('/v1/enrolments').send({ journeyKey: 'enr-held', customers: list, ratePerSecond: 500 }).expect(202);
+    expect(await finished(made.body.id)).toMatchObject({ status: 'completed', started: 24 });
+    // The same customers through the API's single start (another business key: another journey of the same key).
+    const single = await Promise.all(list.map((c) => stack.service.startJourney({ journeyKey: 'enr-held', customerId: c, businessKey: 'single', via: 'api' })));
+    const enrolled = await stack.testDb.db.journey.findMany({ where: { enrolmentId: made.body.id }, select: { customerId: true, workflowId: true, cohort: true } });
+    const cohortOf = new Map(enrolled.map((r) => [r.customerId, r.cohort]));
+    expect(list.map((c) => cohortOf.get(c))).toEqual(expected);
+    expect(single.map((s) => s.journey.cohort)).toEqual(expected);
+    const control = enrolled.find((r) => r.cohort === 'control')!;
+    expect((await stack.service.getJourney(control.workflowId)).cohort).toBe('control');
+  }, 90_000);
 });
