@@ -112,9 +112,10 @@ const MAX_LEVEL = 1024;
 /**
  * Runs `run` at every concurrency level given, then goes on at twice the last level for as long as the last level was
  * still at least 5 % better than the best before it: a maximum is never read off a curve that was still climbing, and
- * one noisy level does not end the sweep early (it would understate the ceiling).
+ * one noisy level does not end the sweep early (it would understate the ceiling). No doubling past `requests`: a level
+ * never has more calls in flight than it makes.
  */
-export async function sweep<T>(name: string, levels: number[], run: (concurrency: number) => Promise<T>, rate: (r: T) => number, describe: (r: T) => string) {
+export async function sweep<T>(name: string, levels: number[], requests: number, run: (concurrency: number) => Promise<T>, rate: (r: T) => number, describe: (r: T) => string) {
   const rows: (T & { concurrency: number })[] = [];
   const queue = [...levels];
   for (let c = queue.shift(); c !== undefined; c = queue.shift()) {
@@ -122,7 +123,7 @@ export async function sweep<T>(name: string, levels: number[], run: (concurrency
     rows.push(r);
     progress(`${name} c=${c}: ${describe(r)}`);
     const best = Math.max(...rows.slice(0, -1).map(rate));
-    if (!queue.length && rate(r) >= best * 1.05 && c * 2 <= MAX_LEVEL) queue.push(c * 2);
+    if (!queue.length && rate(r) >= best * 1.05 && c < requests && c * 2 <= MAX_LEVEL) queue.push(Math.min(c * 2, requests));
   }
   return { rows, max: Math.max(...rows.map(rate)) };
 }

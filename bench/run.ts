@@ -254,6 +254,7 @@ for (let run = 1; run <= o.runs; run++) {
   const ceilingStarts = await sweep(
     'ceiling starts',
     o.levels,
+    o.n,
     async (c) => {
       const r = await load(o.n, c, async (i) => void (await client.workflow.start('rawWorkflow', { taskQueue: RAW_QUEUE, workflowId: `raw-${stamp}-${c}-${i}`, args: [false] })));
       return summary(r.latencies, r.ms);
@@ -264,6 +265,7 @@ for (let run = 1; run <= o.runs; run++) {
   const ceilingSws = await sweep(
     'ceiling signalWithStart',
     o.levels,
+    o.n,
     async (c) => {
       const r = await load(
         o.n,
@@ -280,6 +282,7 @@ for (let run = 1; run <= o.runs; run++) {
   const serviceStarts = await sweep(
     'service starts',
     o.levels,
+    o.n,
     async (c) => {
       const ids = await newCustomers(o.n);
       const started: string[] = [];
@@ -298,6 +301,7 @@ for (let run = 1; run <= o.runs; run++) {
   const serviceEvents = await sweep<Omit<EventsRow, 'concurrency'>>(
     'service events',
     o.levels,
+    o.n,
     async (c) => {
       const ids = await newCustomers(o.n);
       const started: string[] = [];
