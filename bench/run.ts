@@ -1,118 +1,40 @@
-// `npm run bench`: the service measured against raw Temporal on the same server, in one run, and how the cost grows
-// with open journeys. Not part of `npm test`. Writes bench/results/<stamp>.json and .md (and latest.*).
+// `npm run bench`: the service measured against raw Temporal on the same server, in one run; repeated to give the
+// run-to-run spread of the headline ratios; then K journeys opened by bulk enrolment and what they cost. Not part of
+// `npm test`. Writes bench/results/<stamp>-<label>.json and .md (and latest.*). BENCHMARKS.md's "Method" tells what
+// each section measures.
 //
-//   npm run bench                      # everything, idle scale at 1 000 and 10 000 journeys
-//   npm run bench -- --idle 1000,10000,100000 --n 400 --profile
-//   npm run bench -- --enrol 10000     # also: a bulk enrolment of 10 000 customers (POST /v1/enrolments), starts/s
+//   npm run bench                         # the headline profile: 3 runs, enrolment of 10 000, 100 000 open journeys
+//   npm run bench -- --quick              # every section, small sizes: a few minutes on two cores
+//   npm run bench -- --runs 5 --open 0    # five runs of the headline sections, no open journeys
+//   npm run bench -- --profile            # CPU profiles of the worker and the API (events scenario; no open section)
 //
-// Uses TEMPORAL_ADDRESS and DATABASE_URL when given; otherwise starts a Temporal dev server (in memory) and uses the
-// local Postgres (TEST_DATABASE_URL's server) with a database of its own.
-import { type ChildProcess, spawn } from 'node:child_process';
+// Options: --n (requests per level), --levels 1,8,32,64, --runs, --enrol, --open, --sample, --analytics-requests,
+// --label. Uses TEMPORAL_ADDRESS and DATABASE_URL when given; otherwise starts a Temporal dev server (in memory) and
+// uses the local Postgres (TEST_DATABASE_URL's server) with a database of its own.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
-import { resolveParams } from '../engine/definition.js';
 import { newPayloadKey } from '../service/payload-codec.js';
-import { simulate } from '../engine/simulate.js';
-import { loadBuiltIn } from '../journeys/index.js';
 import { createLogger } from '../config/logger.js';
 import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { startSmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink } from '../dev/twilio-sink.js';
+import { loanYear } from './engine.js';
+import { cpuSeconds, type Latency, load, median, options, progress, ratio, root, round, rssMiB, sleep, spread, stop, stopChildren, summary, sweep, tsx } from './lib.js';
+import { type EventsRow, markdown, type OpenResult, type Results, type RunResult } from './report.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] && !args[i + 1]!.startsWith('--') ? args[i + 1]! : dflt;
-};
-const N = Number(opt('n', '300'));
-const LEVELS = opt('levels', '1,8,32,64').split(',').map(Number);
-const IDLE = opt('idle', '1000,10000')
-  .split(',')
-  .map(Number)
-  .filter((k) => k > 0);
-const PROFILE = args.includes('--profile');
-/** Customers of the bulk enrolment scenario (0: not run). */
-const ENROL = Number(opt('enrol', '0'));
-const LABEL = opt('label', 'run');
-
-const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const results: Record<string, unknown> = {
-  label: LABEL,
+const o = options(process.argv.slice(2));
+const wallStart = performance.now();
+const results: Results = {
+  label: o.label,
   at: new Date().toISOString(),
+  options: o,
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  runs: [],
 };
-const children: ChildProcess[] = [];
-const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
-process.on('exit', stopAll);
-
-// ---- helpers ---------------------------------------------------------------------------------------------------
-
-function pct(sorted: number[], p: number) {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-function summary(latencies: number[], ms: number) {
-  const s = [...latencies].sort((a, b) => a - b);
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { n: s.length, perSec: r((s.length / ms) * 1000), p50: r(pct(s, 50)), p95: r(pct(s, 95)), p99: r(pct(s, 99)) };
-}
-/** Runs `total` calls with `concurrency` in flight; returns their latencies (ms) and the wall time. */
-async function load(total: number, concurrency: number, call: (i: number) => Promise<void>) {
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, total) }, async () => {
-      for (let i = next++; i < total; i = next++) {
-        const s = performance.now();
-        await call(i);
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  return { latencies, ms: performance.now() - t0 };
-}
-/** Increasing concurrency until throughput stops rising (less than 5 % better than the best so far). */
-async function sweep(name: string, run: (concurrency: number) => Promise<ReturnType<typeof summary>>) {
-  const rows: (ReturnType<typeof summary> & { concurrency: number })[] = [];
-  for (const c of LEVELS) {
-    const r = { concurrency: c, ...(await run(c)) };
-    rows.push(r);
-    progress(`${name} c=${c}: ${r.perSec}/s p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms`);
-    const best = Math.max(...rows.slice(0, -1).map((x) => x.perSec));
-    if (rows.length > 1 && r.perSec < best * 1.05) break;
-  }
-  return { rows, max: Math.max(...rows.map((r) => r.perSec)) };
-}
-function rssMiB(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch {
-    return null;
-  }
-}
-function child(cmd: string, argv: string[], env: Record<string, string>, ready: RegExp): Promise<{ proc: ChildProcess; line: string }> {
-  const proc = spawn(cmd, argv, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => ready.test(l));
-      if (line) resolve({ proc, line });
-    });
-    proc.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited with ${code} before it was ready`)));
-  });
-}
-const tsx = (file: string, env: Record<string, string>, ready: RegExp, extra: string[] = []) => child(process.execPath, [...extra, '--import', 'tsx', file], env, ready);
 
 // ---- the stack -------------------------------------------------------------------------------------------------
 
@@ -143,41 +65,24 @@ async function database(): Promise<string> {
   return u.toString();
 }
 
-// ---- main ------------------------------------------------------------------------------------------------------
-
 const temporal = await temporalServer();
 const databaseUrl = await database();
 const smtp = await startSmtpCatcher();
 const sms = await startTwilioSink();
 const connection = await Connection.connect({ address: temporal.address });
 const client = new Client({ connection });
-progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname.slice(1)}`);
+progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname.slice(1)}; ${o.quick ? 'quick profile' : 'full profile'}, ${o.runs} run(s)`);
 
-// 1. Ceiling: bare client and minimal worker on the same server.
-{
-  const taskQueue = 'bench-raw';
-  await tsx('bench/raw-worker.ts', { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: taskQueue }, /^READY/);
-  const run = Date.now();
-  const starts = await sweep('ceiling starts', async (c) => {
-    const r = await load(N, c, async (i) => void (await client.workflow.start('rawWorkflow', { taskQueue, workflowId: `raw-${run}-${c}-${i}`, args: [false] })));
-    return summary(r.latencies, r.ms);
-  });
-  const signalWithStart = await sweep('ceiling signalWithStart', async (c) => {
-    const r = await load(
-      N,
-      c,
-      async (i) => void (await client.workflow.signalWithStart('rawWorkflow', { taskQueue, workflowId: `raws-${run}-${c}-${i}`, args: [true], signal: 'poke' })),
-    );
-    return summary(r.latencies, r.ms);
-  });
-  results.ceiling = { starts, signalWithStart };
-}
+// The ceiling's minimal worker (bench/raw-worker.ts).
+const RAW_QUEUE = 'bench-raw';
+await tsx('bench/raw-worker.ts', { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: RAW_QUEUE }, /^READY/);
 
-// The service, in a child process (API + worker), with no quiet hours or caps in the way, encrypting its payloads as
-// production does. (The ceiling above is the bare SDK: no codec.)
+// The service: its worker and its API as two processes (as `npm run worker` and `npm run api` run them), so that each
+// one's RSS and CPU time are its own; no quiet hours or caps in the way, payloads encrypted as in production. (The
+// ceiling is the bare SDK: no codec.)
 const BENCH_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const benchHeaders = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
-// Four-eyes: the bench's drafts are published by a second principal.
+// Four-eyes: the bench's drafts are published by a second principal, which also reads the analytics (ops).
 const REVIEWER_KEY = `bench-${randomBytes(24).toString('base64url')}`;
 const serviceEnv = {
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ bench: newPayloadKey() }),
@@ -198,15 +103,26 @@ const serviceEnv = {
   // The worker's tuning under test, when given (WORKER_MAX_CACHED_WORKFLOWS=…, see config/config.ts).
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('WORKER_'))),
 };
-mkdirSync(path.join(root, 'bench/results/profiles'), { recursive: true });
-const service = await tsx('bench/service.ts', serviceEnv, /^READY /, PROFILE ? ['--cpu-prof', '--cpu-prof-dir', path.join(root, 'bench/results/profiles')] : []);
-const api = service.line.split(' ')[1]!;
+const profileDir = path.join(root, 'bench/results/profiles');
+mkdirSync(profileDir, { recursive: true });
+const profileArgs = o.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+const worker = await tsx('bench/worker.ts', serviceEnv, /^READY/, profileArgs); // migrates first
+const apiProc = await tsx('bench/api.ts', serviceEnv, /^READY /, profileArgs);
+const api = apiProc.line.split(' ')[1]!;
+const pids = { worker: worker.proc.pid, api: apiProc.proc.pid, temporal: temporal.pid };
+const rss = () => ({ workerMiB: rssMiB(pids.worker), apiMiB: rssMiB(pids.api), temporalMiB: rssMiB(pids.temporal) });
+const cpu = () => ({ worker: cpuSeconds(pids.worker) ?? NaN, api: cpuSeconds(pids.api) ?? NaN, temporal: cpuSeconds(pids.temporal) ?? NaN });
+
 const post = async (p: string, body: unknown, key = BENCH_KEY) => {
   const res = await fetch(`${api}${p}`, { method: 'POST', headers: { ...benchHeaders, authorization: `Bearer ${key}` }, body: JSON.stringify(body) });
   if (res.status >= 300) throw new Error(`${p}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<any>;
 };
-const put = (p: string, body: unknown) => fetch(`${api}${p}`, { method: 'PUT', headers: benchHeaders, body: JSON.stringify(body) });
+const get = async (p: string, key = BENCH_KEY) => {
+  const res = await fetch(`${api}${p}`, { headers: { ...benchHeaders, authorization: `Bearer ${key}` } });
+  if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<any>;
+};
 const definition = (key: string, steps: unknown[], onEnter: unknown[] = []) => ({
   key,
   version: 1,
@@ -223,22 +139,41 @@ for (const d of [
   const draft = await post('/v1/journey-definitions', d);
   await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {}, REVIEWER_KEY);
 }
+
 let customers = 0;
-async function newCustomers(k: number, concurrency = 32): Promise<string[]> {
+const phoneOf = (id: string) => `+1${String(2_000_000_000 + Number(id.slice(3)))}`;
+/** K new customers through PUT /v1/customers/:id, `concurrency` at a time. */
+async function newCustomers(k: number, concurrency = 32, report?: (done: number) => void): Promise<string[]> {
   const ids = Array.from({ length: k }, () => `bc-${++customers}`);
+  let done = 0;
   await load(k, concurrency, async (i) => {
-    const n = Number(ids[i]!.slice(3));
-    await put(`/v1/customers/${ids[i]}`, { name: 'Bench', phone: `+1${String(2_000_000_000 + n)}` });
+    const res = await fetch(`${api}/v1/customers/${ids[i]}`, { method: 'PUT', headers: benchHeaders, body: JSON.stringify({ name: 'Bench', phone: phoneOf(ids[i]!) }) });
+    if (res.status >= 300) throw new Error(`PUT /v1/customers: ${res.status} ${await res.text()}`);
+    if (++done % 10_000 === 0) report?.(done);
   });
   return ids;
 }
-const phoneOf = (id: string) => `+1${String(2_000_000_000 + Number(id.slice(3)))}`;
 const db = new pg.Client({ connectionString: databaseUrl });
 await db.connect();
+const dbBytes = async () => Number((await db.query<{ s: string }>('SELECT pg_database_size(current_database())::text AS s')).rows[0]!.s);
+const TABLES = ['customers', 'journeys', 'stage_transitions', 'journey_log', 'inbound_events', 'messages', 'message_events', 'audit_log', 'enrolment_items'];
+async function tableBytes(): Promise<Record<string, number>> {
+  const { rows } = await db.query<{ t: string; s: string }>('SELECT t, pg_total_relation_size(t::regclass)::text AS s FROM unnest($1::text[]) t', [TABLES]);
+  return Object.fromEntries(rows.map((r) => [r.t, Number(r.s)]));
+}
+const shuffled = <T>(xs: T[]): T[] => {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+};
+
 /** Waits until the worker has initialised these journeys (their first workflow task completed: started, scheduled,
- * started, completed are in the history): a start is accepted by the API before the worker has run it, and a backlog
- * would distort what is measured next. Asked of Temporal, not of the read model, which the API writes at start. */
-async function initialised(workflowIds: string[]) {
+ * started, completed are in the history): a start is accepted before the worker has run it, and a backlog would distort
+ * what is measured next. Asked of Temporal, not of the read model, which the API writes at start. */
+async function initialised(workflowIds: string[], report?: (done: number) => void) {
   let left = workflowIds;
   while (left.length) {
     const still: string[] = [];
@@ -251,59 +186,29 @@ async function initialised(workflowIds: string[]) {
         .catch(() => 0);
       if (historyLength < 4) still.push(left[i]!);
     });
+    report?.(workflowIds.length - still.length);
     left = still;
-    if (left.length) await new Promise((res) => setTimeout(res, 250));
+    if (left.length) await sleep(250);
   }
+}
+/** Bytes of Temporal history of each journey, once it has nothing in flight (no workflow task, no activity pending):
+ * `historySizeBytes` of DescribeWorkflowExecution. */
+async function historyBytes(workflowIds: string[]): Promise<number[]> {
+  const sizes: number[] = new Array<number>(workflowIds.length).fill(NaN);
+  await load(workflowIds.length, 8, async (i) => {
+    for (;;) {
+      const { raw } = await client.workflow.getHandle(workflowIds[i]!).describe();
+      if (!raw.pendingWorkflowTask && !raw.pendingActivities?.length) return void (sizes[i] = Number(raw.workflowExecutionInfo?.historySizeBytes ?? NaN));
+      await sleep(100);
+    }
+  });
+  return sizes;
 }
 const startJourney = async (journeyKey: string, customerId: string, businessKey: string): Promise<string> =>
   ((await post('/v1/journeys', { journeyKey, customerId, businessKey })) as { workflowId: string }).workflowId;
 
-// 2. Service starts.
-{
-  const starts = await sweep('service starts', async (c) => {
-    const ids = await newCustomers(N);
-    const started: string[] = [];
-    const r = await load(N, c, async (i) => void started.push(await startJourney('bench-send', ids[i]!, 's')));
-    await initialised(started);
-    return summary(r.latencies, r.ms);
-  });
-  results.serviceStarts = starts;
-}
-
-// 2b. Bulk enrolment: N customers through POST /v1/enrolments (pages of 10 000, then start), at the highest rate the
-// API takes; starts per second from the start request to the enrolment's completion, next to the bare-start ceiling.
-if (ENROL > 0) {
-  const ids = await newCustomers(ENROL);
-  const t0 = Date.now();
-  const first = await post('/v1/enrolments', { journeyKey: 'bench-send', customers: ids.slice(0, 10_000), ratePerSecond: 2_000, start: false });
-  for (let i = 10_000; i < ids.length; i += 10_000) await post(`/v1/enrolments/${first.id}/customers`, { customers: ids.slice(i, i + 10_000) });
-  const pagesMs = Date.now() - t0;
-  const started = Date.now();
-  await post(`/v1/enrolments/${first.id}/start`, {});
-  let done: any;
-  for (;;) {
-    done = await (await fetch(`${api}/v1/enrolments/${first.id}`, { headers: benchHeaders })).json();
-    if (done.status === 'completed') break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const ms = Date.now() - started;
-  const ceiling = (results.ceiling as { starts: { max: number } }).starts.max;
-  const perSec = Math.round((done.started / ms) * 1000 * 10) / 10;
-  results.enrolment = {
-    customers: ENROL,
-    pagesMs,
-    ms,
-    started: done.started,
-    skipped: done.skipped,
-    failed: done.failed,
-    perSec,
-    ceiling,
-    vsCeiling: Math.round((perSec / ceiling) * 1000) / 1000,
-  };
-  progress(`enrolment: ${done.started} started in ${ms} ms (${perSec}/s; bare starts ${ceiling}/s); pages took ${pagesMs} ms`);
-}
-
-// 3. Service events that each cause one send: REST latency and event→send latency.
+/** One event to each customer (one journey each, which sends one SMS): REST latency and event→send latency (from the
+ * request to the Twilio-compatible sink receiving the SMS). */
 async function eventsRound(ids: string[], c: number, tag: string) {
   const sentAt = new Map<string, number>();
   const arrived = new Map<string, number>();
@@ -319,132 +224,316 @@ async function eventsRound(ids: string[], c: number, tag: string) {
   const e2s = ids.map((id) => arrived.get(id)! - sentAt.get(id)!);
   return { rest: summary(r.latencies, r.ms), eventToSend: summary(e2s, r.ms) };
 }
-{
-  const rows: { concurrency: number; rest: ReturnType<typeof summary>; eventToSend: ReturnType<typeof summary> }[] = [];
-  for (const c of LEVELS) {
-    const ids = await newCustomers(N);
-    const started: string[] = [];
-    await load(N, 32, async (i) => void started.push(await startJourney('bench-send', ids[i]!, 'e')));
-    await initialised(started);
-    sms.clear();
-    const r = await eventsRound(ids, c, `ev${c}`);
-    rows.push({ concurrency: c, ...r });
-    progress(`service events c=${c}: ${r.rest.perSec}/s REST p99 ${r.rest.p99} ms, event→send p50 ${r.eventToSend.p50} p99 ${r.eventToSend.p99} ms`);
-    const best = Math.max(...rows.slice(0, -1).map((x) => x.rest.perSec));
-    if (rows.length > 1 && r.rest.perSec < best * 1.05) break;
+
+/** A bulk enrolment through the API: pages of 10 000 ids, then start, at the highest rate it takes. Answers when it has
+ * completed (every customer's start accepted by Temporal). */
+async function enrol(journeyKey: string, ids: string[], tick?: (enrolmentId: string) => Promise<void>) {
+  const t0 = Date.now();
+  const first = await post('/v1/enrolments', { journeyKey, customers: ids.slice(0, 10_000), ratePerSecond: 2_000, start: false });
+  for (let i = 10_000; i < ids.length; i += 10_000) await post(`/v1/enrolments/${first.id}/customers`, { customers: ids.slice(i, i + 10_000) });
+  const pagesMs = Date.now() - t0;
+  const started = Date.now();
+  await post(`/v1/enrolments/${first.id}/start`, {});
+  let done: any;
+  for (;;) {
+    done = await get(`/v1/enrolments/${first.id}`);
+    if (done.status === 'completed') break;
+    if (tick) await tick(first.id as string);
+    await sleep(tick ? 2_000 : 250);
   }
-  const max = Math.max(...rows.map((r) => r.rest.perSec));
+  const ms = Date.now() - started;
+  return { id: first.id as string, pagesMs, ms, started: done.started as number, skipped: done.skipped as Record<string, number>, failed: done.failed as number };
+}
+
+// ---- the headline sections, `--runs` times ----------------------------------------------------------------------
+
+for (let run = 1; run <= o.runs; run++) {
+  const tag = `r${run}`;
+  progress(`—— run ${run} of ${o.runs}`);
+  // 1. Ceiling: bare client and minimal worker on the same server.
+  const stamp = Date.now();
+  const lat = (r: Latency) => `${r.perSec}/s p50 ${r.p50} p95 ${r.p95} p99 ${r.p99} ms`;
+  const ceilingStarts = await sweep(
+    'ceiling starts',
+    o.levels,
+    o.n,
+    async (c) => {
+      const r = await load(o.n, c, async (i) => void (await client.workflow.start('rawWorkflow', { taskQueue: RAW_QUEUE, workflowId: `raw-${stamp}-${c}-${i}`, args: [false] })));
+      return summary(r.latencies, r.ms);
+    },
+    (r) => r.perSec,
+    lat,
+  );
+  const ceilingSws = await sweep(
+    'ceiling signalWithStart',
+    o.levels,
+    o.n,
+    async (c) => {
+      const r = await load(
+        o.n,
+        c,
+        async (i) => void (await client.workflow.signalWithStart('rawWorkflow', { taskQueue: RAW_QUEUE, workflowId: `raws-${stamp}-${c}-${i}`, args: [true], signal: 'poke' })),
+      );
+      return summary(r.latencies, r.ms);
+    },
+    (r) => r.perSec,
+    lat,
+  );
+
+  // 2. Service starts (POST /v1/journeys), until the worker has initialised them.
+  const serviceStarts = await sweep(
+    'service starts',
+    o.levels,
+    o.n,
+    async (c) => {
+      const ids = await newCustomers(o.n);
+      const started: string[] = [];
+      const r = await load(o.n, c, async (i) => void started.push(await startJourney('bench-send', ids[i]!, 's')));
+      await initialised(started);
+      return summary(r.latencies, r.ms);
+    },
+    (r) => r.perSec,
+    (r) => `${lat(r)} (${ratio(r.perSec, ceilingStarts.max)} of bare starts)`,
+  );
+
+  // 3. Service events that each cause one send; the CPU seconds of each process and the database's growth over the
+  // rounds themselves (not the starts before them), and the history of a sample before and after its event.
+  const spent = { events: 0, worker: 0, api: 0, temporal: 0, dbBytes: 0 };
+  const history: { before: number[]; after: number[] } = { before: [], after: [] };
+  const serviceEvents = await sweep<Omit<EventsRow, 'concurrency'>>(
+    'service events',
+    o.levels,
+    o.n,
+    async (c) => {
+      const ids = await newCustomers(o.n);
+      const started: string[] = [];
+      await load(o.n, 32, async (i) => void started.push(await startJourney('bench-send', ids[i]!, 'e')));
+      await initialised(started);
+      const sampled = history.before.length ? [] : started.slice(0, 50);
+      history.before.push(...(await historyBytes(sampled)));
+      sms.clear();
+      const [cpu0, db0] = [cpu(), await dbBytes()];
+      const r = await eventsRound(ids, c, `${tag}-ev${c}`);
+      const [cpu1, db1] = [cpu(), await dbBytes()];
+      spent.events += ids.length;
+      spent.worker += cpu1.worker - cpu0.worker;
+      spent.api += cpu1.api - cpu0.api;
+      spent.temporal += cpu1.temporal - cpu0.temporal;
+      spent.dbBytes += db1 - db0;
+      history.after.push(...(await historyBytes(sampled)));
+      return r;
+    },
+    (r) => r.rest.perSec,
+    (r) =>
+      `${r.rest.perSec}/s (${ratio(r.rest.perSec, ceilingSws.max)} of bare signalWithStart), REST p99 ${r.rest.p99} ms, event→send p50 ${r.eventToSend.p50} p99 ${r.eventToSend.p99} ms`,
+  );
   // event→send at half the maximum rate: the level closest to it
-  const half = rows.reduce((a, b) => (Math.abs(b.rest.perSec - max / 2) < Math.abs(a.rest.perSec - max / 2) ? b : a));
-  results.serviceEvents = { rows, max, atHalfMax: { concurrency: half.concurrency, perSec: half.rest.perSec, eventToSend: half.eventToSend } };
-}
+  const half = serviceEvents.rows.reduce((a, b) => (Math.abs(b.rest.perSec - serviceEvents.max / 2) < Math.abs(a.rest.perSec - serviceEvents.max / 2) ? b : a));
+  const perEvent = history.after.map((a, i) => a - history.before[i]!);
 
-// 4. Ratios, from this run.
-{
-  const c = results.ceiling as { starts: { max: number }; signalWithStart: { max: number } };
-  const s = results.serviceStarts as { max: number };
-  const e = results.serviceEvents as { max: number };
-  results.ratios = {
-    startsVsRawStarts: Math.round((s.max / c.starts.max) * 1000) / 1000,
-    eventsVsRawSignalWithStart: Math.round((e.max / c.signalWithStart.max) * 1000) / 1000,
+  // 4. Bulk enrolment into bench-send: starts per second from the start request to the enrolment's completion.
+  let enrolment: RunResult['enrolment'];
+  if (o.enrol > 0) {
+    const ids = await newCustomers(o.enrol, 64);
+    const e = await enrol('bench-send', ids);
+    const perSec = round((e.started / e.ms) * 1000);
+    enrolment = { customers: o.enrol, pagesMs: e.pagesMs, ms: e.ms, started: e.started, skipped: e.skipped, failed: e.failed, perSec, vsCeiling: ratio(perSec, ceilingStarts.max) };
+    progress(`enrolment: ${e.started} started in ${e.ms} ms (${perSec}/s; ${enrolment.vsCeiling} of bare starts); pages took ${e.pagesMs} ms`);
+  }
+
+  const r: RunResult = {
+    run,
+    ceiling: { starts: ceilingStarts, signalWithStart: ceilingSws },
+    serviceStarts,
+    serviceEvents: {
+      ...serviceEvents,
+      atHalfMax: { concurrency: half.concurrency, perSec: half.rest.perSec, eventToSend: half.eventToSend },
+      cpuSeconds: { events: spent.events, worker: round(spent.worker, 2), api: round(spent.api, 2), temporal: round(spent.temporal, 2) },
+      eventsPerCoreSecond: { worker: round(spent.events / spent.worker), api: round(spent.events / spent.api), temporal: round(spent.events / spent.temporal) },
+      postgresBytesPerEvent: Math.round(spent.dbBytes / spent.events),
+      history: { journeys: history.before.length, bytesBefore: median(history.before), bytesAfter: median(history.after), bytesPerEvent: median(perEvent) },
+    },
+    ...(enrolment ? { enrolment } : {}),
+    ratios: {
+      startsVsRawStarts: ratio(serviceStarts.max, ceilingStarts.max),
+      eventsVsRawSignalWithStart: ratio(serviceEvents.max, ceilingSws.max),
+      ...(enrolment ? { enrolmentVsRawStarts: enrolment.vsCeiling } : {}),
+      eventToSendP99AtHalfMax: half.eventToSend.p99,
+    },
   };
-  progress(`ratios: starts ${(results.ratios as any).startsVsRawStarts}, events ${(results.ratios as any).eventsVsRawSignalWithStart}`);
+  results.runs.push(r);
+  progress(
+    `run ${run}: starts ${r.ratios.startsVsRawStarts}, events ${r.ratios.eventsVsRawSignalWithStart}${enrolment ? `, enrolment ${enrolment.vsCeiling}` : ''} of the ceiling; event→send p99 at half max ${half.eventToSend.p99} ms; ${r.serviceEvents.eventsPerCoreSecond.worker} events per worker CPU-second`,
+  );
 }
-if (PROFILE) {
-  service.proc.kill('SIGTERM');
-  await new Promise((r) => service.proc.once('exit', r));
-  progress('CPU profile of the service written to bench/results/profiles/');
-  results.profile = 'bench/results/profiles/*.cpuprofile (service: API and worker, events scenario)';
-}
-
-// 5. Idle scale: K journeys waiting on a 30-day timer; then one event to a sample and its event→send latency.
-if (!PROFILE) {
-  const idle: unknown[] = [];
-  let open = 0;
-  for (const k of IDLE) {
-    const more = k - open;
-    const ids = await newCustomers(more, 64);
-    const t0 = performance.now();
-    const started: string[] = [];
-    await load(more, 64, async (i) => {
-      started.push(await startJourney('bench-idle', ids[i]!, 'idle'));
-      if (started.length % 1000 === 0) progress(`idle: ${open + started.length}/${k} open`);
-    });
-    const acceptMs = performance.now() - t0;
-    await initialised(started);
-    const openMs = performance.now() - t0;
-    open = k;
-    const sample = ids.sort(() => Math.random() - 0.5).slice(0, 50);
-    sms.clear();
-    const r = await eventsRound(sample, 8, `idle${k}`);
-    const size = await db.query<{ s: string }>('SELECT pg_database_size(current_database())::text AS s');
-    const row = {
-      openJourneys: k,
-      acceptSeconds: Math.round(acceptMs / 100) / 10,
-      openSeconds: Math.round(openMs / 100) / 10,
-      opensPerSec: Math.round((more / openMs) * 1000), // to initialised
-      serviceRssMiB: rssMiB(service.proc.pid),
-      temporalRssMiB: rssMiB(temporal.pid),
-      postgresMiB: Math.round(Number(size.rows[0]!.s) / 2 ** 20),
-      eventToSend: r.eventToSend,
-    };
-    idle.push(row);
-    progress(
-      `idle ${k}: opened in ${row.openSeconds}s, service RSS ${row.serviceRssMiB} MiB, Temporal RSS ${row.temporalRssMiB} MiB, Postgres ${row.postgresMiB} MiB, event→send p99 ${r.eventToSend.p99} ms`,
-    );
-  }
-  results.idle = idle;
-}
-
-// 6. The engine alone: a 365-day loan journey with several hundred events.
 {
-  const loan = loadBuiltIn('bank-loan');
-  const params = resolveParams(loan);
-  const start = Date.parse('2026-01-01T00:00:00Z');
-  const day = 86_400_000;
-  const inputs: { at: number; type: string; data: Record<string, unknown> }[] = [
-    { at: start + day, type: 'loan.stage_changed', data: { stage: 'comparison' } },
-    { at: start + 3 * day, type: 'loan.application_started', data: {} },
-    { at: start + 4 * day, type: 'loan.approved', data: { limit: 50000, expiresAt: new Date(start + 360 * day).toISOString() } },
-    { at: start + 5 * day, type: 'loan.drawdown', data: { amount: 1000 } },
-  ];
-  for (let i = 0; i < 400; i++) {
-    const at = start + 6 * day + i * 20 * 3_600_000;
-    inputs.push(
-      i % 4 === 0
-        ? { at, type: 'loan.repayment_due', data: { dueAt: new Date(at + 10 * day).toISOString() } }
-        : {
-            at,
-            type: i % 4 === 1 ? 'loan.repaid' : 'loan.stage_changed',
-            data: (i % 4 === 1 ? { dueAt: new Date(at - 20 * 3_600_000 + 10 * day).toISOString() } : { stage: 'repayment' }) as Record<string, unknown>,
-          },
-    );
-  }
-  const script = inputs.map((e, i) => ({
-    at: new Date(e.at).toISOString(),
-    input: { type: 'event' as const, event: { eventId: `x${i}`, type: e.type, occurredAt: new Date(e.at).toISOString(), data: e.data } },
-  }));
-  const runs = 50;
-  const t0 = performance.now();
-  let commands = 0;
-  for (let i = 0; i < runs; i++)
-    commands = simulate(loan, { customerId: `c${i}`, params, start: new Date(start).toISOString(), until: new Date(start + 365 * day).toISOString(), inputs: script }).timeline
-      .length;
-  const per = (performance.now() - t0) / runs;
-  results.engine = { events: script.length, days: 365, commandsPerJourney: commands, msPerJourney: Math.round(per * 100) / 100 };
-  progress(`engine: a 365-day loan journey with ${script.length} events simulates in ${results.engine && (results.engine as any).msPerJourney} ms`);
+  const of = (f: (r: RunResult) => number | undefined) => results.runs.map(f).filter((x): x is number => x !== undefined);
+  results.spread = {
+    startsVsRawStarts: spread(of((r) => r.ratios.startsVsRawStarts)),
+    eventsVsRawSignalWithStart: spread(of((r) => r.ratios.eventsVsRawSignalWithStart)),
+    ...(o.enrol > 0 ? { enrolmentVsRawStarts: spread(of((r) => r.ratios.enrolmentVsRawStarts)) } : {}),
+    eventToSendP99AtHalfMax: spread(of((r) => r.ratios.eventToSendP99AtHalfMax)),
+    eventsPerWorkerCoreSecond: spread(of((r) => r.serviceEvents.eventsPerCoreSecond.worker)),
+  };
 }
 
-// ---- write -----------------------------------------------------------------------------------------------------
+if (o.profile) {
+  await Promise.all([stop(worker.proc), stop(apiProc.proc)]);
+  progress('CPU profiles of the worker and the API written to bench/results/profiles/ (no open section with --profile)');
+  results.profile = 'bench/results/profiles/*.cpuprofile (the worker and the API, every section up to here)';
+}
+
+// ---- K open journeys, opened by bulk enrolment --------------------------------------------------------------------
+
+if (!o.profile && o.open > 0) {
+  const K = o.open;
+  const ceilingStarts = median(results.runs.map((r) => r.ceiling.starts.max));
+  const viaSql = o.customers === 'sql' || (o.customers === 'auto' && K > 20_000);
+  const c0 = performance.now();
+  let ids: string[];
+  if (viaSql) {
+    // The rows PUT /v1/customers/:id writes for a new customer (id, name, phone, no consent decision), in one
+    // statement: through the API, 100 000 customers take longer than the journeys they are for. Not measured.
+    progress(`open: creating ${K} customers directly in SQL (the rows PUT /v1/customers writes, without its audit entries)`);
+    const first = customers + 1;
+    customers += K;
+    ids = Array.from({ length: K }, (_, i) => `bc-${first + i}`);
+    await db.query(
+      `INSERT INTO customers (id, name, phone, updated_at) SELECT 'bc-' || i, 'Bench', '+1' || (2000000000 + i)::text, now() FROM generate_series($1::int, $2::int) i`,
+      [first, customers],
+    );
+  } else {
+    progress(`open: creating ${K} customers (PUT /v1/customers/:id, 64 at a time)`);
+    ids = await newCustomers(K, 64, (done) => progress(`open: ${done}/${K} customers (${Math.round((done / (performance.now() - c0)) * 1000)}/s)`));
+  }
+  const customersSeconds = (performance.now() - c0) / 1000;
+  progress(`open: ${K} customers in ${round(customersSeconds)} s (${Math.round(K / customersSeconds)}/s); enrolling them into bench-idle`);
+  // The journeys' cost is counted from here: the customers exist before a bank enrols them.
+  const [db0, tables0] = [await dbBytes(), await tableBytes()];
+  let last = { at: performance.now(), started: 0 };
+  const o0 = performance.now();
+  // Progress from the journey rows (the API's start writes each one): the enrolment's own counts move a batch at a time.
+  const e = await enrol('bench-idle', ids, async (id) => {
+    const now = performance.now();
+    const started = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM journeys WHERE enrolment_id = $1', [id])).rows[0]!.n);
+    progress(`open: ${started}/${K} started (${Math.round(((started - last.started) / (now - last.at)) * 1000)}/s now, ${Math.round((started / (now - o0)) * 1000)}/s overall)`);
+    last = { at: now, started };
+  });
+  const acceptedSeconds = (performance.now() - o0) / 1000;
+  const workflowIds = (await db.query<{ workflow_id: string }>('SELECT workflow_id FROM journeys WHERE enrolment_id = $1', [e.id])).rows.map((r) => r.workflow_id);
+  progress(`open: ${e.started} started in ${round(acceptedSeconds)} s; waiting until the worker has initialised them`);
+  await initialised(workflowIds, (done) => progress(`open: ${done}/${workflowIds.length} initialised`));
+  const openSeconds = (performance.now() - o0) / 1000;
+  const [db1, tables1] = [await dbBytes(), await tableBytes()];
+  const opened = { ...rss(), postgresBytes: db1 };
+
+  // A random sample gets one event each while K are open; the first 50 of it also tell the history before and after.
+  const sample = shuffled(ids).slice(0, Math.min(o.sample, K));
+  const sampleWorkflows = (
+    await db.query<{ workflow_id: string }>('SELECT workflow_id FROM journeys WHERE enrolment_id = $1 AND customer_id = ANY($2::text[])', [e.id, sample.slice(0, 50)])
+  ).rows.map((r) => r.workflow_id);
+  const before = await historyBytes(sampleWorkflows);
+  sms.clear();
+  const [cpuA, dbA] = [cpu(), await dbBytes()];
+  const events = await eventsRound(sample, 8, 'open');
+  const [cpuB, dbB] = [cpu(), await dbBytes()];
+  const after = await historyBytes(sampleWorkflows);
+  progress(`open: event→send to ${sample.length} of ${K} open journeys p50 ${events.eventToSend.p50} p95 ${events.eventToSend.p95} p99 ${events.eventToSend.p99} ms`);
+
+  // The console's analytics over the K journeys.
+  const analytics: OpenResult['analytics'] = [];
+  for (const route of ['funnel', 'time-in-stage', 'breakpoints', 'feedback', 'messages', 'lift', 'map']) {
+    const times: number[] = [];
+    for (let i = 0; i < o.analyticsRequests + 2; i++) {
+      const t = performance.now();
+      await get(`/v1/analytics/journeys/bench-idle/${route}`, REVIEWER_KEY);
+      if (i >= 2) times.push(performance.now() - t); // two warm-ups: plans cached, pages in memory
+    }
+    const s = summary(times, 1);
+    analytics.push({ route, p50: s.p50, p95: s.p95 });
+    progress(`open: analytics ${route} p50 ${s.p50} p95 ${s.p95} ms`);
+  }
+  const tables2 = await tableBytes();
+  const opensPerSec = e.started / openSeconds;
+  const result: OpenResult = {
+    journeys: K,
+    started: e.started,
+    customersVia: viaSql ? 'sql' : 'api',
+    customersPerSec: Math.round(K / customersSeconds),
+    acceptedSeconds: round(acceptedSeconds),
+    acceptedPerSec: round(e.started / acceptedSeconds),
+    openSeconds: round(openSeconds),
+    opensPerSec: round(opensPerSec),
+    ceilingStarts,
+    opensVsCeiling: ratio(opensPerSec, ceilingStarts),
+    opened,
+    afterEvents: rss(),
+    postgres: {
+      bytesBefore: db0,
+      bytesOpened: db1,
+      bytesPerOpenJourney: Math.round((db1 - db0) / K),
+      bytesPerEvent: Math.round((dbB - dbA) / sample.length),
+      tables: Object.fromEntries(TABLES.map((t) => [t, { before: tables0[t]!, opened: tables1[t]!, afterEvents: tables2[t]! }])),
+    },
+    history: {
+      journeys: before.length,
+      bytesPerOpenJourney: median(before),
+      bytesPerEvent: median(after.map((a, i) => a - before[i]!)),
+    },
+    eventToSend: events.eventToSend,
+    sampleCpuSeconds: { worker: round(cpuB.worker - cpuA.worker, 2), api: round(cpuB.api - cpuA.api, 2), temporal: round(cpuB.temporal - cpuA.temporal, 2) },
+    analytics,
+  };
+  results.open = result;
+  progress(
+    `open ${K}: worker RSS ${result.opened.workerMiB} MiB, API RSS ${result.opened.apiMiB} MiB, Temporal RSS ${result.opened.temporalMiB} MiB, Postgres ${Math.round(db1 / 2 ** 20)} MiB (${result.postgres.bytesPerOpenJourney} B per journey), history ${result.history.bytesPerOpenJourney} B per journey`,
+  );
+}
+
+// ---- the engine, the planning figures, the report -----------------------------------------------------------------
+
+results.engine = loanYear();
+progress(`engine: a 365-day loan journey with ${results.engine.events} events simulates in ${results.engine.msPerJourney} ms`);
+{
+  // A journey-year: a bank-loan-like journey open for a year that takes the engine scenario's events (404), each one
+  // causing a send as the bench's events do. Bytes = bytes of the journey opened + events × bytes per event.
+  const E = results.engine.events;
+  const eventsHistory = median(results.runs.map((r) => r.serviceEvents.history.bytesPerEvent));
+  const eventsPostgres = median(results.runs.map((r) => r.serviceEvents.postgresBytesPerEvent));
+  const open = results.open;
+  const historyOpen = open?.history.bytesPerOpenJourney ?? median(results.runs.map((r) => r.serviceEvents.history.bytesBefore));
+  const historyPerEvent = open?.history.bytesPerEvent ?? eventsHistory;
+  const postgresOpen = open?.postgres.bytesPerOpenJourney ?? NaN;
+  results.planning = {
+    eventsPerWorkerCoreSecond: results.spread.eventsPerWorkerCoreSecond,
+    eventsPerApiCoreSecond: median(results.runs.map((r) => r.serviceEvents.eventsPerCoreSecond.api)),
+    eventsPerTemporalCoreSecond: median(results.runs.map((r) => r.serviceEvents.eventsPerCoreSecond.temporal)),
+    historyBytesPerOpenJourney: historyOpen,
+    historyBytesPerEvent: historyPerEvent,
+    historyBytesPerEventEventsScenario: eventsHistory,
+    postgresBytesPerOpenJourney: postgresOpen,
+    postgresBytesPerEvent: eventsPostgres,
+    journeyYear: {
+      events: E,
+      historyBytes: Math.round(historyOpen + E * historyPerEvent),
+      postgresBytes: Math.round(postgresOpen + E * eventsPostgres),
+      formula: `bytes per journey-year = bytes of an opened journey + ${E} events × bytes per event (history: the open section's sample; Postgres: database growth per open journey, and per event over the events scenario's rounds)`,
+    },
+  };
+}
+results.wallSeconds = round((performance.now() - wallStart) / 1000);
+
 const dir = path.join(root, 'bench/results');
 mkdirSync(dir, { recursive: true });
-const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-writeFileSync(path.join(dir, `${stamp}-${LABEL}.json`), JSON.stringify(results, null, 2));
+const fileStamp = new Date().toISOString().replace(/[:.]/g, '-');
+const md = markdown(results);
+writeFileSync(path.join(dir, `${fileStamp}-${o.label}.json`), JSON.stringify(results, null, 2));
+writeFileSync(path.join(dir, `${fileStamp}-${o.label}.md`), md);
 writeFileSync(path.join(dir, 'latest.json'), JSON.stringify(results, null, 2));
-writeFileSync(path.join(dir, 'latest.md'), markdown(results));
-process.stdout.write(markdown(results));
+writeFileSync(path.join(dir, 'latest.md'), md);
+process.stdout.write(md);
 await db.end();
-stopAll();
+stopChildren();
 await Promise.all([smtp.close(), sms.close(), connection.close()]);
 await temporal.stop();
 if (!process.env.DATABASE_URL) {
@@ -454,47 +543,3 @@ if (!process.env.DATABASE_URL) {
   await admin.end();
 }
 process.exit(0);
-
-function markdown(r: any): string {
-  const table = (rows: any[], cols: [string, (x: any) => unknown][]) =>
-    `| ${cols.map((c) => c[0]).join(' | ')} |\n| ${cols.map(() => '---').join(' | ')} |\n` + rows.map((x) => `| ${cols.map((c) => c[1](x)).join(' | ')} |`).join('\n') + '\n';
-  const lat = (x: any) => `${x.p50} / ${x.p95} / ${x.p99}`;
-  let out = `# Bench ${r.label} — ${r.at}\n\n${r.machine.cpus} × ${r.machine.cpu}, ${r.machine.memGiB} GiB, Node ${r.machine.node}\n\n`;
-  out += `## 1. Ceiling (bare Temporal)\n\nStarts\n\n${table(r.ceiling.starts.rows, [
-    ['concurrency', (x) => x.concurrency],
-    ['/s', (x) => x.perSec],
-    ['p50 / p95 / p99 ms', lat],
-  ])}\nsignalWithStart\n\n${table(r.ceiling.signalWithStart.rows, [
-    ['concurrency', (x) => x.concurrency],
-    ['/s', (x) => x.perSec],
-    ['p50 / p95 / p99 ms', lat],
-  ])}\n`;
-  out += `## 2. Service starts (POST /v1/journeys)\n\n${table(r.serviceStarts.rows, [
-    ['concurrency', (x) => x.concurrency],
-    ['/s', (x) => x.perSec],
-    ['p50 / p95 / p99 ms', lat],
-  ])}\n`;
-  if (r.enrolment)
-    out += `## 2b. Bulk enrolment (POST /v1/enrolments)\n\n${r.enrolment.started} of ${r.enrolment.customers} customers started in ${r.enrolment.ms} ms: **${r.enrolment.perSec}/s** (rate asked 2 000/s; bare starts in this run: ${r.enrolment.ceiling}/s, ratio ${r.enrolment.vsCeiling}); the pages of ids took ${r.enrolment.pagesMs} ms.\n\n`;
-  out += `## 3. Service events (POST /v1/customers/:id/events → one SMS)\n\n${table(r.serviceEvents.rows, [
-    ['concurrency', (x) => x.concurrency],
-    ['/s', (x) => x.rest.perSec],
-    ['REST p50 / p95 / p99 ms', (x) => lat(x.rest)],
-    ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)],
-  ])}\n`;
-  out += `At half the maximum rate (c=${r.serviceEvents.atHalfMax.concurrency}, ${r.serviceEvents.atHalfMax.perSec}/s): event→send p99 ${r.serviceEvents.atHalfMax.eventToSend.p99} ms.\n\n`;
-  out += `## 4. Ratios\n\n- service starts / raw starts: **${r.ratios.startsVsRawStarts}**\n- service events / raw signalWithStart: **${r.ratios.eventsVsRawSignalWithStart}**\n\n`;
-  if (r.idle)
-    out += `## 5. Idle scale\n\n${table(r.idle, [
-      ['open journeys', (x) => x.openJourneys],
-      ['accepted in s', (x) => x.acceptSeconds],
-      ['initialised in s', (x) => x.openSeconds],
-      ['opens/s', (x) => x.opensPerSec],
-      ['service RSS MiB', (x) => x.serviceRssMiB],
-      ['Temporal RSS MiB', (x) => x.temporalRssMiB],
-      ['Postgres MiB', (x) => x.postgresMiB],
-      ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)],
-    ])}\n`;
-  out += `## 6. Engine\n\nA ${r.engine.days}-day loan journey with ${r.engine.events} events (${r.engine.commandsPerJourney} commands): **${r.engine.msPerJourney} ms** per journey.\n`;
-  return out;
-}
