@@ -27,12 +27,17 @@ export function installRuntimeLogger(logger: Logger): void {
     }),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      metrics: { buffer: new MetricsBuffer({ useSecondsForDurations: true }) },
+      // Core drops updates once its buffer is full, and an update whose metric's first (creating) event was dropped
+      // makes the next read of the buffer panic: room for a minute of a busy worker, read every second.
+      metrics: { buffer: new MetricsBuffer({ useSecondsForDurations: true, maxBufferSize: METRICS_BUFFER_SIZE }) },
     },
   });
   const buffer = Runtime.instance().metricsBuffer;
-  if (buffer) bridgeTemporalMetrics(buffer);
+  if (buffer) bridgeTemporalMetrics(buffer, logger);
 }
+
+/** Metric updates the SDK's core holds between two reads of its buffer (each ~100 bytes). */
+const METRICS_BUFFER_SIZE = 500_000;
 
 export async function runWorker(config: Config, logger: Logger): Promise<{ shutdown(): Promise<void> }> {
   installRuntimeLogger(logger);

@@ -4,6 +4,7 @@
 // updates (`telemetryOptions.metrics.buffer`) and this bridge replays them into prom-client series of the same name
 // (prefixed `temporal_`), so they are scraped with the rest, behind the same token, from the same endpoint.
 import type { BufferedMetricUpdate, MetricsBuffer } from '@temporalio/worker';
+import type { Logger } from '../config/logger.js';
 import { Counter, Gauge, Histogram, type Metric } from 'prom-client';
 import { onScrape, registry } from '../service/metrics.js';
 
@@ -68,8 +69,22 @@ export function drain(buffer: MetricsBuffer): number {
   return n;
 }
 
-/** Drains the buffer before every scrape and every few seconds between (so it never fills up and drops updates). */
-export function bridgeTemporalMetrics(buffer: MetricsBuffer, everyMs = 5_000): void {
-  onScrape(() => drain(buffer));
-  setInterval(() => drain(buffer), everyMs).unref();
+/**
+ * Drains the buffer before every scrape and every second between (so it never fills up and drops updates). A read the
+ * SDK's core refuses (an internal error: it panics on an update whose metric it dropped) is logged and the worker goes
+ * on: the SDK's metrics are an observation of the worker, never a reason for it to stop.
+ */
+export function bridgeTemporalMetrics(buffer: MetricsBuffer, logger: Pick<Logger, 'error'>, everyMs = 1_000): void {
+  let failures = 0;
+  const safeDrain = () => {
+    try {
+      return drain(buffer);
+    } catch (err) {
+      // Said the first time and then every 100th, not every second.
+      if (failures++ % 100 === 0) logger.error({ err: (err as Error)?.message, failures }, 'could not read the Temporal SDK metrics buffer');
+      return 0;
+    }
+  };
+  onScrape(() => void safeDrain());
+  setInterval(safeDrain, everyMs).unref();
 }
