@@ -269,7 +269,7 @@ export class EnrolmentService {
           else if (plan.kind === 'existing') outcomes.set(customerId, existing(plan.row, e.id));
           else starts.push(plan);
         }
-        await this.launch(resolved, starts, input.ratePerSecond, ctx, outcomes);
+        await this.launch(e.id, resolved, starts, input.ratePerSecond, ctx, outcomes);
       } catch (err) {
         await this.record(e.id, outcomes);
         throw err;
@@ -283,6 +283,7 @@ export class EnrolmentService {
   /** The starts of a batch (see `runBatch`): their rows a chunk ahead, their workflows `startConcurrency` at a time at
    * the rate; each start made is an outcome. Throws the first fault, after removing the rows of the starts not made. */
   private async launch(
+    enrolmentId: string,
     resolved: ResolvedStart,
     plans: Extract<StartPlan, { kind: 'start' }>[],
     ratePerSecond: number,
@@ -349,10 +350,15 @@ export class EnrolmentService {
           const chunk = await written(j);
           if (j + 1 < Math.ceil(plans.length / chunkSize)) void written(j + 1).catch(() => undefined);
           const start = chunk.starts[i - j * chunkSize]!;
-          await launchAdaptively(start);
-          launched.add(start.workflowId);
-          if (chunk.inserted.has(start.workflowId) || start.ownRetry) outcomes.set(plans[i]!.customerId, { status: 'started', reason: null });
-          else others.push(start.workflowId);
+          if (chunk.inserted.has(start.workflowId) || start.ownRetry) {
+            await launchAdaptively(start);
+            launched.add(start.workflowId);
+            outcomes.set(plans[i]!.customerId, { status: 'started', reason: null });
+          } else {
+            // A row a concurrent writer (the API, another enrolment) inserted first is its start, with its input: not
+            // launched here, its outcome read after.
+            others.push(start.workflowId);
+          }
         } catch (err) {
           fault ??= err;
           return;
@@ -374,7 +380,7 @@ export class EnrolmentService {
     if (others.length) {
       const customerOf = new Map(plans.map((p) => [p.workflowId, p.customerId]));
       for (const row of await this.db.journey.findMany({ where: { workflowId: { in: others } } }))
-        outcomes.set(customerOf.get(row.workflowId)!, existing(row, row.enrolmentId ?? ''));
+        outcomes.set(customerOf.get(row.workflowId)!, existing(row, enrolmentId));
       // A row gone meanwhile (its writer's start failed) leaves its customer pending, for the next batch.
     }
     if (fault !== undefined) throw fault;
@@ -402,6 +408,33 @@ export class EnrolmentService {
     );
   }
 
+  /**
+   * A cancelled enrolment's rows written ahead of starts a crash stopped (their customers still pending; a retried
+   * batch would have started them as its own): the rows with no workflow behind them are removed, so they are not
+   * listed as running nor answer a later start as an existing journey. A row whose workflow did start stays (the
+   * journey runs; the customer is then counted as this enrolment's start).
+   */
+  private async removeUnstarted(enrolmentId: string): Promise<void> {
+    const rows = await this.db.$queryRaw<{ workflowId: string; customerId: string }[]>`
+      SELECT j.workflow_id AS "workflowId", j.customer_id AS "customerId"
+      FROM enrolment_items i JOIN journeys j ON j.customer_id = i.customer_id AND j.enrolment_id = i.enrolment_id
+      WHERE i.enrolment_id = ${enrolmentId} AND i.status = 'pending' AND j.status = 'running'`;
+    const unstarted: string[] = [];
+    const started: string[] = [];
+    for (const row of rows) {
+      try {
+        await this.deps.temporal.workflow.getHandle(row.workflowId).describe();
+        started.push(row.customerId);
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        unstarted.push(row.workflowId);
+      }
+    }
+    await this.deps.journeys.unwriteStarts(unstarted);
+    if (started.length)
+      await this.db.enrolmentItem.updateMany({ where: { enrolmentId, customerId: { in: started }, status: 'pending' }, data: { status: 'started', reason: null } });
+  }
+
   /** The workflow's pause and resume, as the enrolment reads them. */
   async setStatus(enrolmentId: string, status: 'running' | 'paused'): Promise<void> {
     await this.db.enrolment.updateMany({ where: { id: enrolmentId, status: { in: ['running', 'paused'] } }, data: { status } });
@@ -409,6 +442,7 @@ export class EnrolmentService {
 
   /** Closes the enrolment: `completed` when nobody is pending, `cancelled` when it was cancelled (the pending stay). */
   async finish(enrolmentId: string, cancelled: boolean): Promise<{ started: number; skipped: number; failed: number; pending: number }> {
+    if (cancelled) await this.removeUnstarted(enrolmentId);
     await this.db.enrolment.updateMany({
       where: { id: enrolmentId, status: { in: ['running', 'paused'] } },
       data: { status: cancelled ? 'cancelled' : 'completed', finishedAt: new Date() },
