@@ -317,6 +317,28 @@ describe('bulk enrolment', () => {
     expect(groups.every((g) => g._count._all === 1)).toBe(true);
   }, 90_000);
 
+  it('a cancelled enrolment removes the rows a crash left written ahead of their starts, and counts a row whose workflow did start', async () => {
+    const list = ids('enr-orphan', 3);
+    await customers(list);
+    const made = await api(app, 'ops').post('/v1/enrolments').send({ journeyKey: 'lifecycle', customers: list, ratePerSecond: 50, start: false }).expect(202);
+    const enrolmentId = made.body.id as string;
+    // As a crash leaves a batch: the first two customers' rows written, only the second's workflow started, no outcome
+    // stored; then the enrolment is cancelled.
+    const resolved = await stack.service.resolveStart('lifecycle', 'enrolment', {});
+    const plans = await stack.service.planStarts(resolved, list.slice(0, 2), enrolmentId, new Date());
+    const begun = list.slice(0, 2).map((c) => stack.service.beginStart(resolved, plans.get(c) as Extract<StartPlan, { kind: 'start' }>, 'enrolment', new Date()));
+    expect((await stack.service.writeStarts(begun)).size).toBe(2);
+    expect(await stack.service.launchStart(begun[1]!)).toBe(true);
+
+    const closed = await stack.deps.enrolments.finish(enrolmentId, true);
+    expect(closed).toMatchObject({ started: 1, pending: 2 });
+    const rows = await stack.testDb.db.journey.findMany({ where: { customerId: { in: list } }, select: { customerId: true, workflowId: true } });
+    expect(rows).toEqual([{ customerId: list[1], workflowId: begun[1]!.workflowId }]);
+    expect(await stack.testDb.db.stageTransition.count({ where: { workflowId: begun[0]!.workflowId } })).toBe(0);
+    const items = await stack.testDb.db.enrolmentItem.findMany({ where: { enrolmentId }, orderBy: { seq: 'asc' }, select: { status: true } });
+    expect(items.map((i) => i.status)).toEqual(['pending', 'started', 'pending']);
+  }, 90_000);
+
   it("puts each customer in the holdout cohort the API's single start gives them, and tells the workflow", async () => {
     const held = {
       key: 'enr-held',
