@@ -12,6 +12,7 @@ import { type Channel, type ChannelName, isNotConfigured, PermanentChannelError 
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
+import { utc } from '../db/time.js';
 import { marketingConsentKey } from '../engine/channels.js';
 import { ADDRESS_COLUMNS, addressOf } from '../channels/registry.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
@@ -62,8 +63,6 @@ const MESSAGE_COLUMNS = Prisma.sql`id, status, status_reason AS "statusReason", 
 export function createSendActivity(deps: SendDeps) {
   const { db, policy } = deps;
 
-  /** An instant as the tables store it (timestamp without time zone, UTC), whatever the session's zone. */
-  const utc = (at: Date | null) => Prisma.sql`(${at ? at.toISOString() : null}::timestamptz AT TIME ZONE 'UTC')`;
   const json = (detail: Record<string, unknown>) => Prisma.sql`${JSON.stringify(detail)}::jsonb`;
   const event = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
     db.$executeRaw`INSERT INTO message_events (message_id, at, type, detail) VALUES (${messageId}, ${utc(new Date())}, ${type}, ${json(detail)})`;

@@ -8,7 +8,8 @@
 // sweeper at a time. What a pass does not get to (it stops, or a peer is down) it gives back at once; the claims of a
 // process that died lapse after `leaseMs`.
 import type { Logger } from '../config/logger.js';
-import { type Db, Prisma } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import { utc } from '../db/time.js';
 import { unansweredPeer } from './faults.js';
 import type { JourneyService } from './journeys.js';
 
@@ -120,6 +121,3 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
     },
   };
 }
-
-/** A timestamp column (UTC, without zone) compared with an instant: read in UTC whatever the session zone. */
-const utc = (at: Date) => Prisma.sql`(${at.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;
