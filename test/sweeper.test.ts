@@ -1,7 +1,7 @@
 // The event sweeper with more than one API process: every API runs one, so two sweepers over one backlog must share
 // it — each recorded event handed to the service's delivery by exactly one of them — and a claim left by a process
-// that died must lapse, not hold its events forever, and a pass must not outlive its own claim. Real Postgres and the service's own delivery; the sweepers' timers
-// are left idle and their passes run by the test.
+// that died must lapse, not hold its events forever, and a pass must not outlive its own claim. Real Postgres and the
+// service's own delivery; the sweepers' timers are left idle and their passes run by the test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../config/logger.js';
 import type { JourneyService } from '../service/journeys.js';
