@@ -111,9 +111,10 @@ export interface MigrationDeps {
   definitions: DefinitionStore;
   /** The pace's bounds (defaults above); tests shorten them. */
   answerTimeoutMs?: number;
-  startGraceMs?: number;
   maxAttempts?: number;
   batchBudgetMs?: number;
+  /** How long a stored migration whose workflow Temporal does not know is taken to be starting (default 60 s). */
+  startGraceMs?: number;
 }
 
 /** What a batch gets from its activity: a heartbeat, and the signal of its cancellation. */
@@ -239,8 +240,9 @@ export class MigrationService {
    *
    * A migration is `running` until its workflow's last activity says otherwise; a workflow that failed, timed out or
    * was terminated never says so, and its migration would block the key and version for good. So the running one's
-   * workflow is looked up: closed (whatever its status), or unknown to Temporal once the start's window has passed,
-   * its migration is closed as failed, like one whose workflow could not be started, and this apply goes on.
+   * workflow is looked up: closed (completed, failed, cancelled, terminated, timed out), or unknown to Temporal once
+   * the start's window (`START_GRACE_MS`) has passed, its migration is closed as failed, like one whose workflow could
+   * not be started, and this apply goes on.
    */
   private async refuseIfRunning(journeyKey: string, fromVersion: number): Promise<void> {
     const running = await this.db.journeyMigration.findFirst({
