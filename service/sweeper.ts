@@ -7,8 +7,8 @@
 // LOCKED), so two APIs sweeping a backlog share it instead of both signalling every event: an event is claimed by one
 // sweeper at a time. What a pass does not get to (it stops, a peer is down, or its claim is near its end) it gives back
 // at once; the claims of a process that died lapse after `leaseMs`. A pass takes no new event in the second half of its
-// lease: one slow delivery then still ends inside the claim, and no other sweeper takes an event this one is
-// delivering.
+// lease: the delivery in hand (its calls have deadlines of seconds) then ends inside the claim, and no other sweeper
+// takes an event this one is still delivering.
 import type { Logger } from '../config/logger.js';
 import type { Db } from '../db/client.js';
 import { utc } from '../db/time.js';
@@ -36,7 +36,15 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-export function startEventSweeper(deps: { db: Db; service: JourneyService; logger: Logger; /** The clock (ms); tests move it. */ now?: () => number }, o: SweeperOptions): Sweeper {
+export interface SweeperDeps {
+  db: Db;
+  service: JourneyService;
+  logger: Logger;
+  /** The clock (ms since the epoch) that dates claims and spends their lease; tests move it. Default `Date.now`. */
+  now?: () => number;
+}
+
+export function startEventSweeper(deps: SweeperDeps, o: SweeperOptions): Sweeper {
   const { db, service, logger } = deps;
   const clock = deps.now ?? Date.now;
   const maxIntervalMs = o.maxIntervalMs ?? o.intervalMs * 12;
