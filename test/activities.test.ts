@@ -234,7 +234,7 @@ describe('sendMessage', () => {
     await expect(env.run(acts.sendMessage, input)).rejects.toThrow('template catalog not answering');
     const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
     expect(row).toMatchObject({ status: 'pending', attempts: 0 });
-    expect((await env.run(acts.sendMessage, input)).status).toBe('sent');
+    expect(((await env.run(acts.sendMessage, input)) as SendResult).status).toBe('sent');
     const events = await testDb.db.messageEvent.findMany({ where: { messageId: row.id }, orderBy: { id: 'asc' } });
     expect(events.map((e) => e.type)).toEqual(['created', 'timezone_fallback', 'sent']);
   });
@@ -253,7 +253,7 @@ describe('sendMessage', () => {
       vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
       at,
     };
-    expect((await env.run(activities.sendMessage, input)).status).toBe('sent');
+    expect(((await env.run(activities.sendMessage, input)) as SendResult).status).toBe('sent');
     const after = new Date();
     const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` }, include: { events: true } });
     expect(row.sentAt?.toISOString()).toBe(at);
