@@ -12,6 +12,7 @@ import { type Channel, type ChannelName, isNotConfigured, PermanentChannelError 
 import { scrubbedError } from '../channels/scrub.js';
 import { type TemplateContent, TemplateError, type TemplateStore } from '../channels/templates.js';
 import { Prisma, type Db } from '../db/client.js';
+import { utc } from '../db/time.js';
 import { marketingConsentKey } from '../engine/channels.js';
 import { ADDRESS_COLUMNS, addressOf } from '../channels/registry.js';
 import { type PreferenceLinks, preferenceFooter, unsubscribeHeaders } from '../service/preference-links.js';
@@ -62,11 +63,12 @@ const MESSAGE_COLUMNS = Prisma.sql`id, status, status_reason AS "statusReason", 
 export function createSendActivity(deps: SendDeps) {
   const { db, policy } = deps;
 
-  /** An instant as the tables store it (timestamp without time zone, UTC), whatever the session's zone. */
-  const utc = (at: Date | null) => Prisma.sql`(${at ? at.toISOString() : null}::timestamptz AT TIME ZONE 'UTC')`;
   const json = (detail: Record<string, unknown>) => Prisma.sql`${JSON.stringify(detail)}::jsonb`;
-  const event = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
-    db.$executeRaw`INSERT INTO message_events (message_id, at, type, detail) VALUES (${messageId}, ${utc(new Date())}, ${type}, ${json(detail)})`;
+  /** An event written once in a message's story: nothing when the message has one of its type already (a retry of the
+   * attempt that wrote it, or of the statement that created the message with it). */
+  const eventOnce = (messageId: string, type: string, detail: Record<string, unknown> = {}) =>
+    db.$executeRaw`INSERT INTO message_events (message_id, at, type, detail) SELECT ${messageId}, ${utc(new Date())}, ${type}, ${json(detail)}
+      WHERE NOT EXISTS (SELECT 1 FROM message_events WHERE message_id = ${messageId} AND type = ${type})`;
   /** A change to the message row and the event that explains it, in one statement: atomic without a transaction, and
    * one round trip instead of four (BEGIN, UPDATE, INSERT, COMMIT). */
   const updateWithEvent = (client: Prisma.TransactionClient | Db, id: string, set: Prisma.Sql, type: string, detail: Record<string, unknown>) => {
@@ -99,17 +101,18 @@ export function createSendActivity(deps: SendDeps) {
 
   /** The message of this idempotency key, created with the first lines of its story (`created`, and the time zone
    * fallback when it applies) if it is not there yet: one statement, where a lookup and a created row with its events
-   * took six (a SELECT, then BEGIN, two INSERTs, a SELECT, COMMIT). `created` says whether this call made it. */
+   * took six (a SELECT, then BEGIN, two INSERTs, a SELECT, COMMIT). `created` says whether this call made it. Its
+   * timestamps (the row's and its events') are the wall clock's, like every other line of the story: the policy's
+   * clock (`now` in `sendOnce`, possibly the workflow's, ahead of the wall) decides, it does not date rows. */
   async function claimMessage(
     input: SendInput,
     cls: MessageClass,
-    now: Date,
     expiresAt: Date | null,
     firstEvents: { type: string; detail: Record<string, unknown> }[],
   ): Promise<MessageRow & { created: boolean }> {
     const priority = input.priority ?? 5;
     const events = [{ type: 'created', detail: { class: cls, priority, ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}) } }, ...firstEvents];
-    const at = utc(now);
+    const at = utc(new Date());
     const rows = await db.$queryRaw<(MessageRow & { created: boolean })[]>`
       WITH ins AS (
         INSERT INTO messages (id, idempotency_key, workflow_id, customer_id, channel, template, class, priority, expires_at, created_at, updated_at)
@@ -174,7 +177,7 @@ export function createSendActivity(deps: SendDeps) {
     };
     const fallbackEvent = { type: 'timezone_fallback', detail: { given: customer.timeZone ?? null, used: zone.timeZone } };
     const newExpiresAt = input.expiresAfter ? addDuration(now, input.expiresAfter) : null;
-    const message = await claimMessage(input, cls, now, newExpiresAt, zone.fellBack && !refusal(newExpiresAt) ? [fallbackEvent] : []);
+    const message = await claimMessage(input, cls, newExpiresAt, zone.fellBack && !refusal(newExpiresAt) ? [fallbackEvent] : []);
     const id = message.id;
     if (FINAL.has(message.status)) {
       return { messageId: id, status: message.status === 'delivered' ? 'sent' : (message.status as 'sent'), ...(message.statusReason ? { reason: message.statusReason } : {}) };
@@ -234,8 +237,9 @@ export function createSendActivity(deps: SendDeps) {
     if (refused) return settle(refused.status, refused.reason, refused.detail);
     if (!to) return settle('suppressed', 'no_address'); // (refused above; says so to the type checker)
     // 3. Quiet hours in the customer's own zone (a missing or unknown zone falls back to the policy's, and says so: a
-    // new message said so when it was created; one left pending by an attempt that stopped says so now).
-    if (zone.fellBack && !message.created && message.attempts === 0 && message.status === 'pending') await event(id, fallbackEvent.type, fallbackEvent.detail);
+    // new message said so when it was created; one left pending by an attempt that stopped says so now, once: the
+    // attempt that created the message may have said so before it stopped).
+    if (zone.fellBack && !message.created && message.attempts === 0 && message.status === 'pending') await eventOnce(id, fallbackEvent.type, fallbackEvent.detail);
     const quiet = quietUntil(input.channel, now, zone.timeZone, policy);
     if (quiet) return defer(quiet, 'quiet_hours', { timeZone: zone.timeZone });
 

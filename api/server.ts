@@ -1,6 +1,7 @@
 // Listens: serves the app over the API's parts, built by the composition root (composition/deps.ts) with the API's
 // own choices (a database pool with short timeouts, links at the address it listens on); the readiness check, the
 // authenticator, the configured API keys and the event sweeper are the API's and are made here. All closed here.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../config/logger.js';
@@ -56,6 +57,23 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     }),
   );
   const server = config.host !== undefined ? app.listen(config.port, config.host) : app.listen(config.port);
+  // A balancer that keeps connections to the API open must be the one to close an idle one: if the API closes it first
+  // (Node's default is 5 s), a request the balancer sends on it at that moment fails (a 502, and a POST is not tried
+  // again). Load balancers commonly hold idle connections 60 s (AWS ALB, nginx's default), so the API holds them
+  // longer; the headers' deadline must exceed the keep-alive one, or a slow first request on a reused connection is cut.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  // Shutting down does not wait that long: `server.close()` ends the idle connections only, and one whose request was
+  // in flight would stay open its keep-alive time once answered. Such answers (and any request that still comes on a
+  // kept connection) close their connection.
+  let closing = false;
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (closing) res.setHeader('Connection', 'close');
+    else
+      res.once('finish', () => {
+        if (closing) setImmediate(() => server.closeIdleConnections());
+      });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -71,6 +89,7 @@ export async function startApiServer(config: Config, logger: Logger): Promise<{ 
     url,
     listening,
     async close() {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;

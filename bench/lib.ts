@@ -71,9 +71,11 @@ export interface Latency {
   p99: number;
 }
 
+/** The p-th percentile of ascending `sorted` by nearest rank: the smallest value with at least p % of them at or below
+ * it (of 200 values, p95 is the 190th and p50 the 100th, not the 191st and 101st). */
 export function pct(sorted: number[], p: number) {
   if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 export function summary(latencies: number[], ms: number): Latency {
   const s = [...latencies].sort((a, b) => a - b);
@@ -111,9 +113,10 @@ const MAX_LEVEL = 1024;
 
 /**
  * Runs `run` at every concurrency level given, then goes on at twice the last level for as long as the last level was
- * still at least 5 % better than the best before it: a maximum is never read off a curve that was still climbing, and
- * one noisy level does not end the sweep early (it would understate the ceiling). No doubling past `requests`: a level
- * never has more calls in flight than it makes.
+ * still at least 5 % better than the best before it: a maximum is never read off a curve that was still climbing. The
+ * first level that is not (under 1.05 × the best so far) ends the doubling, a noisy one included: the ceiling may then
+ * be understated, which `--runs` and its spread show. No doubling past `requests` (a level never has more calls in
+ * flight than it makes) or `MAX_LEVEL`.
  */
 export async function sweep<T>(name: string, levels: number[], requests: number, run: (concurrency: number) => Promise<T>, rate: (r: T) => number, describe: (r: T) => string) {
   const rows: (T & { concurrency: number })[] = [];

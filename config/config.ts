@@ -45,8 +45,9 @@ const schema = z.object({
   TWILIO_API_BASE_URL: z.string().url().optional(),
   /** The bank's WeChat official account (the wechat channel, optional): its app id and secret, and where its API is
    * (unset: WeChat itself; the local sink in development and tests). The channel is configured when WECHAT_APP_ID is
-   * set — outside production it defaults to the local sink's — and then needs its secret; unset in production, the
-   * channel is "not configured": definitions that send on it are not published, and a send on it fails for good. */
+   * set — outside production it defaults to the local sink's, whose secret is then the default — and then needs its
+   * secret (any app id but the sink's, in every environment); unset in production, the channel is "not configured":
+   * definitions that send on it are not published, and a send on it fails for good. */
   WECHAT_APP_ID: z.string().min(1).max(64).optional(),
   WECHAT_APP_SECRET: z.string().min(1).max(128).optional(),
   WECHAT_API_BASE_URL: z.string().url().default('https://api.weixin.qq.com'),
@@ -265,14 +266,19 @@ function productionProblems(given: Record<string, string | undefined>): string[]
   return problems;
 }
 
-/** WeChat's settings: configured when WECHAT_APP_ID is given (outside production: unless given, the local sink's). */
+/** WeChat's settings: configured when WECHAT_APP_ID is given (outside production: unless given, the local sink's). The
+ * sink's secret is the default only for the sink's app id: a real app id paired with it would fail at WeChat on the
+ * first send (or talk to the sink as the bank's account), so a real app id needs its own secret in every environment. */
 function wechatConfig(e: z.infer<typeof schema>): Config['wechat'] {
   const dev = e.NODE_ENV !== 'production';
   const appId = e.WECHAT_APP_ID ?? (dev ? DEV_WECHAT.appId : undefined);
   if (appId === undefined) return undefined;
-  const appSecret = e.WECHAT_APP_SECRET ?? (dev ? DEV_WECHAT.appSecret : undefined);
-  // Production refuses this before (productionProblems); outside it only an explicit app id without a secret gets here.
-  if (appSecret === undefined) throw new ConfigError('invalid configuration: WECHAT_APP_SECRET: required when WECHAT_APP_ID is set');
+  const appSecret = e.WECHAT_APP_SECRET ?? (dev && appId === DEV_WECHAT.appId ? DEV_WECHAT.appSecret : undefined);
+  // In production productionProblems has refused this already; elsewhere a real app id without its secret gets here.
+  if (appSecret === undefined)
+    throw new ConfigError(
+      `invalid configuration: WECHAT_APP_SECRET: required when WECHAT_APP_ID is set to an app other than the local sink's (${DEV_WECHAT.appId}); the sink's secret goes only with the sink's app id`,
+    );
   return { appId, appSecret, apiBaseUrl: e.WECHAT_API_BASE_URL };
 }
 

@@ -6,7 +6,7 @@
 // up: what cannot be asked is failed with its reason, what is not answered yet (or not reachable now) goes behind the
 // others for a later pass, a bounded number of times; and an answer that comes after its journey was counted failed
 // still counts (the progress reads the journeys' logs again).
-import { type Client, QueryNotRegisteredError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, QueryNotRegisteredError, type WorkflowExecutionStatusName, WorkflowNotFoundError } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { JourneyDefinition } from '../engine/definition.js';
@@ -35,6 +35,11 @@ const MAX_ATTEMPTS = 5;
 const BATCH_BUDGET_MS = 5 * 60_000;
 /** Longest reason stored for a journey (an error's message is cut). */
 const REASON_MAX = 300;
+/** A running migration whose workflow Temporal does not know is left alone this long after it was stored: `apply`
+ * stores it first and starts its workflow right after, so a younger one may be in that window. */
+const START_GRACE_MS = 60_000;
+/** A workflow in one of these will never run its migration's last activity. */
+const CLOSED = new Set<WorkflowExecutionStatusName>(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
 const ref = z.string().min(1).max(200);
 export const MigrationBody = z
@@ -108,6 +113,8 @@ export interface MigrationDeps {
   answerTimeoutMs?: number;
   maxAttempts?: number;
   batchBudgetMs?: number;
+  /** How long a stored migration whose workflow Temporal does not know is taken to be starting (default 60 s). */
+  startGraceMs?: number;
 }
 
 /** What a batch gets from its activity: a heartbeat, and the signal of its cancellation. */
@@ -204,10 +211,13 @@ export class MigrationService {
     try {
       await this.insert(migrationId, journeyKey, body, by, all);
     } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
       // Two applies at the same instant both passed the check above: the partial unique index on running migrations
-      // (journey_migrations_one_running_idx) lets one insert, and the other is refused like the check would have.
-      if (isUniqueViolation(err)) await this.refuseIfRunning(journeyKey, body.fromVersion);
-      throw err;
+      // (journey_migrations_one_running_idx) lets one insert, and the other is refused like the check would have,
+      // naming the winner. The winner may have finished already (it took no journey): refused all the same, never
+      // the index's raw error (a 500).
+      await this.refuseIfRunning(journeyKey, body.fromVersion);
+      throw conflict('migration_in_progress', `another migration of ${journeyKey} from version ${body.fromVersion} was applied at the same time; apply again once it has finished`);
     }
     const workflowId = migrationWorkflowId(journeyKey, migrationId);
     const input: MigrationWorkflowInput = { migrationId, batchSize: body.pace.batchSize, pauseMs: body.pace.pauseMs };
@@ -227,15 +237,46 @@ export class MigrationService {
    * journeys and count the first one's moves as its own. 409 `migration_in_progress` naming the running one (its
    * progress says when it is done). A migration from another version of the key may run meanwhile: it takes other
    * journeys.
+   *
+   * A migration is `running` until its workflow's last activity says otherwise; a workflow that failed, timed out or
+   * was terminated never says so, and its migration would block the key and version for good. So the running one's
+   * workflow is looked up: closed (completed, failed, cancelled, terminated, timed out), or unknown to Temporal once
+   * the start's window (`START_GRACE_MS`) has passed, its migration is closed as failed, like one whose workflow could
+   * not be started, and this apply goes on.
    */
   private async refuseIfRunning(journeyKey: string, fromVersion: number): Promise<void> {
-    const running = await this.db.journeyMigration.findFirst({ where: { journeyKey, fromVersion, status: 'running' }, select: { id: true, toVersion: true } });
-    if (running)
-      throw new Conflict(
-        'migration_in_progress',
-        `migration ${running.id} of ${journeyKey} from version ${fromVersion} (to ${running.toVersion}) is still running; apply again once it has finished`,
-        { migrationId: running.id, workflowId: migrationWorkflowId(journeyKey, running.id) },
-      );
+    const running = await this.db.journeyMigration.findFirst({
+      where: { journeyKey, fromVersion, status: 'running' },
+      select: { id: true, toVersion: true, createdAt: true },
+    });
+    if (!running) return;
+    const workflowId = migrationWorkflowId(journeyKey, running.id);
+    const gone = await this.workflowGone(workflowId, running.createdAt);
+    if (gone) {
+      await this.abandon(running.id, cut(`abandoned: ${gone}`));
+      return;
+    }
+    throw new Conflict(
+      'migration_in_progress',
+      `migration ${running.id} of ${journeyKey} from version ${fromVersion} (to ${running.toVersion}) is still running; apply again once it has finished`,
+      { migrationId: running.id, workflowId },
+    );
+  }
+
+  /** Why a running migration's workflow will never finish it (it is closed, or Temporal does not know it long after
+   * the migration was stored), or undefined while it may. Temporal not answering is a fault (503): whether the
+   * migration still runs is not known. */
+  private async workflowGone(workflowId: string, storedAt: Date): Promise<string | undefined> {
+    try {
+      const status = (await this.deps.temporal.workflow.getHandle(workflowId).describe()).status.name;
+      // The latest run's status: a workflow that continued as new shows its new run. Running, paused (an operator may
+      // resume it) or a status this client does not know: it may still finish the migration.
+      return CLOSED.has(status) ? `its workflow ended ${status.toLowerCase()} without finishing it` : undefined;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw classifyFault(err) ?? err;
+      const grace = this.deps.startGraceMs ?? START_GRACE_MS;
+      return Date.now() - storedAt.getTime() > grace ? 'its workflow was never started' : undefined;
+    }
   }
 
   /** Stores a migration, running, and the journeys it takes, in one transaction. */
@@ -250,18 +291,24 @@ export class MigrationService {
           map: body.map as Prisma.InputJsonValue,
           filter: body.where as Prisma.InputJsonValue,
           createdBy: by,
+          // This process's clock, in UTC (the column's default, now(), is in the session's zone): `refuseIfRunning`
+          // measures the start's window from it.
+          createdAt: new Date(),
         },
       }),
       this.db.journeyMigrationItem.createMany({ data: all.map((j) => ({ migrationId, workflowId: j.workflowId })) }),
     ]);
   }
 
-  /** Closes a migration whose workflow could not be started: failed, with each journey failed for the same reason. */
+  /** Closes a running migration whose workflow could not be started, or ended without finishing it: failed, with
+   * each journey still pending failed for the same reason. One that is not running any more (its workflow finished it
+   * meanwhile) is left as it is. */
   private async abandon(migrationId: string, reason: string): Promise<void> {
-    await this.db.$transaction([
-      this.db.journeyMigrationItem.updateMany({ where: { migrationId, status: 'pending' }, data: { status: 'failed', reason, updatedAt: new Date() } }),
-      this.db.journeyMigration.update({ where: { id: migrationId }, data: { status: 'failed', finishedAt: new Date() } }),
-    ]);
+    await this.db.$transaction(async (tx) => {
+      const closed = await tx.journeyMigration.updateMany({ where: { id: migrationId, status: 'running' }, data: { status: 'failed', finishedAt: new Date() } });
+      if (closed.count === 0) return;
+      await tx.journeyMigrationItem.updateMany({ where: { migrationId, status: 'pending' }, data: { status: 'failed', reason, updatedAt: new Date() } });
+    });
   }
 
   async progress(journeyKey: string, migrationId: string): Promise<MigrationProgress> {

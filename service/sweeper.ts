@@ -5,10 +5,13 @@
 //
 // Every API process runs a sweeper. Each pass claims its events first (a lease on the row, taken with FOR UPDATE SKIP
 // LOCKED), so two APIs sweeping a backlog share it instead of both signalling every event: an event is claimed by one
-// sweeper at a time. What a pass does not get to (it stops, or a peer is down) it gives back at once; the claims of a
-// process that died lapse after `leaseMs`.
+// sweeper at a time. What a pass does not get to (it stops, a peer is down, or its claim is near its end) it gives back
+// at once; the claims of a process that died lapse after `leaseMs`. A pass takes no new event in the second half of its
+// lease: the delivery in hand (its calls have deadlines of seconds) then ends inside the claim, and no other sweeper
+// takes an event this one is still delivering.
 import type { Logger } from '../config/logger.js';
-import { type Db, Prisma } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import { utc } from '../db/time.js';
 import { unansweredPeer } from './faults.js';
 import type { JourneyService } from './journeys.js';
 
@@ -22,7 +25,8 @@ export interface SweeperOptions {
   /** Events per sweep, oldest first. */
   batch?: number;
   /** How long a pass's claim on its events holds if it never gives them back (its process died): another API's
-   * sweeper takes them after that (default 5 minutes, longer than a pass of `batch` events takes). */
+   * sweeper takes them after that (default 5 minutes, longer than a pass of `batch` events takes while all is well).
+   * A pass against a slow peer stops taking events at half of it and gives the rest back. */
   leaseMs?: number;
 }
 
@@ -32,8 +36,17 @@ export interface Sweeper {
   stop(): Promise<void>;
 }
 
-export function startEventSweeper(deps: { db: Db; service: JourneyService; logger: Logger }, o: SweeperOptions): Sweeper {
+export interface SweeperDeps {
+  db: Db;
+  service: JourneyService;
+  logger: Logger;
+  /** The clock (ms since the epoch) that dates claims and spends their lease; tests move it. Default `Date.now`. */
+  now?: () => number;
+}
+
+export function startEventSweeper(deps: SweeperDeps, o: SweeperOptions): Sweeper {
   const { db, service, logger } = deps;
+  const clock = deps.now ?? Date.now;
   const maxIntervalMs = o.maxIntervalMs ?? o.intervalMs * 12;
   const batch = o.batch ?? 100;
   let interval = o.intervalMs;
@@ -43,9 +56,10 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
 
   const leaseMs = o.leaseMs ?? 5 * 60_000;
 
-  /** Claims up to `batch` of the oldest undelivered events no other sweeper holds; answers their ids, oldest first. */
-  const claim = async (): Promise<string[]> => {
-    const now = Date.now();
+  /** Claims up to `batch` of the oldest undelivered events no other sweeper holds; answers their ids, oldest first,
+   * and until when this pass may take them (half its lease). */
+  const claim = async (): Promise<{ ids: string[]; takeUntil: number }> => {
+    const now = clock();
     const rows = await db.$queryRaw<{ event_id: string; received_at: Date }[]>`
       WITH due AS (
         SELECT event_id FROM inbound_events
@@ -59,7 +73,7 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
       UPDATE inbound_events e SET sweep_claimed_until = ${utc(new Date(now + leaseMs))}
       FROM due WHERE e.event_id = due.event_id
       RETURNING e.event_id, e.received_at`;
-    return rows.sort((a, b) => a.received_at.getTime() - b.received_at.getTime()).map((r) => r.event_id);
+    return { ids: rows.sort((a, b) => a.received_at.getTime() - b.received_at.getTime()).map((r) => r.event_id), takeUntil: now + leaseMs / 2 };
   };
   /** Gives claimed events back (not delivered by this pass): the next pass, here or in another API, takes them. */
   const release = async (eventIds: string[]) => {
@@ -67,12 +81,13 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
   };
 
   const sweep = async (): Promise<number> => {
-    const due = await claim();
+    const { ids: due, takeUntil } = await claim();
     let delivered = 0;
     let done = 0;
     try {
       for (const eventId of due) {
-        if (stopped) break;
+        // Stopping, or the claim near its end (a slow peer): the rest is given back below, for the next pass.
+        if (stopped || clock() >= takeUntil) break;
         try {
           if ((await service.deliverRecorded(eventId)) !== undefined) delivered++;
         } catch (err) {
@@ -120,6 +135,3 @@ export function startEventSweeper(deps: { db: Db; service: JourneyService; logge
     },
   };
 }
-
-/** A timestamp column (UTC, without zone) compared with an instant: read in UTC whatever the session zone. */
-const utc = (at: Date) => Prisma.sql`(${at.toISOString()}::timestamptz AT TIME ZONE 'UTC')`;

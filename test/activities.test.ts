@@ -55,7 +55,7 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-async function customer(fields: { phone?: string | null; email?: string | null; consents?: Record<string, boolean>; locale?: string } = {}) {
+async function customer(fields: { phone?: string | null; email?: string | null; consents?: Record<string, boolean>; locale?: string; timeZone?: string | null } = {}) {
   const id = `act-${++n}`;
   await testDb.db.customer.create({
     data: { id, name: `Name ${n}`, email: `act${n}@example.com`, phone: `+8613900${String(n).padStart(6, '0')}`, rmId: 'rm-9', timeZone: 'Asia/Shanghai', ...fields },
@@ -208,6 +208,59 @@ describe('sendMessage', () => {
     // the message stays pending, to be sent by the retry
     expect(await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } })).toMatchObject({ status: 'sending', attempts: 1 });
     expect((await send(id, 'email', `${id}/1`)).status).toBe('sent');
+  });
+
+  it('a first attempt that stopped after creating the message (with its time zone fallback) is retried without a second fallback event', async () => {
+    // No time zone: the policy's default is used, and the message's story says so in the statement that creates it.
+    const id = await customer({ timeZone: null });
+    // The template catalog does not answer once (a transient fault, after the message exists and before its slot).
+    let reads = 0;
+    const flaky = {
+      snapshot: async () => {
+        if (++reads === 1) throw new Error('template catalog not answering');
+        return TemplateStore.fromFiles();
+      },
+    };
+    const acts = deps.activities({ templates: flaky, links: undefined, channels: deps.channels });
+    const input: SendInput = {
+      idempotencyKey: `${id}/1`,
+      workflowId: `journey:bank-loan:${id}`,
+      customerId: id,
+      channel: 'email',
+      template: 'loan-approved',
+      flow: 'test',
+      vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
+    };
+    await expect(env.run(acts.sendMessage, input)).rejects.toThrow('template catalog not answering');
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` } });
+    expect(row).toMatchObject({ status: 'pending', attempts: 0 });
+    expect(((await env.run(acts.sendMessage, input)) as SendResult).status).toBe('sent');
+    const events = await testDb.db.messageEvent.findMany({ where: { messageId: row.id }, orderBy: { id: 'asc' } });
+    expect(events.map((e) => e.type)).toEqual(['created', 'timezone_fallback', 'sent']);
+  });
+
+  it("dates the message and its story by the wall clock, and its cap slot by the policy's clock, when the workflow's clock is ahead", async () => {
+    const id = await customer();
+    // A send deferred on a durable timer of the time-skipping server: the workflow's clock is two days ahead.
+    const at = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const input: SendInput = {
+      idempotencyKey: `${id}/1`,
+      workflowId: `journey:bank-loan:${id}`,
+      customerId: id,
+      channel: 'email',
+      template: 'loan-approved',
+      flow: 'test',
+      vars: { event: { limit: 1000, expiresAt: '2027-01-01' }, params: {} },
+      at,
+    };
+    expect(((await env.run(activities.sendMessage, input)) as SendResult).status).toBe('sent');
+    const after = new Date();
+    const row = await testDb.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${id}/1` }, include: { events: true } });
+    expect(row.sentAt?.toISOString()).toBe(at);
+    expect(row.createdAt.getTime()).toBeLessThanOrEqual(after.getTime());
+    expect(row.updatedAt.getTime()).toBeLessThanOrEqual(after.getTime());
+    expect(row.events.map((e) => e.type).sort()).toEqual(['created', 'sent']);
+    for (const e of row.events) expect(e.at.getTime()).toBeLessThanOrEqual(after.getTime());
   });
 
   it("renders the customer's locale, falling back to English", async () => {

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../engine/definition.js';
 import { loadBuiltIn } from '../journeys/index.js';
 import { Conflict, Unavailable } from '../service/errors.js';
-import { type MigrationDeps, MigrationService } from '../service/migrations.js';
+import { type MigrationDeps, MigrationService, migrationWorkflowId } from '../service/migrations.js';
 import { createTemporalClient } from '../service/temporal-client.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
+import type { journeyMigrationWorkflow } from '../workflows/migration.js';
 import { journeyEventSignal, migrationLogKey, stateQuery } from '../workflows/messages.js';
 import { freePort } from './support/ports.js';
 import { api, createStackApp, eventually, type Stack, startStack } from './support/stack.js';
@@ -331,8 +332,9 @@ describe('one migration of the same journeys at a time, counted exactly', () => 
     dryRun: false,
     pace: { batchSize: 20, pauseMs: 0 },
   });
+  /** A migration stored just now, as `apply` stores one (its workflow not started yet). */
   const running = (migrationId: string) =>
-    stack.testDb.db.journeyMigration.create({ data: { id: migrationId, journeyKey: 'bank-loan', fromVersion: 1, toVersion: 2, createdBy: 'test' } });
+    stack.testDb.db.journeyMigration.create({ data: { id: migrationId, journeyKey: 'bank-loan', fromVersion: 1, toVersion: 2, createdBy: 'test', createdAt: new Date() } });
 
   it('refuses a second apply from the same version while one runs (409 migration_in_progress naming it), and takes it once that one finished', async () => {
     await closeRunning();
@@ -372,6 +374,48 @@ describe('one migration of the same journeys at a time, counted exactly', () => 
     await running(randomUUID());
     await expect(running(randomUUID())).rejects.toMatchObject({ code: 'P2002' });
     await closeRunning();
+  }, 30_000);
+
+  it('no longer refuses an apply because of a migration whose workflow was terminated: that one is closed failed, and the new one runs', async () => {
+    await closeRunning();
+    const stuck = randomUUID();
+    await running(stuck);
+    await stack.testDb.db.journeyMigrationItem.create({ data: { migrationId: stuck, workflowId: 'journey:bank-loan:mig-stuck' } });
+    // Its workflow, on a queue no worker polls (it moves nothing), is ended by an operator before its last activity.
+    const handle = await stack.client.workflow.start<typeof journeyMigrationWorkflow>('journeyMigrationWorkflow', {
+      taskQueue: `${stack.taskQueue}-unpolled`,
+      workflowId: migrationWorkflowId('bank-loan', stuck),
+      args: [{ migrationId: stuck, batchSize: 20, pauseMs: 0 }],
+    });
+    const ops = api(app, 'ops');
+    const refused = await ops.post('/v1/journey-definitions/bank-loan/migrations').send(body()).expect(409);
+    expect(refused.body.error).toMatchObject({ code: 'migration_in_progress', details: { migrationId: stuck } });
+    await handle.terminate('test: ended by an operator');
+
+    const next = await ops.post('/v1/journey-definitions/bank-loan/migrations').send(body()).expect(202);
+    const old = await stack.testDb.db.journeyMigration.findUniqueOrThrow({ where: { id: stuck }, include: { items: true } });
+    expect(old.status).toBe('failed');
+    expect(old.finishedAt).not.toBeNull();
+    expect(old.items).toMatchObject([{ status: 'failed', reason: 'abandoned: its workflow ended terminated without finishing it' }]);
+    await eventually(
+      async () => (await ops.get(`/v1/journey-definitions/bank-loan/migrations/${next.body.migrationId}`).expect(200)).body,
+      (p: { status: string }) => p.status === 'completed',
+    );
+  }, 30_000);
+
+  it('no longer refuses an apply because of a migration whose workflow never started, once the start window has passed', async () => {
+    await closeRunning();
+    const stranded = randomUUID();
+    // Stored two minutes ago, and its process died before it started the workflow.
+    await stack.testDb.db.journeyMigration.create({
+      data: { id: stranded, journeyKey: 'bank-loan', fromVersion: 1, toVersion: 2, createdBy: 'test', createdAt: new Date(Date.now() - 120_000) },
+    });
+    const next = await stack.migrations.apply('bank-loan', body(), 'ops-after-stranded');
+    expect(await stack.testDb.db.journeyMigration.findUniqueOrThrow({ where: { id: stranded } })).toMatchObject({ status: 'failed', finishedAt: expect.any(Date) });
+    await eventually(
+      () => stack.testDb.db.journeyMigration.findUniqueOrThrow({ where: { id: next.migrationId } }),
+      (m) => m.status === 'completed',
+    );
   }, 30_000);
 
   it('skips a journey another migration already moved to the target as already_on_target, not counting it migrated', async () => {

@@ -18,6 +18,7 @@ const REAL = {
 };
 /** A bank that uses WeChat: its official account's app id and secret. */
 const WECHAT = { WECHAT_APP_ID: 'wx8c2f4e6a1b3d5f70', WECHAT_APP_SECRET: '3f9c2e7a1b8d4c6e0a5f9b2d7c4e1a8b' };
+const WECHAT_SETTINGS = { appId: WECHAT.WECHAT_APP_ID, appSecret: WECHAT.WECHAT_APP_SECRET };
 
 describe('production refuses placeholder secrets', () => {
   it.each([
@@ -60,6 +61,17 @@ describe('production refuses placeholder secrets', () => {
     // Outside production WeChat is the local sink's unless given, so `npm start` and the tests send to the sink.
     expect(loadConfig({ NODE_ENV: 'development' }).wechat).toMatchObject({ appId: 'wx00000000000000dev', appSecret: 'local-wechat-sink-secret' });
     expect(loadConfig({ NODE_ENV: 'production', ...REAL }).preferences).toEqual({ secret: REAL.PREFERENCES_SECRET, linkDays: 30 });
+  });
+
+  it("outside production a real WeChat app id without its secret stops start-up; the sink's app id takes the sink's secret", () => {
+    for (const NODE_ENV of ['development', 'test']) {
+      expect(() => loadConfig({ NODE_ENV, WECHAT_APP_ID: WECHAT.WECHAT_APP_ID })).toThrow(ConfigError);
+      expect(() => loadConfig({ NODE_ENV, WECHAT_APP_ID: WECHAT.WECHAT_APP_ID })).toThrow(
+        "WECHAT_APP_SECRET: required when WECHAT_APP_ID is set to an app other than the local sink's",
+      );
+      expect(loadConfig({ NODE_ENV, ...WECHAT }).wechat).toMatchObject(WECHAT_SETTINGS);
+      expect(loadConfig({ NODE_ENV, WECHAT_APP_ID: 'wx00000000000000dev' }).wechat).toMatchObject({ appId: 'wx00000000000000dev', appSecret: 'local-wechat-sink-secret' });
+    }
   });
 
   it.each(['api/main.ts', 'worker/main.ts'])('%s exits 1 with the reason, before connecting to anything', async (entry) => {

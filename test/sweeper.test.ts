@@ -1,7 +1,7 @@
 // The event sweeper with more than one API process: every API runs one, so two sweepers over one backlog must share
 // it — each recorded event handed to the service's delivery by exactly one of them — and a claim left by a process
-// that died must lapse, not hold its events forever. Real Postgres and the service's own delivery; the sweepers' timers
-// are left idle and their passes run by the test.
+// that died must lapse, not hold its events forever, and a pass must not outlive its own claim. Real Postgres and the
+// service's own delivery; the sweepers' timers are left idle and their passes run by the test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../config/logger.js';
 import type { JourneyService } from '../service/journeys.js';
@@ -98,5 +98,28 @@ describe('the event sweeper in two API processes', () => {
     expect(await t.sweep()).toBe(3);
     await t.stop();
     expect(next).toEqual(ids.slice(2));
+  });
+
+  it('a pass against a slow peer takes no event once half its lease is spent, and gives the rest back to the next pass', async () => {
+    const ids = await backlog('slow', 5);
+    // The sweeper's clock, moved by the test: the second delivery takes a minute of a two-minute lease.
+    let now = Date.now();
+    const handed: string[] = [];
+    const service = {
+      deliverRecorded: async (eventId: string) => {
+        handed.push(eventId);
+        const r = await stack.service.deliverRecorded(eventId);
+        if (handed.length === 2) now += 60_000;
+        return r;
+      },
+    } as unknown as JourneyService;
+    const s = startEventSweeper({ db: stack.testDb.db, service, logger, now: () => now }, { intervalMs: 3_600_000, afterMs: 1_000, batch: 5, leaseMs: 120_000 });
+    expect(await s.sweep()).toBe(2);
+    const rest = await stack.testDb.db.inboundEvent.findMany({ where: { eventId: { in: ids }, deliveredAt: null }, orderBy: { eventId: 'asc' } });
+    expect(rest.map((e) => [e.eventId, e.sweepClaimedUntil])).toEqual(ids.slice(2).map((id) => [id, null]));
+    // The next pass has a lease of its own: it takes the rest.
+    expect(await s.sweep()).toBe(3);
+    await s.stop();
+    expect(handed).toEqual(ids);
   });
 });
