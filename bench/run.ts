@@ -12,8 +12,8 @@
 // --label. Uses TEMPORAL_ADDRESS and DATABASE_URL when given; otherwise starts a Temporal dev server (in memory) and
 // uses the local Postgres (TEST_DATABASE_URL's server) with a database of its own.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -38,6 +38,9 @@ const results: Results = {
 
 // ---- the stack -------------------------------------------------------------------------------------------------
 
+/** Above 20 000 open journeys the dev server keeps its database in a file: in memory its SQLite crashed (SIGSEGV)
+ * with some 82 000 workflows open. Removed when the bench ends. */
+const temporalDir = !process.env.TEMPORAL_ADDRESS && o.open > 20_000 ? mkdtempSync(path.join(tmpdir(), 'bench-temporal-')) : undefined;
 /** The Temporal server the bench measures against: TEMPORAL_ADDRESS, or a dev server in memory started as `npm start`
  * and the tests start one (dev/temporal-dev-server.ts), stopped when the bench ends. */
 async function temporalServer(): Promise<{ address: string; pid?: number; stop(): Promise<void> }> {
@@ -48,6 +51,7 @@ async function temporalServer(): Promise<{ address: string; pid?: number; stop()
     port: 17233 + Math.floor(Math.random() * 1000),
     logLevel: 'error',
     logger: createLogger({ logLevel: 'warn' }, 'bench-temporal'),
+    ...(temporalDir ? { dataDir: temporalDir } : {}),
   });
 }
 
@@ -414,6 +418,8 @@ if (!o.profile && o.open > 0) {
   const o0 = performance.now();
   // Progress from the journey rows (the API's start writes each one): the enrolment's own counts move a batch at a time.
   const e = await enrol('bench-idle', ids, async (id) => {
+    // A stack part gone (the dev server has crashed under load) would leave the enrolment waiting for ever.
+    if (temporal.pid !== undefined && rssMiB(temporal.pid) === null) throw new Error('the Temporal server has exited');
     const now = performance.now();
     const started = Number((await db.query<{ n: string }>('SELECT count(*)::text AS n FROM journeys WHERE enrolment_id = $1', [id])).rows[0]!.n);
     progress(`open: ${started}/${K} started (${Math.round(((started - last.started) / (now - last.at)) * 1000)}/s now, ${Math.round((started / (now - o0)) * 1000)}/s overall)`);
@@ -536,6 +542,7 @@ await db.end();
 stopChildren();
 await Promise.all([smtp.close(), sms.close(), connection.close()]);
 await temporal.stop();
+if (temporalDir) rmSync(temporalDir, { recursive: true, force: true });
 if (!process.env.DATABASE_URL) {
   const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' });
   await admin.connect();
