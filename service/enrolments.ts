@@ -379,8 +379,7 @@ export class EnrolmentService {
     }
     if (others.length) {
       const customerOf = new Map(plans.map((p) => [p.workflowId, p.customerId]));
-      for (const row of await this.db.journey.findMany({ where: { workflowId: { in: others } } }))
-        outcomes.set(customerOf.get(row.workflowId)!, existing(row, enrolmentId));
+      for (const row of await this.db.journey.findMany({ where: { workflowId: { in: others } } })) outcomes.set(customerOf.get(row.workflowId)!, existing(row, enrolmentId));
       // A row gone meanwhile (its writer's start failed) leaves its customer pending, for the next batch.
     }
     if (fault !== undefined) throw fault;
