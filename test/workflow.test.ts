@@ -6,6 +6,7 @@ import { localDate } from '../channels/format.js';
 import { resolveParams } from '../engine/definition.js';
 import type { JourneyState } from '../engine/engine.js';
 import { loadBuiltIn } from '../journeys/index.js';
+import { ContactPolicy } from '../policy/policy.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
 import {
   CustomerIdAttr,
@@ -19,7 +20,7 @@ import {
   stateQuery,
   taskCompletedSignal,
 } from '../workflows/messages.js';
-import { collect, eventually, startStack, type Stack, testDataConverter, workflowBundle } from './support/stack.js';
+import { collect, eventually, NO_LIMITS, startStack, type Stack, testDataConverter, workflowBundle } from './support/stack.js';
 
 const loan = loadBuiltIn('bank-loan');
 let stack: Stack;
@@ -106,7 +107,8 @@ describe('journeyWorkflow on the dev server', () => {
     // The customer has no time zone: the date is written in the service's default zone, in the customer's locale.
     const { phone } = await stack.testDb.db.customer.findUniqueOrThrow({ where: { id: j.customerId } });
     const reminder = await stack.sms.waitFor((m) => m.to === phone && m.body.includes('repayment is due on'));
-    expect(reminder.body).toContain(`due on ${localDate(dueAt, undefined, 'en')}`);
+    // (The policy's default zone, Asia/Shanghai: from 16:00 UTC its date is a day ahead of UTC's.)
+    expect(reminder.body).toContain(`due on ${localDate(dueAt, ContactPolicy.parse(JSON.parse(NO_LIMITS)).defaultTimeZone, 'en')}`);
     const transitions = await stack.testDb.db.stageTransition.findMany({ where: { workflowId: j.workflowId }, orderBy: { seq: 'asc' } });
     expect(transitions.map((t) => t.toStage)).toEqual(['awareness', 'first_loan', 'repayment']);
     const found = await eventually(
