@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import pg from 'pg';
 import { newPayloadKey } from '../service/payload-codec.js';
 import { createLogger } from '../config/logger.js';
@@ -79,6 +80,7 @@ progress(`Temporal ${temporal.address}, Postgres ${new URL(databaseUrl).pathname
 
 // The ceiling's minimal worker (bench/raw-worker.ts).
 const RAW_QUEUE = 'bench-raw';
+const SERVICE_QUEUE = 'bench-journeys';
 await tsx('bench/raw-worker.ts', { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: RAW_QUEUE }, /^READY/);
 
 // The service: its worker and its API as two processes (as `npm run worker` and `npm run api` run them), so that each
@@ -92,7 +94,7 @@ const serviceEnv = {
   TEMPORAL_PAYLOAD_KEYS: JSON.stringify({ bench: newPayloadKey() }),
   DATABASE_URL: databaseUrl,
   TEMPORAL_ADDRESS: temporal.address,
-  TEMPORAL_TASK_QUEUE: 'bench-journeys',
+  TEMPORAL_TASK_QUEUE: SERVICE_QUEUE,
   SMTP_URL: smtp.smtpUrl,
   TWILIO_API_BASE_URL: sms.url,
   PORT: String(14000 + Math.floor(Math.random() * 1000)),
@@ -194,6 +196,24 @@ async function initialised(workflowIds: string[], report?: (done: number) => voi
     left = still;
     if (left.length) await sleep(250);
   }
+}
+/** Waits until the journeys' workflow task queue has no backlog (Temporal's approximate count, asked twice a second
+ * apart so a task being handed over is not missed), then until these journeys (the ones measured next) are
+ * initialised. With 100 000 just started, asking each one (`initialised`) takes longer than opening them. */
+async function drained(taskQueue: string, measured: string[], report?: (backlog: number) => void) {
+  for (let zeros = 0; zeros < 2;) {
+    const { stats } = await client.workflowService.describeTaskQueue({
+      namespace: 'default',
+      taskQueue: { name: taskQueue },
+      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+      reportStats: true,
+    });
+    const backlog = Number(stats?.approximateBacklogCount ?? 0);
+    report?.(backlog);
+    zeros = backlog === 0 ? zeros + 1 : 0;
+    await sleep(1000);
+  }
+  await initialised(measured);
 }
 /** Bytes of Temporal history of each journey, once it has nothing in flight (no workflow task, no activity pending):
  * `historySizeBytes` of DescribeWorkflowExecution. */
@@ -426,24 +446,31 @@ if (!o.profile && o.open > 0) {
     last = { at: now, started };
   });
   const acceptedSeconds = (performance.now() - o0) / 1000;
-  const workflowIds = (await db.query<{ workflow_id: string }>('SELECT workflow_id FROM journeys WHERE enrolment_id = $1', [e.id])).rows.map((r) => r.workflow_id);
+  // A random sample gets one event each while K are open; the first 50 of it also tell the history before and after.
+  const sample = shuffled(ids).slice(0, Math.min(o.sample, K));
+  const sampleWorkflows = (
+    await db.query<{ workflow_id: string; customer_id: string }>('SELECT workflow_id, customer_id FROM journeys WHERE enrolment_id = $1 AND customer_id = ANY($2::text[])', [
+      e.id,
+      sample,
+    ])
+  ).rows;
+  const historySample = sampleWorkflows.filter((r) => sample.indexOf(r.customer_id) < 50).map((r) => r.workflow_id);
   progress(`open: ${e.started} started in ${round(acceptedSeconds)} s; waiting until the worker has initialised them`);
-  await initialised(workflowIds, (done) => progress(`open: ${done}/${workflowIds.length} initialised`));
+  await drained(
+    SERVICE_QUEUE,
+    sampleWorkflows.map((r) => r.workflow_id),
+    (backlog) => progress(`open: ${backlog} journeys' first tasks waiting`),
+  );
   const openSeconds = (performance.now() - o0) / 1000;
   const [db1, tables1] = [await dbBytes(), await tableBytes()];
   const opened = { ...rss(), postgresBytes: db1 };
 
-  // A random sample gets one event each while K are open; the first 50 of it also tell the history before and after.
-  const sample = shuffled(ids).slice(0, Math.min(o.sample, K));
-  const sampleWorkflows = (
-    await db.query<{ workflow_id: string }>('SELECT workflow_id FROM journeys WHERE enrolment_id = $1 AND customer_id = ANY($2::text[])', [e.id, sample.slice(0, 50)])
-  ).rows.map((r) => r.workflow_id);
-  const before = await historyBytes(sampleWorkflows);
+  const before = await historyBytes(historySample);
   sms.clear();
   const [cpuA, dbA] = [cpu(), await dbBytes()];
   const events = await eventsRound(sample, 8, 'open');
   const [cpuB, dbB] = [cpu(), await dbBytes()];
-  const after = await historyBytes(sampleWorkflows);
+  const after = await historyBytes(historySample);
   progress(`open: event→send to ${sample.length} of ${K} open journeys p50 ${events.eventToSend.p50} p95 ${events.eventToSend.p95} p99 ${events.eventToSend.p99} ms`);
 
   // The console's analytics over the K journeys.
