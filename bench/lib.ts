@@ -58,6 +58,20 @@ export function options(args: string[]): Options {
   return o;
 }
 
+/** The bench's journeys: one stage, started through the API; `bench-send` sends an SMS on `product.viewed`, and so
+ * does `bench-idle`, which first waits 30 days on entry (the open journeys). */
+const benchJourney = (key: string, steps: unknown[], onEnter: unknown[] = []) => ({
+  key,
+  version: 1,
+  name: key,
+  stages: [{ key: 'open', label: 'Open', onEnter }],
+  initialStage: 'open',
+  entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
+  triggers: steps.length ? [{ event: 'product.viewed', steps }] : [],
+});
+const SMS = { type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' };
+export const BENCH_JOURNEYS = [benchJourney('bench-send', [SMS]), benchJourney('bench-idle', [SMS], [{ type: 'delay', duration: 'P30D' }])] as const;
+
 export const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;

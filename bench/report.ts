@@ -6,10 +6,26 @@ export interface Sweep<T> {
   rows: (T & { concurrency: number })[];
   max: number;
 }
+/** The parts of one event→send (bench/run.ts `phasesOf`), ms. */
+export const PHASES = ['api', 'queue', 'task', 'activityWait', 'send'] as const;
+export type Phases = Record<(typeof PHASES)[number], number>;
+const PHASE_WORDS: Record<(typeof PHASES)[number], string> = {
+  api: 'the API, until Temporal had the signal',
+  queue: "the workflow task's wait for the worker",
+  task: 'the workflow task',
+  activityWait: "the send activity's wait for a worker",
+  send: 'the send activity until the SMS arrived',
+};
+/** The median parts of the slowest event→sends. */
+export function phasesLine(p: Phases & { n: number }): string {
+  return `The slowest ${p.n}, taken apart by their journeys' histories (median ms): ${PHASES.map((k) => `${PHASE_WORDS[k]} ${p[k]}`).join('; ')}.`;
+}
+
 export interface EventsRow {
   concurrency: number;
   rest: Latency;
   eventToSend: Latency;
+  slowest: Phases & { n: number };
 }
 type Rss = { workerMiB: number | null; apiMiB: number | null; temporalMiB: number | null };
 
@@ -18,7 +34,7 @@ export interface RunResult {
   ceiling: { starts: Sweep<Latency>; signalWithStart: Sweep<Latency> };
   serviceStarts: Sweep<Latency>;
   serviceEvents: Sweep<Omit<EventsRow, 'concurrency'>> & {
-    atHalfMax: { concurrency: number; perSec: number; eventToSend: Latency };
+    atHalfMax: { concurrency: number; perSec: number; eventToSend: Latency; slowest: Phases & { n: number } };
     /** CPU seconds each process spent over the events rounds (from the first request to the last SMS received). */
     cpuSeconds: { events: number; worker: number; api: number; temporal: number };
     /** Events handled ÷ CPU seconds of that process. */
@@ -58,6 +74,7 @@ export interface OpenResult {
   };
   history: { journeys: number; bytesPerOpenJourney: number; bytesPerEvent: number };
   eventToSend: Latency;
+  slowest: Phases & { n: number };
   sampleCpuSeconds: { worker: number; api: number; temporal: number };
   analytics: { route: string; p50: number; p95: number }[];
 }
@@ -156,7 +173,7 @@ export function markdown(r: Results): string {
       ['REST p50 / p95 / p99 ms', (x) => lat(x.rest)],
       ['event→send p50 / p95 / p99 ms', (x) => lat(x.eventToSend)],
     ])}\n`;
-    out += `At half the maximum rate (c=${e.atHalfMax.concurrency}, ${e.atHalfMax.perSec}/s): event→send p99 **${e.atHalfMax.eventToSend.p99} ms**. `;
+    out += `At half the maximum rate (c=${e.atHalfMax.concurrency}, ${e.atHalfMax.perSec}/s): event→send p99 **${e.atHalfMax.eventToSend.p99} ms**. ${phasesLine(e.atHalfMax.slowest)} `;
     out += `CPU over the ${e.cpuSeconds.events} events: worker ${e.cpuSeconds.worker} s, API ${e.cpuSeconds.api} s, Temporal ${e.cpuSeconds.temporal} s → ${e.eventsPerCoreSecond.worker} events per worker CPU-second. `;
     out += `Postgres grew ${bytes(e.postgresBytesPerEvent)} per event; history of ${e.history.journeys} journeys ${bytes(e.history.bytesBefore)} → ${bytes(e.history.bytesAfter)} (${bytes(e.history.bytesPerEvent)} per event).\n\n`;
     if (run.enrolment) {
@@ -193,7 +210,7 @@ export function markdown(r: Results): string {
       ['after the events', (t) => bytes(t[1].afterEvents)],
       ['per open journey', (t) => bytes((t[1].opened - t[1].before) / x.journeys)],
     ]);
-    out += `\nOne event to each of ${x.eventToSend.n} random open journeys (concurrency 8): event→send p50 / p95 / p99 **${lat(x.eventToSend)} ms** (worker ${x.sampleCpuSeconds.worker} CPU-s, API ${x.sampleCpuSeconds.api}, Temporal ${x.sampleCpuSeconds.temporal}).\n\n`;
+    out += `\nOne event to each of ${x.eventToSend.n} random open journeys (concurrency 8): event→send p50 / p95 / p99 **${lat(x.eventToSend)} ms** (worker ${x.sampleCpuSeconds.worker} CPU-s, API ${x.sampleCpuSeconds.api}, Temporal ${x.sampleCpuSeconds.temporal}). ${phasesLine(x.slowest)}\n\n`;
     out += `The console's analytics over the ${x.journeys} journeys (GET /v1/analytics/journeys/bench-idle/…, ${o.analyticsRequests} requests each after 2 warm-ups):\n\n`;
     out += table(x.analytics, [
       ['route', (a) => a.route],

@@ -16,6 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import pg from 'pg';
 import { newPayloadKey } from '../service/payload-codec.js';
@@ -24,8 +25,27 @@ import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { startSmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink } from '../dev/twilio-sink.js';
 import { loanYear } from './engine.js';
-import { cpuSeconds, type Latency, load, median, options, progress, ratio, root, round, rssMiB, sleep, spread, stop, stopChildren, summary, sweep, tsx } from './lib.js';
-import { type EventsRow, markdown, type OpenResult, type Results, type RunResult } from './report.js';
+import {
+  BENCH_JOURNEYS,
+  cpuSeconds,
+  type Latency,
+  load,
+  median,
+  options,
+  progress,
+  ratio,
+  root,
+  round,
+  rssMiB,
+  sleep,
+  spread,
+  stop,
+  stopChildren,
+  summary,
+  sweep,
+  tsx,
+} from './lib.js';
+import { type EventsRow, markdown, type OpenResult, PHASES, type Phases, type Results, type RunResult } from './report.js';
 
 const o = options(process.argv.slice(2));
 const wallStart = performance.now();
@@ -129,19 +149,7 @@ const get = async (p: string, key = BENCH_KEY) => {
   if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`);
   return res.json() as Promise<any>;
 };
-const definition = (key: string, steps: unknown[], onEnter: unknown[] = []) => ({
-  key,
-  version: 1,
-  name: key,
-  stages: [{ key: 'open', label: 'Open', onEnter }],
-  initialStage: 'open',
-  entry: { api: true, events: [], reentry: { mode: 'concurrent' } },
-  triggers: steps.length ? [{ event: 'product.viewed', steps }] : [],
-});
-for (const d of [
-  definition('bench-send', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }]),
-  definition('bench-idle', [{ type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' }], [{ type: 'delay', duration: 'P30D' }]),
-]) {
+for (const d of BENCH_JOURNEYS) {
   const draft = await post('/v1/journey-definitions', d);
   await post(`/v1/journey-definitions/${d.key}/versions/${draft.version}/publish`, {}, REVIEWER_KEY);
 }
@@ -233,7 +241,7 @@ const startJourney = async (journeyKey: string, customerId: string, businessKey:
 
 /** One event to each customer (one journey each, which sends one SMS): REST latency and event→send latency (from the
  * request to the Twilio-compatible sink receiving the SMS). */
-async function eventsRound(ids: string[], c: number, tag: string) {
+async function eventsRound(ids: string[], c: number, tag: string, workflowOf: Map<string, string>) {
   const sentAt = new Map<string, number>();
   const arrived = new Map<string, number>();
   const waiters = ids.map((id) =>
@@ -246,8 +254,43 @@ async function eventsRound(ids: string[], c: number, tag: string) {
   });
   await Promise.all(waiters);
   const e2s = ids.map((id) => arrived.get(id)! - sentAt.get(id)!);
-  return { rest: summary(r.latencies, r.ms), eventToSend: summary(e2s, r.ms) };
+  // The slowest 5 % (at least 3), each taken apart by its journey's history.
+  const slowest = ids
+    .map((id, i) => ({ id, ms: e2s[i]! }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.max(3, Math.ceil(ids.length / 20)));
+  const phases = await Promise.all(slowest.map(({ id }) => phasesOf(workflowOf.get(id)!, sentAt.get(id)!, arrived.get(id)!)));
+  return { rest: summary(r.latencies, r.ms), eventToSend: summary(e2s, r.ms), slowest: medianPhases(phases) };
 }
+
+/**
+ * Where one event→send went, from its journey's history (Temporal's clock and the bench's are this machine's): `api`
+ * from the request until Temporal recorded the signal; `queue` until the worker took the workflow task it caused;
+ * `task` that workflow task; `activityWait` the send activity, scheduled, until a worker started it (~0 when it is
+ * dispatched eagerly); `send` from then until the SMS reached the sink (the contact policy's statements, rendering,
+ * the Twilio call). The journey has had exactly one event.
+ */
+async function phasesOf(workflowId: string, sentAt: number, arrivedAt: number): Promise<Phases> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const at = (i: number) => (i >= 0 ? tsToMs(events[i]!.eventTime) : NaN);
+  const after = (from: number, has: (e: proto.temporal.api.history.v1.IHistoryEvent) => unknown) => events.findIndex((e, i) => i > from && has(e));
+  const signal = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
+  const taskStarted = after(signal, (e) => e.workflowTaskStartedEventAttributes);
+  const taskCompleted = after(taskStarted, (e) => e.workflowTaskCompletedEventAttributes);
+  const scheduled = after(taskCompleted, (e) => e.activityTaskScheduledEventAttributes);
+  const started = after(scheduled, (e) => e.activityTaskStartedEventAttributes);
+  return {
+    api: at(signal) - sentAt,
+    queue: at(taskStarted) - at(signal),
+    task: at(taskCompleted) - at(taskStarted),
+    activityWait: at(started) - at(scheduled),
+    send: arrivedAt - at(started),
+  };
+}
+const medianPhases = (ps: Phases[]): Phases & { n: number } => ({
+  n: ps.length,
+  ...(Object.fromEntries(PHASES.map((k) => [k, round(median(ps.map((p) => p[k])))])) as unknown as Phases),
+});
 
 /** A bulk enrolment through the API: pages of 10 000 ids, then start, at the highest rate it takes. Answers when it has
  * completed (every customer's start accepted by Temporal). */
@@ -330,14 +373,15 @@ for (let run = 1; run <= o.runs; run++) {
     o.n,
     async (c) => {
       const ids = await newCustomers(o.n);
-      const started: string[] = [];
-      await load(o.n, 32, async (i) => void started.push(await startJourney('bench-send', ids[i]!, 'e')));
+      const workflowOf = new Map<string, string>();
+      await load(o.n, 32, async (i) => void workflowOf.set(ids[i]!, await startJourney('bench-send', ids[i]!, 'e')));
+      const started = [...workflowOf.values()];
       await initialised(started);
       const sampled = history.before.length ? [] : started.slice(0, 50);
       history.before.push(...(await historyBytes(sampled)));
       sms.clear();
       const [cpu0, db0] = [cpu(), await dbBytes()];
-      const r = await eventsRound(ids, c, `${tag}-ev${c}`);
+      const r = await eventsRound(ids, c, `${tag}-ev${c}`, workflowOf);
       const [cpu1, db1] = [cpu(), await dbBytes()];
       spent.events += ids.length;
       spent.worker += cpu1.worker - cpu0.worker;
@@ -371,7 +415,7 @@ for (let run = 1; run <= o.runs; run++) {
     serviceStarts,
     serviceEvents: {
       ...serviceEvents,
-      atHalfMax: { concurrency: half.concurrency, perSec: half.rest.perSec, eventToSend: half.eventToSend },
+      atHalfMax: { concurrency: half.concurrency, perSec: half.rest.perSec, eventToSend: half.eventToSend, slowest: half.slowest },
       cpuSeconds: { events: spent.events, worker: round(spent.worker, 2), api: round(spent.api, 2), temporal: round(spent.temporal, 2) },
       eventsPerCoreSecond: { worker: round(spent.events / spent.worker), api: round(spent.events / spent.api), temporal: round(spent.events / spent.temporal) },
       postgresBytesPerEvent: Math.round(spent.dbBytes / spent.events),
@@ -468,7 +512,7 @@ if (!o.profile && o.open > 0) {
   const before = await historyBytes(historySample);
   sms.clear();
   const [cpuA, dbA] = [cpu(), await dbBytes()];
-  const events = await eventsRound(sample, 8, 'open');
+  const events = await eventsRound(sample, 8, 'open', new Map(sampleWorkflows.map((r) => [r.customer_id, r.workflow_id])));
   const [cpuB, dbB] = [cpu(), await dbBytes()];
   const after = await historyBytes(historySample);
   progress(`open: event→send to ${sample.length} of ${K} open journeys p50 ${events.eventToSend.p50} p95 ${events.eventToSend.p95} p99 ${events.eventToSend.p99} ms`);
@@ -514,6 +558,7 @@ if (!o.profile && o.open > 0) {
       bytesPerEvent: median(after.map((a, i) => a - before[i]!)),
     },
     eventToSend: events.eventToSend,
+    slowest: events.slowest,
     sampleCpuSeconds: { worker: round(cpuB.worker - cpuA.worker, 2), api: round(cpuB.api - cpuA.api, 2), temporal: round(cpuB.temporal - cpuA.temporal, 2) },
     analytics,
   };
