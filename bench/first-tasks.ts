@@ -12,14 +12,11 @@
 // tuning.
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import proto from '@temporalio/proto';
 import pg from 'pg';
-import { createLogger } from '../config/logger.js';
-import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { JourneyDefinition } from '../engine/definition.js';
 import { dataConverterFor, newPayloadKey } from '../service/payload-codec.js';
 import type { JourneyWorkflowInput } from '../workflows/journey.js';
-import { BENCH_JOURNEYS, cpuSeconds, load, progress, root, round, rssMiB, sleep, stop, tsx } from './lib.js';
+import { BENCH_JOURNEYS, benchTemporal, cpuSeconds, load, progress, round, rssMiB, sleep, stop, tsx, workflowBacklog } from './lib.js';
 
 const args = process.argv.slice(2);
 const at = args.indexOf('--k');
@@ -42,28 +39,13 @@ interface Side {
 }
 
 async function measure(side: Side) {
-  const temporal = await startTemporalDevServer({
-    projectRoot: root,
-    host: '127.0.0.1',
-    port: 18233 + Math.floor(Math.random() * 1000),
-    logLevel: 'error',
-    logger: createLogger({ logLevel: 'warn' }, 'bench-temporal'),
-  });
+  const temporal = await benchTemporal();
   try {
     const connection = await Connection.connect({ address: temporal.address });
     const client = side.client(connection);
     const s0 = performance.now();
     await load(K, 64, (i) => side.start(client, i).then(() => undefined));
     progress(`${side.label}: ${K} started in ${round((performance.now() - s0) / 1000)} s with no worker polling`);
-    const backlog = async () => {
-      const { stats } = await client.workflowService.describeTaskQueue({
-        namespace: 'default',
-        taskQueue: { name: QUEUE },
-        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-        reportStats: true,
-      });
-      return Number(stats?.approximateBacklogCount ?? 0);
-    };
     const sample = Array.from({ length: Math.ceil(K / SAMPLE_EVERY) }, (_, i) => `ft-${i * SAMPLE_EVERY}`);
     const worker = await tsx(side.worker.file, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: QUEUE, ...side.worker.env }, /^READY/);
     const [w0, t0, box0, c0] = [cpuSeconds(worker.proc.pid), cpuSeconds(temporal.pid), cpuTicks(), performance.now()];
@@ -72,7 +54,7 @@ async function measure(side: Side) {
       const described = await Promise.all(sample.map((id) => client.workflow.getHandle(id).describe()));
       const done = described.filter((d) => d.historyLength >= 4).length;
       running = described.filter((d) => d.status.name === 'RUNNING').length;
-      const waiting = await backlog();
+      const waiting = await workflowBacklog(client, QUEUE);
       if (done === sample.length && waiting === 0) break;
       progress(`${side.label}: ${waiting} first tasks waiting; ${done}/${sample.length} of the sample done`);
       await sleep(1000);

@@ -4,6 +4,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { createLogger } from '../config/logger.js';
+import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -71,6 +75,29 @@ const benchJourney = (key: string, steps: unknown[], onEnter: unknown[] = []) =>
 });
 const SMS = { type: 'send', channel: 'sms', template: 'lifecycle-consideration', class: 'service' };
 export const BENCH_JOURNEYS = [benchJourney('bench-send', [SMS]), benchJourney('bench-idle', [SMS], [{ type: 'delay', duration: 'P30D' }])] as const;
+
+/** A Temporal dev server of the bench's own on a random port (in memory, or its database in `dataDir`), started as
+ * `npm start` and the tests start one (dev/temporal-dev-server.ts). */
+export const benchTemporal = (dataDir?: string) =>
+  startTemporalDevServer({
+    projectRoot: root,
+    host: '127.0.0.1',
+    port: 17233 + Math.floor(Math.random() * 2000),
+    logLevel: 'error',
+    logger: createLogger({ logLevel: 'warn' }, 'bench-temporal'),
+    ...(dataDir ? { dataDir } : {}),
+  });
+
+/** Workflow tasks waiting in a task queue: Temporal's approximate backlog count (its task-queue stats). */
+export async function workflowBacklog(client: Client, taskQueue: string): Promise<number> {
+  const { stats } = await client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    reportStats: true,
+  });
+  return Number(stats?.approximateBacklogCount ?? 0);
+}
 
 export const progress = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
