@@ -17,16 +17,15 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time.js';
-import proto from '@temporalio/proto';
+import type proto from '@temporalio/proto';
 import pg from 'pg';
 import { newPayloadKey } from '../service/payload-codec.js';
-import { createLogger } from '../config/logger.js';
-import { startTemporalDevServer } from '../dev/temporal-dev-server.js';
 import { startSmtpCatcher } from '../dev/smtp-catcher.js';
 import { startTwilioSink } from '../dev/twilio-sink.js';
 import { loanYear } from './engine.js';
 import {
   BENCH_JOURNEYS,
+  benchTemporal,
   cpuSeconds,
   type Latency,
   load,
@@ -44,6 +43,7 @@ import {
   summary,
   sweep,
   tsx,
+  workflowBacklog,
 } from './lib.js';
 import { type EventsRow, markdown, type OpenResult, PHASES, type Phases, type Results, type RunResult } from './report.js';
 
@@ -66,14 +66,7 @@ const temporalDir = !process.env.TEMPORAL_ADDRESS && o.open > 20_000 ? mkdtempSy
  * and the tests start one (dev/temporal-dev-server.ts), stopped when the bench ends. */
 async function temporalServer(): Promise<{ address: string; pid?: number; stop(): Promise<void> }> {
   if (process.env.TEMPORAL_ADDRESS) return { address: process.env.TEMPORAL_ADDRESS, stop: async () => undefined };
-  return startTemporalDevServer({
-    projectRoot: root,
-    host: '127.0.0.1',
-    port: 17233 + Math.floor(Math.random() * 1000),
-    logLevel: 'error',
-    logger: createLogger({ logLevel: 'warn' }, 'bench-temporal'),
-    ...(temporalDir ? { dataDir: temporalDir } : {}),
-  });
+  return benchTemporal(temporalDir);
 }
 
 const BENCH_DB = `journeys_bench_${process.pid}`;
@@ -210,13 +203,7 @@ async function initialised(workflowIds: string[], report?: (done: number) => voi
  * initialised. With 100 000 just started, asking each one (`initialised`) takes longer than opening them. */
 async function drained(taskQueue: string, measured: string[], report?: (backlog: number) => void) {
   for (let zeros = 0; zeros < 2;) {
-    const { stats } = await client.workflowService.describeTaskQueue({
-      namespace: 'default',
-      taskQueue: { name: taskQueue },
-      taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      reportStats: true,
-    });
-    const backlog = Number(stats?.approximateBacklogCount ?? 0);
+    const backlog = await workflowBacklog(client, taskQueue);
     report?.(backlog);
     zeros = backlog === 0 ? zeros + 1 : 0;
     await sleep(1000);
