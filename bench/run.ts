@@ -258,7 +258,12 @@ async function eventsRound(ids: string[], c: number, tag: string, workflowOf: Ma
  * the Twilio call). The journey has had exactly one event.
  */
 async function phasesOf(workflowId: string, sentAt: number, arrivedAt: number): Promise<Phases> {
-  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  // The activity's start is written with its completion, which can follow the SMS's arrival: asked again until it is.
+  let events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  for (let i = 0; i < 100 && !events.some((e) => e.activityTaskCompletedEventAttributes); i++) {
+    await sleep(100);
+    events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  }
   const at = (i: number) => (i >= 0 ? tsToMs(events[i]!.eventTime) : NaN);
   const after = (from: number, has: (e: proto.temporal.api.history.v1.IHistoryEvent) => unknown) => events.findIndex((e, i) => i > from && has(e));
   const signal = events.findIndex((e) => e.workflowExecutionSignaledEventAttributes);
