@@ -14,8 +14,8 @@ const FAILED_PRECONDITION = 9; // gRPC status code
 
 /** The journey's state, or undefined while its last workflow task has failed and the next is not done. A run that
  * continues as new while signals are still arriving has that task failed by the server (cause FORCE_CLOSE_COMMAND:
- * new events came in while it closed) and its next task runs with those signals; a query in between is refused with FAILED_PRECONDITION. That is
- * Temporal's own retry at work, not the journey's failure, so the test asks again. */
+ * new events came in while it closed) and its next task runs with those signals; a query in between is refused with
+ * FAILED_PRECONDITION. That is Temporal's own retry at work, not the journey's failure, so the test asks again. */
 async function settledState(workflowId: string): Promise<JourneyState | undefined> {
   try {
     return await stack.client.workflow.getHandle(workflowId).query(stateQuery);
